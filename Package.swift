@@ -1,0 +1,81 @@
+// swift-tools-version:6.1
+// flowctl — a declarative pipeline runner for medical-imaging research data.
+// Layering (bottom to top): FlowModel -> FlowJobFile / FlowHTTP -> FlowConnector -> connectors
+// -> FlowPlanner -> FlowExecutor -> FlowCommands -> flowctl. See DESIGN notes in README.md.
+import PackageDescription
+
+let package = Package(
+    name: "flowctl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "flowctl", targets: ["flowctl"]),
+        .executable(name: "flowctl-sandbox", targets: ["flowctl-sandbox"]),
+        .library(name: "FlowSandbox", targets: ["FlowSandbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // MARK: bottom: pure values
+        .target(name: "FlowModel"),
+        .target(name: "FlowJobFile", dependencies: ["FlowModel", "Yams"]),
+
+        // MARK: transport
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "FlowHTTP", dependencies: [
+            "CCurl",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // MARK: connectors (one protocol, one module per platform)
+        .target(name: "FlowConnector", dependencies: ["FlowModel", "FlowHTTP"]),
+        .target(name: "FlowLocal", dependencies: ["FlowConnector"]),
+        .target(name: "FlowXNAT", dependencies: ["FlowConnector"]),
+        .target(name: "FlowLORIS", dependencies: ["FlowConnector"]),
+        .target(name: "FlowGrandChallenge", dependencies: ["FlowConnector"]),
+        .target(name: "FlowAgora", dependencies: ["FlowConnector"]),
+
+        // MARK: pipeline
+        .target(name: "FlowPlanner", dependencies: ["FlowModel", "FlowConnector"]),
+        .target(name: "FlowExecutor", dependencies: [
+            "FlowModel", "FlowConnector", "FlowHTTP", "FlowPlanner",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+
+        // MARK: commands and entry points
+        .target(name: "FlowCommands", dependencies: [
+            "FlowModel", "FlowJobFile", "FlowPlanner", "FlowExecutor", "FlowConnector",
+            "FlowLocal", "FlowXNAT", "FlowLORIS", "FlowGrandChallenge", "FlowAgora",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "flowctl", dependencies: ["FlowCommands"]),
+
+        // MARK: sandbox: emulators of the four platforms
+        .target(name: "FlowSandbox", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "flowctl-sandbox", dependencies: [
+            "FlowSandbox",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: tests: one target per module, plus end-to-end (see `testTargets` below)
+    ]
+)
+
+// One test target per module, plus end-to-end tests that run the built binaries.
+// A target is listed here once it has real tests.
+let testTargets: [Target] = [
+]
+package.targets += testTargets

@@ -1,0 +1,1 @@
+// FlowAgora module: see README.md in this folder.

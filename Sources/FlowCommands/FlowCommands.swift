@@ -1,0 +1,1 @@
+// FlowCommands module: see README.md in this folder.

@@ -1,0 +1,1 @@
+// FlowConnector module: see README.md in this folder.

@@ -1,0 +1,1 @@
+// FlowExecutor module: see README.md in this folder.

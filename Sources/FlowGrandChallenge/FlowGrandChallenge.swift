@@ -1,0 +1,1 @@
+// FlowGrandChallenge module: see README.md in this folder.

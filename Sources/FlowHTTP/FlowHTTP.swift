@@ -1,0 +1,1 @@
+// FlowHTTP module: see README.md in this folder.

@@ -1,0 +1,1 @@
+// FlowJobFile module: see README.md in this folder.

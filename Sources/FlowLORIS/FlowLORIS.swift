@@ -1,0 +1,1 @@
+// FlowLORIS module: see README.md in this folder.

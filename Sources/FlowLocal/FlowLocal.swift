@@ -1,0 +1,1 @@
+// FlowLocal module: see README.md in this folder.

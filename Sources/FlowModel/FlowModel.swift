@@ -1,0 +1,1 @@
+// FlowModel module: see README.md in this folder.

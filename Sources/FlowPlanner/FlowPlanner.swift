@@ -1,0 +1,1 @@
+// FlowPlanner module: see README.md in this folder.

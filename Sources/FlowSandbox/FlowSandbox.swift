@@ -1,0 +1,1 @@
+// FlowSandbox module: see README.md in this folder.

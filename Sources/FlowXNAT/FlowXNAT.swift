@@ -1,0 +1,1 @@
+// FlowXNAT module: see README.md in this folder.
