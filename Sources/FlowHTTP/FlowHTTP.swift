@@ -1,1 +1,0 @@
-// FlowHTTP module: see README.md in this folder.

@@ -1,0 +1,331 @@
+import CCurl
+import Foundation
+
+/// An HTTP client over libcurl's multi interface, driven by one dedicated thread.
+///
+/// One client holds one connection pool: make one per process (or per TLS setting) and share it.
+public final class HTTPClient: Sendable {
+    /// The settings every request of this client uses.
+    public let configuration: HTTPClientConfiguration
+    private let engine: CurlEngine
+
+    /// Starts the client's curl thread.
+    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) throws {
+        self.configuration = configuration
+        self.engine = try CurlEngine(configuration: configuration)
+    }
+
+    deinit { engine.shutdown() }
+
+    /// Stops the curl thread; running and later requests fail with `HTTPError.cancelled`.
+    public func shutdown() { engine.shutdown() }
+
+    /// Sends a request and returns the whole response, whatever its status.
+    ///
+    /// The body is kept in memory up to `maxResponseBodySize`; a larger one throws `.bodyTooLarge`.
+    /// Follows redirects (dropping credential headers when the origin changes).
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let limit = request.maxResponseBodySize ?? configuration.maxResponseBodySize
+        var request = request
+        var hops = 0
+        while true {
+            let transfer = try makeTransfer(request, sink: .memory(limit: limit), download: false)
+            try await engine.perform(transfer)
+            if let next = nextHop(after: transfer, of: request) {
+                hops += 1
+                guard hops <= configuration.maxRedirects else { throw HTTPError.tooManyRedirects(configuration.maxRedirects) }
+                request = next
+                continue
+            }
+            return HTTPResponse(status: transfer.status, headers: transfer.headers, body: transfer.body,
+                                effectiveURL: transfer.effectiveURL)
+        }
+    }
+
+    /// Streams a response body into `partPath`, hashing it on the way; never holds it in memory.
+    ///
+    /// With `resume` and an existing `partPath` of N bytes, asks for `Range: bytes=N-`: a 206
+    /// appends, a 200 truncates and starts clean, a 416 is returned as is. A non-2xx body is never
+    /// written to the file (see `DownloadResult.errorBody`). `progress` gets the bytes written by
+    /// this transfer so far; it runs on the curl thread, so keep it cheap. No fsync: see `FileSync`.
+    public func download(_ request: HTTPRequest, to partPath: String, resume: Bool = true,
+                         digests: Set<DigestAlgorithm> = [.sha256],
+                         progress: (@Sendable (Int64) -> Void)? = nil) async throws -> DownloadResult {
+        let fresh = Hashers(digests)
+        var existing: Int64 = 0
+        var info = stat()
+        if resume, stat(partPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { existing = Int64(info.st_size) }
+        var prefix = fresh
+        var request = request
+        if existing > 0 {
+            prefix = try await Self.hashPrefix(of: partPath, length: existing, into: fresh)
+            request.headers.replaceOrAdd(name: "Range", value: "bytes=\(existing)-")
+        }
+        var hops = 0
+        while true {
+            let file = FileSink(path: partPath, resumeFrom: existing, prefixHashers: prefix, freshHashers: fresh,
+                                progress: progress)
+            let transfer = try makeTransfer(request, sink: .file(file), download: true)
+            try await engine.perform(transfer)
+            if let next = nextHop(after: transfer, of: request) {
+                hops += 1
+                guard hops <= configuration.maxRedirects else { throw HTTPError.tooManyRedirects(configuration.maxRedirects) }
+                request = next
+                continue
+            }
+            guard transfer.isSuccessStatus else {
+                return DownloadResult(status: transfer.status, headers: transfer.headers, bytesWritten: 0,
+                                      fileSize: existing, resumed: false, digests: [:], errorBody: transfer.body,
+                                      effectiveURL: transfer.effectiveURL)
+            }
+            if file.bytesWritten == 0 && !file.appended {
+                // An empty body never opened the file: a 206 keeps the prefix, anything else is empty.
+                if transfer.status == 206 && existing > 0 {
+                    file.appended = true
+                    file.hashers = prefix
+                } else {
+                    guard file.open(status: transfer.status, contentRange: nil) else { throw file.failure! }
+                    file.close()
+                }
+            }
+            return DownloadResult(status: transfer.status, headers: transfer.headers, bytesWritten: file.bytesWritten,
+                                  fileSize: (file.appended ? existing : 0) + file.bytesWritten, resumed: file.appended,
+                                  digests: file.hashers.finalize(), errorBody: [],
+                                  effectiveURL: transfer.effectiveURL)
+        }
+    }
+
+    // MARK: building transfers
+
+    private func makeTransfer(_ request: HTTPRequest, sink: Transfer.Sink, download: Bool) throws -> Transfer {
+        let transfer = Transfer(easy: try engine.makeEasyHandle(), sink: sink)
+        do {
+            try configure(transfer, request, download: download)
+        } catch {
+            engine.discard(transfer.easy)
+            throw error
+        }
+        return transfer
+    }
+
+    /// Sets every option of one hop. Runs in the caller's task: the handle is not shared yet.
+    private func configure(_ transfer: Transfer, _ request: HTTPRequest, download: Bool) throws(HTTPError) {
+        let easy = transfer.easy
+        let config = configuration
+        func set(_ option: CURLoption, _ value: Int) { _ = flow_easy_setopt_long(easy, option, value) }
+        func set(_ option: CURLoption, _ value: String) {
+            _ = value.withCString { flow_easy_setopt_ptr(easy, option, $0) } // curl copies strings
+        }
+
+        guard !request.url.isEmpty else { throw .other(code: Int(CURLE_URL_MALFORMAT.rawValue), message: "empty URL") }
+        set(CURLOPT_URL, request.url)
+        set(CURLOPT_NOSIGNAL, 1)  // no SIGALRM for DNS timeouts: we are multithreaded
+        set(CURLOPT_FOLLOWLOCATION, 0)  // redirects are followed by `nextHop`, which drops credentials
+        set(CURLOPT_HTTP_VERSION, flow_http_version_2tls())
+        set(CURLOPT_PIPEWAIT, 1)  // prefer waiting for an HTTP/2 connection to opening another
+        set(CURLOPT_TCP_KEEPALIVE, 1)
+        _ = flow_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
+        let me = Unmanaged.passUnretained(transfer).toOpaque()  // the engine retains it while active
+        _ = flow_easy_setopt_write_cb(easy, CURLOPT_WRITEFUNCTION, writeCallback)
+        _ = flow_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
+        _ = flow_easy_setopt_write_cb(easy, CURLOPT_HEADERFUNCTION, headerCallback)
+        _ = flow_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
+        if download {
+            set(CURLOPT_BUFFERSIZE, 128 << 10)
+        } else {
+            set(CURLOPT_ACCEPT_ENCODING, "")  // any encoding curl can decode (API answers)
+        }
+
+        set(CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout ?? config.connectTimeout))
+        if let timeout = request.timeout { set(CURLOPT_TIMEOUT_MS, milliseconds(timeout)) }
+        let lowSpeed = request.lowSpeedLimit ?? config.lowSpeedLimit
+        if lowSpeed > 0 {
+            set(CURLOPT_LOW_SPEED_LIMIT, lowSpeed)
+            set(CURLOPT_LOW_SPEED_TIME, max(1, milliseconds(request.lowSpeedTime ?? config.lowSpeedTime) / 1000))
+        }
+        if config.insecure {
+            set(CURLOPT_SSL_VERIFYPEER, 0)
+            set(CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        if let ca = config.caBundlePath { set(CURLOPT_CAINFO, ca) }
+        if config.netrc {
+            set(CURLOPT_NETRC, flow_netrc_optional())
+            if let file = config.netrcFile { set(CURLOPT_NETRC_FILE, file) }
+        }
+        if let proxy = config.proxy { set(CURLOPT_PROXY, proxy) }
+        set(CURLOPT_USERAGENT, config.userAgent)
+
+        var headers = request.headers
+        try configureMethodAndBody(transfer, request, headers: &headers)
+        var list: UnsafeMutablePointer<curl_slist>?
+        for (name, value) in headers {
+            // "Name;" is curl's way to send a header with an empty value.
+            list = curl_slist_append(list, value.isEmpty ? "\(name);" : "\(name): \(value)")
+        }
+        transfer.headerList = list
+        if let list { _ = flow_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, list) }
+    }
+
+    private func configureMethodAndBody(_ transfer: Transfer, _ request: HTTPRequest,
+                                        headers: inout HTTPHeaders) throws(HTTPError) {
+        let easy = transfer.easy
+        let method = request.method.uppercased()
+        func set(_ option: CURLoption, _ value: Int) { _ = flow_easy_setopt_long(easy, option, value) }
+        func setCustomMethod() { _ = method.withCString { flow_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, $0) } }
+        func attach(_ source: UploadSource) {
+            transfer.uploads.append(source)
+            let raw = Unmanaged.passUnretained(source).toOpaque()
+            _ = flow_easy_setopt_read_cb(easy, readCallback)
+            _ = flow_easy_setopt_ptr(easy, CURLOPT_READDATA, raw)
+            _ = flow_easy_setopt_seek_cb(easy, seekCallback)
+            _ = flow_easy_setopt_ptr(easy, CURLOPT_SEEKDATA, raw)
+        }
+
+        func attachUpload(_ source: UploadSource) {
+            attach(source)
+            if method == "POST" {
+                set(CURLOPT_POST, 1)
+                _ = flow_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(source.length))
+            } else {
+                set(CURLOPT_UPLOAD, 1)
+                _ = flow_easy_setopt_off(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(source.length))
+                if method != "PUT" { setCustomMethod() }
+            }
+            // No `Expect: 100-continue` round trip: our servers answer errors before reading anyway.
+            headers.replaceOrAdd(name: "Expect", value: "")
+        }
+
+        switch request.body {
+        case nil:
+            switch method {
+            case "GET": break
+            case "HEAD": set(CURLOPT_NOBODY, 1)
+            case "POST":
+                set(CURLOPT_POST, 1)
+                _ = flow_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, 0)
+            default: setCustomMethod()
+            }
+        case .bytes(let bytes):
+            attachUpload(UploadSource(bytes: bytes))
+        case .file(let path, let offset, let length):
+            try attachUpload(UploadSource(path: path, offset: offset, length: length))
+        case .multipart(let parts):
+            guard let mime = curl_mime_init(easy) else { throw .other(code: -1, message: "curl_mime_init failed") }
+            transfer.mime = mime
+            for part in parts {
+                guard let mimePart = curl_mime_addpart(mime) else { throw .other(code: -1, message: "curl_mime_addpart failed") }
+                curl_mime_name(mimePart, part.name)
+                switch part.content {
+                case .text(let text):
+                    var utf8 = Array(text.utf8)
+                    curl_mime_data(mimePart, &utf8, utf8.count)  // curl copies the data
+                    if let filename = part.filename { curl_mime_filename(mimePart, filename) }
+                case .bytes(let bytes):
+                    _ = bytes.withUnsafeBufferPointer { curl_mime_data(mimePart, $0.baseAddress, $0.count) }
+                    if let filename = part.filename { curl_mime_filename(mimePart, filename) }
+                case .file(let path, let offset, let length):
+                    let source = try UploadSource(path: path, offset: offset, length: length)
+                    transfer.uploads.append(source)
+                    curl_mime_data_cb(mimePart, curl_off_t(source.length), readCallback, seekCallback, nil,
+                                      Unmanaged.passUnretained(source).toOpaque())
+                    let filename = part.filename ?? String(path.split(separator: "/").last ?? "file")
+                    curl_mime_filename(mimePart, filename)
+                }
+                if let type = part.contentType { curl_mime_type(mimePart, type) }
+            }
+            _ = flow_easy_setopt_ptr(easy, CURLOPT_MIMEPOST, UnsafeRawPointer(mime))
+            if method != "POST" { setCustomMethod() }
+            headers.replaceOrAdd(name: "Expect", value: "")
+        }
+    }
+
+    // MARK: redirects
+
+    /// The request for the next redirect hop, or nil when `transfer` is the final answer.
+    private func nextHop(after transfer: Transfer, of request: HTTPRequest) -> HTTPRequest? {
+        guard request.followRedirects, [301, 302, 303, 307, 308].contains(transfer.status),
+              let target = transfer.redirectURL else { return nil }
+        var next = request
+        next.url = target
+        let method = request.method.uppercased()
+        if (transfer.status == 303 && method != "HEAD") || ((transfer.status == 301 || transfer.status == 302) && method == "POST") {
+            next.method = "GET"
+            next.body = nil
+            next.headers.remove(name: "Content-Type")
+            next.headers.remove(name: "Content-Length")
+        }
+        if Origin(request.url) != Origin(target) {
+            // Never hand credentials to another host (e.g. a presigned S3 URL), nor over a
+            // downgraded scheme or to another port.
+            for name in configuration.credentialHeaderNames { next.headers.remove(name: name) }
+        }
+        return next
+    }
+
+    // MARK: helpers
+
+    private static func hashPrefix(of path: String, length: Int64, into hashers: Hashers) async throws -> Hashers {
+        try await withCheckedThrowingContinuation { continuation in
+            // Blocking reads: on a Dispatch thread, not the cooperative pool nor the curl thread.
+            DispatchQueue.global().async {
+                var hashers = hashers
+                do {
+                    try hashers.hashPrefix(of: path, length: length)
+                    continuation.resume(returning: hashers)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}
+
+private func milliseconds(_ duration: Duration) -> Int {
+    let (seconds, attoseconds) = duration.components
+    return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+}
+
+/// Scheme, host and port of a URL, parsed by curl (default ports filled in).
+struct Origin: Equatable {
+    var scheme: String?
+    var host: String?
+    var port: String?
+
+    init(_ url: String) {
+        guard let handle = curl_url() else { return }
+        defer { curl_url_cleanup(handle) }
+        guard curl_url_set(handle, CURLUPART_URL, url, 0) == CURLUE_OK else { return }
+        func part(_ which: CURLUPart, _ flags: UInt32) -> String? {
+            var out: UnsafeMutablePointer<CChar>?
+            guard curl_url_get(handle, which, &out, flags) == CURLUE_OK, let out else { return nil }
+            defer { curl_free(out) }
+            return String(cString: out).lowercased()
+        }
+        scheme = part(CURLUPART_SCHEME, 0)
+        host = part(CURLUPART_HOST, 0)
+        port = part(CURLUPART_PORT, UInt32(CURLU_DEFAULT_PORT))
+    }
+}
+
+// MARK: C callbacks (curl calls them on the curl thread)
+
+private let writeCallback: curl_write_callback = { data, size, count, user in
+    let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
+}
+
+private let headerCallback: curl_write_callback = { data, size, count, user in
+    let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+    transfer.receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
+    return size * count
+}
+
+private let readCallback: curl_read_callback = { buffer, size, count, user in
+    let source = Unmanaged<UploadSource>.fromOpaque(user!).takeUnretainedValue()
+    return source.read(into: buffer!, capacity: size * count)
+}
+
+private let seekCallback: curl_seek_callback = { user, offset, origin in
+    let source = Unmanaged<UploadSource>.fromOpaque(user!).takeUnretainedValue()
+    return source.seek(to: Int64(offset), origin: origin)
+}

@@ -1,0 +1,71 @@
+import CCurl
+
+/// A transfer that failed below HTTP (an HTTP error status is a response, not an `HTTPError`).
+public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No connection could be made (refused, unreachable, DNS failure).
+    case couldNotConnect(String)
+    /// The connect timeout or the request's total timeout expired.
+    case timedOut(String)
+    /// Fewer than the low-speed limit of bytes/s flowed for the low-speed time.
+    case stalled(String)
+    /// TLS handshake or certificate verification failed.
+    case tls(String)
+    /// The calling task was cancelled, or the client shut down.
+    case cancelled
+    /// A response body exceeded the in-memory cap of `send`.
+    case bodyTooLarge(limit: Int)
+    /// The connection was cut or the body ended before its announced length.
+    case partialBody(String)
+    /// Reading or writing a local file failed (for example ENOSPC, disk full).
+    case fileSystem(path: String, errno: Int32, message: String)
+    /// The redirect chain was longer than `maxRedirects`.
+    case tooManyRedirects(Int)
+    /// Any other curl failure, with curl's code and message.
+    case other(code: Int, message: String)
+
+    /// Whether trying again later may succeed.
+    public var isTransient: Bool {
+        switch self {
+        case .couldNotConnect, .timedOut, .stalled, .partialBody: true
+        case .tls, .cancelled, .bodyTooLarge, .fileSystem, .tooManyRedirects, .other: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .couldNotConnect(let m): "could not connect: \(m)"
+        case .timedOut(let m): "timed out: \(m)"
+        case .stalled(let m): "transfer stalled: \(m)"
+        case .tls(let m): "TLS failure: \(m)"
+        case .cancelled: "cancelled"
+        case .bodyTooLarge(let limit): "response body larger than the limit of \(limit) bytes"
+        case .partialBody(let m): "connection cut before the whole body arrived: \(m)"
+        case .fileSystem(let path, let errno, let message): "\(path): \(message) (errno \(errno))"
+        case .tooManyRedirects(let n): "more than \(n) redirects"
+        case .other(let code, let message): "curl error \(code): \(message)"
+        }
+    }
+
+    /// Classifies a curl result code; `message` is curl's error buffer (or its generic text).
+    static func from(code: CURLcode, message: String) -> HTTPError {
+        switch code {
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return .couldNotConnect(message)
+        case CURLE_OPERATION_TIMEDOUT:
+            // curl reports both the total timeout and the low-speed limit with code 28.
+            return message.hasPrefix("Operation too slow") ? .stalled(message) : .timedOut(message)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ENGINE_NOTFOUND,
+             CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+             CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CRL_BADFILE, CURLE_SSL_SHUTDOWN_FAILED:
+            return .tls(message)
+        case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING,
+             CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_HTTP3:
+            return .partialBody(message)
+        case CURLE_ABORTED_BY_CALLBACK:
+            return .cancelled
+        default:
+            return .other(code: Int(code.rawValue), message: message)
+        }
+    }
+}

@@ -1,0 +1,278 @@
+import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One request/response exchange on one easy handle (one redirect hop).
+///
+/// Created and configured by the calling task, then owned by the curl thread from `submit` until
+/// the continuation resumes; the caller reads the results afterwards. The continuation's resume
+/// orders those accesses, so no lock is needed (hence `@unchecked Sendable`).
+final class Transfer: @unchecked Sendable {
+    /// Where the response body goes.
+    enum Sink {
+        /// Keep the body in memory; more than `limit` bytes fails the transfer.
+        case memory(limit: Int)
+        /// Write a 2xx body to a file; keep a non-2xx body (capped) in memory.
+        case file(FileSink)
+    }
+
+    let easy: UnsafeMutableRawPointer
+    let errorBuffer: UnsafeMutablePointer<CChar>
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    var mime: OpaquePointer?
+    /// Upload sources kept alive while curl reads from them.
+    var uploads: [UploadSource] = []
+
+    var continuation: CheckedContinuation<Void, any Error>?
+    // Curl-thread state.
+    var cancelRequested = false
+    var finished = false
+
+    // Response.
+    var status = 0
+    var headers = HTTPHeaders()
+    var body: [UInt8] = []
+    var sink: Sink
+    var overflowed = false
+    var effectiveURL = ""
+    var redirectURL: String?
+
+    init(easy: UnsafeMutableRawPointer, sink: Sink) {
+        self.easy = easy
+        self.sink = sink
+        errorBuffer = .allocate(capacity: Int(flow_error_size()))
+        errorBuffer.initialize(repeating: 0, count: Int(flow_error_size()))
+    }
+
+    deinit {
+        errorBuffer.deallocate()
+        if let headerList { curl_slist_free_all(headerList) }
+        if let mime { curl_mime_free(mime) }
+    }
+
+    var isSuccessStatus: Bool { status >= 200 && status < 300 }
+
+    /// Called by curl with one header line (status lines included), CRLF-terminated.
+    func receiveHeader(_ line: UnsafeRawBufferPointer) {
+        var end = line.count
+        while end > 0, line[end - 1] == UInt8(ascii: "\n") || line[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        guard end > 0 else { return }
+        let bytes = UnsafeRawBufferPointer(rebasing: line[0..<end])
+        if bytes.starts(with: "HTTP/".utf8) {
+            // A new response begins (interim 1xx, proxy CONNECT): forget the previous one.
+            headers = HTTPHeaders()
+            status = 0
+            if let space = bytes.firstIndex(of: UInt8(ascii: " ")) {
+                var code = 0
+                var i = space + 1
+                while i < end, bytes[i] >= 48, bytes[i] <= 57 {
+                    code = code * 10 + Int(bytes[i] - 48)
+                    i += 1
+                }
+                status = code
+            }
+            return
+        }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<colon]), as: UTF8.self)
+        var start = colon + 1
+        while start < end, bytes[start] == 32 || bytes[start] == 9 { start += 1 }
+        let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        headers.add(name: name, value: value)
+    }
+
+    /// Called by curl with a piece of the body; returns the bytes consumed (less aborts).
+    func receiveBody(_ data: UnsafeRawBufferPointer) -> Int {
+        switch sink {
+        case .memory(let limit):
+            if body.count + data.count > limit {
+                overflowed = true
+                return 0
+            }
+            body.append(contentsOf: data)
+            return data.count
+        case .file(let file):
+            if isSuccessStatus {
+                if file.fd < 0 {
+                    guard file.failure == nil,
+                          file.open(status: status, contentRange: headers.first("Content-Range")) else { return 0 }
+                }
+                return file.write(data) ? data.count : 0
+            }
+            // An error page: keep its beginning for the caller, never touch the .part file.
+            let room = FileSink.errorBodyLimit - body.count
+            if room > 0 { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: data.prefix(room))) }
+            return data.count
+        }
+    }
+
+    /// The error to report for a failed curl result.
+    func error(for code: CURLcode) -> HTTPError {
+        if case .memory(let limit) = sink, overflowed { return .bodyTooLarge(limit: limit) }
+        if case .file(let file) = sink, let failure = file.failure { return failure }
+        if let failure = uploads.lazy.compactMap(\.failure).first { return failure }
+        var message = String(cString: errorBuffer)
+        if message.isEmpty { message = String(cString: curl_easy_strerror(code)) }
+        return HTTPError.from(code: code, message: message)
+    }
+}
+
+/// The `.part` file side of a download: opened lazily on the first 2xx byte, hashed inline.
+final class FileSink {
+    static let errorBodyLimit = 64 << 10
+
+    let path: String
+    /// Bytes already in the file when a resumed request was sent (0 for a fresh download).
+    let resumeFrom: Int64
+    /// Hashes of the existing prefix, used when the server answers 206.
+    let prefixHashers: Hashers
+    var hashers: Hashers
+    let progress: (@Sendable (Int64) -> Void)?
+
+    var fd: Int32 = -1
+    var bytesWritten: Int64 = 0
+    var appended = false
+    var failure: HTTPError?
+
+    init(path: String, resumeFrom: Int64, prefixHashers: Hashers, freshHashers: Hashers,
+         progress: (@Sendable (Int64) -> Void)?) {
+        self.path = path
+        self.resumeFrom = resumeFrom
+        self.prefixHashers = prefixHashers
+        self.hashers = freshHashers
+        self.progress = progress
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    /// Opens the file: appending on a 206 that continues our prefix, truncating otherwise.
+    func open(status: Int, contentRange: String?) -> Bool {
+        var flags = O_WRONLY | O_CREAT | O_CLOEXEC
+        if status == 206 && resumeFrom > 0 {
+            guard let contentRange, Self.rangeStart(contentRange) == resumeFrom else {
+                failure = .other(code: -1, message: "206 answer does not continue at byte \(resumeFrom)")
+                return false
+            }
+            flags |= O_APPEND
+            appended = true
+            hashers = prefixHashers
+        } else {
+            flags |= O_TRUNC  // the server ignored Range (200): start clean
+        }
+        fd = Glibc.open(path, flags, 0o644)
+        if fd < 0 {
+            failure = .fileSystem(path: path, errno: errno, message: errnoMessage(errno))
+            return false
+        }
+        return true
+    }
+
+    func write(_ data: UnsafeRawBufferPointer) -> Bool {
+        if fd < 0 { return false }
+        var done = 0
+        while done < data.count {
+            let n = Glibc.write(fd, data.baseAddress! + done, data.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = .fileSystem(path: path, errno: errno, message: errnoMessage(errno))
+                return false
+            }
+            done += n
+        }
+        hashers.update(data)
+        bytesWritten += Int64(data.count)
+        progress?(bytesWritten)
+        return true
+    }
+
+    func close() {
+        if fd >= 0 {
+            if Glibc.close(fd) != 0, failure == nil {
+                failure = .fileSystem(path: path, errno: errno, message: errnoMessage(errno))
+            }
+            fd = -1
+        }
+    }
+
+    /// The first byte position of `bytes N-M/T`.
+    static func rangeStart(_ value: String) -> Int64? {
+        guard let unitEnd = value.firstIndex(of: " ") else { return nil }
+        let rest = value[value.index(after: unitEnd)...]
+        guard let dash = rest.firstIndex(of: "-") else { return nil }
+        return Int64(rest[..<dash])
+    }
+}
+
+/// Bytes for an upload (request body or multipart part), from memory or a file slice.
+final class UploadSource {
+    enum Storage {
+        case bytes([UInt8])
+        case file(fd: Int32, path: String)
+    }
+
+    let storage: Storage
+    let offset: Int64
+    let length: Int64
+    var position: Int64 = 0
+    var failure: HTTPError?
+
+    init(bytes: [UInt8]) {
+        storage = .bytes(bytes)
+        offset = 0
+        length = Int64(bytes.count)
+    }
+
+    /// Opens a slice of a file; the length is clamped to the file's size.
+    init(path: String, offset: Int64, length: Int64?) throws(HTTPError) {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw .fileSystem(path: path, errno: code, message: errnoMessage(code))
+        }
+        let available = max(0, Int64(info.st_size) - offset)
+        storage = .file(fd: fd, path: path)
+        self.offset = offset
+        self.length = min(length ?? available, available)
+    }
+
+    deinit {
+        if case .file(let fd, _) = storage { Glibc.close(fd) }
+    }
+
+    /// Copies up to `capacity` bytes into curl's buffer; 0 at the end; abort on a read error.
+    func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        let want = Int(min(Int64(capacity), length - position))
+        if want <= 0 { return 0 }
+        switch storage {
+        case .bytes(let bytes):
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + Int(position), byteCount: want)
+            }
+            position += Int64(want)
+            return want
+        case .file(let fd, let path):
+            while true {
+                let n = pread(fd, buffer, want, off_t(offset + position))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    failure = .fileSystem(path: path, errno: n < 0 ? errno : EIO,
+                                          message: n < 0 ? errnoMessage(errno) : "file shrank during upload")
+                    return flow_readfunc_abort()
+                }
+                position += Int64(n)
+                return n
+            }
+        }
+    }
+
+    /// Rewinds (curl asks when it must resend, e.g. on a dead reused connection).
+    func seek(to target: Int64, origin: Int32) -> Int32 {
+        guard origin == SEEK_SET, target >= 0, target <= length else { return 2 } // CURL_SEEKFUNC_CANTSEEK
+        position = target
+        return 0 // CURL_SEEKFUNC_OK
+    }
+}
