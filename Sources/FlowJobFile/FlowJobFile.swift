@@ -1,1 +1,0 @@
-// FlowJobFile module: see README.md in this folder.

@@ -1,0 +1,423 @@
+import FlowModel
+
+/// Turns a YAML tree into a `Job`, collecting diagnostics instead of stopping at the first one.
+struct JobBuilder {
+    let path: String
+    let environment: [String: String]
+    let tolerateUnsetEnvironment: Bool
+    var diagnostics: [Diagnostic] = []
+    private var interpolator: Interpolator
+
+    init(path: String, environment: [String: String], tolerateUnsetEnvironment: Bool) {
+        self.path = path
+        self.environment = environment
+        self.tolerateUnsetEnvironment = tolerateUnsetEnvironment
+        self.interpolator = Interpolator(environment: environment, vars: [:])
+    }
+
+    // MARK: diagnostics helpers
+
+    mutating func error(_ message: String, _ node: YNode) {
+        diagnostics.append(Diagnostic(.error, message, at: node.location))
+    }
+
+    mutating func warning(_ message: String, _ node: YNode) {
+        diagnostics.append(Diagnostic(.warning, message, at: node.location))
+    }
+
+    /// Reports keys of a mapping not in `allowed`, with a did-you-mean.
+    mutating func checkKeys(_ node: YNode, allowed: [String], context: String) {
+        for (key, _) in node.pairs ?? [] {
+            guard let name = key.scalar else { error("keys must be plain names \(context)", key); continue }
+            if !allowed.contains(name) {
+                let hint = Suggest.nearest(name, in: allowed).map { "; did you mean `\($0)`?" } ?? ""
+                error("unknown key `\(name)` \(context)\(hint)", key)
+            }
+        }
+    }
+
+    /// A mapping's pairs, or a diagnostic when the node is something else.
+    mutating func mapping(_ node: YNode, _ what: String) -> [(key: YNode, value: YNode)]? {
+        if let pairs = node.pairs { return pairs }
+        error("\(what) must be a mapping of `key: value` lines, not \(node.kindName)", node)
+        return nil
+    }
+
+    /// A scalar with `${...}` expanded.
+    mutating func string(_ node: YNode, _ what: String) -> String? {
+        guard let raw = node.scalar, !node.isNull else {
+            error("\(what) must be a single value, not \(node.isNull ? "empty" : node.kindName)", node)
+            return nil
+        }
+        return expand(raw, node)?.text
+    }
+
+    mutating func expand(_ raw: String, _ node: YNode) -> (text: String, fromEnvironment: Bool)? {
+        do {
+            return try interpolator.expand(raw)
+        } catch .unset(let name) {
+            let message = "environment variable `\(name)` is not set (write `${env.\(name):-default}` for a default)"
+            if tolerateUnsetEnvironment { warning(message, node); return ("", true) }
+            error(message, node)
+        } catch .unknownVar(let name, let suggestion) {
+            error("unknown variable `vars.\(name)`" + (suggestion.map { "; did you mean `vars.\($0)`?" } ?? ""), node)
+        } catch .malformed(let message) {
+            error(message, node)
+
+        return nil
+    }
+
+    mutating func integer(_ node: YNode, _ what: String, min: Int = 0) -> Int? {
+        guard let text = string(node, what) else { return nil }
+        guard let value = Int(text), value >= min else {
+            error("\(what) must be a whole number of at least \(min), not `\(text)`", node)
+            return nil
+        }
+        return value
+    }
+
+    mutating func bool(_ node: YNode, _ what: String) -> Bool? {
+        guard let text = string(node, what) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            error("\(what) must be true or false, not `\(text)`", node)
+            return nil
+        }
+    }
+
+    mutating func seconds(_ node: YNode, _ what: String) -> Double? {
+        guard let text = string(node, what) else { return nil }
+        guard let value = Quantities.seconds(text) else {
+            error("\(what) must be a duration such as `30s`, `5m` or `2h`, not `\(text)`", node)
+            return nil
+        }
+        return value
+    }
+
+    /// A list of strings; a single value counts as a list of one.
+    mutating func strings(_ node: YNode, _ what: String) -> [String] {
+        if let items = node.items { return items.compactMap { string($0, what) } }
+        return string(node, what).map { [$0] } ?? []
+    }
+
+    // MARK: overrides
+
+    /// Applies `a.b.c=value` to the tree, creating mappings on the way.
+    mutating func apply(override: String, to tree: inout YNode) {
+        let origin = SourceLocation(file: "--set", line: 1, column: 1)
+        guard let eq = override.firstIndex(of: "=") else {
+            diagnostics.append(Diagnostic(.error, "`--set \(override)` must be `path.to.key=value`", at: origin))
+            return
+        }
+        let keys = override[..<eq].split(separator: ".").map(String.init)
+        let value = String(override[override.index(after: eq)...])
+        guard !keys.isEmpty else {
+            diagnostics.append(Diagnostic(.error, "`--set \(override)` names no key", at: origin))
+            return
+        }
+        JobBuilder.set(keys[...], to: YNode(value: .scalar(value, plain: false), location: origin), in: &tree)
+    }
+
+    private static func set(_ keys: ArraySlice<String>, to value: YNode, in node: inout YNode) {
+        guard let key = keys.first else { node = value; return }
+        var pairs = node.pairs ?? []
+        if let i = pairs.firstIndex(where: { $0.key.scalar == key }) {
+            set(keys.dropFirst(), to: value, in: &pairs[i].value)
+        } else {
+            var child = YNode(value: .mapping([]), location: value.location)
+            set(keys.dropFirst(), to: value, in: &child)
+            pairs.append((YNode(value: .scalar(key, plain: true), location: value.location), child))
+        }
+        node.value = .mapping(pairs)
+    }
+
+    // MARK: the job
+
+    mutating func build(_ root: YNode) -> Job? {
+        guard let _ = mapping(root, "a job file") else { return nil }
+        checkKeys(root, allowed: Keys.top, context: "at the top level")
+        guard let versionNode = root["flowctl"] else {
+            error("missing `flowctl: 1` (the job-file format version) at the top", root)
+            return nil
+        }
+        if string(versionNode, "`flowctl`") != "1" {
+            error("unsupported format version; this flowctl reads `flowctl: 1`", versionNode)
+        }
+        var vars: [String: String] = [:]
+        if let node = root["vars"], let pairs = mapping(node, "`vars`") {
+            for (key, value) in pairs {
+                guard let name = key.scalar else { continue }
+                // Earlier vars may be used in later ones.
+                if let text = string(value, "var `\(name)`") { vars[name] = text }
+                interpolator.vars = vars
+            }
+        }
+        let fallbackName = path.split(separator: "/").last.map { FileName.stem(of: String($0)) } ?? "job"
+        let name = root["name"].flatMap { string($0, "`name`") } ?? fallbackName
+        var job = Job(path: path, name: name, description: root["description"].flatMap { string($0, "`description`") },
+                      vars: vars)
+        if let node = root["sources"], let pairs = mapping(node, "`sources`") {
+            job.sources = pairs.compactMap { source(named: $0.key, $0.value) }
+        }
+        if let node = root["layouts"], let pairs = mapping(node, "`layouts`") {
+            job.layouts = pairs.compactMap { layout(named: $0.key, $0.value) }
+        }
+        if let node = root["select"], let pairs = mapping(node, "`select`") {
+            job.selections = pairs.compactMap { selection(named: $0.key, $0.value, sources: job.sources) }
+        }
+        if let node = root["actions"], let pairs = mapping(node, "`actions`") {
+            job.actions = pairs.compactMap { action(named: $0.key, $0.value) }
+        }
+        return job
+    }
+
+    // MARK: sources
+
+    mutating func source(named key: YNode, _ node: YNode) -> SourceSpec? {
+        guard let name = key.scalar, mapping(node, "source `\(key.scalar ?? "")`") != nil else { return nil }
+        guard let typeNode = node["type"] else {
+            error("source `\(name)` needs a `type`: one of \(SourceType.allCases.map(\.rawValue).joined(separator: ", "))", key)
+            return nil
+        }
+        guard let typeText = string(typeNode, "`type`") else { return nil }
+        guard let type = SourceType(rawValue: typeText) else {
+            let hint = Suggest.nearest(typeText, in: SourceType.allCases.map(\.rawValue)).map { "; did you mean `\($0)`?" } ?? ""
+            error("unknown source type `\(typeText)`\(hint)", typeNode)
+            return nil
+        }
+        let catalog = PlatformCatalog.of(type)
+        let options = type == .loris ? Keys.sourceOptions : []
+        checkKeys(node, allowed: Keys.sourceCommon + catalog.credentialKeys + options, context: "in \(type.rawValue) source `\(name)`")
+        var spec = SourceSpec(name: name, type: type, url: "", location: key.location)
+        if let urlNode = node["url"], let url = string(urlNode, "`url`") {
+            spec.url = url
+            if type != .local, !(url.hasPrefix("http://") || url.hasPrefix("https://")), !url.isEmpty {
+                error("`url` must start with https:// or http://, not `\(url)`", urlNode)
+            }
+        } else if node["url"] == nil {
+            error("source `\(name)` needs a `url`" + (type == .local ? " (the folder)" : ""), key)
+        }
+        for credential in catalog.credentialKeys {
+            guard let valueNode = node[credential], let raw = valueNode.scalar,
+                  let (value, fromEnvironment) = expand(raw, valueNode) else { continue }
+            spec.credentials[credential] = Secret(value)
+            if !fromEnvironment, !value.isEmpty, !raw.contains("${") {
+                warning("credential `\(credential)` is written in the job file; use `${env.NAME}` so it stays out of git", valueNode)
+            }
+        }
+        if let n = node["netrc"] { spec.netrc = bool(n, "`netrc`") ?? false }
+        if let n = node["concurrency"] { spec.concurrency = integer(n, "`concurrency`", min: 1) ?? spec.concurrency }
+        if let n = node["rate"], let text = string(n, "`rate`") {
+            if let rate = Quantities.ratePerSecond(text) { spec.ratePerSecond = rate }
+            else { error("`rate` must look like `20/s`, `600/m` or `5000/h`, not `\(text)`", n) }
+        }
+        if let n = node["timeout"] { spec.timeoutSeconds = seconds(n, "`timeout`") }
+        if let n = node["retry"], mapping(n, "`retry`") != nil {
+            checkKeys(n, allowed: Keys.retry, context: "in `retry`")
+            if let a = n["attempts"] { spec.retry.attempts = integer(a, "`attempts`", min: 1) ?? spec.retry.attempts }
+            if let t = n["max-time"] { spec.retry.maxSeconds = seconds(t, "`max-time`") ?? spec.retry.maxSeconds }
+        }
+        if let n = node["tls"], mapping(n, "`tls`") != nil {
+            checkKeys(n, allowed: Keys.tls, context: "in `tls`")
+            if let ca = n["ca"] { spec.tls.caBundle = string(ca, "`ca`").flatMap { $0.isEmpty ? nil : $0 } }
+            if let insecure = n["insecure"] {
+                spec.tls.insecure = bool(insecure, "`insecure`") ?? false
+                if spec.tls.insecure { warning("TLS verification is off for source `\(name)`", insecure) }
+            }
+        }
+        if let api = node["api"], let text = string(api, "`api`") {
+            let flavours = ["v0.0.3-dev", "v0.0.3", "v0.0.4-dev"]
+            if flavours.contains(text) { spec.options["api"] = text }
+            else { error("unknown LORIS API `\(text)`; one of \(flavours.joined(separator: ", "))", api) }
+        }
+        return spec
+    }
+
+    // MARK: layouts
+
+    mutating func layout(named key: YNode, _ node: YNode) -> LayoutSpec? {
+        guard let name = key.scalar else { return nil }
+        if name == LayoutSpec.bids.name { error("`bids` is the built-in BIDS layout; name yours differently", key) }
+        var maps: [String: [String: String]] = [:]
+        let templateNode: YNode
+        if node.scalar != nil {
+            templateNode = node
+        } else if mapping(node, "layout `\(name)`") != nil {
+            checkKeys(node, allowed: Keys.layout, context: "in layout `\(name)`")
+            guard let path = node["path"] else { error("layout `\(name)` needs a `path` template", key); return nil }
+            templateNode = path
+            if let mapsNode = node["maps"], let tables = mapping(mapsNode, "`maps`") {
+                for (tableKey, tableNode) in tables {
+                    guard let tableName = tableKey.scalar, let entries = mapping(tableNode, "map `\(tableKey.scalar ?? "")`") else { continue }
+                    var table: [String: String] = [:]
+                    for (k, v) in entries { if let k = k.scalar, let v = string(v, "map value") { table[k] = v } }
+                    maps[tableName] = table
+                }
+            }
+        } else { return nil }
+        guard let template = template(templateNode) else { return nil }
+        return LayoutSpec(name: name, template: template, maps: maps, location: key.location)
+    }
+
+    mutating func template(_ node: YNode) -> LayoutTemplate? {
+        guard let text = string(node, "a layout") else { return nil }
+        do {
+            return try LayoutTemplate(text)
+        } catch {
+            // Point at the character in the template: quoted scalars start one column later.
+            var location = node.location
+            if case .scalar(_, let plain) = node.value { location.column += error.offset + (plain ? 0 : 1) }
+            diagnostics.append(Diagnostic(.error, "layout: \(error.message)", at: location))
+            return nil
+        }
+    }
+
+    // MARK: selections
+
+    mutating func selection(named key: YNode, _ node: YNode, sources: [SourceSpec]) -> Selection? {
+        guard let name = key.scalar, let pairs = mapping(node, "selection `\(key.scalar ?? "")`") else { return nil }
+        guard let sourceNode = node["source"], let sourceName = string(sourceNode, "`source`") else {
+            error("selection `\(name)` needs a `source`", key)
+            return nil
+        }
+        guard let source = sources.first(where: { $0.name == sourceName }) else {
+            let hint = Suggest.nearest(sourceName, in: sources.map(\.name)).map { "; did you mean `\($0)`?" } ?? ""
+            error("unknown source `\(sourceName)`\(hint)", sourceNode)
+            return nil
+        }
+        let catalog = PlatformCatalog.of(source.type)
+        var selection = Selection(name: name, source: sourceName, location: key.location)
+        for (levelKey, levelNode) in pairs {
+            guard let levelName = levelKey.scalar, levelName != "source" else { continue }
+            guard let level = catalog.level(named: levelName) else {
+                let names = catalog.levels.flatMap { [$0.key] + $0.aliases } + ["source"]
+                let hint = Suggest.nearest(levelName, in: names).map { "; did you mean `\($0)`?" } ?? ""
+                error("unknown key `\(levelName)` in selection `\(name)` on \(source.type.rawValue) source "
+                      + "(levels: \(catalog.levels.map(\.key).joined(separator: ", ")))\(hint)", levelKey)
+                continue
+            }
+            if let fieldPairs = levelNode.pairs, !isMatcherMapping(levelNode) {
+                for (fieldKey, fieldNode) in fieldPairs {
+                    guard let field = fieldKey.scalar else { continue }
+                    guard level.fields.contains(field) else {
+                        let hint = Suggest.nearest(field, in: level.fields).map { "; did you mean `\($0)`?" } ?? ""
+                        error("unknown field `\(field)` of \(level.key) (fields: \(level.fields.joined(separator: ", ")))\(hint)", fieldKey)
+                        continue
+                    }
+                    if let m = matcher(fieldNode, numeric: field == "size") {
+                        selection.filters.append(.init(level: level.key, field: "\(level.entity).\(field)", matcher: m,
+                                                       location: fieldKey.location))
+                    }
+                }
+            } else if let m = matcher(levelNode, numeric: level.defaultField == "size") {
+                selection.filters.append(.init(level: level.key, field: "\(level.entity).\(level.defaultField)",
+                                               matcher: m, location: levelKey.location))
+            }
+        }
+        return selection
+    }
+
+    func isMatcherMapping(_ node: YNode) -> Bool {
+        guard let pairs = node.pairs, !pairs.isEmpty else { return false }
+        return pairs.allSatisfy { Keys.matcherOperators.contains($0.key.scalar ?? "") }
+    }
+
+    /// A matcher: a glob, a list (any of), or `{regex|not|any|all|glob|gt|ge|lt|le: ...}`.
+    mutating func matcher(_ node: YNode, numeric: Bool = false) -> Matcher? {
+        switch node.value {
+        case .scalar:
+            guard let text = string(node, "a matcher") else { return nil }
+            return .glob(Glob(text))
+        case .sequence(let items):
+            if items.isEmpty { error("an empty list matches nothing; remove the filter or name values", node); return nil }
+            let members = items.compactMap { matcher($0, numeric: numeric) }
+            return members.count == 1 ? members[0] : .anyOf(members)
+        case .mapping(let pairs):
+            var parts: [Matcher] = []
+            for (key, value) in pairs {
+                let op = key.scalar ?? ""
+                switch op {
+                case "regex":
+                    guard let pattern = string(value, "`regex`") else { continue }
+                    do { parts.append(.regex(try RegexPattern(pattern))) }
+                    catch { self.error("invalid regular expression `\(pattern)`: \(error.localizedDescription)", value) }
+                case "not":
+                    if let inner = matcher(value, numeric: numeric) { parts.append(.not(inner)) }
+                case "any":
+                    if let inner = matcher(value, numeric: numeric) { parts.append(inner) }
+                case "all":
+                    let members = (value.items ?? [value]).compactMap { matcher($0, numeric: numeric) }
+                    parts.append(.allOf(members))
+                case "glob":
+                    if let text = string(value, "`glob`") { parts.append(.glob(Glob(text))) }
+                case "gt", "ge", "lt", "le":
+                    guard let text = string(value, "`\(op)`") else { continue }
+                    if let bound = numeric ? Quantities.bytes(text) : Double(text) {
+                        parts.append(.compare(Matcher.Comparison(rawValue: op)!, bound))
+                    } else {
+                        error("`\(op)` needs a number\(numeric ? " or size such as `10MB`" : ""), not `\(text)`", value)
+                    }
+                default:
+                    let hint = Suggest.nearest(op, in: Keys.matcherOperators).map { "; did you mean `\($0)`?" } ?? ""
+                    error("unknown matcher `\(op)` (use a glob, a list, or one of "
+                          + "\(Keys.matcherOperators.joined(separator: ", ")))\(hint)", key)
+                }
+            }
+            if parts.isEmpty { return nil }
+            return parts.count == 1 ? parts[0] : .allOf(parts)
+        }
+    }
+
+    // MARK: actions
+
+    mutating func action(named key: YNode, _ node: YNode) -> Action? {
+        guard let name = key.scalar, let pairs = mapping(node, "action `\(key.scalar ?? "")`") else { return nil }
+        let verbs = pairs.filter { Keys.actionVerbs.contains($0.key.scalar ?? "") }
+        guard let (verbKey, verbValue) = verbs.first else {
+            error("action `\(name)` needs a verb: one of \(Keys.actionVerbs.joined(separator: ", "))", key)
+            checkKeys(node, allowed: Keys.actionVerbs + Keys.actionCommon, context: "in action `\(name)`")
+            return nil
+        }
+        if verbs.count > 1 { error("action `\(name)` has two verbs; split it into two actions", verbs[1].key) }
+        let kind = ActionKind(rawValue: verbKey.scalar!)!
+        checkKeys(node, allowed: [kind.rawValue] + Keys.actionKeys(for: kind), context: "in \(kind.rawValue) action `\(name)`")
+        var action = Action(name: name, kind: kind, location: key.location)
+        guard let verbText = string(verbValue, "`\(kind.rawValue)`") else { return nil }
+        switch kind {
+        case .download, .upload, .tag:
+            action.input = Reference(parsing: verbText)
+        case .runAlgorithm, .runTask:
+            action.target = verbText
+            if let on = node["on"], let ref = string(on, "`on`") { action.input = Reference(parsing: ref) }
+            else { error("`\(kind.rawValue)` action `\(name)` needs `on:` (the selection or outputs it runs on)", key) }
+        }
+        if let n = node["to"] { action.to = string(n, "`to`") }
+        if let n = node["source"] { action.source = string(n, "`source`") }
+        if let n = node["layout"], let text = string(n, "`layout`") {
+            action.layout = text.contains("{") ? .inline(text) : .named(text)
+            if text.contains("{") { _ = template(n) }
+        }
+        if let n = node["into"], let entries = mapping(n, "`into`") {
+            checkKeys(n, allowed: Keys.intoKeys, context: "in `into`")
+            for (k, v) in entries { if let k = k.scalar, let v = string(v, "`\(k)`") { action.into[k] = v } }
+        }
+        if let n = node["tags"] { action.tags = strings(n, "a tag") }
+        if let n = node["input"] { action.inputName = string(n, "`input`") }
+        if let n = node["extras"] {
+            action.extras = strings(n, "an extra")
+            for extra in action.extras where !Keys.downloadExtras.contains(extra) {
+                error("unknown extra `\(extra)`; one of \(Keys.downloadExtras.joined(separator: ", "))", n)
+            }
+        }
+        if let n = node["overwrite"] { action.overwrite = bool(n, "`overwrite`") ?? false }
+        if let n = node["after"] { action.after = strings(n, "an action name") }
+        if let n = node["wait"], mapping(n, "`wait`") != nil {
+            checkKeys(n, allowed: Keys.wait, context: "in `wait`")
+            if let t = n["timeout"] { action.wait.timeoutSeconds = seconds(t, "`timeout`") ?? action.wait.timeoutSeconds }
+            if let p = n["poll"] { action.wait.pollSeconds = seconds(p, "`poll`") ?? action.wait.pollSeconds }
+        }
+        return action
+    }
+}

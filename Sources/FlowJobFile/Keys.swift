@@ -1,0 +1,34 @@
+import FlowModel
+
+/// Every key the job language accepts, section by section. The loader checks against these
+/// tables and the JSON Schema is generated from them, so the two cannot drift apart.
+public enum Keys {
+    public static let top = ["flowctl", "name", "description", "vars", "sources", "select", "actions", "layouts"]
+    public static let sourceCommon = ["type", "url", "netrc", "concurrency", "rate", "timeout", "retry", "tls"]
+    /// Credential keys of all platforms (each platform accepts its own, see `PlatformCatalog`).
+    public static let credentials = ["user", "password", "token", "secret", "api-key"]
+    /// Plain platform options: LORIS API flavour (`v0.0.3-dev`, `v0.0.3`, `v0.0.4-dev`).
+    public static let sourceOptions = ["api"]
+    public static let retry = ["attempts", "max-time"]
+    public static let tls = ["ca", "insecure"]
+    public static let selectionCommon = ["source"]
+    public static let matcherOperators = ["regex", "not", "any", "all", "glob", "gt", "ge", "lt", "le"]
+    public static let actionVerbs = ActionKind.allCases.map(\.rawValue)
+    public static let actionCommon = ["to", "layout", "source", "into", "tags", "on", "input", "wait", "extras",
+                                      "overwrite", "after"]
+    public static let wait = ["timeout", "poll"]
+    public static let layout = ["path", "maps"]
+    public static let downloadExtras = ["qc", "visit-metadata"]
+    public static let intoKeys = ["project", "subject", "experiment", "scan", "resource", "folder", "archive",
+                                  "reader-study", "candidate", "visit", "path"]
+
+    /// The keys an action of a given kind may use, besides its verb.
+    public static func actionKeys(for kind: ActionKind) -> [String] {
+        switch kind {
+        case .download: return ["to", "layout", "source", "extras", "after"]
+        case .upload: return ["to", "source", "into", "overwrite", "after"]
+        case .tag: return ["source", "tags", "after"]
+        case .runAlgorithm, .runTask: return ["source", "on", "input", "wait", "after"]
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/// The knowledge behind the built-in `bids` layout: which fields name the subject, the session
+/// and the acquisition on each platform, and how a scan type maps to a BIDS datatype and suffix.
+public enum BIDS {
+    /// Candidate fields, first present wins, for the derived `bids.*` fields.
+    static let sources: [String: [String]] = [
+        "bids.subject": ["subject.label", "candidate.PSCID", "candidate.CandID", "exam.patient", "image.name"],
+        "bids.session": ["experiment.label", "visit.label", "exam.name", "exam.id"],
+        "bids.type": ["scan.type", "file.AcquisitionType", "series.name", "dataset.type", "file.name"],
+    ]
+
+    /// A derived `bids.*` field, or nil for any other name.
+    public static func derived(_ name: String, from fields: [String: String]) -> String? {
+        if name == "bids.run" {
+            // XNAT scan ids are numbers: they make a stable run index when a type repeats.
+            guard let id = fields["scan.id"], Int(id) != nil else { return "" }
+            return "_run-\(id)"
+        }
+        guard let candidates = sources[name] else { return nil }
+        return candidates.lazy.compactMap { fields[$0] }.first { !$0.isEmpty }
+    }
+
+    /// The names `derived` knows, for validation.
+    public static let derivedFields: Set<String> = Set(sources.keys).union(["bids.run"])
+
+    /// A BIDS label keeps letters and digits only.
+    public static func label(_ text: String) -> String {
+        let kept = text.filter { $0.isASCII && ($0.isLetter || $0.isNumber) }
+        return kept.isEmpty ? "unknown" : kept
+    }
+
+    /// BIDS datatype and suffix for a scan type or acquisition name.
+    public static func classify(_ type: String) -> (datatype: String, suffix: String) {
+        let t = type.lowercased()
+        func has(_ words: String...) -> Bool { words.contains { t.contains($0) } }
+        if has("dwi", "dti", "diff") { return ("dwi", "dwi") }
+        if has("bold", "fmri", "rest", "func") { return ("func", "task-rest_bold") }
+        if has("flair") { return ("anat", "FLAIR") }
+        if has("t2star", "t2*") { return ("anat", "T2starw") }
+        if has("t2") { return ("anat", "T2w") }
+        if has("t1", "mprage", "spgr") { return ("anat", "T1w") }
+        if has("fieldmap", "fmap", "b0map") { return ("fmap", "fieldmap") }
+        if has("pet") { return ("pet", "pet") }
+        if has("ct") { return ("ct", "ct") }
+        return ("other", label(type))
+    }
+}

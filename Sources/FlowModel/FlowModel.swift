@@ -1,1 +1,0 @@
-// FlowModel module: see README.md in this folder.

@@ -1,0 +1,99 @@
+/// A shell-style wildcard pattern: `*` any run of characters, `?` one character,
+/// `[abc]`, `[a-z]`, `[!abc]` character classes, `\x` a literal x. Matches the whole value.
+public struct Glob: Sendable, Hashable, CustomStringConvertible {
+    public let pattern: String
+    private let tokens: [Token]
+
+    private enum Token: Sendable, Hashable {
+        case literal(Character)
+        case anyOne
+        case anyRun
+        case set([ClosedRange<Character>], negated: Bool)
+    }
+
+    public init(_ pattern: String) {
+        self.pattern = pattern
+        self.tokens = Glob.tokenize(pattern)
+    }
+
+    public var description: String { pattern }
+
+    /// True when the pattern has no wildcard, so it can be sent to a server as an exact filter.
+    public var isLiteral: Bool {
+        tokens.allSatisfy { if case .literal = $0 { return true } else { return false } }
+    }
+
+    /// Whether `value` matches the whole pattern.
+    public func matches(_ value: String) -> Bool {
+        let chars = Array(value)
+        // Classic iterative wildcard matching with one backtrack point for the last `*`.
+        var t = 0, c = 0
+        var starToken = -1, starChar = 0
+        while c < chars.count {
+            if t < tokens.count, tokens[t] != .anyRun, Glob.single(tokens[t], chars[c]) {
+                t += 1; c += 1
+            } else if t < tokens.count, tokens[t] == .anyRun {
+                starToken = t; starChar = c; t += 1
+            } else if starToken >= 0 {
+                t = starToken + 1; starChar += 1; c = starChar
+            } else {
+                return false
+            }
+        }
+        while t < tokens.count, tokens[t] == .anyRun { t += 1 }
+        return t == tokens.count
+    }
+
+    private static func single(_ token: Token, _ ch: Character) -> Bool {
+        switch token {
+        case .literal(let l): return l == ch
+        case .anyOne: return true
+        case .anyRun: return true
+        case .set(let ranges, let negated):
+            return ranges.contains { $0.contains(ch) } != negated
+        }
+    }
+
+    private static func tokenize(_ pattern: String) -> [Token] {
+        var tokens: [Token] = []
+        var chars = Array(pattern)[...]
+        while let ch = chars.popFirst() {
+            switch ch {
+            case "*":
+                if tokens.last != .anyRun { tokens.append(.anyRun) }
+            case "?":
+                tokens.append(.anyOne)
+            case "\\":
+                tokens.append(.literal(chars.popFirst() ?? "\\"))
+            case "[":
+                // Find the closing bracket; a `]` first in the set is literal.
+                let body = Array(chars)
+                var i = 0
+                var negated = false
+                if i < body.count, body[i] == "!" || body[i] == "^" { negated = true; i += 1 }
+                var ranges: [ClosedRange<Character>] = []
+                var first = true
+                var closed = false
+                while i < body.count {
+                    let c = body[i]
+                    if c == "]" && !first { closed = true; break }
+                    first = false
+                    if i + 2 < body.count, body[i + 1] == "-", body[i + 2] != "]", c <= body[i + 2] {
+                        ranges.append(c...body[i + 2]); i += 3
+                    } else {
+                        ranges.append(c...c); i += 1
+                    }
+                }
+                if closed {
+                    tokens.append(.set(ranges, negated: negated))
+                    chars = chars.dropFirst(i + 1)
+                } else {
+                    tokens.append(.literal("["))
+                }
+            default:
+                tokens.append(.literal(ch))
+            }
+        }
+        return tokens
+    }
+}

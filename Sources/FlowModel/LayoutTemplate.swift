@@ -1,0 +1,185 @@
+/// An output path template such as `{subject.label}/{scan.type|lower}/{file.name}`.
+///
+/// A `{...}` holds a field and filters separated by `|`: `lower`, `upper`, `stem`, `ext`,
+/// `default(text)`, `map(table)` (a table of the layout), `bids-label`, `bids-datatype`,
+/// `bids-suffix`. `{{` and `}}` write literal braces. Rendering never leaves the output root:
+/// see `SafePath`.
+public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
+    public let text: String
+    public let segments: [Segment]
+
+    public enum Segment: Sendable, Hashable {
+        case literal(String)
+        case field(name: String, filters: [Filter], offset: Int)
+    }
+
+    public struct Filter: Sendable, Hashable {
+        public var name: String
+        public var argument: String?
+    }
+
+    /// A problem in a template, with the character offset it starts at.
+    public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
+        public var message: String
+        public var offset: Int
+        public var description: String { message }
+    }
+
+    public static let filterNames = ["lower", "upper", "stem", "ext", "default", "map",
+                                     "bids-label", "bids-datatype", "bids-suffix"]
+
+    public init(_ text: String) throws(ParseError) {
+        self.text = text
+        var segments: [Segment] = []
+        var literal = ""
+        let chars = Array(text)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if c == "{" && i + 1 < chars.count && chars[i + 1] == "{" {
+                literal.append("{"); i += 2; continue
+            }
+            if c == "}" && i + 1 < chars.count && chars[i + 1] == "}" {
+                literal.append("}"); i += 2; continue
+            }
+            if c == "}" { throw ParseError(message: "unmatched `}` (write `}}` for a literal brace)", offset: i) }
+            if c != "{" { literal.append(c); i += 1; continue }
+            guard let close = chars[(i + 1)...].firstIndex(of: "}") else {
+                throw ParseError(message: "unclosed `{`", offset: i)
+            }
+            if !literal.isEmpty { segments.append(.literal(literal)); literal = "" }
+            let body = String(chars[(i + 1)..<close])
+            segments.append(try LayoutTemplate.parseField(body, offset: i + 1))
+            i = close + 1
+        }
+        if !literal.isEmpty { segments.append(.literal(literal)) }
+        if segments.isEmpty { throw ParseError(message: "empty layout", offset: 0) }
+        self.segments = segments
+    }
+
+    private static func parseField(_ body: String, offset: Int) throws(ParseError) -> Segment {
+        var parts = body.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingWhitespace }
+        let name = parts.removeFirst()
+        guard !name.isEmpty else { throw ParseError(message: "empty field name in `{\(body)}`", offset: offset) }
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
+            throw ParseError(message: "`\(name)` is not a field name", offset: offset)
+        }
+        var filters: [Filter] = []
+        for part in parts {
+            var filterName = part
+            var argument: String?
+            if let open = part.firstIndex(of: "(") {
+                guard part.hasSuffix(")") else {
+                    throw ParseError(message: "filter `\(part)` lacks its closing `)`", offset: offset)
+                }
+                filterName = String(part[..<open]).trimmingWhitespace
+                argument = String(part[part.index(after: open)..<part.index(before: part.endIndex)])
+            }
+            guard filterNames.contains(filterName) else {
+                let hint = Suggest.nearest(filterName, in: filterNames).map { "; did you mean `\($0)`?" } ?? ""
+                throw ParseError(message: "unknown filter `\(filterName)`\(hint)", offset: offset)
+            }
+            if (filterName == "map" || filterName == "default"), argument == nil {
+                throw ParseError(message: "filter `\(filterName)` needs an argument: `\(filterName)(...)`", offset: offset)
+            }
+            filters.append(Filter(name: filterName, argument: argument))
+        }
+        return .field(name: name, filters: filters, offset: offset)
+    }
+
+    public var description: String { text }
+
+    /// The fields the template reads.
+    public var fieldNames: [String] {
+        segments.compactMap { if case .field(let name, _, _) = $0 { return name } else { return nil } }
+    }
+
+    /// The map tables the template names.
+    public var mapNames: [String] {
+        segments.flatMap { segment -> [String] in
+            guard case .field(_, let filters, _) = segment else { return [] }
+            return filters.filter { $0.name == "map" }.compactMap(\.argument)
+        }
+    }
+
+    /// Why an item could not be given a path.
+    public enum RenderError: Error, Sendable, Hashable, CustomStringConvertible {
+        case missingField(String)
+        case unsafe(String)
+        public var description: String {
+            switch self {
+            case .missingField(let f): return "the item has no `\(f)` (add `|default(...)`)"
+            case .unsafe(let why): return "unsafe path: \(why)"
+            }
+        }
+    }
+
+    /// Renders a relative path for an item's fields, safe to join to an output root.
+    public func render(_ fields: [String: String], maps: [String: [String: String]] = [:]) throws(RenderError) -> String {
+        var path = ""
+        for segment in segments {
+            switch segment {
+            case .literal(let text):
+                path += text
+            case .field(let name, let filters, _):
+                var value = fields[name] ?? BIDS.derived(name, from: fields)
+                for filter in filters {
+                    value = LayoutTemplate.apply(filter, to: value, maps: maps)
+                }
+                guard let value, !value.isEmpty else { throw .missingField(name) }
+                // A field value is one path component unless the field is itself a path.
+                path += name.hasSuffix(".path") ? try SafePath.relativePath(value) : SafePath.component(value)
+            }
+        }
+        return try SafePath.normalize(path)
+    }
+
+    static func apply(_ filter: Filter, to value: String?, maps: [String: [String: String]]) -> String? {
+        switch filter.name {
+        case "default": return (value?.isEmpty ?? true) ? filter.argument : value
+        case "lower": return value?.lowercased()
+        case "upper": return value?.uppercased()
+        case "stem": return value.map(FileName.stem(of:))
+        case "ext": return value.map(FileName.extension(of:))
+        case "map":
+            guard let value else { return nil }
+            return maps[filter.argument ?? ""]?[value] ?? value
+        case "bids-label": return value.map(BIDS.label)
+        case "bids-datatype": return value.map { BIDS.classify($0).datatype }
+        case "bids-suffix": return value.map { BIDS.classify($0).suffix }
+        default: return value
+        }
+    }
+}
+
+/// A named layout: a template and its map tables.
+public struct LayoutSpec: Sendable, Hashable {
+    public var name: String
+    public var template: LayoutTemplate
+    public var maps: [String: [String: String]]
+    public var location: SourceLocation?
+
+    public init(name: String, template: LayoutTemplate, maps: [String: [String: String]] = [:],
+                location: SourceLocation? = nil) {
+        self.name = name
+        self.template = template
+        self.maps = maps
+        self.location = location
+    }
+
+    /// The default layout when a download names none: source-independent and collision-free.
+    public static let `default` = LayoutSpec(name: "default", template: try! LayoutTemplate("{item.id|default(item)}"))
+
+    /// The built-in BIDS layout: `sub-*/ses-*/<datatype>/sub-*_ses-*_<suffix><ext>`.
+    public static let bids = LayoutSpec(
+        name: "bids",
+        template: try! LayoutTemplate(
+            "sub-{bids.subject|bids-label}/ses-{bids.session|bids-label}/{bids.type|bids-datatype}/"
+                + "sub-{bids.subject|bids-label}_ses-{bids.session|bids-label}"
+                + "{bids.run}_{bids.type|bids-suffix}{file.ext}"))
+
+    /// Renders the relative path of an item.
+    public func render(_ fields: [String: String]) throws(LayoutTemplate.RenderError) -> String {
+        try template.render(fields, maps: maps)
+    }
+}

@@ -1,0 +1,73 @@
+/// Keeps every rendered path inside the output root, whatever a server puts in a name:
+/// `/`, `\`, `..`, NUL, control characters and over-long names are made safe or refused.
+public enum SafePath {
+    /// Longest path component in bytes that common filesystems accept.
+    public static let maxComponentBytes = 255
+
+    /// One value made into a single safe path component.
+    public static func component(_ value: String) -> String {
+        var text = String(value.map { ch -> Character in
+            if ch == "/" || ch == "\\" { return "_" }
+            if ch.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "_" }
+            return ch
+        })
+        if text == "." || text == ".." { text = String(repeating: "_", count: text.count) }
+        return shorten(text)
+    }
+
+    /// A server-given relative path (`DICOM/1/img.dcm`) with each part made safe;
+    /// `..` is refused rather than rewritten, because it always means something went wrong.
+    public static func relativePath(_ value: String) throws(LayoutTemplate.RenderError) -> String {
+        var parts: [String] = []
+        for raw in value.split(separator: "/", omittingEmptySubsequences: true) {
+            if raw == "." { continue }
+            if raw == ".." { throw .unsafe("`..` in \"\(printable(value))\"") }
+            parts.append(component(String(raw)))
+        }
+        guard !parts.isEmpty else { throw .unsafe("empty path \"\(printable(value))\"") }
+        return parts.joined(separator: "/")
+    }
+
+    /// The final check of a rendered relative path: no absolute path, no `..`, no empty parts.
+    public static func normalize(_ path: String) throws(LayoutTemplate.RenderError) -> String {
+        var parts: [String] = []
+        for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if raw == "." { continue }
+            if raw == ".." { throw .unsafe("`..` in the layout's output \"\(printable(path))\"") }
+            if raw.contains("\0") { throw .unsafe("NUL in \"\(printable(path))\"") }
+            parts.append(shorten(String(raw)))
+        }
+        guard !parts.isEmpty else { throw .unsafe("the layout rendered an empty path") }
+        return parts.joined(separator: "/")
+    }
+
+    /// A component cut to `maxComponentBytes`, keeping its extension and a short hash of the rest
+    /// so that two long names stay distinct.
+    static func shorten(_ text: String) -> String {
+        guard text.utf8.count > maxComponentBytes else { return text }
+        let ext = FileName.extension(of: text)
+        let hash = String(fnv1a(text), radix: 16)
+        let budget = maxComponentBytes - ext.utf8.count - hash.utf8.count - 1
+        var head = ""
+        for ch in text.dropLast(ext.count) {
+            if head.utf8.count + String(ch).utf8.count > budget { break }
+            head.append(ch)
+        }
+        return head + "~" + hash + ext
+    }
+
+    /// For messages: control characters shown escaped.
+    static func printable(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x20 ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined())
+    }
+
+    /// A fast, stable (not cryptographic) 64-bit hash for names.
+    public static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf29ce484222325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100000001b3
+        }
+        return hash
+    }
+}

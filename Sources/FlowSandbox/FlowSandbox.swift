@@ -1,1 +1,0 @@
-// FlowSandbox module: see README.md in this folder.
