@@ -1,0 +1,228 @@
+import FlowHTTP
+import FlowModel
+
+/// What every platform connector does. One instance per source of a job; shared by listing
+/// and execution. Operations a platform lacks keep the default, which throws `.unsupported`.
+public protocol Connector: Sendable {
+    /// The source this connector talks to.
+    var spec: SourceSpec { get }
+
+    /// Lists the items (files) a selection matches, with their template fields.
+    func list(_ selection: Selection) async throws -> [RemoteItem]
+
+    /// Fetches an item's bytes into `partPath` (resuming an existing prefix when `resume`).
+    func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+               progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult
+
+    /// An extra document of an item (`qc`, `visit-metadata`), as bytes to store beside it.
+    func extra(_ name: String, of item: RemoteItem) async throws -> [UInt8]
+
+    /// Sends one local file to `destination` fields (`project`, `resource`, `folder`...);
+    /// returns the remote item it became. Must be idempotent: an identical remote file is kept.
+    func upload(_ file: LocalFile, into destination: [String: String], overwrite: Bool) async throws -> UploadOutcome
+
+    /// Sets tags on an item's remote object.
+    func tag(_ item: RemoteItem, with tags: [String]) async throws
+
+    /// Starts a remote algorithm job / task on one input item.
+    func startRun(_ target: String, input: RemoteItem, inputName: String?) async throws -> RemoteRun
+
+    /// Looks at a started run once.
+    func poll(_ run: RemoteRun) async throws -> RunStatus
+
+    /// Who the server is (URL, version), for lock files and provenance.
+    func identity() async throws -> [String: String]
+}
+
+extension Connector {
+    public func extra(_ name: String, of item: RemoteItem) async throws -> [UInt8] {
+        throw ConnectorError.unsupported("\(spec.type.rawValue) has no `\(name)` extra")
+    }
+    public func upload(_ file: LocalFile, into destination: [String: String], overwrite: Bool) async throws -> UploadOutcome {
+        throw ConnectorError.unsupported("upload to \(spec.type.rawValue)")
+    }
+    public func tag(_ item: RemoteItem, with tags: [String]) async throws {
+        throw ConnectorError.unsupported("tag on \(spec.type.rawValue)")
+    }
+    public func startRun(_ target: String, input: RemoteItem, inputName: String?) async throws -> RemoteRun {
+        throw ConnectorError.unsupported("runs on \(spec.type.rawValue)")
+    }
+    public func poll(_ run: RemoteRun) async throws -> RunStatus {
+        throw ConnectorError.unsupported("runs on \(spec.type.rawValue)")
+    }
+    public func identity() async throws -> [String: String] {
+        ["type": spec.type.rawValue, "url": spec.url]
+    }
+}
+
+/// What a fetch wrote.
+public struct FetchResult: Sendable {
+    /// Bytes this attempt transferred.
+    public var bytesTransferred: Int64
+    /// Size of the `.part` file now.
+    public var fileSize: Int64
+    /// Digests of the whole file (sha256 always).
+    public var checksums: [Checksum]
+    /// The server's current version of the item (ETag), when it says.
+    public var version: String?
+    public var resumed: Bool
+
+    public init(bytesTransferred: Int64, fileSize: Int64, checksums: [Checksum], version: String? = nil, resumed: Bool = false) {
+        self.bytesTransferred = bytesTransferred
+        self.fileSize = fileSize
+        self.checksums = checksums
+        self.version = version
+        self.resumed = resumed
+    }
+
+    public func checksum(_ algorithm: ChecksumAlgorithm) -> String? {
+        checksums.first { $0.algorithm == algorithm }?.value
+    }
+}
+
+/// A local file to upload.
+public struct LocalFile: Sendable, Hashable {
+    public var path: String
+    /// Path relative to the selection's folder (kept as the remote relative path).
+    public var relativePath: String
+    public var size: Int64
+    public var sha256: String?
+
+    public init(path: String, relativePath: String, size: Int64, sha256: String? = nil) {
+        self.path = path
+        self.relativePath = relativePath
+        self.size = size
+        self.sha256 = sha256
+    }
+}
+
+/// The result of an upload: the remote item, and whether bytes were actually sent.
+public struct UploadOutcome: Sendable {
+    public var item: RemoteItem
+    /// False when an identical remote file was already there.
+    public var transferred: Bool
+    public init(item: RemoteItem, transferred: Bool) {
+        self.item = item
+        self.transferred = transferred
+    }
+}
+
+/// A started remote job or task.
+public struct RemoteRun: Sendable, Hashable, Codable {
+    public var id: String
+    /// Where to poll it.
+    public var url: String
+    public var input: RemoteItem
+    public init(id: String, url: String, input: RemoteItem) {
+        self.id = id
+        self.url = url
+        self.input = input
+    }
+}
+
+/// What a poll saw.
+public enum RunStatus: Sendable {
+    case running(String)
+    case succeeded(outputs: [RemoteItem])
+    case failed(String)
+}
+
+/// Why a connector operation failed; `isTransient` tells the executor whether to retry.
+public enum ConnectorError: Error, Sendable, CustomStringConvertible {
+    /// The server answered an HTTP status that is an error.
+    case status(Int, url: String, message: String, retryAfter: Double?)
+    /// The transport failed (connect, reset, timeout, cut body...).
+    case transport(HTTPError, url: String)
+    /// Credentials were refused.
+    case authentication(String)
+    /// The server's reply did not make sense (odd JSON, hostile names, wrong size).
+    case badReply(String)
+    /// A downloaded file did not match its size or checksum.
+    case integrity(String)
+    /// The platform or this connector cannot do it.
+    case unsupported(String)
+    /// Local problem (disk full, permissions).
+    case local(String)
+
+    public var isTransient: Bool {
+        switch self {
+        case .status(let code, _, _, _): return RetryPolicy.isRetryable(status: code)
+        case .transport(let error, _): return error.isTransient
+        case .integrity: return true
+        default: return false
+        }
+    }
+
+    /// The failure in the retry policy's terms.
+    public var retryFailure: RetryPolicy.Failure {
+        switch self {
+        case .status(let code, _, _, _): return .status(code)
+        case .transport(let error, _):
+            if case .timedOut = error { return .timeout }
+            if case .stalled = error { return .timeout }
+            return error.isTransient ? .transport : .permanent
+        case .integrity: return .transport
+        case .authentication: return .status(401)
+        default: return .permanent
+        }
+    }
+
+    public var retryAfter: Double? {
+        if case .status(_, _, _, let after) = self { return after }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .status(let code, let url, let message, _):
+            return "HTTP \(code) from \(URLText.redacted(url))" + (message.isEmpty ? "" : ": \(message)")
+        case .transport(let error, let url): return "\(error) (\(URLText.redacted(url)))"
+        case .authentication(let m): return "authentication failed: \(m)"
+        case .badReply(let m): return "unexpected reply: \(m)"
+        case .integrity(let m): return "integrity check failed: \(m)"
+        case .unsupported(let m): return "not supported: \(m)"
+        case .local(let m): return m
+        }
+    }
+}
+
+/// URL helpers that keep credentials out of messages.
+public enum URLText {
+    /// The URL without `user:password@` and without a query (which may carry tokens).
+    public static func redacted(_ url: String) -> String {
+        var text = url
+        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
+           !text[scheme.upperBound..<at].contains("/") {
+            text.removeSubrange(scheme.upperBound...at)
+        }
+        if let q = text.firstIndex(of: "?") { text = String(text[..<q]) }
+        return text
+    }
+
+    /// Joins a base URL and a path with exactly one slash.
+    public static func join(_ base: String, _ path: String) -> String {
+        if path.hasPrefix("http://") || path.hasPrefix("https://") { return path }
+        let b = base.hasSuffix("/") ? String(base.dropLast()) : base
+        return path.hasPrefix("/") ? b + path : b + "/" + path
+    }
+
+    /// Percent-encodes one path segment.
+    public static func segment(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            let c = Character(Unicode.Scalar(byte))
+            if c.isASCII && (c.isLetter || c.isNumber || "-._~".contains(c)) { out.append(c) }
+            else { out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2) }
+        }
+        return out
+    }
+
+    /// Percent-encodes a query value.
+    public static func query(_ text: String) -> String { segment(text) }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

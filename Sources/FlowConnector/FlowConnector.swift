@@ -1,1 +1,0 @@
-// FlowConnector module: see README.md in this folder.

@@ -1,0 +1,80 @@
+/// When to try a failed request again, and how long to wait first: a pure value, so every rule
+/// is tested without a network. Exponential backoff with full jitter, `Retry-After` honoured,
+/// caps on attempts and on total time; transient failures only; one re-login on 401.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Attempts in all, the first included.
+    public var maxAttempts: Int
+    /// Seconds from the first attempt after which no new attempt starts.
+    public var maxTotalSeconds: Double
+    /// The first backoff ceiling; it doubles with each attempt up to `maxDelay`.
+    public var baseDelay: Double
+    public var maxDelay: Double
+
+    public init(maxAttempts: Int = 6, maxTotalSeconds: Double = 300, baseDelay: Double = 0.25, maxDelay: Double = 30) {
+        self.maxAttempts = maxAttempts
+        self.maxTotalSeconds = maxTotalSeconds
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    public init(_ spec: RetrySpec) {
+        self.init(maxAttempts: spec.attempts, maxTotalSeconds: spec.maxSeconds)
+    }
+
+    /// What went wrong with one attempt.
+    public enum Failure: Sendable, Hashable {
+        /// Could not connect, connection reset, body cut short, DNS hiccup.
+        case transport
+        /// The attempt took too long or stalled.
+        case timeout
+        /// The server answered with this status.
+        case status(Int)
+        /// Anything else: a bug, a refused file, a malformed reply. Never retried.
+        case permanent
+    }
+
+    /// What to do next.
+    public enum Decision: Sendable, Hashable {
+        case retry(afterSeconds: Double)
+        /// Log in again, then retry at once (401, once per request).
+        case reauthenticate
+        case giveUp(String)
+    }
+
+    /// Statuses worth another try: timeouts, too early, rate limits and server errors.
+    public static func isRetryable(status: Int) -> Bool {
+        status == 408 || status == 425 || status == 429 || (500...599).contains(status)
+    }
+
+    /// Decides after attempt number `attempt` (1-based) failed, `elapsed` seconds after the first began.
+    /// `jitter` is a random number in [0, 1) (injected so tests are deterministic).
+    public func decide(attempt: Int, elapsed: Double, failure: Failure, retryAfter: Double? = nil,
+                       alreadyReauthenticated: Bool = false, jitter: Double) -> Decision {
+        switch failure {
+        case .permanent:
+            return .giveUp("not retryable")
+        case .status(401):
+            return alreadyReauthenticated ? .giveUp("authentication failed (401) after logging in again") : .reauthenticate
+        case .status(let code) where !RetryPolicy.isRetryable(status: code):
+            return .giveUp("HTTP \(code) is not retryable")
+        default:
+            break
+        }
+        if attempt >= maxAttempts { return .giveUp("gave up after \(attempt) attempts") }
+        // Full jitter: a uniform wait up to the exponential ceiling, spreading clients apart.
+        let ceiling = min(maxDelay, baseDelay * Double(1 << min(attempt - 1, 30)))
+        var delay = jitter * ceiling
+        if let retryAfter, retryAfter > delay { delay = min(retryAfter, maxTotalSeconds) }
+        if elapsed + delay > maxTotalSeconds {
+            return .giveUp("gave up after \(Int(elapsed.rounded())) s (retry time cap \(Int(maxTotalSeconds)) s)")
+        }
+        return .retry(afterSeconds: delay)
+    }
+
+    /// Seconds in a `Retry-After` header: a number of seconds (HTTP dates are treated as 1 s).
+    public static func parseRetryAfter(_ value: String?) -> Double? {
+        guard let value = value?.trimmingWhitespace, !value.isEmpty else { return nil }
+        if let seconds = Double(value), seconds >= 0 { return seconds }
+        return 1
+    }
+}
