@@ -1,1 +1,136 @@
-print("flowctl-sandbox")
+// flowctl-sandbox: serves the platform emulators of FlowSandbox until SIGINT/SIGTERM.
+import ArgumentParser
+import FlowSandbox
+import Foundation
+import Logging
+
+@main
+struct FlowctlSandbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flowctl-sandbox",
+        abstract: "Faithful emulators of XNAT and LORIS (more to come) over deterministic synthetic data.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the emulators and print one line of JSON (or `export` lines) describing them.")
+
+    @Option(help: "Seed of all synthetic data and fault decisions.") var seed: UInt64 = 0
+    @Option(help: "Multiplier of subject and candidate counts (e.g. 10).") var scale: Double = 1
+    @Option(help: "File sizes: a size (1GiB) or a range (4KiB..256KiB).") var fileSize: String = "4KiB..256KiB"
+    @Option(help: "Platforms to start, comma-separated (default: all).") var platforms: String?
+    @Option(help: "Host to bind.") var host: String = "127.0.0.1"
+    @Option(name: .customLong("port"), help: "Fixed port for a platform, e.g. --port xnat=8080 (repeatable; default ephemeral).")
+    var ports: [String] = []
+    @Option(help: "Serve these platforms over HTTPS, comma-separated, or `all`.") var tls: String?
+    @Option(help: "Write the CA certificate (PEM) here instead of a temporary folder.") var caOut: String?
+
+    @Option(help: "XNAT subjects in project testenv (before --scale).") var xnatSubjects: Int = 20
+    @Option(help: "DICOM files per XNAT scan.") var xnatDicomFiles: Int = 4
+    @Flag(help: "Answer duplicate XNAT uploads with 409 instead of 200 {\"duplicates\":[...]}.") var xnatDuplicateConflict = false
+    @Option(help: "LORIS candidates (before --scale).") var lorisCandidates: Int = 233
+    @Option(help: "LORIS MINC files per visit, as MIN..MAX.") var lorisFilesPerVisit: String = "9..19"
+    @Flag(help: "LORIS v0.0.3-dev behaves like LORIS 22 module code instead of PREVENT-AD's legacy scripts.") var lorisModernDev = false
+
+    @Option(help: "Latency added to every request (ms).") var latencyMs: Int = 0
+    @Option(help: "Random extra latency 0...N ms.") var latencyJitterMs: Int = 0
+    @Option(help: "Injected status rate, STATUS=RATE (repeatable), e.g. --fault-rate 503=0.05 --fault-rate 429=0.1.")
+    var faultRate: [String] = []
+    @Option(help: "Retry-After seconds sent with injected 429/503.") var retryAfter: Int = 1
+    @Option(help: "Cut download connections after N body bytes.") var cutAfterBytes: Int64?
+    @Option(help: "Probability a download is cut (with --cut-after-bytes; default 1).") var cutRate: Double?
+    @Option(help: "Probability a download body stops early under its full Content-Length.") var truncateRate: Double = 0
+    @Option(help: "Throttle download bodies to N bytes/s.") var slowBodyBps: Int?
+    @Option(help: "Sessions and tokens expire after N seconds.") var tokenLifetime: Int?
+    @Option(help: "Lock an account after N failed logins.") var lockoutAfter: Int?
+    @Option(help: "Apply the fault options to this platform only (default: all).") var faultPlatform: String?
+    @Option(help: "Seed of fault decisions (default: --seed).") var faultSeed: UInt64?
+
+    @Flag(help: "Print `export NAME=value` lines instead of JSON.") var printEnv = false
+    @Option(help: "Log level (trace, debug, info, notice, warning, error).") var logLevel: String = "warning"
+
+    func run() async throws {
+        var config = SandboxConfiguration()
+        config.seed = seed
+        config.scale = scale
+        guard let sizes = FileSizeRange(parsing: fileSize) else { throw ValidationError("bad --file-size \(fileSize)") }
+        config.fileSize = sizes
+        config.host = host
+        if let platforms { config.platforms = platforms.split(separator: ",").map { PlatformID(String($0)) } }
+        for p in ports {
+            let kv = p.split(separator: "=")
+            guard kv.count == 2, let port = Int(kv[1]) else { throw ValidationError("bad --port \(p), want NAME=PORT") }
+            config.platformOptions[String(kv[0]), default: PlatformOptions()].port = port
+        }
+        if let tls {
+            if tls == "all" { config.tlsEverywhere = true }
+            for name in tls.split(separator: ",") where name != "all" { config.platformOptions[String(name), default: PlatformOptions()].tls = true }
+        }
+        config.caCertificatePath = caOut
+        config.xnatSubjects = xnatSubjects
+        config.xnatDicomFilesPerScan = xnatDicomFiles
+        config.xnatDuplicateUploadConflict = xnatDuplicateConflict
+        config.lorisCandidates = lorisCandidates
+        let fpv = lorisFilesPerVisit.components(separatedBy: "..").compactMap { Int($0) }
+        guard fpv.count == 2, fpv[0] <= fpv[1], fpv[0] >= 0 else { throw ValidationError("bad --loris-files-per-visit, want MIN..MAX") }
+        config.lorisFilesPerVisit = fpv[0]...fpv[1]
+        config.lorisLegacyDev = !lorisModernDev
+
+        var f = FaultSettings()
+        f.latencyMs = latencyMs
+        f.latencyJitterMs = latencyJitterMs
+        for r in faultRate {
+            let kv = r.split(separator: "=")
+            guard kv.count == 2, Int(kv[0]) != nil, let rate = Double(kv[1]) else { throw ValidationError("bad --fault-rate \(r), want STATUS=RATE") }
+            f.errorRates[String(kv[0])] = rate
+        }
+        f.retryAfterSeconds = retryAfter
+        f.cutAfterBytes = cutAfterBytes
+        f.cutRate = cutRate
+        f.truncateRate = truncateRate
+        f.slowBodyBytesPerSecond = slowBodyBps
+        f.tokenLifetimeSeconds = tokenLifetime
+        f.lockoutAfterFailures = lockoutAfter
+        if let faultPlatform { config.faults.platforms[faultPlatform] = f } else { config.faults.all = f }
+        config.faults.seed = faultSeed
+
+        var logger = Logger(label: "flowctl-sandbox")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+
+        // Block the signals before starting so they are only delivered to the dispatch sources.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sandbox = try await Sandbox.start(config, logger: logger)
+        // Written straight to fd 1 (unbuffered) so a script reading the pipe gets the line at once.
+        let output = printEnv ? sandbox.environmentLines().joined(separator: "\n") : sandbox.summaryJSON()
+        FileHandle.standardOutput.write(Data((output + "\n").utf8))
+
+        await waitForSignal()
+        await sandbox.stop()
+    }
+
+    private func waitForSignal() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = Once()
+            let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                s.setEventHandler { if once.fire() { continuation.resume() } }
+                s.resume()
+                return s
+            }
+            Keep.sources = sources
+        }
+    }
+}
+
+/// Keeps the signal sources alive for the life of the process.
+enum Keep { nonisolated(unsafe) static var sources: [DispatchSourceSignal] = [] }
+
+/// Resumes the continuation once even if both signals arrive.
+final class Once: @unchecked Sendable {
+    private let lock = NSLock()
+    private var fired = false
+    func fire() -> Bool { lock.lock(); defer { lock.unlock() }; if fired { return false }; fired = true; return true }
+}

@@ -1,1 +1,0 @@
-// FlowXNAT module: see README.md in this folder.
