@@ -107,7 +107,7 @@ public struct SandboxError: Error, CustomStringConvertible, Sendable {
 enum PlatformRegistry {
     static let all: [any PlatformEmulator.Type] = [
         XNATEmulator.self,
-        // LORISEmulator.self,
+        LORISEmulator.self,
     ]
     static func type(for id: PlatformID) -> (any PlatformEmulator.Type)? {
         all.first { $0.id == id }
