@@ -83,6 +83,12 @@ public final class XNATEmulator: PlatformEmulator {
         }
         if rest.first == "services", rest.count >= 2, rest[1] == "tokens" { return tokens(req, Array(rest.dropFirst(2)), user: user) }
         if rest.first == "search", rest.count >= 2, rest[1] == "elements" {
+            if rest.count == 3 {
+                req.route("/data/search/elements/{element}", .listing)
+                let rows: [XNATRow] = ["ID", "LABEL", "PROJECT"].map { [("FIELD_ID", $0), ("SUMMARY", $0.capitalized), ("TYPE", "string"),
+                                                                         ("REQUIRES_VALUE", "false"), ("DESC", $0.capitalized)] }
+                return XNATTable(rows: rows, defaultColumns: ["FIELD_ID", "SUMMARY", "TYPE", "REQUIRES_VALUE", "DESC"], addIDAndURI: false).render(req)
+            }
             req.route("/data/search/elements", .listing)
             return XNATTable(rows: XNATSchemas.elementRows, defaultColumns: ["ELEMENT_NAME", "PLURAL", "SINGULAR", "COUNT"],
                              addIDAndURI: false).render(req)

@@ -47,12 +47,11 @@ struct XNATTable {
             selected = Array(selected.dropFirst(offset).prefix(n))
         }
         var columns = defaultColumns
-        if let requested = req.query["columns"], requested != "DEFAULT" {
+        // Resource and file listings ignore `columns=` (xnatpy relies on their missing ID column).
+        if addIDAndURI, let requested = req.query["columns"], requested != "DEFAULT" {
             columns = requested.split(separator: ",").map(String.init)
-            if addIDAndURI {
-                if !columns.contains("ID") { columns.insert("ID", at: 0) }
-                if !columns.contains("URI") { columns.append("URI") }
-            }
+            if !columns.contains("ID") { columns.insert("ID", at: 0) }
+            if !columns.contains("URI") { columns.append("URI") }
         }
         let table: [[(String, String)]] = selected.map { row in
             columns.map { c in (c, row.first { $0.0 == c }?.1 ?? "") }

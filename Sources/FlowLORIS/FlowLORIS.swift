@@ -1,1 +1,0 @@
-// FlowLORIS module: see README.md in this folder.
