@@ -77,5 +77,10 @@ let package = Package(
 // One test target per module, plus end-to-end tests that run the built binaries.
 // A target is listed here once it has real tests.
 let testTargets: [Target] = [
+    .testTarget(name: "FlowHTTPTests", dependencies: [
+        "FlowHTTP",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Crypto", package: "swift-crypto"),
+    ]),
 ]
 package.targets += testTargets

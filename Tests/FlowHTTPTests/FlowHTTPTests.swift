@@ -1,0 +1,459 @@
+import Crypto
+import FlowHTTP
+import Foundation
+import Testing
+
+// MARK: helpers
+
+/// A fresh temporary directory for one test.
+func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "flowhttp-tests-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func readFile(_ path: String) throws -> [UInt8] {
+    [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+}
+
+func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
+func hexDigest<H: HashFunction>(_ type: H.Type, _ bytes: [UInt8]) -> String {
+    H.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+}
+
+func makeClient(_ adjust: (inout HTTPClientConfiguration) -> Void = { _ in }) throws -> HTTPClient {
+    var configuration = HTTPClientConfiguration()
+    configuration.connectTimeout = .seconds(5)
+    adjust(&configuration)
+    return try HTTPClient(configuration: configuration)
+}
+
+/// Runs `body` and returns the `HTTPError` it throws (nil when it succeeds).
+func httpError(_ body: () async throws -> Void) async -> HTTPError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as HTTPError {
+        return error
+    } catch {
+        Issue.record("unexpected error type: \(error)")
+        return nil
+    }
+}
+
+// MARK: downloads
+
+@Suite struct DownloadTests {
+    @Test func downloadIsByteIdenticalWithDigests() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let size = 1_000_003
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(size)"),
+                                               to: "\(dir)/a.part", resume: true, digests: [.md5, .sha1])
+        let expected = pattern(0..<size)
+        #expect(result.status == 200)
+        #expect(result.bytesWritten == Int64(size))
+        #expect(result.fileSize == Int64(size))
+        #expect(!result.resumed)
+        #expect(try readFile("\(dir)/a.part") == expected)
+        #expect(result.digests[.sha256] == hexDigest(SHA256.self, expected))
+        #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, expected))
+        #expect(result.digests[.sha1] == hexDigest(Insecure.SHA1.self, expected))
+    }
+
+    @Test func emptyBodyCreatesEmptyFile() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/norange/0"), to: "\(dir)/e.part")
+        #expect(result.status == 200)
+        #expect(try readFile("\(dir)/e.part").isEmpty)
+        #expect(result.digests[.sha256] == hexDigest(SHA256.self, []))
+    }
+
+    @Test func resumeAppendsAndDigestsTheWholeFile() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let size = 700_001
+        let prefix = 300_000
+        try writeFile("\(dir)/r.part", pattern(0..<prefix))
+        let progress = ProgressLog()
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(size)"),
+                                               to: "\(dir)/r.part", resume: true, digests: [.md5],
+                                               progress: { progress.record($0) })
+        let expected = pattern(0..<size)
+        #expect(result.status == 206)
+        #expect(result.resumed)
+        #expect(result.bytesWritten == Int64(size - prefix))
+        #expect(result.fileSize == Int64(size))
+        #expect(try readFile("\(dir)/r.part") == expected)
+        #expect(result.digests[.sha256] == hexDigest(SHA256.self, expected))
+        #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, expected))
+        #expect(progress.last == Int64(size - prefix))
+    }
+
+    @Test func serverIgnoringRangeStartsClean() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        try writeFile("\(dir)/n.part", [UInt8](repeating: 0xEE, count: 5000))
+        let size = 50_000
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/norange/\(size)"),
+                                               to: "\(dir)/n.part", resume: true)
+        #expect(result.status == 200)
+        #expect(!result.resumed)
+        #expect(result.fileSize == Int64(size))
+        #expect(try readFile("\(dir)/n.part") == pattern(0..<size))
+        #expect(result.digests[.sha256] == hexDigest(SHA256.self, pattern(0..<size)))
+    }
+
+    @Test func resumeWithoutResumeFlagTruncates() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        try writeFile("\(dir)/t.part", [UInt8](repeating: 1, count: 90_000))
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/1000"), to: "\(dir)/t.part",
+                                               resume: false)
+        #expect(result.status == 200)
+        #expect(try readFile("\(dir)/t.part") == pattern(0..<1000))
+    }
+
+    @Test func completePartFileGets416AndIsUntouched() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        try writeFile("\(dir)/c.part", pattern(0..<4096))
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/4096"), to: "\(dir)/c.part")
+        #expect(result.status == 416)
+        #expect(result.fileSize == 4096)
+        #expect(result.digests.isEmpty)
+        #expect(try readFile("\(dir)/c.part") == pattern(0..<4096))
+    }
+
+    @Test(arguments: [500, 401, 404, 429])
+    func errorStatusIsNeverWrittenToThePartFile(code: Int) async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        try writeFile("\(dir)/p.part", pattern(0..<1234))
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/status/\(code)"), to: "\(dir)/p.part")
+        #expect(result.status == code)
+        #expect(!result.isSuccess)
+        #expect(String(decoding: result.errorBody, as: UTF8.self) == #"{"error":"boom"}"#)
+        #expect(try readFile("\(dir)/p.part") == pattern(0..<1234))
+
+        let fresh = try await client.download(HTTPRequest(url: "\(server.base)/status/\(code)"), to: "\(dir)/q.part")
+        #expect(fresh.status == code)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/q.part"))
+    }
+
+    @Test func twoHundredConcurrentTransfers() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient { $0.maxConnections = 8; $0.maxConnectionsPerHost = 8 }
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let size = 1000 + i * 37
+                    let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(size)"),
+                                                           to: "\(dir)/\(i).part")
+                    #expect(result.status == 200)
+                    #expect(result.digests[.sha256] == hexDigest(SHA256.self, pattern(0..<size)))
+                    #expect(try readFile("\(dir)/\(i).part").count == size)
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test func followsRedirectToAnotherOrigin() async throws {
+        let server = try await Servers.main.value
+        let other = try await Servers.other.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let target = "\(other.base)/bytes/5000"
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/redirect?to=\(target)"),
+                                               to: "\(dir)/x.part")
+        #expect(result.status == 200)
+        #expect(result.effectiveURL == target)
+        #expect(try readFile("\(dir)/x.part") == pattern(0..<5000))
+    }
+}
+
+final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Int64] = []
+    func record(_ value: Int64) { lock.withLock { values.append(value) } }
+    var last: Int64? { lock.withLock { values.last } }
+}
+
+// MARK: errors
+
+@Suite struct ErrorTests {
+    @Test func connectionRefusedIsTransient() async throws {
+        let client = try makeClient()
+        defer { client.shutdown() }
+        // Port 1 on loopback: nothing listens there.
+        let error = await httpError { _ = try await client.send(HTTPRequest(url: "http://127.0.0.1:1/")) }
+        guard case .couldNotConnect = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(error?.isTransient == true)
+    }
+
+    @Test(arguments: ["cut", "chunkedcut"])
+    func connectionCutMidBodyIsPartialAndTransient(route: String) async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let error = await httpError {
+            _ = try await client.download(HTTPRequest(url: "\(server.base)/\(route)/200000"), to: "\(dir)/c.part")
+        }
+        guard case .partialBody = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(error?.isTransient == true)
+        // What arrived stays in the .part file for a later resume.
+        let kept = try readFile("\(dir)/c.part")
+        #expect(kept == pattern(0..<kept.count))
+    }
+
+    @Test func stalledBodyIsDetected() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient { $0.lowSpeedLimit = 100; $0.lowSpeedTime = .seconds(1) }
+        defer { client.shutdown() }
+        let error = await httpError { _ = try await client.send(HTTPRequest(url: "\(server.base)/slow")) }
+        guard case .stalled = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(error?.isTransient == true)
+    }
+
+    @Test func totalTimeout() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient { $0.lowSpeedLimit = 0 }
+        defer { client.shutdown() }
+        let error = await httpError {
+            _ = try await client.send(HTTPRequest(url: "\(server.base)/slow", timeout: .milliseconds(500)))
+        }
+        guard case .timedOut = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(error?.isTransient == true)
+    }
+
+    @Test func bodyOverTheCapFails() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient { $0.maxResponseBodySize = 1 << 20 }
+        defer { client.shutdown() }
+        let error = await httpError { _ = try await client.send(HTTPRequest(url: "\(server.base)/bytes/3000000")) }
+        #expect(error == .bodyTooLarge(limit: 1 << 20))
+        #expect(error?.isTransient == false)
+        let small = try await client.send(HTTPRequest(url: "\(server.base)/bytes/1000"))
+        #expect(small.body == pattern(0..<1000))
+    }
+
+    @Test func tlsAgainstAPlainServerFails() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let error = await httpError { _ = try await client.send(HTTPRequest(url: "https://127.0.0.1:\(server.port)/")) }
+        guard case .tls = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(error?.isTransient == false)
+    }
+
+    @Test func unwritablePartFileIsAFileSystemError() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let error = await httpError {
+            _ = try await client.download(HTTPRequest(url: "\(server.base)/bytes/10"), to: "/nonexistent-dir/x.part")
+        }
+        guard case .fileSystem(_, let code, _) = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(code == ENOENT)
+        #expect(error?.isTransient == false)
+    }
+
+    @Test func unauthorizedIsAResponse() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let response = try await client.send(HTTPRequest(url: "\(server.base)/status/401"))
+        #expect(response.status == 401)
+        #expect(response.headers.first("www-authenticate") == "Bearer")
+        #expect(response.text == #"{"error":"boom"}"#)
+    }
+
+    @Test func cancellationIsPrompt() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let start = ContinuousClock.now
+        let task = Task {
+            try await client.download(HTTPRequest(url: "\(server.base)/slow"), to: "\(dir)/s.part")
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        let error = await httpError { _ = try await task.value }
+        #expect(error == .cancelled)
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // The client keeps working after a cancellation.
+        let ok = try await client.send(HTTPRequest(url: "\(server.base)/bytes/10"))
+        #expect(ok.status == 200)
+    }
+
+    @Test func alreadyCancelledTaskDoesNotSend() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await client.send(HTTPRequest(url: "\(server.base)/slow"))
+        }
+        let error = await httpError { _ = try await task.value }
+        #expect(error == .cancelled)
+    }
+
+    @Test func shutdownFailsLaterRequests() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        client.shutdown()
+        let error = await httpError { _ = try await client.send(HTTPRequest(url: "\(server.base)/bytes/10")) }
+        #expect(error == .cancelled)
+    }
+}
+
+// MARK: uploads and redirects
+
+@Suite struct UploadAndRedirectTests {
+    @Test func putFileArrivesByteIdentical() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let bytes = pattern(7..<3_000_007)
+        try writeFile("\(dir)/u.bin", bytes)
+        let response = try await client.send(HTTPRequest(method: "PUT", url: "\(server.base)/upload",
+                                                         body: .file(path: "\(dir)/u.bin")))
+        #expect(response.status == 200)
+        #expect(response.text == "PUT \(bytes.count) \(sha256Hex(bytes))")
+        #expect(response.headers.first("etag") == "\"\(sha256Hex(bytes))\"")
+
+        // A slice, as Grand Challenge's multipart-upload parts are.
+        let slice = try await client.send(HTTPRequest(method: "PUT", url: "\(server.base)/upload",
+                                                      body: .file(path: "\(dir)/u.bin", offset: 1000, length: 5000)))
+        #expect(slice.text == "PUT 5000 \(sha256Hex(Array(bytes[1000..<6000])))")
+    }
+
+    @Test func postBytes() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let bytes = Array(#"{"a":1}"#.utf8)
+        let response = try await client.send(HTTPRequest(method: "POST", url: "\(server.base)/upload",
+                                                         headers: ["Content-Type": "application/json"],
+                                                         body: .bytes(bytes)))
+        #expect(response.text == "POST \(bytes.count) \(sha256Hex(bytes))")
+    }
+
+    @Test func multipartStreamsFileParts() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let bytes = pattern(0..<100_000)
+        try writeFile("\(dir)/chunk.bin", bytes)
+        let response = try await client.send(HTTPRequest(method: "POST", url: "\(server.base)/echo", body: .multipart([
+            MultipartPart(name: "flowChunkNumber", content: .text("3")),
+            MultipartPart(name: "file", content: .file(path: "\(dir)/chunk.bin", offset: 10, length: 50_000),
+                          filename: "scan.dcm", contentType: "application/octet-stream"),
+        ])))
+        #expect(response.status == 200)
+        #expect(response.headers.first("content-type")?.hasPrefix("multipart/form-data; boundary=") == true)
+        let body = response.body
+        #expect(body.firstRange(of: Array(#"name="flowChunkNumber""#.utf8)) != nil)
+        #expect(body.firstRange(of: Array(#"filename="scan.dcm""#.utf8)) != nil)
+        #expect(body.firstRange(of: Array(bytes[10..<50_010])) != nil)
+    }
+
+    @Test func missingUploadFileFailsBeforeSending() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let error = await httpError {
+            _ = try await client.send(HTTPRequest(method: "PUT", url: "\(server.base)/upload", body: .file(path: "/nope")))
+        }
+        guard case .fileSystem = error else { Issue.record("got \(String(describing: error))"); return }
+    }
+
+    @Test func crossOriginRedirectDropsCredentials() async throws {
+        let server = try await Servers.main.value
+        let other = try await Servers.other.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let headers: HTTPHeaders = ["Authorization": "Bearer secret-token", "Cookie": "JSESSIONID=secret",
+                                    "X-Trace": "kept"]
+        let response = try await client.send(HTTPRequest(url: "\(server.base)/redirect?to=\(other.base)/headers",
+                                                         headers: headers))
+        #expect(response.status == 200)
+        #expect(response.effectiveURL == "\(other.base)/headers")
+        #expect(!response.text.contains("secret"))
+        #expect(response.text.contains("x-trace: kept"))
+
+        // Same origin: credentials stay.
+        let same = try await client.send(HTTPRequest(url: "\(server.base)/redirect?to=/headers", headers: headers))
+        #expect(same.text.contains("authorization: Bearer secret-token"))
+        #expect(same.text.contains("cookie: JSESSIONID=secret"))
+    }
+
+    @Test func seeOtherTurnsPostIntoGet() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let response = try await client.send(HTTPRequest(method: "POST", url: "\(server.base)/redirect?code=303&to=/headers",
+                                                         body: .bytes([1, 2, 3])))
+        #expect(response.text.hasPrefix("method: GET"))
+        let kept = try await client.send(HTTPRequest(method: "POST", url: "\(server.base)/redirect?code=307&to=/upload",
+                                                     body: .bytes([1, 2, 3])))
+        #expect(kept.text == "POST 3 \(sha256Hex([1, 2, 3]))")
+    }
+
+    @Test func redirectLoopStops() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient { $0.maxRedirects = 3 }
+        defer { client.shutdown() }
+        let loop = "\(server.base)/redirect?to=/redirect"
+        let error = await httpError { _ = try await client.send(HTTPRequest(url: loop)) }
+        #expect(error == .tooManyRedirects(3))
+    }
+}
+
+// MARK: values
+
+@Suite struct ValueTests {
+    @Test func headersAreCaseInsensitiveAndOrdered() {
+        var headers: HTTPHeaders = ["Content-Type": "a", "X-Multi": "1", "Authorization": "Bearer secret-value"]
+        headers.add(name: "x-multi", value: "2")
+        #expect(headers.first("content-type") == "a")
+        #expect(headers["CONTENT-TYPE"] == "a")
+        #expect(headers.values("X-MULTI") == ["1", "2"])
+        headers.replaceOrAdd(name: "x-MULTI", value: "3")
+        #expect(headers.values("x-multi") == ["3"])
+        #expect(!headers.description.contains("secret-value"))  // names only, never values
+    }
+
+    @Test func errorDescriptionsAndTransience() {
+        #expect(HTTPError.partialBody("x").isTransient)
+        #expect(!HTTPError.tls("bad certificate").isTransient)
+        #expect(HTTPError.fileSystem(path: "/o/x.part", errno: ENOSPC, message: "No space left on device").description
+            == "/o/x.part: No space left on device (errno \(ENOSPC))")
+    }
+}

@@ -1,0 +1,167 @@
+// A small Hummingbird server on 127.0.0.1 (port 0) with the faults FlowHTTP must survive.
+import Crypto
+import Foundation
+import Hummingbird
+
+/// The deterministic content of every `/bytes/N` file: byte i is i mod 251.
+func pattern(_ range: Range<Int>) -> [UInt8] {
+    range.map { UInt8($0 % 251) }
+}
+
+func sha256Hex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+}
+
+struct CutConnection: Error {}
+
+/// Started once per test process (two instances: a second origin for redirect tests).
+enum Servers {
+    static let main = Task { try await TestServer.start() }
+    static let other = Task { try await TestServer.start() }
+}
+
+struct TestServer: Sendable {
+    let port: Int
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    static func start() async throws -> TestServer {
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                portSink.yield(channel.localAddress?.port ?? 0)
+                portSink.finish()
+            })
+        Task { try await app.run() }  // runs until the test process exits
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next(), port > 0 else { throw CutConnection() }
+        return TestServer(port: port)
+    }
+
+    static func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+
+        // Deterministic bytes with `Range: bytes=N-` support (206 / 416).
+        router.get("bytes/:n") { request, context -> Response in
+            let size = try context.parameters.require("n", as: Int.self)
+            var start = 0
+            if let range = request.headers[.range], range.hasPrefix("bytes="), range.hasSuffix("-"),
+               let from = Int(range.dropFirst(6).dropLast()) {
+                guard from < size else {
+                    return Response(status: .rangeNotSatisfiable, headers: [.contentRange: "bytes */\(size)"])
+                }
+                start = from
+            }
+            var headers: HTTPFields = [.contentLength: "\(size - start)", .acceptRanges: "bytes"]
+            if start > 0 { headers[.contentRange] = "bytes \(start)-\(size - 1)/\(size)" }
+            return Response(status: start > 0 ? .partialContent : .ok, headers: headers,
+                            body: streamed(start..<size))
+        }
+
+        // Same bytes, but Range is ignored (always 200 with the whole file).
+        router.get("norange/:n") { _, context -> Response in
+            let size = try context.parameters.require("n", as: Int.self)
+            return Response(status: .ok, headers: [.contentLength: "\(size)"], body: streamed(0..<size))
+        }
+
+        router.get("status/:code") { _, context -> Response in
+            let code = try context.parameters.require("code", as: Int.self)
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if code == 401 { headers[.wwwAuthenticate] = "Bearer" }
+            return Response(status: .init(code: code), headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(string: #"{"error":"boom"}"#)))
+        }
+
+        // Content-Length announces N bytes; the connection is cut after N/2.
+        router.get("cut/:n") { _, context -> Response in
+            let size = try context.parameters.require("n", as: Int.self)
+            return Response(status: .ok, headers: [.contentLength: "\(size)"],
+                            body: ResponseBody(contentLength: size) { writer in
+                                try await writer.write(ByteBuffer(bytes: pattern(0..<size / 2)))
+                                throw CutConnection()
+                            })
+        }
+
+        // Chunked body (no length) cut half-way.
+        router.get("chunkedcut/:n") { _, context -> Response in
+            let size = try context.parameters.require("n", as: Int.self)
+            return Response(status: .ok, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(bytes: pattern(0..<size / 2)))
+                throw CutConnection()
+            })
+        }
+
+        // 10 bytes, then nothing for 3 s, then the rest: a stalled transfer.
+        router.get("slow") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentLength: "20"], body: ResponseBody(contentLength: 20) { writer in
+                try await writer.write(ByteBuffer(bytes: pattern(0..<10)))
+                try await Task.sleep(for: .seconds(3))
+                try await writer.write(ByteBuffer(bytes: pattern(10..<20)))
+                try await writer.finish(nil)
+            })
+        }
+
+        router.get("redirect") { request, _ -> Response in
+            let target = request.uri.queryParameters.get("to").map { String($0) } ?? "/redirect"  // no target: loop
+            let code = request.uri.queryParameters.get("code").flatMap { Int($0) } ?? 302
+            return Response(status: .init(code: code), headers: [.location: target])
+        }
+        router.post("redirect") { request, _ -> Response in
+            let target = request.uri.queryParameters.get("to").map { String($0) } ?? "/redirect"  // no target: loop
+            let code = request.uri.queryParameters.get("code").flatMap { Int($0) } ?? 302
+            return Response(status: .init(code: code), headers: [.location: target])
+        }
+
+        // The request's method and headers, one "name: value" per line.
+        router.on("headers", method: .get) { request, _ -> Response in
+            echoHeaders(request)
+        }
+        router.on("headers", method: .post) { request, _ -> Response in
+            echoHeaders(request)
+        }
+
+        // Upload sink: answers the SHA-256 and size of what arrived, and an ETag.
+        for method in [HTTPRequest.Method.put, .post] {
+            router.on("upload", method: method) { request, _ -> Response in
+                var hasher = SHA256()
+                var count = 0
+                for try await buffer in request.body {
+                    buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                    count += buffer.readableBytes
+                }
+                let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+                return Response(status: .ok, headers: [.eTag: "\"\(digest)\""],
+                                body: .init(byteBuffer: ByteBuffer(string: "\(request.method) \(count) \(digest)")))
+            }
+        }
+
+        // Echoes the raw request body (multipart checks).
+        router.post("echo") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 16 << 20)
+            let type = request.headers[.contentType] ?? ""
+            return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: body))
+        }
+
+        return router
+    }
+
+    static func echoHeaders(_ request: Request) -> Response {
+        var lines = "method: \(request.method)\n"
+        for field in request.headers { lines += "\(field.name.canonicalName): \(field.value)\n" }
+        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: lines)))
+    }
+
+    /// A body of `pattern(range)` written in 64 KiB buffers.
+    static func streamed(_ range: Range<Int>) -> ResponseBody {
+        ResponseBody(contentLength: range.count) { writer in
+            var at = range.lowerBound
+            while at < range.upperBound {
+                let end = min(at + (64 << 10), range.upperBound)
+                try await writer.write(ByteBuffer(bytes: pattern(at..<end)))
+                at = end
+            }
+            try await writer.finish(nil)
+        }
+    }
+}
