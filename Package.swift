@@ -37,7 +37,10 @@ let package = Package(
         // MARK: connectors (one protocol, one module per platform)
         .target(name: "FlowConnector", dependencies: ["FlowModel", "FlowHTTP"]),
         .target(name: "FlowLocal", dependencies: ["FlowConnector"]),
-        .target(name: "FlowXNAT", dependencies: ["FlowConnector"]),
+        .target(name: "FlowXNAT", dependencies: [
+            "FlowConnector",
+            .product(name: "Crypto", package: "swift-crypto"),  // MD5 of local files for idempotent uploads
+        ]),
         .target(name: "FlowLORIS", dependencies: ["FlowConnector"]),
         .target(name: "FlowGrandChallenge", dependencies: ["FlowConnector"]),
         .target(name: "FlowAgora", dependencies: ["FlowConnector"]),
@@ -52,10 +55,12 @@ let package = Package(
         // MARK: commands and entry points
         .target(name: "FlowCommands", dependencies: [
             "FlowModel", "FlowJobFile", "FlowPlanner", "FlowExecutor", "FlowConnector",
-            "FlowLocal", "FlowXNAT", "FlowLORIS", "FlowGrandChallenge", "FlowAgora",
+            "FlowLocal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "flowctl", dependencies: ["FlowCommands"]),
+        .executableTarget(name: "flowctl", dependencies: [
+            "FlowCommands", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         // MARK: sandbox: emulators of the four platforms
         .target(name: "FlowSandbox", dependencies: [
@@ -77,6 +82,7 @@ let package = Package(
 // One test target per module, plus end-to-end tests that run the built binaries.
 // A target is listed here once it has real tests.
 let testTargets: [Target] = [
+    .testTarget(name: "FlowSandboxTests", dependencies: ["FlowSandbox", .product(name: "Crypto", package: "swift-crypto")]),
     .testTarget(name: "FlowHTTPTests", dependencies: [
         "FlowHTTP",
         .product(name: "Hummingbird", package: "hummingbird"),

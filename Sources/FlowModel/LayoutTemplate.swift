@@ -128,10 +128,16 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
                 }
                 guard let value, !value.isEmpty else { throw .missingField(name) }
                 // A field value is one path component unless the field is itself a path.
-                path += name.hasSuffix(".path") ? try SafePath.relativePath(value) : SafePath.component(value)
+                path += LayoutTemplate.isPathField(name) ? try SafePath.relativePath(value) : SafePath.component(value)
             }
         }
         return try SafePath.normalize(path)
+    }
+
+    /// Fields whose values are relative paths (`file.path`, `file.dir`): their `/` are kept,
+    /// each part made safe, `..` refused. Every other value is one path component.
+    public static func isPathField(_ name: String) -> Bool {
+        name.hasSuffix(".path") || name.hasSuffix(".dir")
     }
 
     static func apply(_ filter: Filter, to value: String?, maps: [String: [String: String]]) -> String? {

@@ -1,1 +1,0 @@
-// FlowCommands module: see README.md in this folder.

@@ -1,0 +1,77 @@
+import Foundation
+import ArgumentParser
+import FlowConnector
+import FlowExecutor
+import FlowJobFile
+import FlowLocal
+import FlowModel
+import FlowPlanner
+
+/// A loaded job with its connectors: the shared first steps of plan, run, lock and status.
+struct JobSession {
+    let job: Job
+    /// The job file's folder: relative paths in the job are relative to it.
+    let baseDirectory: String
+    let connectors: [String: any Connector]
+
+    /// Loads and checks the job (printing diagnostics), and connects its sources.
+    static func open(_ options: JobOptions) throws -> JobSession {
+        let result = JobLoader(overrides: options.overrides).load(path: options.job)
+        if !result.diagnostics.isEmpty { Console.error(result.rendered()) }
+        guard let job = result.job else { throw ExitCode(1) }
+        let base = URL(fileURLWithPath: options.job).deletingLastPathComponent().standardizedFileURL.path
+        var connectors: [String: any Connector] = [:]
+        for spec in job.sources {
+            do {
+                connectors[spec.name] = try ConnectorFactory.make(resolvingPaths(of: spec, against: base))
+            } catch {
+                Console.error("\(options.job): source `\(spec.name)`: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        return JobSession(job: job, baseDirectory: base, connectors: connectors)
+    }
+
+    /// Local folders and CA bundles given relative to the job file.
+    static func resolvingPaths(of spec: SourceSpec, against base: String) -> SourceSpec {
+        var spec = spec
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+        }
+        if spec.type == .local { spec.url = absolute(spec.url) }
+        if let ca = spec.tls.caBundle { spec.tls.caBundle = absolute(ca) }
+        return spec
+    }
+
+    /// Where the journal lives: the first download's output folder, else the job file's folder.
+    var stateRoot: String {
+        let planner = Planner(baseDirectory: baseDirectory)
+        if let download = job.actions.first(where: { $0.kind == .download }) { return planner.root(of: download) }
+        return baseDirectory + "/.flowctl-" + job.name
+    }
+
+    /// What is already done: the journal when there is one (read-only), else the files on disk.
+    func completedWork() -> any CompletedWork {
+        let path = Journal.path(forRoot: stateRoot)
+        guard FileManager.default.fileExists(atPath: path), let records = try? Journal(path: path, create: false).records()
+        else { return FilesOnDisk() }
+        return JournalState(records: records)
+    }
+
+    /// Lists every selection the actions use.
+    func resolve() async throws -> [String: [RemoteItem]] {
+        try await Resolver(connectors: connectors).resolve(job)
+    }
+}
+
+/// Makes the connector of a source type.
+enum ConnectorFactory {
+    static func make(_ spec: SourceSpec) throws -> any Connector {
+        switch spec.type {
+        case .local:
+            return LocalConnector(spec: spec)
+        case .xnat, .loris, .grandChallenge, .agora:
+            throw ConnectorError.unsupported("the \(spec.type.rawValue) connector is not built into this flowctl yet")
+        }
+    }
+}

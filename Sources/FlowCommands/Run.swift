@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import FlowExecutor
+import FlowModel
+import FlowPlanner
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a job: list, then download, upload, tag and run, with retries and resume.",
+        discussion: """
+            Work already done (recorded in <output>/.flowctl/journal.sqlite, or files of the \
+            expected size) is skipped. Ctrl-C stops cleanly (partial files are kept and resumed \
+            next time; exit 130); a second Ctrl-C exits at once. Exit status: 0 all done, \
+            1 failures (listed at the end), 130 interrupted.
+            """)
+
+    @OptionGroup var options: JobOptions
+
+    @Option(name: [.customShort("j"), .long], help: "Transfers in flight at once, across sources.")
+    var jobs: Int = 16
+
+    @Flag(help: "Go on with independent work after a failure.")
+    var keepGoing = false
+
+    @Flag(name: [.customShort("q"), .long], help: "Print only the final summary and failures.")
+    var quiet = false
+
+    @Option(help: ArgumentHelp("Write machine-readable events to stdout: json (NDJSON).", valueName: "format"))
+    var events: EventFormat?
+
+    enum EventFormat: String, ExpressibleByArgument { case json }
+
+    func run() async throws {
+        let session = try JobSession.open(options)
+        let journal: Journal
+        let plan: FlowPlanner.Plan
+        do {
+            journal = try Journal(path: Journal.path(forRoot: session.stateRoot))
+            let items = try await session.resolve()
+            plan = try Planner(baseDirectory: session.baseDirectory, completed: JournalState(records: try journal.records()))
+                .plan(session.job, items: items)
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        var sinks: [any EventSink] = []
+        if events == .json { sinks.append(JSONEventWriter()) }
+        if !quiet { sinks.append(ProgressDisplay(live: Console.stderrIsTerminal)) }
+        let executor = Executor(plan: plan, connectors: session.connectors, journal: journal,
+                                options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing), events: EventFanOut(sinks))
+        let signals = SignalTrap { executor.stop() }
+        let report = await executor.run()
+        signals.cancel()
+        Console.error(RunSummary.text(report, plan: plan))
+        if report.interrupted && report.failures.isEmpty { throw ExitCode(130) }
+        if !report.succeeded { throw ExitCode(1) }
+    }
+}
+
+/// The final words of a run.
+enum RunSummary {
+    static func text(_ report: RunReport, plan: FlowPlanner.Plan) -> String {
+        let rate = report.seconds > 0 ? Double(report.bytes) / report.seconds : 0
+        var text = "\(report.finished) done, \(Quantities.formatBytes(report.bytes)) in \(String(format: "%.1f", report.seconds)) s"
+            + " (\(Quantities.formatBytes(Int64(rate)))/s), \(report.retries) retries, \(report.skipped) skipped"
+            + ", \(report.failures.count) failed"
+        if report.notStarted > 0 { text += ", \(report.notStarted) not started" }
+        if report.interrupted { text += "; interrupted: partial files are kept and resume on the next run" }
+        for failure in report.failures { text += "\n  failed \(failure.task): \(failure.error)" }
+        return text
+    }
+}
+
+/// First SIGINT/SIGTERM: ask the run to stop cleanly. Second: exit at once (the journal is
+/// SQLite in WAL mode, consistent at any instant).
+final class SignalTrap: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var count = 0
+
+    init(onFirst: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in
+                lock.lock()
+                count += 1
+                let n = count
+                lock.unlock()
+                if n == 1 {
+                    FileHandle.standardError.write(Data("\nstopping: finishing safely (Ctrl-C again to quit at once)\n".utf8))
+                    onFirst()
+                } else {
+                    _exit(130)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

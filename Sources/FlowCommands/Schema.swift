@@ -1,0 +1,12 @@
+import ArgumentParser
+import FlowJobFile
+
+struct Schema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the JSON Schema of job files (for editors: yaml-language-server).",
+        discussion: "The same schema is in schemas/flowctl-job.schema.json of the flowctl repository.")
+
+    func run() {
+        print(JobSchema.json(), terminator: "")
+    }
+}

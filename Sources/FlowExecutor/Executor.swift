@@ -1,0 +1,458 @@
+import Foundation
+import FlowConnector
+import FlowHTTP
+import FlowModel
+import FlowPlanner
+
+/// How a run behaves.
+public struct ExecutorOptions: Sendable {
+    /// Transfers in flight at once across all sources (waits on remote jobs do not count).
+    public var jobs: Int
+    /// Go on with independent work after a failure (default: stop starting new work).
+    public var keepGoing: Bool
+    /// Journal group commit: at most this many completions or this many seconds per batch.
+    public var batchSize: Int
+    public var batchSeconds: Double
+
+    public init(jobs: Int = 16, keepGoing: Bool = false, batchSize: Int = 512, batchSeconds: Double = 0.5) {
+        self.jobs = max(1, jobs)
+        self.keepGoing = keepGoing
+        self.batchSize = batchSize
+        self.batchSeconds = batchSeconds
+    }
+}
+
+/// Walks a plan's task graph: bounded concurrency, per-task retries, journal group commit.
+/// Dependencies gate starts, so item 1's result downloads while item 9's job still runs.
+public final class Executor: Sendable {
+    let plan: Plan
+    let connectors: [String: any Connector]
+    let journal: Journal
+    let options: ExecutorOptions
+    let events: any EventSink
+    let stopFlag = StopFlag()
+
+    public init(plan: Plan, connectors: [String: any Connector], journal: Journal,
+                options: ExecutorOptions = .init(), events: any EventSink) {
+        self.plan = plan
+        self.connectors = connectors
+        self.journal = journal
+        self.options = options
+        self.events = events
+    }
+
+    /// Asks the run to start nothing new; in-flight transfers are cancelled, their `.part`
+    /// files kept for resume, and the journal saved.
+    public func stop() { stopFlag.set() }
+
+    /// What a finished task hands to the tasks that depend on it.
+    enum Outcome: Sendable {
+        case done(TaskRecord, outputs: [RemoteItem], transferred: Int64, resumed: Bool, retries: Int, sync: String?)
+        case failed(String, retries: Int)
+        case cancelled
+    }
+
+    public func run() async -> RunReport {
+        let clock = ContinuousClock.now
+        var report = RunReport()
+        let tasks = plan.graph.tasks
+        var byID: [String: PlannedTask] = [:]
+        var dependents: [String: [String]] = [:]
+        var unmet: [String: Int] = [:]
+        for task in tasks {
+            byID[task.id] = task
+            let deps = task.dependsOn.filter { plan.graph[$0] != nil }
+            unmet[task.id] = deps.count
+            for dep in deps { dependents[dep, default: []].append(task.id) }
+        }
+        let earlier = (try? journal.records()) ?? [:]
+        // Outputs of finished tasks, for the tasks downstream (uploaded items, job results).
+        var outputs: [String: [RemoteItem]] = [:]
+        // Remote jobs started (now or by an earlier run), by the id of their run task.
+        var runs: [String: RemoteRun] = [:]
+        var readyTransfers: [String] = []
+        var readyWaits: [String] = []
+        var pendingRecords: [TaskRecord] = []
+        var pendingTransfers: [(taskID: String, bytes: Int64, resumed: Bool)] = []
+        var pendingSync: [String] = []
+        var lastFlush = ContinuousClock.now
+        let runID = try? journal.beginRun(job: plan.job.name)
+
+        let pendingBytes = tasks.filter { !$0.isSkipped }.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
+        events.emit(.runStarted(tasks: tasks.count, skipped: tasks.filter(\.isSkipped).count, bytes: pendingBytes))
+
+        func enqueue(_ id: String) {
+            if byID[id]!.kind == .wait { readyWaits.append(id) } else { readyTransfers.append(id) }
+        }
+        func flush(force: Bool) async {
+            guard !pendingRecords.isEmpty || !pendingTransfers.isEmpty else { return }
+            guard force || pendingRecords.count >= options.batchSize
+                    || lastFlush.duration(to: .now) > .seconds(options.batchSeconds) else { return }
+            // Group commit: files reach the disk before the journal says they are done.
+            if !pendingSync.isEmpty { try? await FileSync.syncFileSystem(containing: pendingSync[0]) }
+            do { try journal.save(pendingRecords, transfers: pendingTransfers) }
+            catch { report.failures.append((task: "journal", error: "cannot write the journal: \(error)")) }
+            pendingRecords.removeAll(keepingCapacity: true)
+            pendingTransfers.removeAll(keepingCapacity: true)
+            pendingSync.removeAll(keepingCapacity: true)
+            lastFlush = .now
+        }
+        /// Marks everything downstream of a failed task as never started.
+        func abandon(after id: String) {
+            var stack = dependents[id] ?? []
+            while let next = stack.popLast() {
+                guard unmet[next] != nil else { continue }
+                unmet[next] = nil
+                report.notStarted += 1
+                stack += dependents[next] ?? []
+            }
+        }
+        func completed(_ id: String) {
+            for next in dependents[id] ?? [] {
+                guard let n = unmet[next] else { continue }
+                unmet[next] = n - 1
+                if n - 1 == 0 { enqueue(next) }
+            }
+        }
+
+        for task in tasks where unmet[task.id] == 0 { enqueue(task.id) }
+
+        await withTaskGroup(of: (String, Outcome).self) { group in
+            var runningTransfers = 0
+            var running = 0
+            var stopping = false
+            while true {
+                if !stopping && stopFlag.isSet {
+                    stopping = true
+                    report.interrupted = true
+                    group.cancelAll()
+                }
+                // Start what is ready: skipped tasks complete at once, waits need no slot.
+                while !stopping {
+                    var id: String?
+                    if !readyWaits.isEmpty { id = readyWaits.removeFirst() }
+                    else if !readyTransfers.isEmpty, runningTransfers < options.jobs || byID[readyTransfers[0]]!.isSkipped {
+                        id = readyTransfers.removeFirst()
+                    }
+                    guard let id, let task = byID[id] else { break }
+                    unmet[id] = nil
+                    if let reason = task.skipReason {
+                        report.skipped += 1
+                        outputs[id] = Self.outputsRecorded(in: earlier[id])
+                        runs[id] = earlier[id]?.remoteState.flatMap(RemoteStateRecord.init(json:))?.run
+                        events.emit(.taskSkipped(task, reason: reason))
+                        completed(id)
+                        continue
+                    }
+                    let inputs = task.dependsOn.flatMap { outputs[$0] ?? [] }
+                    let previous = earlier[id]
+                    let run = task.dependsOn.lazy.compactMap { runs[$0] }.first
+                    running += 1
+                    if task.kind != .wait { runningTransfers += 1 }
+                    events.emit(.taskStarted(task))
+                    group.addTask { (id, await self.perform(task, inputs: inputs, run: run, previous: previous)) }
+                }
+                guard running > 0 else { break }
+                guard let (id, outcome) = await group.next() else { break }
+                running -= 1
+                let task = byID[id]!
+                if task.kind != .wait { runningTransfers -= 1 }
+                switch outcome {
+                case .done(let record, let made, let transferred, let resumed, let retries, let sync):
+                    report.finished += 1
+                    report.bytes += transferred
+                    report.retries += retries
+                    outputs[id] = made
+                    runs[id] = record.remoteState.flatMap(RemoteStateRecord.init(json:))?.run
+                    pendingRecords.append(record)
+                    if transferred > 0 { pendingTransfers.append((id, transferred, resumed)) }
+                    if let sync { pendingSync.append(sync) }
+                    // Remote job ids must be on disk before anything else happens: a re-run must not start them twice.
+                    await flush(force: task.kind == .run || task.kind == .wait)
+                    events.emit(.taskFinished(task, bytes: transferred))
+                    completed(id)
+                case .failed(let message, let retries):
+                    report.retries += retries
+                    report.failures.append((task: id, error: message))
+                    pendingRecords.append(TaskRecord(id: id, action: task.action, kind: task.kind.rawValue, state: .failed,
+                                                     attempts: retries + 1, remoteID: task.item?.id, error: message,
+                                                     finishedAt: Date().timeIntervalSince1970))
+                    events.emit(.taskFailed(task, error: message))
+                    abandon(after: id)
+                    if !options.keepGoing && !stopping {
+                        stopping = true
+                        stopFlag.set()
+                    }
+                case .cancelled:
+                    report.notStarted += 1
+                }
+            }
+        }
+        report.notStarted += readyTransfers.count + readyWaits.count
+        report.notStarted += unmet.values.filter { $0 > 0 }.count
+        await flush(force: true)
+        if stopFlag.isSet && report.failures.isEmpty { report.interrupted = true }
+        let elapsed = clock.duration(to: .now)
+        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        if let runID {
+            try? journal.endRun(runID, outcome: report.succeeded ? "succeeded" : report.interrupted ? "interrupted" : "failed")
+        }
+        events.emit(.runFinished(report))
+        return report
+    }
+
+    /// Outputs a done task left in the journal (uploaded item, job results), for skipped tasks.
+    static func outputsRecorded(in record: TaskRecord?) -> [RemoteItem] {
+        guard let json = record?.remoteState, let data = json.data(using: .utf8),
+              let state = try? JSONDecoder().decode(RemoteStateRecord.self, from: data) else { return [] }
+        return state.outputs
+    }
+
+    // MARK: one task, with retries
+
+    func perform(_ task: PlannedTask, inputs: [RemoteItem], run: RemoteRun?, previous: TaskRecord?) async -> Outcome {
+        let sourceName = task.kind == .upload ? (task.parameters["to"] ?? "") : (task.item?.source ?? "")
+        guard let connector = connectors[sourceName] ?? connectors[task.item?.source ?? ""] else {
+            return .failed("no connector for source `\(sourceName)`", retries: 0)
+        }
+        let policy = RetryPolicy(connector.spec.retry)
+        let start = ContinuousClock.now
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try Task.checkCancellation()
+                return try await execute(task, connector: connector, inputs: inputs, run: run, previous: previous,
+                                         retries: attempt - 1)
+            } catch is CancellationError {
+                return .cancelled
+            } catch let error as ConnectorError {
+                if Task.isCancelled { return .cancelled }
+                let elapsed = start.duration(to: .now).components.seconds
+                let decision = policy.decide(attempt: attempt, elapsed: Double(elapsed), failure: error.retryFailure,
+                                             retryAfter: error.retryAfter, alreadyReauthenticated: true,
+                                             jitter: Double.random(in: 0..<1))
+                guard case .retry(let delay) = decision else {
+                    return .failed("\(error)", retries: attempt - 1)
+                }
+                events.emit(.retried(task, attempt: attempt, delaySeconds: delay, reason: "\(error)"))
+                do { try await Task.sleep(for: .seconds(delay)) } catch { return .cancelled }
+            } catch {
+                if Task.isCancelled { return .cancelled }
+                return .failed("\(error)", retries: attempt - 1)
+            }
+        }
+    }
+
+    func execute(_ task: PlannedTask, connector: any Connector, inputs: [RemoteItem], run started: RemoteRun?,
+                 previous: TaskRecord?,
+                 retries: Int) async throws -> Outcome {
+        let now = Date().timeIntervalSince1970
+        var record = TaskRecord(id: task.id, action: task.action, kind: task.kind.rawValue, state: .done,
+                                attempts: retries + 1, remoteID: task.item?.id, startedAt: now)
+        switch task.kind {
+        case .download:
+            guard let item = task.item, let destination = task.destination else { throw ExecutionError("download without item") }
+            let (bytes, resumed, checksums) = try await download(item, to: destination, taskID: task.id, connector: connector)
+            record.bytesTransferred = bytes
+            record.size = FileStat.size(destination)
+            record.sha256 = checksums.first { $0.algorithm == .sha256 }?.value
+            record.serverChecksum = item.checksums.first { $0.algorithm != .sha256 }.map { "\($0.algorithm.rawValue):\($0.value)" }
+            record.remoteVersion = item.version
+            record.destination = destination
+            record.finishedAt = Date().timeIntervalSince1970
+            return .done(record, outputs: [], transferred: bytes, resumed: resumed, retries: retries, sync: destination)
+
+        case .downloadExtra:
+            guard let item = task.item, let destination = task.destination else { throw ExecutionError("extra without item") }
+            let bytes = try await connector.extra(task.parameters["extra"] ?? "", of: item)
+            try Self.writeAtomically(bytes, to: destination)
+            record.size = Int64(bytes.count)
+            record.bytesTransferred = Int64(bytes.count)
+            record.destination = destination
+            record.finishedAt = Date().timeIntervalSince1970
+            return .done(record, outputs: [], transferred: Int64(bytes.count), resumed: false, retries: retries, sync: destination)
+
+        case .upload:
+            guard let item = task.item else { throw ExecutionError("upload without item") }
+            let file = LocalFile(path: item.url, relativePath: item.fields["file.path"] ?? item.id, size: item.size ?? 0)
+            var destination = task.parameters
+            destination["to"] = nil
+            let overwrite = plan.job.action(named: task.action)?.overwrite ?? false
+            let outcome = try await connector.upload(file, into: destination, overwrite: overwrite)
+            record.bytesTransferred = outcome.transferred ? file.size : 0
+            record.size = file.size
+            record.remoteState = RemoteStateRecord(outputs: [outcome.item]).json
+            record.finishedAt = Date().timeIntervalSince1970
+            return .done(record, outputs: [outcome.item], transferred: record.bytesTransferred, resumed: false,
+                         retries: retries, sync: nil)
+
+        case .tag:
+            let targets = inputs.isEmpty ? [task.item].compactMap { $0 } : inputs
+            let tags = (task.parameters["tags"] ?? "").split(separator: ",").map(String.init)
+            for target in targets { try await connector.tag(target, with: tags) }
+            record.finishedAt = Date().timeIntervalSince1970
+            return .done(record, outputs: targets, transferred: 0, resumed: false, retries: retries, sync: nil)
+
+        case .run:
+            // The input is what the upstream task produced (an uploaded item), else the item itself.
+            guard let input = inputs.first ?? task.item else { throw ExecutionError("run without input") }
+            let run = try await connector.startRun(task.parameters["target"] ?? "", input: input,
+                                                   inputName: task.parameters["input"].flatMap { $0.isEmpty ? nil : $0 })
+            record.remoteID = run.id
+            record.remoteState = RemoteStateRecord(outputs: [input], run: run).json
+            record.finishedAt = Date().timeIntervalSince1970
+            return .done(record, outputs: [input], transferred: 0, resumed: false, retries: retries, sync: nil)
+
+        case .wait:
+            guard let run = started else {
+                throw ExecutionError("no started job recorded for \(task.item?.id ?? task.id)")
+            }
+            let outputs = try await waitFor(run, timeout: Double(task.parameters["timeout"] ?? "") ?? 3600,
+                                            poll: Double(task.parameters["poll"] ?? "") ?? 5, connector: connector)
+            record.remoteID = run.id
+            record.remoteState = RemoteStateRecord(outputs: outputs, run: run).json
+            record.finishedAt = Date().timeIntervalSince1970
+            return .done(record, outputs: outputs, transferred: 0, resumed: false, retries: retries, sync: nil)
+
+        case .downloadOutputs:
+            guard let action = plan.job.action(named: task.action), let root = task.root else {
+                throw ExecutionError("download of outputs without an action")
+            }
+            let layout = Planner.layout(of: action, in: plan.job)
+            var total: Int64 = 0
+            var last: String?
+            for output in inputs {
+                var fields = output.allFields
+                for (key, value) in task.item?.allFields ?? [:] where fields[key] == nil { fields[key] = value }
+                let path = try layout.render(fields)
+                let destination = root + "/" + path
+                if let size = FileStat.size(destination), size == output.size { continue }
+                let (bytes, _, _) = try await download(output, to: destination, taskID: task.id, connector: connector)
+                total += bytes
+                last = destination
+            }
+            record.bytesTransferred = total
+            record.remoteState = RemoteStateRecord(outputs: inputs).json
+            record.finishedAt = Date().timeIntervalSince1970
+            return .done(record, outputs: inputs, transferred: total, resumed: false, retries: retries, sync: last)
+        }
+    }
+
+    /// Streams an item to `<destination>.part`, verifies size and checksums, renames atomically.
+    func download(_ item: RemoteItem, to destination: String, taskID: String,
+                  connector: any Connector) async throws -> (Int64, Bool, [Checksum]) {
+        let part = destination + ".part"
+        try Directories.shared.ensureParent(of: destination)
+        let resume = FileStat.size(part) != nil
+        let sink = events
+        let result = try await connector.fetch(item, to: part, resume: resume) { bytes in
+            sink.emit(.progress(taskID: taskID, bytes: bytes))
+        }
+        if let expected = item.size, result.fileSize != expected {
+            unlink(part)
+            throw ConnectorError.integrity("\(item.id): got \(result.fileSize) bytes, the server listed \(expected)")
+        }
+        for checksum in item.checksums {
+            if let got = result.checksum(checksum.algorithm), got != checksum.value {
+                unlink(part)
+                throw ConnectorError.integrity("\(item.id): \(checksum.algorithm.rawValue) is \(got), the server listed \(checksum.value)")
+            }
+        }
+        guard rename(part, destination) == 0 else {
+            throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
+        }
+        return (result.bytesTransferred, result.resumed, result.checksums)
+    }
+
+    /// Polls a remote job until it ends, backing off from `poll` up to 60 s; holds no transfer slot.
+    func waitFor(_ run: RemoteRun, timeout: Double, poll: Double, connector: any Connector) async throws -> [RemoteItem] {
+        let start = ContinuousClock.now
+        var interval = max(0.05, poll)
+        while true {
+            switch try await connector.poll(run) {
+            case .succeeded(let outputs): return outputs
+            case .failed(let message): throw ExecutionError("job \(run.id) on \(run.input.id) failed: \(message)")
+            case .running: break
+            }
+            let elapsed = start.duration(to: .now)
+            if elapsed > .seconds(timeout) {
+                throw ExecutionError("job \(run.id) on \(run.input.id) did not finish within \(Int(timeout)) s")
+            }
+            try await Task.sleep(for: .seconds(interval))
+            interval = min(interval * 1.5, max(poll, 60))
+        }
+    }
+
+    /// Writes a small document through a `.part` file and a rename.
+    static func writeAtomically(_ bytes: [UInt8], to destination: String) throws {
+        try Directories.shared.ensureParent(of: destination)
+        let part = destination + ".part"
+        guard FileManager.default.createFile(atPath: part, contents: Data(bytes)) else {
+            throw ConnectorError.local("cannot write \(part): \(String(cString: strerror(errno)))")
+        }
+        guard rename(part, destination) == 0 else {
+            throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// What the journal keeps of uploads and remote jobs.
+struct RemoteStateRecord: Codable {
+    var outputs: [RemoteItem]
+    var run: RemoteRun?
+
+    init(outputs: [RemoteItem], run: RemoteRun? = nil) {
+        self.outputs = outputs
+        self.run = run
+    }
+
+    init?(json: String) {
+        guard let value = try? JSONDecoder().decode(RemoteStateRecord.self, from: Data(json.utf8)) else { return nil }
+        self = value
+    }
+
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// A failure inside the executor, with a message for the final report.
+public struct ExecutionError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A flag set once from any thread (a signal handler, a failed task).
+public final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    public init() {}
+    public func set() { lock.lock(); value = true; lock.unlock() }
+    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// Creates output folders once each: 10,000 files in 100 folders make 100 mkdir calls, not 10,000.
+final class Directories: @unchecked Sendable {
+    static let shared = Directories()
+    private let lock = NSLock()
+    private var made = Set<String>()
+
+    func ensureParent(of path: String) throws {
+        let parent = (path as NSString).deletingLastPathComponent
+        lock.lock()
+        let known = made.contains(parent)
+        lock.unlock()
+        if known { return }
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        } catch {
+            throw ConnectorError.local("cannot create folder \(parent): \(error.localizedDescription)")
+        }
+        lock.lock()
+        made.insert(parent)
+        lock.unlock()
+    }
+}

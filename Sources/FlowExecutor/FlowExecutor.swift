@@ -1,1 +1,0 @@
-// FlowExecutor module: see README.md in this folder.

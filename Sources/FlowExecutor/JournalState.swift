@@ -1,0 +1,37 @@
+import FlowModel
+import FlowPlanner
+
+/// Completed work as the journal and the disk tell it: the planner marks these tasks skipped.
+public struct JournalState: CompletedWork {
+    public let records: [String: TaskRecord]
+
+    public init(records: [String: TaskRecord]) {
+        self.records = records
+    }
+
+    public func skipReason(for task: PlannedTask) -> String? {
+        guard let record = records[task.id], record.state == .done else {
+            return FilesOnDisk().skipReason(for: task)
+        }
+        switch task.kind {
+        case .download, .downloadExtra:
+            guard let destination = task.destination, let size = FileStat.size(destination) else { return nil }
+            if let recorded = record.size, recorded != size { return nil }
+            if let item = task.item, task.kind == .download {
+                if let expected = item.size, expected != size { return nil }
+                if let version = item.version, let old = record.remoteVersion, version != old { return nil }
+                for checksum in item.checksums where checksum.algorithm != .sha256 {
+                    if let old = record.serverChecksum, old.hasPrefix(checksum.algorithm.rawValue + ":"),
+                       old != "\(checksum.algorithm.rawValue):\(checksum.value)" { return nil }
+                }
+                if let sha = item.checksum(.sha256), let old = record.sha256, sha != old { return nil }
+            }
+            return "downloaded in an earlier run, unchanged"
+        case .upload: return "uploaded in an earlier run"
+        case .tag: return "tagged in an earlier run"
+        case .run: return "started in an earlier run"
+        case .wait: return "finished in an earlier run"
+        case .downloadOutputs: return "outputs downloaded in an earlier run"
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Digests of files already on disk (verification, uploads, local copies), computed off the
+/// cooperative thread pool because they block on file I/O.
+public enum FileDigest {
+    /// Lowercase hex digests of a whole file (sha256 always, plus `algorithms`).
+    public static func compute(path: String, algorithms: Set<DigestAlgorithm> = [.sha256]) async throws -> [DigestAlgorithm: String] {
+        try await offPool {
+            var hashers = Hashers(algorithms)
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+            try hashers.hashPrefix(of: path, length: Int64(info.st_size))
+            return hashers.finalize()
+        }
+    }
+
+    /// Copies `source` to `destination` (created or truncated), hashing the bytes on the way.
+    public static func copy(from source: String, to destination: String,
+                            algorithms: Set<DigestAlgorithm> = [.sha256]) async throws -> (bytes: Int64, digests: [DigestAlgorithm: String]) {
+        try await offPool {
+            let input = open(source, O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else { throw HTTPError.fileSystem(path: source, errno: errno, message: errnoMessage(errno)) }
+            defer { close(input) }
+            let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard output >= 0 else { throw HTTPError.fileSystem(path: destination, errno: errno, message: errnoMessage(errno)) }
+            defer { close(output) }
+            var hashers = Hashers(algorithms)
+            let chunk = 1 << 20
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+            defer { buffer.deallocate() }
+            var total: Int64 = 0
+            while true {
+                let n = read(input, buffer.baseAddress, chunk)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw HTTPError.fileSystem(path: source, errno: errno, message: errnoMessage(errno))
+                }
+                if n == 0 { break }
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                var written = 0
+                while written < n {
+                    let w = write(output, bytes.baseAddress! + written, n - written)
+                    if w < 0 {
+                        if errno == EINTR { continue }
+                        throw HTTPError.fileSystem(path: destination, errno: errno, message: errnoMessage(errno))
+                    }
+                    written += w
+                }
+                hashers.update(bytes)
+                total += Int64(n)
+            }
+            return (total, hashers.finalize())
+        }
+    }
+
+    private static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try work() })
+            }
+        }
+    }
+}

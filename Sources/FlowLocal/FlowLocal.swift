@@ -1,1 +1,0 @@
-// FlowLocal module: see README.md in this folder.

@@ -1,0 +1,103 @@
+import Foundation
+import FlowConnector
+import FlowHTTP
+import FlowModel
+
+/// A folder as a source: its files are items (for uploads, tests and plans without a server),
+/// and it can receive uploads (a copy into a sub-folder).
+public struct LocalConnector: Connector {
+    public let spec: SourceSpec
+    /// The folder, absolute.
+    public let root: String
+
+    /// Folders that are flowctl's own bookkeeping, never data.
+    static let ignoredNames: Set<String> = [".flowctl", ".git"]
+
+    public init(spec: SourceSpec) {
+        self.spec = spec
+        var root = spec.url
+        if root.hasPrefix("file://") { root.removeFirst("file://".count) }
+        self.root = URL(fileURLWithPath: root).standardizedFileURL.path
+    }
+
+    public func list(_ selection: Selection) async throws -> [RemoteItem] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConnectorError.local("local source `\(spec.name)`: no folder at \(root)")
+        }
+        let rootURL = URL(fileURLWithPath: root, isDirectory: true)
+        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey, .fileSizeKey, .isSymbolicLinkKey]
+        guard let walker = FileManager.default.enumerator(at: rootURL, includingPropertiesForKeys: keys) else {
+            throw ConnectorError.local("cannot read folder \(root)")
+        }
+        var items: [RemoteItem] = []
+        let prefix = rootURL.path.hasSuffix("/") ? rootURL.path : rootURL.path + "/"
+        while let url = walker.nextObject() as? URL {
+            let values = try? url.resourceValues(forKeys: Set(keys))
+            if LocalConnector.ignoredNames.contains(url.lastPathComponent) {
+                if values?.isDirectory == true { walker.skipDescendants() }
+                continue
+            }
+            // Symbolic links could lead outside the folder; a source is what is inside it.
+            guard values?.isRegularFile == true, values?.isSymbolicLink != true else { continue }
+            let name = url.lastPathComponent
+            if name.hasSuffix(".part") { continue }
+            let path = url.path
+            guard path.hasPrefix(prefix) else { continue }
+            let relative = String(path.dropFirst(prefix.count))
+            let size = Int64(values?.fileSize ?? 0)
+            let dir = relative.split(separator: "/").dropLast().joined(separator: "/")
+            let fields = [
+                "file.path": relative, "file.name": name, "file.stem": FileName.stem(of: name),
+                "file.ext": FileName.extension(of: name), "file.size": String(size), "file.dir": dir,
+            ]
+            guard selection.accepts(fields) else { continue }
+            items.append(RemoteItem(source: spec.name, id: relative, url: path, size: size, fields: fields))
+        }
+        return items.sorted { $0.id < $1.id }
+    }
+
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+                      progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
+        do {
+            let (bytes, digests) = try await FileDigest.copy(from: item.url, to: partPath, algorithms: [.sha256])
+            progress?(bytes)
+            return FetchResult(bytesTransferred: bytes, fileSize: bytes,
+                               checksums: digests.map { Checksum(ChecksumAlgorithm(rawValue: $0.key.rawValue)!, $0.value) })
+        } catch let error as HTTPError {
+            throw ConnectorError.local(error.description)
+        }
+    }
+
+    /// Copies a file into `<root>/<into.path>/<relative path>`; identical files are left alone.
+    public func upload(_ file: LocalFile, into destination: [String: String], overwrite: Bool) async throws -> UploadOutcome {
+        var relative = file.relativePath
+        if let folder = destination["path"], !folder.isEmpty { relative = folder + "/" + relative }
+        let safe: String
+        do { safe = try SafePath.relativePath(relative) } catch { throw ConnectorError.local("\(error)") }
+        let target = root + "/" + safe
+        let item = RemoteItem(source: spec.name, id: safe, url: target, size: file.size,
+                              fields: ["file.path": safe, "file.name": (safe as NSString).lastPathComponent])
+        if FileManager.default.fileExists(atPath: target) {
+            let existing = try await FileDigest.compute(path: target)
+            let incoming = try await FileDigest.compute(path: file.path)
+            if existing[.sha256] == incoming[.sha256] { return UploadOutcome(item: item, transferred: false) }
+            if !overwrite { throw ConnectorError.local("\(safe) exists with different content (set `overwrite: true`)") }
+        }
+        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let part = target + ".part"
+        do {
+            _ = try await FileDigest.copy(from: file.path, to: part)
+            guard rename(part, target) == 0 else { throw ConnectorError.local(String(cString: strerror(errno))) }
+        } catch {
+            try? FileManager.default.removeItem(atPath: part)
+            throw ConnectorError.local("cannot write \(target): \(error)")
+        }
+        return UploadOutcome(item: item, transferred: true)
+    }
+
+    public func identity() async throws -> [String: String] {
+        ["type": "local", "path": root]
+    }
+}

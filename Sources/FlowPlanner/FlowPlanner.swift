@@ -1,1 +1,0 @@
-// FlowPlanner module: see README.md in this folder.

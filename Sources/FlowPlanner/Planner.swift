@@ -1,0 +1,210 @@
+import FlowModel
+
+/// Tells the planner which work is already done (from the journal or the files on disk).
+public protocol CompletedWork: Sendable {
+    /// Why `task` need not run again, or nil when it must.
+    func skipReason(for task: PlannedTask) -> String?
+}
+
+/// Compares download destinations with what is on disk: a file of the expected size is done.
+public struct FilesOnDisk: CompletedWork {
+    public init() {}
+    public func skipReason(for task: PlannedTask) -> String? {
+        guard task.kind == .download, let destination = task.destination else { return nil }
+        guard let size = FileStat.size(destination) else { return nil }
+        guard let expected = task.item?.size else { return nil }
+        return size == expected ? "exists with the expected size" : nil
+    }
+}
+
+/// Nothing is done: plan everything.
+public struct NothingDone: CompletedWork {
+    public init() {}
+    public func skipReason(for task: PlannedTask) -> String? { nil }
+}
+
+/// A compiled job: the task graph and what each action will do.
+public struct Plan: Sendable {
+    public var job: Job
+    public var graph: TaskGraph
+    /// Items each selection matched.
+    public var items: [String: [RemoteItem]]
+    /// Output root per download action, absolute.
+    public var roots: [String: String]
+
+    public var pending: [PlannedTask] { graph.tasks.filter { !$0.isSkipped } }
+    /// Whether running it would change anything.
+    public var hasChanges: Bool { graph.tasks.contains { !$0.isSkipped } }
+}
+
+/// A problem that makes a job impossible to plan (two items mapped to one path, a bad name).
+public struct PlanError: Error, CustomStringConvertible, Sendable {
+    public var action: String
+    public var message: String
+    public var description: String { "action `\(action)`: \(message)" }
+}
+
+/// Builds the task graph of a job from the items its selections matched.
+public struct Planner: Sendable {
+    /// Folder that relative `to:` paths are resolved against (the job file's folder).
+    public var baseDirectory: String
+    public var completed: any CompletedWork
+
+    public init(baseDirectory: String, completed: any CompletedWork = FilesOnDisk()) {
+        self.baseDirectory = baseDirectory
+        self.completed = completed
+    }
+
+    public func plan(_ job: Job, items: [String: [RemoteItem]]) throws -> Plan {
+        var graph = TaskGraph()
+        var roots: [String: String] = [:]
+        var tasksOfAction: [String: [String]] = [:]
+        var problems: [PlanError] = []
+        let order = Planner.actionOrder(job)
+        for action in order {
+            let after = action.after.flatMap { tasksOfAction[$0] ?? [] }
+            var made: [PlannedTask] = []
+            switch action.input {
+            case .selection(let name)?:
+                let inputs = items[name] ?? []
+                do { made = try tasks(for: action, inputs: inputs, job: job, roots: &roots) }
+                catch let error as PlanError { problems.append(error) }
+            case .outputs(let producer)?:
+                made = chained(action, on: producer, job: job, graph: graph, roots: &roots)
+            case nil:
+                break
+            }
+            for var task in made {
+                task.dependsOn += after
+                if task.skipReason == nil { task.skipReason = completed.skipReason(for: task) }
+                graph.add(task)
+                tasksOfAction[action.name, default: []].append(task.id)
+            }
+        }
+        if let first = problems.first {
+            throw problems.count == 1 ? first : PlanError(action: first.action,
+                message: first.message + " (and \(problems.count - 1) more problem(s))")
+        }
+        return Plan(job: job, graph: graph, items: items, roots: roots)
+    }
+
+    /// Actions with every dependency first (the loader has rejected cycles).
+    static func actionOrder(_ job: Job) -> [Action] {
+        var done = Set<String>()
+        var order: [Action] = []
+        func visit(_ action: Action) {
+            guard !done.contains(action.name) else { return }
+            done.insert(action.name)
+            for dep in action.dependencies { if let d = job.action(named: dep) { visit(d) } }
+            order.append(action)
+        }
+        job.actions.forEach(visit)
+        return order
+    }
+
+    /// The output root of a download, absolute.
+    public func root(of action: Action) -> String {
+        let to = action.to ?? action.name
+        return to.hasPrefix("/") ? to : (baseDirectory.hasSuffix("/") ? baseDirectory : baseDirectory + "/") + to
+    }
+
+    /// The layout a download uses.
+    /// The layout a download uses (the default one when it names none).
+    public static func layout(of action: Action, in job: Job) -> LayoutSpec {
+        switch action.layout {
+        case .none: return .default
+        case .named(let name): return job.layout(named: name) ?? .default
+        case .inline(let text): return LayoutSpec(name: "inline", template: (try? LayoutTemplate(text)) ?? LayoutSpec.default.template)
+        }
+    }
+
+    /// Tasks of an action that consumes a selection's items.
+    func tasks(for action: Action, inputs: [RemoteItem], job: Job, roots: inout [String: String]) throws -> [PlannedTask] {
+        switch action.kind {
+        case .download:
+            let root = root(of: action)
+            roots[action.name] = root
+            let layout = Planner.layout(of: action, in: job)
+            var tasks: [PlannedTask] = []
+            var byPath: [String: String] = [:]
+            var visitDocs = Set<String>()
+            for item in inputs {
+                let path: String
+                do { path = try layout.render(item.allFields) }
+                catch { throw PlanError(action: action.name, message: "item `\(item.id)`: \(error)") }
+                if let other = byPath[path] {
+                    throw PlanError(action: action.name, message: "layout `\(layout.template)` puts two items at `\(path)` "
+                        + "(`\(other)` and `\(item.id)`); add a field that tells them apart")
+                }
+                byPath[path] = item.id
+                let id = "\(action.name)/\(item.id)"
+                tasks.append(PlannedTask(id: id, action: action.name, kind: .download, item: item, path: path,
+                                         root: root, bytes: item.size))
+                for extra in action.extras {
+                    var extraPath = path + ".qc.json"
+                    if extra == "visit-metadata" {
+                        // One document per visit, beside its files, as the seed script writes it.
+                        let dir = path.split(separator: "/").dropLast().joined(separator: "/")
+                        extraPath = dir.isEmpty ? "session.json" : dir + "/session.json"
+                        guard visitDocs.insert(extraPath).inserted else { continue }
+                    }
+                    tasks.append(PlannedTask(id: "\(id)#\(extra)", action: action.name, kind: .downloadExtra, item: item,
+                                             path: extraPath, root: root, parameters: ["extra": extra]))
+                }
+            }
+            return tasks
+        case .upload:
+            return inputs.map { item in
+                var parameters = action.into
+                parameters["to"] = action.to ?? ""
+                return PlannedTask(id: "\(action.name)/\(item.id)", action: action.name, kind: .upload, item: item,
+                                   path: item.url, bytes: item.size, parameters: parameters)
+            }
+        case .tag:
+            return inputs.map {
+                PlannedTask(id: "\(action.name)/\($0.id)", action: action.name, kind: .tag, item: $0,
+                            parameters: ["tags": action.tags.joined(separator: ",")])
+            }
+        case .runAlgorithm, .runTask:
+            return inputs.flatMap { runChain(action, item: $0, dependsOn: []) }
+        }
+    }
+
+    /// A run and its wait for one input item.
+    func runChain(_ action: Action, item: RemoteItem, dependsOn: [String]) -> [PlannedTask] {
+        let run = PlannedTask(id: "\(action.name)/\(item.id)#run", action: action.name, kind: .run, item: item,
+                              dependsOn: dependsOn,
+                              parameters: ["target": action.target ?? "", "input": action.inputName ?? ""])
+        let wait = PlannedTask(id: "\(action.name)/\(item.id)#wait", action: action.name, kind: .wait, item: item,
+                               dependsOn: [run.id],
+                               parameters: ["timeout": String(action.wait.timeoutSeconds), "poll": String(action.wait.pollSeconds)])
+        return [run, wait]
+    }
+
+    /// Tasks of an action that consumes another action's outputs: one chain link per item,
+    /// so item 1's result moves on while item 9 still runs.
+    func chained(_ action: Action, on producer: String, job: Job, graph: TaskGraph, roots: inout [String: String]) -> [PlannedTask] {
+        let producerTasks = graph.tasks.filter { $0.action == producer }
+        // The task of the producer whose completion yields an item's outputs.
+        let finals = producerTasks.filter { $0.kind == .wait || $0.kind == .upload }
+        switch action.kind {
+        case .download:
+            let root = root(of: action)
+            roots[action.name] = root
+            return finals.map { final in
+                let inputID = final.item?.id ?? final.id
+                return PlannedTask(id: "\(action.name)/\(inputID)", action: action.name, kind: .downloadOutputs,
+                                   item: final.item, root: root, dependsOn: [final.id])
+            }
+        case .runAlgorithm, .runTask:
+            return finals.flatMap { final in runChain(action, item: final.item!, dependsOn: [final.id]) }
+        case .tag:
+            return finals.map { final in
+                PlannedTask(id: "\(action.name)/\(final.item?.id ?? final.id)", action: action.name, kind: .tag,
+                            item: final.item, dependsOn: [final.id], parameters: ["tags": action.tags.joined(separator: ",")])
+            }
+        case .upload:
+            return []
+        }
+    }
+}

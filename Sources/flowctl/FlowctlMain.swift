@@ -1,0 +1,8 @@
+import ArgumentParser
+import FlowCommands
+
+/// The thin entry point: everything lives in FlowCommands, where tests can call it.
+@main
+struct FlowctlMain: AsyncMainProtocol {
+    typealias Command = Flowctl
+}
