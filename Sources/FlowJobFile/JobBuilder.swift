@@ -55,15 +55,18 @@ struct JobBuilder {
     mutating func expand(_ raw: String, _ node: YNode) -> (text: String, fromEnvironment: Bool)? {
         do {
             return try interpolator.expand(raw)
-        } catch .unset(let name) {
-            let message = "environment variable `\(name)` is not set (write `${env.\(name):-default}` for a default)"
-            if tolerateUnsetEnvironment { warning(message, node); return ("", true) }
-            error(message, node)
-        } catch .unknownVar(let name, let suggestion) {
-            error("unknown variable `vars.\(name)`" + (suggestion.map { "; did you mean `vars.\($0)`?" } ?? ""), node)
-        } catch .malformed(let message) {
-            error(message, node)
-
+        } catch {
+            switch error {
+            case .unset(let name):
+                let message = "environment variable `\(name)` is not set (write `${env.\(name):-default}` for a default)"
+                if tolerateUnsetEnvironment { warning(message, node); return ("", true) }
+                self.error(message, node)
+            case .unknownVar(let name, let suggestion):
+                self.error("unknown variable `vars.\(name)`" + (suggestion.map { "; did you mean `vars.\($0)`?" } ?? ""), node)
+            case .malformed(let message):
+                self.error(message, node)
+            }
+        }
         return nil
     }
 

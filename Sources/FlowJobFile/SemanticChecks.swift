@@ -107,7 +107,7 @@ struct SemanticChecks {
         let catalog = PlatformCatalog.of(source.type)
         if !catalog.actions.contains(action.kind) {
             let able = SourceType.allCases.filter { PlatformCatalog.of($0).actions.contains(action.kind) }.map(\.rawValue)
-            error("a \(source.type.rawValue) source cannot \(action.kind.rawValue) (only \(able.joined(separator: ", ")) can)",
+            error("source `\(source.name)` (type \(source.type.rawValue)) cannot \(action.kind.rawValue); only \(able.joined(separator: ", ")) sources can",
                   place(action: action, key: action.kind.rawValue))
         }
         if action.kind == .upload, case .selection(let name)? = action.input,
@@ -140,9 +140,19 @@ struct SemanticChecks {
             layout = LayoutSpec(name: "inline", template: template)
         }
         let known = knownFields(for: action)
-        for field in layout.template.fieldNames where !known.contains(field) && !BIDS.derivedFields.contains(field) {
+        let templateNode: YNode? = {
+            switch action.layout {
+            case .inline?: return tree["actions"]?[action.name]?["layout"]
+            case .named(let name)?: return tree["layouts"]?[name].flatMap { $0.scalar != nil ? $0 : $0["path"] }
+            case nil: return nil
+            }
+        }()
+        for case .field(let field, _, let offset) in layout.template.segments
+        where !known.contains(field) && !BIDS.derivedFields.contains(field) {
             let hint = Suggest.nearest(field, in: known).map { "; did you mean `\($0)`?" } ?? ""
-            let at = layout.name == "inline" || action.layout == nil ? location : (layout.location ?? location)
+            var at = templateNode?.location ?? location
+            // Point at the field inside the template; a quoted scalar starts one column later.
+            if case .scalar(_, let plain)? = templateNode?.value { at.column += offset + (plain ? 0 : 1) }
             error("unknown template field `\(field)` for what `\(action.name)` downloads\(hint)", at)
         }
         for table in layout.template.mapNames where layout.maps[table] == nil {

@@ -32,16 +32,22 @@ public struct Job: Sendable {
         layouts.first { $0.name == name } ?? (name == LayoutSpec.bids.name ? LayoutSpec.bids : nil)
     }
 
-    /// The source an action works on: the one named, else the source of what it consumes.
+    /// The source an action works on: the one named, else the source of what it consumes
+    /// (following `x.outputs` back to a selection; nil on a cycle, which the loader reports).
     public func sourceName(of action: Action) -> String? {
-        if let explicit = action.source { return explicit }
-        guard let input = action.input else { return nil }
-        switch input {
-        case .selection(let name): return selection(named: name)?.source
-        case .outputs(let producer):
-            guard let p = self.action(named: producer) else { return nil }
-            return sourceName(of: p)
+        var current = action
+        var seen: Set<String> = []
+        while seen.insert(current.name).inserted {
+            if let explicit = current.source { return explicit }
+            switch current.input {
+            case .selection(let name)?: return selection(named: name)?.source
+            case .outputs(let producer)?:
+                guard let next = self.action(named: producer) else { return nil }
+                current = next
+            case nil: return nil
+            }
         }
+        return nil
     }
 }
 

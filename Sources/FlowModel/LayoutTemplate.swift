@@ -126,7 +126,12 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
                 for filter in filters {
                     value = LayoutTemplate.apply(filter, to: value, maps: maps)
                 }
-                guard let value, !value.isEmpty else { throw .missingField(name) }
+                guard let value else { throw .missingField(name) }
+                // An empty folder field (a file at the top) renders as nothing; other fields must say something.
+                if value.isEmpty {
+                    if LayoutTemplate.isPathField(name) { continue }
+                    throw .missingField(name)
+                }
                 // A field value is one path component unless the field is itself a path.
                 path += LayoutTemplate.isPathField(name) ? try SafePath.relativePath(value) : SafePath.component(value)
             }

@@ -1,1 +1,0 @@
-// FlowAgora module: see README.md in this folder.

@@ -1,1 +1,0 @@
-// FlowGrandChallenge module: see README.md in this folder.

@@ -1,0 +1,81 @@
+import Testing
+@testable import FlowModel
+
+@Suite struct TaskGraphTests {
+    @Test func ordersDependenciesFirst() throws {
+        let graph = TaskGraph([
+            PlannedTask(id: "c", action: "x", kind: .download, dependsOn: ["b"]),
+            PlannedTask(id: "b", action: "x", kind: .wait, dependsOn: ["a"]),
+            PlannedTask(id: "a", action: "x", kind: .run),
+        ])
+        #expect(try graph.topologicalOrder().map(\.id) == ["a", "b", "c"])
+    }
+
+    @Test func reportsCycles() {
+        let graph = TaskGraph([
+            PlannedTask(id: "a", action: "x", kind: .run, dependsOn: ["b"]),
+            PlannedTask(id: "b", action: "x", kind: .run, dependsOn: ["a"]),
+        ])
+        #expect(throws: TaskGraph.CycleError(members: ["a", "b"])) { try graph.topologicalOrder() }
+        #expect(findCycle(in: ["a": ["b"], "b": ["c"], "c": ["a"]]) == ["a", "b", "c", "a"])
+        #expect(findCycle(in: ["a": ["b"], "b": []]) == nil)
+    }
+
+    @Test func secretsNeverPrint() {
+        let secret = Secret("hunter2-very-secret")
+        #expect("\(secret)" == "***")
+        #expect(String(describing: [secret]).contains("hunter2") == false)
+        #expect(String(reflecting: secret).contains("hunter2") == false)
+        #expect(secret.revealed == "hunter2-very-secret")
+    }
+}
+
+@Suite struct RetryPolicyTests {
+    let policy = RetryPolicy(maxAttempts: 5, maxTotalSeconds: 60, baseDelay: 1, maxDelay: 8)
+
+    @Test func backsOffExponentiallyWithFullJitter() {
+        #expect(policy.decide(attempt: 1, elapsed: 0, failure: .transport, jitter: 0.5) == .retry(afterSeconds: 0.5))
+        #expect(policy.decide(attempt: 3, elapsed: 0, failure: .transport, jitter: 0.5) == .retry(afterSeconds: 2))
+        #expect(policy.decide(attempt: 4, elapsed: 0, failure: .timeout, jitter: 0.999) == .retry(afterSeconds: 7.992))
+        // The ceiling stops at maxDelay.
+        let capped = RetryPolicy(maxAttempts: 50, maxTotalSeconds: 1000, baseDelay: 1, maxDelay: 8)
+        #expect(capped.decide(attempt: 20, elapsed: 0, failure: .transport, jitter: 1) == .retry(afterSeconds: 8))
+    }
+
+    @Test(arguments: [408, 425, 429, 500, 502, 503, 504])
+    func retriesTransientStatuses(status: Int) {
+        guard case .retry = policy.decide(attempt: 1, elapsed: 0, failure: .status(status), jitter: 0) else {
+            Issue.record("status \(status) should be retried"); return
+        }
+    }
+
+    @Test(arguments: [400, 403, 404, 409, 410, 422])
+    func neverRetriesOtherClientErrors(status: Int) {
+        guard case .giveUp = policy.decide(attempt: 1, elapsed: 0, failure: .status(status), jitter: 0) else {
+            Issue.record("status \(status) must not be retried"); return
+        }
+    }
+
+    @Test func honoursRetryAfterAndCaps() {
+        #expect(policy.decide(attempt: 1, elapsed: 0, failure: .status(429), retryAfter: 7, jitter: 0.1) == .retry(afterSeconds: 7))
+        guard case .giveUp = policy.decide(attempt: 5, elapsed: 0, failure: .transport, jitter: 0) else {
+            Issue.record("attempt cap"); return
+        }
+        guard case .giveUp = policy.decide(attempt: 2, elapsed: 59, failure: .status(429), retryAfter: 5, jitter: 0) else {
+            Issue.record("time cap"); return
+        }
+        guard case .giveUp = policy.decide(attempt: 1, elapsed: 0, failure: .permanent, jitter: 0) else {
+            Issue.record("permanent"); return
+        }
+    }
+
+    @Test func reauthenticatesOnceOn401() {
+        #expect(policy.decide(attempt: 1, elapsed: 0, failure: .status(401), jitter: 0) == .reauthenticate)
+        guard case .giveUp = policy.decide(attempt: 2, elapsed: 0, failure: .status(401), alreadyReauthenticated: true, jitter: 0) else {
+            Issue.record("second 401"); return
+        }
+        #expect(RetryPolicy.parseRetryAfter("12") == 12)
+        #expect(RetryPolicy.parseRetryAfter("Wed, 21 Oct 2026 07:28:00 GMT") == 1)
+        #expect(RetryPolicy.parseRetryAfter(nil) == nil)
+    }
+}

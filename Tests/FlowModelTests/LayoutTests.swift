@@ -1,0 +1,80 @@
+import Testing
+@testable import FlowModel
+
+@Suite struct LayoutTemplateTests {
+    let fields = ["subject.label": "SUBJ_003", "scan.type": "DWI_ALFA1", "file.name": "dwi.nii.gz", "scan.id": "5"]
+
+    @Test func rendersFieldsAndFilters() throws {
+        let t = try LayoutTemplate("{subject.label}/{scan.type|lower}/{file.name|stem}{file.name|ext}")
+        #expect(try t.render(fields) == "SUBJ_003/dwi_alfa1/dwi.nii.gz")
+        let m = try LayoutTemplate("{subject.label}_{scan.type|map(kinds)}.nii.gz")
+        #expect(try m.render(fields, maps: ["kinds": ["DWI_ALFA1": "DWI"]]) == "SUBJ_003_DWI.nii.gz")
+        let d = try LayoutTemplate("{experiment.label|default(none)}/x")
+        #expect(try d.render(fields) == "none/x")
+        #expect(try LayoutTemplate("{{literal}}/{file.name}").render(fields) == "{literal}/dwi.nii.gz")
+    }
+
+    @Test func reportsParseErrorsWithOffsets() {
+        #expect(throws: LayoutTemplate.ParseError(message: "unclosed `{`", offset: 4)) { try LayoutTemplate("abc/{file.name") }
+        #expect(throws: LayoutTemplate.ParseError.self) { try LayoutTemplate("{file.name|lowr}") }
+        #expect(throws: LayoutTemplate.ParseError.self) { try LayoutTemplate("{file.name|map}") }
+        #expect(throws: LayoutTemplate.ParseError.self) { try LayoutTemplate("{}") }
+        #expect(throws: LayoutTemplate.ParseError.self) { try LayoutTemplate("a}") }
+    }
+
+    @Test func missingFieldIsAnError() throws {
+        #expect(throws: LayoutTemplate.RenderError.missingField("visit.label")) {
+            try LayoutTemplate("{visit.label}/{file.name}").render(fields)
+        }
+    }
+
+    @Test(arguments: [
+        ("../../etc/passwd", "_etc_passwd"), ("/abs/path", "_abs_path"), ("..", "__"), (".", "_"),
+        ("a\u{0}b", "a_b"), ("tab\there", "tab_here"), ("back\\slash", "back_slash"), ("ünïcødé ok", "ünïcødé ok"),
+    ])
+    func hostileValuesStayOneComponent(value: String, expected: String) throws {
+        let t = try LayoutTemplate("out/{file.name}")
+        let path = try t.render(["file.name": value])
+        #expect(path == "out/" + expected)
+        #expect(!path.split(separator: "/").contains(".."))
+    }
+
+    @Test func pathFieldsKeepFoldersButRefuseDotDot() throws {
+        let t = try LayoutTemplate("{file.path}")
+        #expect(try t.render(["file.path": "DICOM/1/img.dcm"]) == "DICOM/1/img.dcm")
+        #expect(try t.render(["file.path": "/abs//x/./y"]) == "abs/x/y")
+        #expect(throws: LayoutTemplate.RenderError.self) { try t.render(["file.path": "a/../../b"]) }
+        #expect(try LayoutTemplate("{file.dir}/{file.name}").render(["file.dir": "", "file.name": "x"]) == "x")
+    }
+
+    @Test func literalDotDotInTemplateIsRefused() throws {
+        #expect(throws: LayoutTemplate.RenderError.self) { try LayoutTemplate("../{file.name}").render(fields) }
+    }
+
+    @Test func longNamesAreShortenedStablyAndKeepTheirExtension() throws {
+        let long = String(repeating: "é", count: 300) + ".nii.gz"
+        let path = try LayoutTemplate("{file.name}").render(["file.name": long])
+        #expect(path.utf8.count <= SafePath.maxComponentBytes)
+        #expect(path.hasSuffix(".nii.gz"))
+        let other = try LayoutTemplate("{file.name}").render(["file.name": String(repeating: "é", count: 301) + ".nii.gz"])
+        #expect(path != other)
+    }
+
+    @Test func bidsLayoutClassifiesScanTypes() throws {
+        let path = try LayoutSpec.bids.render(["subject.label": "SUBJ_003", "experiment.label": "MR1",
+                                               "scan.type": "DWI_ALFA1", "scan.id": "5", "file.name": "x.nii.gz",
+                                               "file.ext": ".nii.gz"])
+        #expect(path == "sub-SUBJ003/ses-MR1/dwi/sub-SUBJ003_ses-MR1_run-5_dwi.nii.gz")
+        #expect(BIDS.classify("T1w_MPRAGE").datatype == "anat")
+        #expect(BIDS.classify("rest_BOLD").suffix == "task-rest_bold")
+        #expect(BIDS.classify("mystery").datatype == "other")
+    }
+
+    @Test func fileNamesKnowDoubleExtensions() {
+        #expect(FileName.extension(of: "brain.nii.gz") == ".nii.gz")
+        #expect(FileName.stem(of: "brain.nii.gz") == "brain")
+        #expect(FileName.extension(of: "t1.mnc") == ".mnc")
+        #expect(FileName.extension(of: ".hidden") == "")
+        #expect(FileName.extension(of: "noext") == "")
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+import FlowJobFile
+import FlowLocal
+import FlowConnector
+import FlowModel
+@testable import FlowPlanner
+
+/// A folder of small files that every golden test plans over.
+struct Scratch {
+    let root: String
+
+    init(files: [String: String]) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-planner-\(UUID().uuidString)").path
+        for (path, content) in files {
+            let full = root + "/data/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try content.write(toFile: full, atomically: true, encoding: .utf8)
+        }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+}
+
+let jobText = """
+    flowctl: 1
+    name: golden
+    sources:
+      disk:
+        type: local
+        url: data
+    select:
+      scans:
+        source: disk
+        files: {name: "*.nii.gz"}
+      notes:
+        source: disk
+        files: {ext: .txt}
+    layouts:
+      by-subject:
+        path: "{file.dir|default(top)}/{file.stem|lower}{file.ext}"
+    actions:
+      collect:
+        download: scans
+        to: out
+        layout: by-subject
+      publish:
+        upload: notes
+        to: disk
+        into: {path: published}
+        after: [collect]
+    """
+
+let files = [
+    "sub-01/anat/T1w.nii.gz": String(repeating: "a", count: 1000),
+    "sub-02/anat/T1w.nii.gz": String(repeating: "b", count: 2000),
+    "sub-02/dwi/DWI.nii.gz": String(repeating: "c", count: 3000),
+    "README.txt": "notes",
+]
+
+func plan(in scratch: Scratch, text: String = jobText, completed: any CompletedWork = FilesOnDisk()) async throws -> Plan {
+    let result = JobLoader(environment: [:], overrides: ["sources.disk.url=\(scratch.root)/data"])
+        .load(path: "jobs/golden.yml", bytes: Array(text.utf8))
+    let job = try #require(result.job, "\(result.rendered())")
+    let connectors: [String: any Connector] = ["disk": LocalConnector(spec: job.sources[0])]
+    let items = try await Resolver(connectors: connectors).resolve(job)
+    return try Planner(baseDirectory: scratch.root, completed: completed).plan(job, items: items)
+}
+
+/// Compares with a golden file; `FLOWCTL_UPDATE_GOLDEN=1 swift test` rewrites them.
+func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(name)").path
+    if ProcessInfo.processInfo.environment["FLOWCTL_UPDATE_GOLDEN"] == "1" {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+    let golden = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text == golden, sourceLocation: sourceLocation)
+}
+
+@Suite struct PlannerTests {
+    @Test func textPlanMatchesGolden() async throws {
+        let scratch = try Scratch(files: files)
+        defer { scratch.remove() }
+        let plan = try await plan(in: scratch)
+        try expectGolden(PlanRenderer.text(plan), "plan.txt")
+        try expectGolden(PlanRenderer.json(plan), "plan.json")
+        try expectGolden(PlanRenderer.dot(plan), "plan.dot")
+        try expectGolden(PlanRenderer.mermaid(plan), "plan.mmd")
+    }
+
+    @Test func upToDateFilesAreSkippedWithTheirReason() async throws {
+        let scratch = try Scratch(files: files)
+        defer { scratch.remove() }
+        // One file already there with the right size, one with the wrong size.
+        try FileManager.default.createDirectory(atPath: scratch.root + "/out/sub-01/anat", withIntermediateDirectories: true)
+        try String(repeating: "a", count: 1000).write(toFile: scratch.root + "/out/sub-01/anat/t1w.nii.gz", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: scratch.root + "/out/sub-02/anat", withIntermediateDirectories: true)
+        try "short".write(toFile: scratch.root + "/out/sub-02/anat/t1w.nii.gz", atomically: true, encoding: .utf8)
+        let plan = try await plan(in: scratch)
+        let downloads = plan.graph.tasks.filter { $0.kind == .download }
+        #expect(downloads.filter(\.isSkipped).map(\.path) == ["sub-01/anat/t1w.nii.gz"])
+        #expect(downloads.first { $0.isSkipped }?.skipReason == "exists with the expected size")
+        #expect(plan.hasChanges)
+    }
+
+    @Test func dependenciesFollowAfter() async throws {
+        let scratch = try Scratch(files: files)
+        defer { scratch.remove() }
+        let plan = try await plan(in: scratch)
+        let upload = try #require(plan.graph.tasks.first { $0.kind == .upload })
+        #expect(Set(upload.dependsOn) == Set(plan.graph.tasks.filter { $0.action == "collect" }.map(\.id)))
+        #expect(try plan.graph.topologicalOrder().last?.kind == .upload)
+    }
+
+    @Test func twoItemsAtOnePathIsAnError() async throws {
+        let scratch = try Scratch(files: files)
+        defer { scratch.remove() }
+        let clashing = jobText.replacingOccurrences(of: "path: \"{file.dir|default(top)}/{file.stem|lower}{file.ext}\"",
+                                                    with: "path: \"{file.name}\"")
+        await #expect(throws: PlanError.self) { try await plan(in: scratch, text: clashing) }
+    }
+
+    @Test func runChainsArePerItem() throws {
+        let job = Job(path: "j.yml", name: "chain", sources: [SourceSpec(name: "gc", type: .grandChallenge, url: "https://x")],
+                      selections: [Selection(name: "ct", source: "gc")],
+                      actions: [Action(name: "lobes", kind: .runAlgorithm, input: .selection("ct"), target: "lobe-seg"),
+                                Action(name: "masks", kind: .download, input: .outputs(action: "lobes"), to: "out")])
+        let items = (1...3).map { RemoteItem(source: "gc", id: "img\($0)", url: "https://x/\($0)") }
+        let plan = try Planner(baseDirectory: "/tmp", completed: NothingDone()).plan(job, items: ["ct": items])
+        #expect(plan.graph.count == 9)
+        let download = try #require(plan.graph["masks/img2"])
+        #expect(download.dependsOn == ["lobes/img2#wait"])
+        #expect(plan.graph["lobes/img2#wait"]?.dependsOn == ["lobes/img2#run"])
+    }
+}
