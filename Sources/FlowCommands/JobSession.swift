@@ -1,7 +1,10 @@
 import Foundation
 import ArgumentParser
+import FlowAgora
 import FlowConnector
 import FlowExecutor
+import FlowHTTP
+import FlowGrandChallenge
 import FlowJobFile
 import FlowLocal
 import FlowModel
@@ -10,6 +13,8 @@ import FlowPlanner
 /// A loaded job with its connectors: the shared first steps of plan, run, lock and status.
 struct JobSession {
     let job: Job
+    /// The job file as given on the command line.
+    let jobPath: String
     /// The job file's folder: relative paths in the job are relative to it.
     let baseDirectory: String
     let connectors: [String: any Connector]
@@ -29,7 +34,7 @@ struct JobSession {
                 throw ExitCode(1)
             }
         }
-        return JobSession(job: job, baseDirectory: base, connectors: connectors)
+        return JobSession(job: job, jobPath: options.job, baseDirectory: base, connectors: connectors)
     }
 
     /// Local folders and CA bundles given relative to the job file.
@@ -62,6 +67,32 @@ struct JobSession {
     func resolve() async throws -> [String: [RemoteItem]] {
         try await Resolver(connectors: connectors).resolve(job)
     }
+
+    /// The items of the lock file instead of a listing (no listing request is made).
+    func lockedItems() throws -> [String: [RemoteItem]] {
+        let path = LockFile.path(forJob: jobPath)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ExecutionError("no lock file \(path); write one with `flowctl lock \(jobPath)`")
+        }
+        let lock = try LockWriter.read(path)
+        let used = Set(job.actions.compactMap { action -> String? in
+            if case .selection(let name)? = action.input { return name } else { return nil }
+        })
+        for name in used.sorted() where lock.selections[name] == nil {
+            throw ExecutionError("selection `\(name)` is not in \(path); refresh it with `flowctl lock --update \(jobPath)`")
+        }
+        if let sha = try? Data(contentsOf: URL(fileURLWithPath: jobPath)), lock.job.sha256 != FileDigest.sha256([UInt8](sha)) {
+            Console.error("warning: \(jobPath) changed since \(path) was written; items come from the lock")
+        }
+        return lock.items
+    }
+
+    /// The lock next to the job, when there is one.
+    func existingLock() -> LockFile? {
+        let path = LockFile.path(forJob: jobPath)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try? LockWriter.read(path)
+    }
 }
 
 /// Makes the connector of a source type.
@@ -70,7 +101,11 @@ enum ConnectorFactory {
         switch spec.type {
         case .local:
             return LocalConnector(spec: spec)
-        case .xnat, .loris, .grandChallenge, .agora:
+        case .grandChallenge:
+            return try GrandChallengeConnector(spec: spec)
+        case .agora:
+            return try AgoraConnector(spec: spec)
+        case .xnat, .loris:
             throw ConnectorError.unsupported("the \(spec.type.rawValue) connector is not built into this flowctl yet")
         }
     }

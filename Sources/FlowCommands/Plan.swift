@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlowModel
 import FlowPlanner
 
 struct Plan: AsyncParsableCommand {
@@ -19,14 +20,19 @@ struct Plan: AsyncParsableCommand {
     @Option(help: "Output format: text, json (versioned), dot (Graphviz) or mermaid.")
     var format: Format = .text
 
-    @Flag(help: "Exit 2 when the plan has work to do, 0 when it has none.")
+    @Flag(help: "Exit 2 when the plan has work to do or the remote drifted from the lock, 0 when neither.")
     var detailedExitcode = false
+
+    @Flag(help: "Take the items from <job>.lock.json instead of listing the remote.")
+    var locked = false
 
     func run() async throws {
         let session = try JobSession.open(options)
         let plan: FlowPlanner.Plan
+        var drift = Drift()
         do {
-            let items = try await session.resolve()
+            let items = locked ? try session.lockedItems() : try await session.resolve()
+            if !locked, let lock = session.existingLock() { drift = Drift.between(lock: lock, listed: items) }
             plan = try Planner(baseDirectory: session.baseDirectory, completed: session.completedWork())
                 .plan(session.job, items: items)
         } catch {
@@ -34,11 +40,13 @@ struct Plan: AsyncParsableCommand {
             throw ExitCode(1)
         }
         switch format {
-        case .text: print(PlanRenderer.text(plan), terminator: "")
-        case .json: print(PlanRenderer.json(plan), terminator: "")
+        case .text:
+            print(PlanRenderer.text(plan), terminator: "")
+            if session.existingLock() != nil && !locked { print("\n" + drift.text, terminator: "") }
+        case .json: print(PlanRenderer.json(plan, drift: session.existingLock() != nil && !locked ? drift : nil), terminator: "")
         case .dot: print(PlanRenderer.dot(plan), terminator: "")
         case .mermaid: print(PlanRenderer.mermaid(plan), terminator: "")
         }
-        if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
+        if detailedExitcode && (plan.hasChanges || !drift.isEmpty) { throw ExitCode(2) }
     }
 }

@@ -30,13 +30,16 @@ struct Run: AsyncParsableCommand {
 
     enum EventFormat: String, ExpressibleByArgument { case json }
 
+    @Flag(help: "Fetch exactly the items of <job>.lock.json (no listing), verifying every checksum.")
+    var locked = false
+
     func run() async throws {
         let session = try JobSession.open(options)
         let journal: Journal
         let plan: FlowPlanner.Plan
         do {
             journal = try Journal(path: Journal.path(forRoot: session.stateRoot))
-            let items = try await session.resolve()
+            let items = locked ? try session.lockedItems() : try await session.resolve()
             plan = try Planner(baseDirectory: session.baseDirectory, completed: JournalState(records: try journal.records()))
                 .plan(session.job, items: items)
         } catch {
@@ -47,13 +50,27 @@ struct Run: AsyncParsableCommand {
         if events == .json { sinks.append(JSONEventWriter()) }
         if !quiet { sinks.append(ProgressDisplay(live: Console.stderrIsTerminal)) }
         let executor = Executor(plan: plan, connectors: session.connectors, journal: journal,
-                                options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing), events: EventFanOut(sinks))
+                                options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing || locked, locked: locked),
+                                events: EventFanOut(sinks))
         let signals = SignalTrap { executor.stop() }
         let report = await executor.run()
         signals.cancel()
+        writeManifests(plan: plan, session: session, journal: journal)
         Console.error(RunSummary.text(report, plan: plan))
         if report.interrupted && report.failures.isEmpty { throw ExitCode(130) }
         if !report.succeeded { throw ExitCode(1) }
+    }
+}
+
+extension Run {
+    /// Provenance: every download root gets a `flowctl-manifest.json` of what the journal says is there.
+    func writeManifests(plan: FlowPlanner.Plan, session: JobSession, journal: Journal) {
+        guard let records = try? journal.records() else { return }
+        for root in Set(plan.roots.values) where FileManager.default.fileExists(atPath: root) {
+            let manifest = Manifest.build(root: root, job: session.job.name, flowctlVersion: Flowctl.version,
+                                          records: Array(records.values))
+            do { try manifest.write(to: root) } catch { Console.error("warning: cannot write the manifest in \(root): \(error)") }
+        }
     }
 }
 
@@ -66,6 +83,11 @@ enum RunSummary {
             + ", \(report.failures.count) failed"
         if report.notStarted > 0 { text += ", \(report.notStarted) not started" }
         if report.interrupted { text += "; interrupted: partial files are kept and resume on the next run" }
+        let upstream = report.failures.filter { $0.error.hasPrefix("changed upstream") }
+        if !upstream.isEmpty {
+            text += "\n\(upstream.count) item(s) changed or vanished upstream since the lock; "
+                + "`flowctl plan` shows the drift, `flowctl lock --update` accepts it"
+        }
         for failure in report.failures { text += "\n  failed \(failure.task): \(failure.error)" }
         return text
     }

@@ -139,6 +139,8 @@ public enum ConnectorError: Error, Sendable, CustomStringConvertible {
     case badReply(String)
     /// A downloaded file did not match its size or checksum.
     case integrity(String)
+    /// An item no longer matches its lock file (changed or vanished upstream). Never retried.
+    case changedUpstream(String)
     /// The platform or this connector cannot do it.
     case unsupported(String)
     /// Local problem (disk full, permissions).
@@ -180,6 +182,7 @@ public enum ConnectorError: Error, Sendable, CustomStringConvertible {
         case .authentication(let m): return "authentication failed: \(m)"
         case .badReply(let m): return "unexpected reply: \(m)"
         case .integrity(let m): return "integrity check failed: \(m)"
+        case .changedUpstream(let m): return "changed upstream since the lock: \(m)"
         case .unsupported(let m): return "not supported: \(m)"
         case .local(let m): return m
         }

@@ -13,10 +13,15 @@ public struct ExecutorOptions: Sendable {
     /// Journal group commit: at most this many completions or this many seconds per batch.
     public var batchSize: Int
     public var batchSeconds: Double
+    /// Items come from a lock file: a checksum mismatch or a missing item means the remote
+    /// changed since the lock, which is reported, never retried.
+    public var locked: Bool
 
-    public init(jobs: Int = 16, keepGoing: Bool = false, batchSize: Int = 512, batchSeconds: Double = 0.5) {
+    public init(jobs: Int = 16, keepGoing: Bool = false, batchSize: Int = 512, batchSeconds: Double = 0.5,
+                locked: Bool = false) {
         self.jobs = max(1, jobs)
         self.keepGoing = keepGoing
+        self.locked = locked
         self.batchSize = batchSize
         self.batchSeconds = batchSeconds
     }
@@ -249,7 +254,8 @@ public final class Executor: Sendable {
                  retries: Int) async throws -> Outcome {
         let now = Date().timeIntervalSince1970
         var record = TaskRecord(id: task.id, action: task.action, kind: task.kind.rawValue, state: .done,
-                                attempts: retries + 1, remoteID: task.item?.id, startedAt: now)
+                                attempts: retries + 1, source: task.item?.source, remoteID: task.item?.id,
+                                startedAt: now)
         switch task.kind {
         case .download:
             guard let item = task.item, let destination = task.destination else { throw ExecutionError("download without item") }
@@ -346,17 +352,26 @@ public final class Executor: Sendable {
         try Directories.shared.ensureParent(of: destination)
         let resume = FileStat.size(part) != nil
         let sink = events
-        let result = try await connector.fetch(item, to: part, resume: resume) { bytes in
-            sink.emit(.progress(taskID: taskID, bytes: bytes))
+        let result: FetchResult
+        do {
+            result = try await connector.fetch(item, to: part, resume: resume) { bytes in
+                sink.emit(.progress(taskID: taskID, bytes: bytes))
+            }
+        } catch ConnectorError.status(let code, _, _, _) where options.locked && (code == 404 || code == 410) {
+            throw ConnectorError.changedUpstream("\(item.id) vanished (HTTP \(code))")
+        }
+        // A mismatch against a lock is news about the remote; against a listing, a damaged transfer.
+        func mismatch(_ message: String) -> ConnectorError {
+            options.locked ? .changedUpstream(message) : .integrity(message)
         }
         if let expected = item.size, result.fileSize != expected {
             unlink(part)
-            throw ConnectorError.integrity("\(item.id): got \(result.fileSize) bytes, the server listed \(expected)")
+            throw mismatch("\(item.id): got \(result.fileSize) bytes, expected \(expected)")
         }
         for checksum in item.checksums {
             if let got = result.checksum(checksum.algorithm), got != checksum.value {
                 unlink(part)
-                throw ConnectorError.integrity("\(item.id): \(checksum.algorithm.rawValue) is \(got), the server listed \(checksum.value)")
+                throw mismatch("\(item.id): \(checksum.algorithm.rawValue) is \(got), expected \(checksum.value)")
             }
         }
         guard rename(part, destination) == 0 else {

@@ -22,6 +22,8 @@ public struct TaskRecord: Sendable, Hashable, Codable, FetchableRecord, Persista
     public var sha256: String?
     /// A server digest that was verified (`md5:…`, `sha1:…`).
     public var serverChecksum: String?
+    /// Name of the source the task's item came from.
+    public var source: String?
     public var remoteID: String?
     public var remoteVersion: String?
     /// Absolute destination of a download.
@@ -33,7 +35,7 @@ public struct TaskRecord: Sendable, Hashable, Codable, FetchableRecord, Persista
     public var finishedAt: Double?
 
     public init(id: String, action: String, kind: String, state: State, attempts: Int = 0, bytesTransferred: Int64 = 0,
-                size: Int64? = nil, sha256: String? = nil, serverChecksum: String? = nil, remoteID: String? = nil,
+                size: Int64? = nil, sha256: String? = nil, serverChecksum: String? = nil, source: String? = nil, remoteID: String? = nil,
                 remoteVersion: String? = nil, destination: String? = nil, remoteState: String? = nil,
                 error: String? = nil, startedAt: Double? = nil, finishedAt: Double? = nil) {
         self.id = id
@@ -45,6 +47,7 @@ public struct TaskRecord: Sendable, Hashable, Codable, FetchableRecord, Persista
         self.size = size
         self.sha256 = sha256
         self.serverChecksum = serverChecksum
+        self.source = source
         self.remoteID = remoteID
         self.remoteVersion = remoteVersion
         self.destination = destination
@@ -98,6 +101,7 @@ public final class Journal: Sendable {
                 t.column("size", .integer)
                 t.column("sha256", .text)
                 t.column("serverChecksum", .text)
+                t.column("source", .text)
                 t.column("remoteID", .text)
                 t.column("remoteVersion", .text)
                 t.column("destination", .text)

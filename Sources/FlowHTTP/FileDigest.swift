@@ -56,6 +56,13 @@ public enum FileDigest {
         }
     }
 
+    /// sha256 of bytes in memory (small documents such as a job file), lowercase hex.
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        var hashers = Hashers([])
+        bytes.withUnsafeBytes { hashers.update($0) }
+        return hashers.finalize()[.sha256]!
+    }
+
     private static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {

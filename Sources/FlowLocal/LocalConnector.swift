@@ -26,7 +26,8 @@ public struct LocalConnector: Connector {
             throw ConnectorError.local("local source `\(spec.name)`: no folder at \(root)")
         }
         let rootURL = URL(fileURLWithPath: root, isDirectory: true)
-        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey, .fileSizeKey, .isSymbolicLinkKey]
+        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey, .fileSizeKey, .isSymbolicLinkKey,
+                                      .contentModificationDateKey]
         guard let walker = FileManager.default.enumerator(at: rootURL, includingPropertiesForKeys: keys) else {
             throw ConnectorError.local("cannot read folder \(root)")
         }
@@ -52,7 +53,9 @@ public struct LocalConnector: Connector {
                 "file.ext": FileName.extension(of: name), "file.size": String(size), "file.dir": dir,
             ]
             guard selection.accepts(fields) else { continue }
-            items.append(RemoteItem(source: spec.name, id: relative, url: path, size: size, fields: fields))
+            // The modification time stands in for an ETag: it tells a lock that a file changed.
+            let version = values?.contentModificationDate.map { String(Int64($0.timeIntervalSince1970 * 1_000_000)) }
+            items.append(RemoteItem(source: spec.name, id: relative, url: path, size: size, version: version, fields: fields))
         }
         return items.sorted { $0.id < $1.id }
     }

@@ -95,7 +95,7 @@ public enum PlanRenderer {
 
     // MARK: json
 
-    public static func json(_ plan: Plan) -> String {
+    public static func json(_ plan: Plan, drift: Drift? = nil) -> String {
         let actions: [[String: Any]] = summaries(plan).map { s in
             var a: [String: Any] = ["name": s.name, "kind": s.kind, "source": s.source, "tasks": s.tasks,
                                     "todo": s.todo, "skipped": s.skipped, "bytes_todo": s.bytesTodo]
@@ -120,7 +120,7 @@ public enum PlanRenderer {
             if !task.parameters.isEmpty { t["parameters"] = task.parameters }
             return t
         }
-        let document: [String: Any] = [
+        var document: [String: Any] = [
             "format_version": jsonFormatVersion,
             "job": ["name": plan.job.name, "path": plan.job.path],
             "actions": actions,
@@ -128,6 +128,12 @@ public enum PlanRenderer {
             "totals": ["tasks": plan.graph.count, "todo": plan.pending.count,
                        "skipped": plan.graph.count - plan.pending.count],
         ]
+        if let drift {
+            func list(_ changes: [Drift.Change]) -> [[String: String]] {
+                changes.map { ["selection": $0.selection, "id": $0.id, "detail": $0.detail] }
+            }
+            document["drift"] = ["added": list(drift.added), "removed": list(drift.removed), "changed": list(drift.changed)]
+        }
         let data = try! JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys,
                                                                                   .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"

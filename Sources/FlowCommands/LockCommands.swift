@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+import FlowConnector
+import FlowExecutor
+import FlowHTTP
+import FlowModel
+
+struct Lock: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pin the exact remote items of every selection, with sizes and checksums, in <job>.lock.json.",
+        discussion: """
+            Commit the lock file next to the job: `flowctl run --locked` then fetches exactly that \
+            set, verifying every checksum, and `flowctl plan` shows drift. sha256 is always \
+            recorded: from the journal when the file was already downloaded unchanged, else by \
+            streaming the item once (nothing is kept).
+            """)
+
+    @OptionGroup var options: JobOptions
+
+    @Flag(help: "Replace an existing lock file with what the remote holds now.")
+    var update = false
+
+    @Option(help: "Items hashed at once when sha256 must be computed by streaming.")
+    var jobs: Int = 8
+
+    func run() async throws {
+        let session = try JobSession.open(options)
+        let lockPath = LockFile.path(forJob: options.job)
+        if FileManager.default.fileExists(atPath: lockPath) && !update {
+            Console.error("\(lockPath) exists; `flowctl plan \(options.job)` shows drift, `flowctl lock --update` refreshes it")
+            throw ExitCode(1)
+        }
+        do {
+            let listed = try await session.resolve()
+            let lock = try await LockWriter(session: session, jobs: jobs).lock(listed: listed)
+            try LockWriter.write(lock, to: lockPath)
+            let count = lock.selections.values.reduce(0) { $0 + $1.items.count }
+            Console.error("wrote \(lockPath): \(count) item(s) in \(lock.selections.count) selection(s)")
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Builds lock files: identities of the sources, every item with its checksums and sha256.
+struct LockWriter {
+    let session: JobSession
+    let jobs: Int
+
+    func lock(listed: [String: [RemoteItem]]) async throws -> LockFile {
+        let known = knownSHA256()
+        var selections: [String: LockFile.LockedSelection] = [:]
+        for selection in session.job.selections {
+            guard let items = listed[selection.name], let connector = session.connectors[selection.source] else { continue }
+            let hashed = try await withSHA256(items, known: known, connector: connector)
+            selections[selection.name] = .init(source: selection.source, items: hashed.map(LockFile.LockedItem.init))
+        }
+        var sources: [String: LockFile.LockedSource] = [:]
+        for spec in session.job.sources {
+            let identity = (try? await session.connectors[spec.name]?.identity()) ?? ["url": spec.url]
+            sources[spec.name] = .init(type: spec.type.rawValue, identity: identity)
+        }
+        let jobSHA = try await FileDigest.compute(path: session.jobPath)[.sha256] ?? ""
+        return LockFile(flowctlVersion: Flowctl.version, job: .init(name: session.job.name, sha256: jobSHA),
+                        sources: sources, selections: selections)
+    }
+
+    /// sha256 by remote id from the journal, for files downloaded unchanged since.
+    func knownSHA256() -> [String: (sha256: String, serverChecksum: String?, size: Int64?)] {
+        let path = Journal.path(forRoot: session.stateRoot)
+        guard let records = try? Journal(path: path, create: false).records() else { return [:] }
+        var known: [String: (String, String?, Int64?)] = [:]
+        for record in records.values where record.state == .done && record.kind == TaskKind.download.rawValue {
+            if let id = record.remoteID, let sha = record.sha256 { known[id] = (sha, record.serverChecksum, record.size) }
+        }
+        return known
+    }
+
+    func withSHA256(_ items: [RemoteItem], known: [String: (sha256: String, serverChecksum: String?, size: Int64?)],
+                    connector: any Connector) async throws -> [RemoteItem] {
+        var result = items
+        var toHash: [Int] = []
+        for (i, item) in items.enumerated() where item.checksum(.sha256) == nil {
+            if let k = known[item.id], k.size == item.size,
+               k.serverChecksum == nil || item.checksums.contains(where: { "\($0.algorithm.rawValue):\($0.value)" == k.serverChecksum }) {
+                result[i].checksums.append(Checksum(.sha256, k.sha256))
+            } else {
+                toHash.append(i)
+            }
+        }
+        guard !toHash.isEmpty else { return result }
+        Console.error("lock: hashing \(toHash.count) item(s) not downloaded before (streamed, not kept)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-lock-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var next = 0
+        while next < toHash.count {
+            let batch = Array(toHash[next..<min(next + jobs, toHash.count)])
+            next += batch.count
+            let hashes = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for i in batch {
+                    group.addTask {
+                        let part = scratch + "/\(i).part"
+                        defer { unlink(part) }
+                        let fetched = try await connector.session(retrying: items[i]) { try await connector.fetch(items[i], to: part, resume: false, progress: nil) }
+                        guard let sha = fetched.checksum(.sha256) else { throw ExecutionError("no sha256 for \(items[i].id)") }
+                        return (i, sha)
+                    }
+                }
+                return try await group.reduce(into: [(Int, String)]()) { $0.append($1) }
+            }
+            for (i, sha) in hashes { result[i].checksums.append(Checksum(.sha256, sha)) }
+        }
+        return result
+    }
+
+    static func write(_ lock: LockFile, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(lock)
+        data.append(contentsOf: Array("\n".utf8))
+        try data.write(to: URL(fileURLWithPath: path + ".part"))
+        guard rename(path + ".part", path) == 0 else { throw ExecutionError("cannot write \(path)") }
+    }
+
+    static func read(_ path: String) throws -> LockFile {
+        do {
+            return try JSONDecoder().decode(LockFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw ExecutionError("cannot read lock file \(path): \(error)")
+        }
+    }
+}
+
+extension Connector {
+    /// Retries one operation by the source's retry policy (transient failures only).
+    func session(retrying item: RemoteItem, _ operation: @Sendable () async throws -> FetchResult) async throws -> FetchResult {
+        let policy = RetryPolicy(spec.retry)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do { return try await operation() } catch let error as ConnectorError {
+                guard case .retry(let delay) = policy.decide(attempt: attempt, elapsed: 0, failure: error.retryFailure,
+                                                             retryAfter: error.retryAfter, alreadyReauthenticated: true,
+                                                             jitter: Double.random(in: 0..<1)) else { throw error }
+                try await Task.sleep(for: .seconds(delay))
+            }
+        }
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-hash an output folder against its flowctl-manifest.json: missing, changed and extra files.",
+        discussion: "Exit status 0 when every file matches, 1 otherwise.")
+
+    @Argument(help: "An output folder (a download's `to:`).", completion: .directory)
+    var directory: String
+
+    @Option(help: "Output format: text or json.")
+    var format: Plan.Format = .text
+
+    func run() async throws {
+        let manifest: Manifest
+        do { manifest = try Manifest.read(from: directory) } catch {
+            Console.error("error: no readable \(Manifest.fileName) in \(directory) (\(error.localizedDescription))")
+            throw ExitCode(1)
+        }
+        let report = try await Verifier.verify(root: directory, manifest: manifest)
+        if format == .json {
+            let object: [String: Any] = ["format_version": 1, "verified": report.verified, "missing": report.missing,
+                                         "changed": report.changed, "extra": report.extra, "clean": report.isClean]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            Console.out(String(decoding: data, as: UTF8.self))
+        } else {
+            for path in report.missing { Console.out("missing  \(path)") }
+            for path in report.changed { Console.out("changed  \(path)") }
+            for path in report.extra { Console.out("extra    \(path)") }
+            Console.out("\(report.verified) verified, \(report.missing.count) missing, \(report.changed.count) changed, "
+                        + "\(report.extra.count) extra (job `\(manifest.job)`)")
+        }
+        if !report.isClean { throw ExitCode(1) }
+    }
+}
+

@@ -1,0 +1,112 @@
+import Foundation
+import FlowHTTP
+import FlowModel
+
+/// `flowctl-manifest.json` in an output root: every file flowctl wrote there, with where it
+/// came from (source, remote id), its checksums, the job, the flowctl version and the time.
+/// `Verifier` re-hashes a tree against it.
+public struct Manifest: Codable, Sendable {
+    public static let fileName = "flowctl-manifest.json"
+    public static let currentFormatVersion = 1
+
+    public struct Entry: Codable, Sendable, Hashable {
+        public var path: String
+        public var source: String?
+        public var remoteID: String?
+        public var size: Int64?
+        public var sha256: String?
+        public var serverChecksum: String?
+        public var downloadedAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case path, source, size, sha256
+            case remoteID = "remote_id", serverChecksum = "server_checksum", downloadedAt = "downloaded_at"
+        }
+    }
+
+    public var formatVersion: Int
+    public var job: String
+    public var flowctlVersion: String
+    public var files: [Entry]
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version", job, flowctlVersion = "flowctl_version", files
+    }
+
+    /// The manifest of everything the journal says was written under `root`.
+    public static func build(root: String, job: String, flowctlVersion: String, records: [TaskRecord]) -> Manifest {
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        let iso = ISO8601DateFormatter()
+        let files = records.compactMap { record -> Entry? in
+            guard record.state == .done, let destination = record.destination, destination.hasPrefix(prefix) else { return nil }
+            return Entry(path: String(destination.dropFirst(prefix.count)), source: record.source, remoteID: record.remoteID,
+                         size: record.size, sha256: record.sha256, serverChecksum: record.serverChecksum,
+                         downloadedAt: record.finishedAt.map { iso.string(from: Date(timeIntervalSince1970: $0)) })
+        }.sorted { $0.path < $1.path }
+        return Manifest(formatVersion: currentFormatVersion, job: job, flowctlVersion: flowctlVersion, files: files)
+    }
+
+    /// Writes `<root>/flowctl-manifest.json` (pretty, sorted keys) through a rename.
+    public func write(to root: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let path = root + "/" + Manifest.fileName
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path + ".part"))
+        guard rename(path + ".part", path) == 0 else { throw ExecutionError("cannot write \(path)") }
+    }
+
+    public static func read(from root: String) throws -> Manifest {
+        let data = try Data(contentsOf: URL(fileURLWithPath: root + "/" + fileName))
+        return try JSONDecoder().decode(Manifest.self, from: data)
+    }
+}
+
+/// Re-hashes an output tree against its manifest: missing, changed and extra files.
+public enum Verifier {
+    public struct Report: Sendable {
+        public var verified = 0
+        public var missing: [String] = []
+        public var changed: [String] = []
+        public var extra: [String] = []
+        public var isClean: Bool { missing.isEmpty && changed.isEmpty && extra.isEmpty }
+    }
+
+    public static func verify(root: String, manifest: Manifest, concurrency: Int = 4) async throws -> Report {
+        var report = Report()
+        let expected = Dictionary(uniqueKeysWithValues: manifest.files.map { ($0.path, $0) })
+        // Hash in bounded parallel batches: hashing is disk- and CPU-bound.
+        let entries = manifest.files
+        var index = 0
+        while index < entries.count {
+            let batch = entries[index..<min(index + concurrency * 4, entries.count)]
+            index += batch.count
+            let results = try await withThrowingTaskGroup(of: (String, String?).self) { group in
+                for entry in batch {
+                    group.addTask {
+                        let path = root + "/" + entry.path
+                        guard FileManager.default.fileExists(atPath: path) else { return (entry.path, nil) }
+                        return (entry.path, try await FileDigest.compute(path: path)[.sha256])
+                    }
+                }
+                return try await group.reduce(into: [(String, String?)]()) { $0.append($1) }
+            }
+            for (path, sha) in results {
+                guard let sha else { report.missing.append(path); continue }
+                if let want = expected[path]?.sha256, want != sha { report.changed.append(path) } else { report.verified += 1 }
+            }
+        }
+        let rootURL = URL(fileURLWithPath: root)
+        let prefix = rootURL.standardizedFileURL.path + "/"
+        if let walker = FileManager.default.enumerator(at: rootURL, includingPropertiesForKeys: [.isRegularFileKey]) {
+            while let url = walker.nextObject() as? URL {
+                if url.lastPathComponent == ".flowctl" { walker.skipDescendants(); continue }
+                guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+                let relative = String(url.standardizedFileURL.path.dropFirst(prefix.count))
+                if relative == Manifest.fileName || expected[relative] != nil { continue }
+                report.extra.append(relative)
+            }
+        }
+        report.missing.sort(); report.changed.sort(); report.extra.sort()
+        return report
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what flowctl needs to build on a fresh Debian machine (as root, or with sudo):
+# libcurl's headers (the CCurl system library) and SQLite's (the journal, through GRDB).
+set -euo pipefail
+need=()
+for pkg in libcurl4-openssl-dev libsqlite3-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing ${need[*]}" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
