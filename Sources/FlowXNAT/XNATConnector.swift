@@ -1,0 +1,63 @@
+import Foundation
+import FlowConnector
+import FlowHTTP
+import FlowModel
+
+/// Connector for XNAT's REST API: lists scan files, downloads them with MD5 checks, uploads
+/// files into resources. Every request goes through one `SourceSession` (limits, retries, re-login).
+public struct XNATConnector: Connector {
+    public let spec: SourceSpec
+    let session: SourceSession
+
+    /// Builds the connector; credentials are `user`/`password` (or an alias token's
+    /// `token`/`secret`), or `netrc: true`, or none for public data.
+    public init(spec: SourceSpec) throws {
+        guard spec.url.hasPrefix("http://") || spec.url.hasPrefix("https://") else {
+            throw ConnectorError.unsupported("XNAT source `\(spec.name)` needs an http(s) URL, got \"\(URLText.redacted(spec.url))\"")
+        }
+        self.spec = spec
+        let user = (spec.credentials["user"] ?? spec.credentials["token"])?.revealed
+        let password = (spec.credentials["password"] ?? spec.credentials["secret"])?.revealed
+        if (user == nil) != (password == nil) {
+            throw ConnectorError.authentication("XNAT source `\(spec.name)` needs both `user` and `password` (or an alias token's `token` and `secret`)")
+        }
+        if user != nil || spec.netrc {
+            let ref = SessionRef()
+            session = try SourceSession(spec: spec, auth: XNATLogin(user: user, password: password, baseURL: spec.url, session: ref))
+            ref.value = session
+        } else {
+            session = try SourceSession(spec: spec)
+        }
+    }
+
+    // MARK: identity
+
+    public func identity() async throws -> [String: String] {
+        var out = ["type": "xnat", "url": spec.url]
+        let response = try await session.send(HTTPRequest(url: session.url("/xapi/siteConfig/buildInfo?format=json")), accept: [404])
+        if response.status == 200, let info = try? SourceSession.decode(JSONValue.self, response.body, from: "/xapi/siteConfig/buildInfo"),
+           let version = info["version"]?.text {
+            out["version"] = version
+        } else {
+            // XNAT 1.6 answers its version as text at /data/version.
+            let old = try await session.send(HTTPRequest(url: session.url("/data/version")), accept: [404])
+            if old.status == 200 { out["version"] = old.text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        return out
+    }
+
+    // MARK: fetch
+
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+                      progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
+        let result = try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume,
+                                                digests: [.md5, .sha256], progress: progress)
+        if let size = item.size, result.fileSize != size {
+            throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, the listing said \(size)")
+        }
+        if let expected = item.checksum(.md5), let got = result.checksum(.md5), expected != got {
+            throw ConnectorError.integrity("\(item.id): MD5 \(got) does not match XNAT's digest \(expected)")
+        }
+        return result
+    }
+}

@@ -1,0 +1,152 @@
+import FlowConnector
+import FlowHTTP
+import FlowModel
+
+/// Listing: project -> subjects -> experiments -> scans -> resources -> files, each level's
+/// children listed concurrently (the session bounds requests in flight). Literal matchers go to
+/// the server as field filters (`type=DWI_ALFA1,rDWI_ALFA1`); every matcher is checked here too,
+/// since XNAT's filters are case-insensitive SQL LIKEs.
+extension XNATConnector {
+    /// Fields gathered on the way down the hierarchy.
+    typealias Fields = [String: String]
+
+    public func list(_ selection: Selection) async throws -> [RemoteItem] {
+        let projects = try await listProjects(selection)
+        return try await concurrentFlatMap(projects) { project in
+            let subjects = try await listSubjects(project, selection)
+            return try await concurrentFlatMap(subjects) { subject in
+                let experiments = try await listExperiments(subject, selection)
+                return try await concurrentFlatMap(experiments) { experiment in
+                    let scans = try await listScans(experiment, selection)
+                    return try await concurrentFlatMap(scans) { scan in
+                        let resources = try await listResources(scan, selection)
+                        return try await concurrentFlatMap(resources) { resource in
+                            try await listFiles(resource, selection)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Server-side filter for the literal matchers on `field` of `level`.
+    func serverFilter(_ selection: Selection, level: String, field: String, param: String) -> [(String, String)] {
+        let literal = selection.filters(on: level).filter { $0.field == field }.compactMap { XNATReply.filterValue($0.matcher.literalValues) }
+        // With two literal filters on one field, one is enough for the server; the client checks both.
+        return literal.first.map { [(param, $0)] } ?? []
+    }
+
+    func listProjects(_ selection: Selection) async throws -> [Fields] {
+        let rows = try await session.xnatRows("/data/projects", query: [])
+        return rows.compactMap { row in
+            guard let id = row["ID"]?.text, !id.isEmpty else { return nil }
+            let fields = ["project.id": id, "project.name": row["name"]?.text ?? ""]
+            return selection.accepts(fields, levels: ["project"]) ? fields : nil
+        }
+    }
+
+    func listSubjects(_ project: Fields, _ selection: Selection) async throws -> [Fields] {
+        let path = "/data/projects/\(URLText.segment(project["project.id"]!))/subjects"
+        let rows = try await session.xnatRows(path, query: serverFilter(selection, level: "subjects", field: "subject.label", param: "label"))
+        return try rows.compactMap { row in
+            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("\(path): a subject row has no ID") }
+            var fields = project
+            fields["subject.id"] = id
+            fields["subject.label"] = row["label"]?.text ?? ""
+            return selection.accepts(fields, levels: ["subjects"]) ? fields : nil
+        }
+    }
+
+    func listExperiments(_ subject: Fields, _ selection: Selection) async throws -> [Fields] {
+        let path = "/data/projects/\(URLText.segment(subject["project.id"]!))/subjects/\(URLText.segment(subject["subject.id"]!))/experiments"
+        let query = serverFilter(selection, level: "experiments", field: "experiment.label", param: "label")
+            + serverFilter(selection, level: "experiments", field: "experiment.xsi_type", param: "xsiType")
+        let rows = try await session.xnatRows(path, query: query)
+        return try rows.compactMap { row in
+            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("\(path): an experiment row has no ID") }
+            let xsiType = row["xsiType"]?.text ?? ""
+            var fields = subject
+            fields["experiment.id"] = id
+            fields["experiment.label"] = row["label"]?.text ?? ""
+            fields["experiment.date"] = row["date"]?.text ?? ""
+            fields["experiment.xsi_type"] = xsiType
+            fields["experiment.modality"] = row["modality"]?.text.flatMap { $0.isEmpty ? nil : $0 } ?? Self.modality(of: xsiType)
+            return selection.accepts(fields, levels: ["experiments"]) ? fields : nil
+        }
+    }
+
+    /// `MR` for `xnat:mrSessionData`, `PET` for `xnat:petSessionData`, ...
+    static func modality(of xsiType: String) -> String {
+        var name = Substring(xsiType)
+        if let colon = name.firstIndex(of: ":") { name = name[name.index(after: colon)...] }
+        guard name.hasSuffix("SessionData") else { return "" }
+        return name.dropLast("SessionData".count).uppercased()
+    }
+
+    func listScans(_ experiment: Fields, _ selection: Selection) async throws -> [Fields] {
+        let path = "/data/experiments/\(URLText.segment(experiment["experiment.id"]!))/scans"
+        let rows = try await session.xnatRows(path, query: serverFilter(selection, level: "scans", field: "scan.type", param: "type"))
+        return try rows.compactMap { row in
+            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("\(path): a scan row has no ID") }
+            var fields = experiment
+            fields["scan.id"] = id
+            fields["scan.type"] = row["type"]?.text ?? ""
+            fields["scan.quality"] = row["quality"]?.text ?? ""
+            fields["scan.series_description"] = row["series_description"]?.text ?? ""
+            fields["scan.xsi_type"] = row["xsiType"]?.text ?? ""
+            fields["scan.note"] = row["note"]?.text ?? ""
+            return selection.accepts(fields, levels: ["scans"]) ? fields : nil
+        }
+    }
+
+    func listResources(_ scan: Fields, _ selection: Selection) async throws -> [Fields] {
+        let path = scanPath(scan) + "/resources"
+        let rows = try await session.xnatRows(path, query: [])
+        return rows.compactMap { row in
+            guard let label = row["label"]?.text, !label.isEmpty else { return nil }
+            var fields = scan
+            fields["resource.label"] = label
+            fields["resource.format"] = row["format"]?.text ?? ""
+            fields["resource.content"] = row["content"]?.text ?? ""
+            return selection.accepts(fields, levels: ["resource"]) ? fields : nil
+        }
+    }
+
+    func scanPath(_ scan: Fields) -> String {
+        "/data/experiments/\(URLText.segment(scan["experiment.id"]!))/scans/\(URLText.segment(scan["scan.id"]!))"
+    }
+
+    func listFiles(_ resource: Fields, _ selection: Selection) async throws -> [RemoteItem] {
+        let path = scanPath(resource) + "/resources/\(URLText.segment(resource["resource.label"]!))/files"
+        let rows = try await session.xnatRows(path, query: [])
+        return try rows.compactMap { row in
+            guard let item = try fileItem(row, resource: resource, listing: path) else { return nil }
+            return selection.accepts(item.allFields) ? item : nil
+        }
+    }
+
+    /// One file row as an item. Names are passed through as field values, never used as paths here.
+    func fileItem(_ row: JSONValue, resource: Fields, listing: String) throws -> RemoteItem? {
+        guard let uri = row["URI"]?.text, !uri.isEmpty else { throw ConnectorError.badReply("\(listing): a file row has no URI") }
+        guard let range = uri.range(of: "/files/") else { throw ConnectorError.badReply("\(listing): file URI \"\(uri)\" has no /files/ part") }
+        let relative = String(uri[range.upperBound...])
+        let sizeText = row["Size"]?.text ?? ""
+        guard let size = Int64(sizeText), size >= 0 else {
+            throw ConnectorError.badReply("\(listing): file \"\(relative)\" has size \"\(sizeText)\", not a number of bytes")
+        }
+        let digest = (row["digest"]?.text ?? "").lowercased()
+        var fields = resource
+        fields["file.name"] = row["Name"]?.text ?? String(relative.split(separator: "/").last ?? "")
+        fields["file.path"] = relative
+        fields["file.size"] = String(size)
+        fields["file.format"] = row["file_format"]?.text ?? ""
+        fields["file.content"] = row["file_content"]?.text ?? ""
+        fields["file.tags"] = row["file_tags"]?.text ?? ""
+        fields["file.digest"] = digest
+        let scanPart = resource["scan.id"].map { "/scans/\($0)" } ?? ""
+        let id = "\(resource["experiment.id"] ?? "")\(scanPart)/resources/\(resource["resource.label"] ?? "")/files/\(relative)"
+        let isMD5 = digest.count == 32 && digest.allSatisfy(\.isHexDigit)
+        return RemoteItem(source: spec.name, id: id, url: URLText.join(spec.url, XNATReply.encodePath(uri)), size: size,
+                          checksums: isMD5 ? [Checksum(.md5, digest)] : [], fields: fields)
+    }
+}
