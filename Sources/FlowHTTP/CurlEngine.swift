@@ -22,6 +22,9 @@ final class CurlEngine: @unchecked Sendable {
     private struct Inbox {
         var commands: [Command] = []
         var stopped = false
+        /// The thread is in (or about to enter) curl_multi_poll: a new command must wake it.
+        /// While it is awake, submitting costs no syscall.
+        var sleeping = false
     }
 
     private let multi: UnsafeMutableRawPointer
@@ -89,12 +92,14 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private func send(_ command: Command) -> Bool {
-        let accepted = inbox.withLock { inbox in
-            if inbox.stopped { return false }
+        let (accepted, wake) = inbox.withLock { inbox in
+            if inbox.stopped { return (false, false) }
             inbox.commands.append(command)
-            return true
+            defer { inbox.sleeping = false }
+            return (true, inbox.sleeping)
         }
-        if accepted { curl_multi_wakeup(multi) }
+        // A wakeup sent just before the thread polls is not lost: it leaves the poll readable.
+        if wake { curl_multi_wakeup(multi) }
         return accepted
     }
 
@@ -136,8 +141,16 @@ final class CurlEngine: @unchecked Sendable {
                 let code = message.pointee.data.result
                 finish(transfer, error: code == CURLE_OK ? nil : transfer.error(for: code))
             }
-            // Sleeps until a socket is ready, a timer of curl's is due, or a wakeup.
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            // Sleep until a socket is ready, a timer of curl's is due, or a wakeup; but not when
+            // commands arrived meanwhile (completions above resume callers, who submit more).
+            let idle = inbox.withLock { inbox in
+                inbox.sleeping = inbox.commands.isEmpty && !inbox.stopped
+                return inbox.sleeping
+            }
+            if idle {
+                curl_multi_poll(multi, nil, 0, 1000, nil)
+                inbox.withLock { $0.sleeping = false }
+            }
         }
         // Shut down: fail what is left (queued commands were drained above).
         for transfer in Array(active.values) { finish(transfer, error: .cancelled) }

@@ -51,19 +51,18 @@ public final class HTTPClient: Sendable {
     public func download(_ request: HTTPRequest, to partPath: String, resume: Bool = true,
                          digests: Set<DigestAlgorithm> = [.sha256],
                          progress: (@Sendable (Int64) -> Void)? = nil) async throws -> DownloadResult {
-        let fresh = Hashers(digests)
         var existing: Int64 = 0
         var info = stat()
         if resume, stat(partPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { existing = Int64(info.st_size) }
-        var prefix = fresh
+        var prefix: Hashers?  // hashes of the bytes already in the file
         var request = request
         if existing > 0 {
-            prefix = try await Self.hashPrefix(of: partPath, length: existing, into: fresh)
+            prefix = try await Self.hashPrefix(of: partPath, length: existing, into: Hashers(digests))
             request.headers.replaceOrAdd(name: "Range", value: "bytes=\(existing)-")
         }
         var hops = 0
         while true {
-            let file = FileSink(path: partPath, resumeFrom: existing, prefixHashers: prefix, freshHashers: fresh,
+            let file = FileSink(path: partPath, resumeFrom: existing, prefixHashers: prefix, freshHashers: Hashers(digests),
                                 progress: progress)
             let transfer = try makeTransfer(request, sink: .file(file), download: true)
             try await engine.perform(transfer)
@@ -80,7 +79,7 @@ public final class HTTPClient: Sendable {
             }
             if file.bytesWritten == 0 && !file.appended {
                 // An empty body never opened the file: a 206 keeps the prefix, anything else is empty.
-                if transfer.status == 206 && existing > 0 {
+                if transfer.status == 206, existing > 0, let prefix {
                     file.appended = true
                     file.hashers = prefix
                 } else {

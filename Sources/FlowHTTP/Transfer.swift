@@ -125,8 +125,8 @@ final class FileSink {
     let path: String
     /// Bytes already in the file when a resumed request was sent (0 for a fresh download).
     let resumeFrom: Int64
-    /// Hashes of the existing prefix, used when the server answers 206.
-    let prefixHashers: Hashers
+    /// Hashes of the existing prefix, used when the server answers 206 (nil: nothing to resume).
+    let prefixHashers: Hashers?
     var hashers: Hashers
     let progress: (@Sendable (Int64) -> Void)?
 
@@ -135,7 +135,7 @@ final class FileSink {
     var appended = false
     var failure: HTTPError?
 
-    init(path: String, resumeFrom: Int64, prefixHashers: Hashers, freshHashers: Hashers,
+    init(path: String, resumeFrom: Int64, prefixHashers: Hashers?, freshHashers: Hashers,
          progress: (@Sendable (Int64) -> Void)?) {
         self.path = path
         self.resumeFrom = resumeFrom
@@ -149,7 +149,7 @@ final class FileSink {
     /// Opens the file: appending on a 206 that continues our prefix, truncating otherwise.
     func open(status: Int, contentRange: String?) -> Bool {
         var flags = O_WRONLY | O_CREAT | O_CLOEXEC
-        if status == 206 && resumeFrom > 0 {
+        if status == 206, resumeFrom > 0, let prefixHashers {
             guard let contentRange, Self.rangeStart(contentRange) == resumeFrom else {
                 failure = .other(code: -1, message: "206 answer does not continue at byte \(resumeFrom)")
                 return false

@@ -1,0 +1,18 @@
+// swift-tools-version:6.1
+// A benchmark harness for FlowHTTP alone, outside the main package (no benchmark code in Sources/).
+// The FlowHTTP and CCurl targets are symlinks to the main package's sources, because the root
+// package does not export FlowHTTP as a product. Run it through ../nginx-downloads.sh.
+import PackageDescription
+
+let package = Package(
+    name: "flowhttp-bench",
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
+        .target(name: "FlowHTTP", dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/FlowHTTP", exclude: ["README.md"]),
+        .executableTarget(name: "flowhttp-bench", dependencies: ["FlowHTTP"]),
+    ]
+)
