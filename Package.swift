@@ -55,7 +55,7 @@ let package = Package(
         // MARK: commands and entry points
         .target(name: "FlowCommands", dependencies: [
             "FlowModel", "FlowJobFile", "FlowPlanner", "FlowExecutor", "FlowConnector",
-            "FlowLocal",
+            "FlowLocal", "FlowGrandChallenge",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flowctl", dependencies: [
@@ -82,6 +82,7 @@ let package = Package(
 // One test target per module, plus end-to-end tests that run the built binaries.
 // A target is listed here once it has real tests.
 let testTargets: [Target] = [
+    .testTarget(name: "FlowGrandChallengeTests", dependencies: ["FlowGrandChallenge", "FlowSandbox"]),
     .testTarget(name: "FlowSandboxTests", dependencies: ["FlowSandbox", .product(name: "Crypto", package: "swift-crypto")]),
     .testTarget(name: "FlowHTTPTests", dependencies: [
         "FlowHTTP",

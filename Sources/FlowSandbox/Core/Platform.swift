@@ -108,6 +108,7 @@ enum PlatformRegistry {
     static let all: [any PlatformEmulator.Type] = [
         XNATEmulator.self,
         LORISEmulator.self,
+        GrandChallengeEmulator.self,
     ]
     static func type(for id: PlatformID) -> (any PlatformEmulator.Type)? {
         all.first { $0.id == id }

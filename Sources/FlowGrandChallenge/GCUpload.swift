@@ -1,0 +1,126 @@
+import Foundation
+import FlowConnector
+import FlowHTTP
+import FlowModel
+
+/// Uploads: one local file becomes a new case of an archive or reader study, as gcapi's
+/// `add_case_to_archive` / `add_case_to_reader_study` do it: a user upload in parts (presigned
+/// part URLs, PUT, complete; abort on any failure), then an archive item or display set created
+/// empty and PATCHed with the upload as its image.
+extension GrandChallengeConnector {
+    /// The socket new cases use unless `into` names one.
+    static let defaultSocket = "generic-medical-image"
+    /// Part URLs asked for at once (gcapi asks for 5).
+    static let presignBatch = 5
+
+    /// Sends `file` into `destination["archive"]` or `destination["reader-study"]` (a slug), named
+    /// after its relative path (see `remoteName`). Idempotent by name: an image of that name already in the target is returned untouched
+    /// (`transferred: false`) unless `overwrite`, which adds another case.
+    public func upload(_ file: LocalFile, into destination: [String: String], overwrite: Bool) async throws -> UploadOutcome {
+        let target = try await uploadTarget(destination)
+        let name = Self.remoteName(file.relativePath)
+        guard !name.isEmpty, name.count <= 128 else { throw ConnectorError.local("cannot upload \"\(file.relativePath)\": Grand Challenge file names are 1-128 characters") }
+        if !overwrite, let existing = try await images(in: target, name: name).first {
+            return UploadOutcome(item: try item(for: existing, in: target), transferred: false)
+        }
+        let upload = try await sendInParts(file, as: name)
+        try await addCase(to: target, upload: upload, socket: destination["socket"] ?? Self.defaultSocket)
+        return UploadOutcome(item: try await waitForImage(named: name, in: target), transferred: true)
+    }
+
+    /// The image name of a local file: its relative path with `/` as `_` (`patient1/ct.mha` ->
+    /// `patient1_ct.mha`), since names are flat on Grand Challenge and tell cases apart for re-runs.
+    static func remoteName(_ relativePath: String) -> String {
+        relativePath.split(separator: "/").filter { $0 != "." && $0 != ".." }.joined(separator: "_")
+    }
+
+    /// The archive or reader study `into` names.
+    func uploadTarget(_ destination: [String: String]) async throws -> Container {
+        if let slug = destination["archive"], !slug.isEmpty {
+            guard let archive = try await all(APIArchive.self, "archives/", [("slug", slug)]).first(where: { $0.slug == slug }) else {
+                throw ConnectorError.badReply("no archive `\(slug)` on \(base) (or the token may not see it)")
+            }
+            return Self.container(archive)
+        }
+        if let slug = destination["reader-study"], !slug.isEmpty {
+            guard let study = try await all(APIReaderStudy.self, "reader-studies/", [("slug", slug)]).first(where: { $0.slug == slug }) else {
+                throw ConnectorError.badReply("no reader study `\(slug)` on \(base) (or the token may not see it)")
+            }
+            return Self.container(study)
+        }
+        throw ConnectorError.unsupported("a Grand Challenge upload needs `into: {archive: <slug>}` or `into: {reader-study: <slug>}`")
+    }
+
+    /// Creates a user upload and sends the file in parts; aborts the upload if anything fails,
+    /// so a failed or retried attempt leaves no open upload behind.
+    func sendInParts(_ file: LocalFile, as name: String) async throws -> APIUpload {
+        let created = try await send("POST", api("uploads/"), ["filename": name])
+        let upload = try SourceSession.decode(APIUpload.self, created.body, from: "POST uploads/")
+        let uploadPath = "uploads/\(upload.pk)/\(upload.s3_upload_id)/"
+        do {
+            // A 0-byte file still sends one (empty) part: S3 completes no upload without parts.
+            let count = max(1, Int((file.size + partSize - 1) / partSize))
+            var etags: [[String: Any]] = []
+            for batch in stride(from: 1, through: count, by: Self.presignBatch) {
+                let numbers = Array(batch...min(count, batch + Self.presignBatch - 1))
+                let reply = try await send("PATCH", api(uploadPath + "generate-presigned-urls/"), ["part_numbers": numbers])
+                let urls = try SourceSession.decode(APIUpload.self, reply.body, from: "generate-presigned-urls").presigned_urls ?? [:]
+                for n in numbers {
+                    guard let url = urls[String(n)] else { throw ConnectorError.badReply("no presigned URL for part \(n) of \(name)") }
+                    let offset = Int64(n - 1) * partSize
+                    let length = max(0, min(partSize, file.size - offset))
+                    let put = HTTPRequest(method: "PUT", url: url, body: .file(path: file.path, offset: offset, length: length))
+                    let response = try await session.send(put)
+                    guard let etag = response.headers.first("ETag") else {
+                        throw ConnectorError.badReply("the part upload of \(name) answered no ETag")
+                    }
+                    etags.append(["ETag": etag, "PartNumber": n])
+                }
+            }
+            let done = try await send("PATCH", api(uploadPath + "complete-multipart-upload/"), ["parts": etags])
+            return try SourceSession.decode(APIUpload.self, done.body, from: "complete-multipart-upload")
+        } catch {
+            // Best effort: the upload's parts are dropped server-side; the original error is what matters.
+            _ = try? await send("PATCH", api(uploadPath + "abort-multipart-upload/"), nil)
+            throw error
+        }
+    }
+
+    /// Creates an empty archive item or display set, then PATCHes the upload in as its image
+    /// (grand-challenge.org refuses values on create). A display set left empty by a failed PATCH is deleted.
+    func addCase(to target: Container, upload: APIUpload, socket: String) async throws {
+        let value: [String: Any] = ["interface": socket, "value": NSNull(), "file": NSNull(), "image": NSNull(),
+                                    "upload_session": NSNull(), "user_upload": NSNull(), "user_uploads": [upload.api_url],
+                                    "image_name": NSNull()]
+        let collection = target.kind == "archive" ? "archives/items/" : "reader-studies/display-sets/"
+        let body: [String: Any] = target.kind == "archive" ? ["archive": target.apiURL] : ["reader_study": target.slug]
+        let created = try SourceSession.decode(APICreated.self, try await send("POST", api(collection), body).body, from: "POST \(collection)")
+        do {
+            _ = try await send("PATCH", api(collection + created.pk + "/"), ["values": [value]])
+        } catch {
+            if target.kind == "reader_study" { _ = try? await send("DELETE", api(collection + created.pk + "/"), nil) }
+            throw error
+        }
+    }
+
+    /// The image grand-challenge.org made from the upload (it processes uploads in the background).
+    func waitForImage(named name: String, in target: Container) async throws -> RemoteItem {
+        var delay = 0.2
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            if let image = try await images(in: target, name: name).first { return try item(for: image, in: target) }
+            guard ContinuousClock.now + .seconds(delay) < deadline else {
+                throw ConnectorError.badReply("\(name) was uploaded, but \(target.slug) shows no image of that name after 60 s "
+                                              + "(still processing?); a re-run finds it without uploading again")
+            }
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, 5)
+        }
+    }
+
+    /// The item of an image's first file, with the target's fields.
+    func item(for image: APIImage, in target: Container) throws -> RemoteItem {
+        guard let file = image.files.first else { throw ConnectorError.badReply("image \(image.name) (\(image.pk)) has no files") }
+        return fileItem(file, of: image, fields: target.fields.merging(Self.imageFields(image)) { $1 })
+    }
+}
