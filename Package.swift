@@ -55,7 +55,7 @@ let package = Package(
         // MARK: commands and entry points
         .target(name: "FlowCommands", dependencies: [
             "FlowModel", "FlowJobFile", "FlowPlanner", "FlowExecutor", "FlowConnector",
-            "FlowLocal", "FlowGrandChallenge",
+            "FlowLocal", "FlowGrandChallenge", "FlowAgora",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flowctl", dependencies: [
@@ -83,6 +83,9 @@ let package = Package(
 // A target is listed here once it has real tests.
 let testTargets: [Target] = [
     .testTarget(name: "FlowGrandChallengeTests", dependencies: ["FlowGrandChallenge", "FlowSandbox"]),
+    .testTarget(name: "FlowAgoraTests", dependencies: [
+        "FlowAgora", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+    ]),
     .testTarget(name: "FlowSandboxTests", dependencies: ["FlowSandbox", .product(name: "Crypto", package: "swift-crypto")]),
     .testTarget(name: "FlowHTTPTests", dependencies: [
         "FlowHTTP",

@@ -109,6 +109,7 @@ enum PlatformRegistry {
         XNATEmulator.self,
         LORISEmulator.self,
         GrandChallengeEmulator.self,
+        AgoraEmulator.self,
     ]
     static func type(for id: PlatformID) -> (any PlatformEmulator.Type)? {
         all.first { $0.id == id }

@@ -1,0 +1,218 @@
+import Foundation
+import FlowConnector
+import FlowHTTP
+import FlowModel
+
+/// Uploads through Agora's import protocol: one import package per file, flow.js chunks,
+/// `complete` into the folder, wait for the import, then check the SHA-1 Agora reports.
+extension AgoraConnector {
+    /// Sends `file` into `destination` (`project`, `folder`, e.g. `/Results`; the folder is created
+    /// when missing). A file with the same path and SHA-1 already in the folder is not sent again;
+    /// a different one is replaced only with `overwrite`.
+    public func upload(_ file: LocalFile, into destination: [String: String], overwrite: Bool) async throws -> UploadOutcome {
+        guard let projectName = destination["project"], !projectName.isEmpty else {
+            throw ConnectorError.unsupported("Agora upload needs `into: {project: ..., folder: ...}`; `project` is missing")
+        }
+        let folderPath = Self.normalized(destination["folder"] ?? destination["path"] ?? "/")
+        let relative = try Self.remotePath(file.relativePath)
+        let project = try await project(named: projectName)
+        let folderID = try await ensureFolder(project: project, path: folderPath)
+        var context = project
+        context["folder.path"] = folderPath
+        context["folder.id"] = String(folderID)
+
+        let digests: [DigestAlgorithm: String]
+        do { digests = try await FileDigest.compute(path: file.path, algorithms: [.sha1, .sha256]) }
+        catch let error as HTTPError { throw ConnectorError.local(error.description) }
+        guard let sha1 = digests[.sha1] else { throw ConnectorError.local("no SHA-1 computed for \(file.path)") }
+        let size = FileManager.default.fileSize(file.path) ?? file.size
+
+        var replaced: Int?
+        if let existing = try await fileInFolder(folderID, relative, context: context) {
+            if existing.checksum(.sha1) == sha1 { return UploadOutcome(item: existing, transferred: false) }
+            guard overwrite else {
+                throw ConnectorError.status(409, url: session.url("/api/v1/folder/\(folderID)/items/"), message:
+                    "a different \(relative) is already in \(folderPath) of \(projectName) (Agora SHA-1 \(existing.checksum(.sha1) ?? "unknown"), "
+                    + "local \(sha1)); set `overwrite: true` to replace it", retryAfter: nil)
+            }
+            replaced = existing.fields["dataset.id"].flatMap(Int.init)
+        }
+
+        let (datafileID, datasetID) = try await importFile(path: file.path, size: size, relative: relative, sha1: sha1, folder: folderID)
+        if let replaced, replaced != datasetID {
+            _ = try await session.send(HTTPRequest(method: "DELETE", url: session.url("/api/v1/dataset/\(replaced)/")), accept: [404])
+        }
+        let dataset = try await session.agoraJSON("/api/v1/dataset/\(datasetID)/")
+        guard let datafile = dataset["datafiles"]?.array?.first(where: { $0["id"]?.int == datafileID }) else {
+            throw ConnectorError.badReply("Agora imported \(relative) as datafile \(datafileID), but dataset \(datasetID) does not list it")
+        }
+        var uploaded = try item(datafile: datafile, dataset: dataset, context: context)
+        uploaded.fields["file.path"] = relative
+        return UploadOutcome(item: uploaded, transferred: true)
+    }
+
+    /// Project fields (`project.id`, `project.name`, `project.root_folder`) of the project with this exact name.
+    func project(named name: String) async throws -> Fields {
+        let rows = try await session.agoraList("/api/v2/project/", query: [("name", name)])
+        guard let row = rows.first(where: { $0["name"]?.text == name }), let id = row["id"]?.int,
+              let root = row["root_folder"]?.int else {
+            throw ConnectorError.badReply("Agora has no project named \"\(name)\" (or no access to it)")
+        }
+        return ["project.id": String(id), "project.name": name, "project.root_folder": String(root)]
+    }
+
+    /// The folder at `path` in the project, made (one level at a time) when missing; concurrent
+    /// uploads into the same folder create it once.
+    func ensureFolder(project: Fields, path: String) async throws -> Int {
+        let root = Int(project["project.root_folder"]!)!
+        return try await state.folders.value("\(project["project.id"]!)|\(path)") { [self] in
+            var current = root
+            for part in path.split(separator: "/").map(String.init) {
+                if let next = try await subfolders(current).first(where: { $0.0 == part })?.1 {
+                    current = next
+                    continue
+                }
+                let body = Array("{\"name\":\(Self.jsonString(part))}".utf8)
+                let response = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/folder/\(current)/new/"),
+                                                                  headers: ["Content-Type": "application/json"], body: .bytes(body)),
+                                                      accept: [400])
+                if response.status == 201, let value = try? SourceSession.decode(JSONValue.self, response.body, from: "folder new"),
+                   let id = value["content_object"]?["id"]?.int ?? value["object_id"]?.int {
+                    current = id
+                } else if let id = try await subfolders(current).first(where: { $0.0 == part })?.1 {
+                    current = id  // someone else made it meanwhile
+                } else {
+                    throw ConnectorError.badReply("Agora did not create folder \(part) (HTTP \(response.status): \(SourceSession.summary(of: response.body)))")
+                }
+            }
+            return current
+        }
+    }
+
+    /// The datafile at `relative` in a folder's datasets, if any.
+    func fileInFolder(_ folder: Int, _ relative: String, context: Fields) async throws -> RemoteItem? {
+        let items = try await session.agoraList("/api/v1/folder/\(folder)/items/")
+        for entry in items where entry["content_type"]?.text == "dataset" {
+            guard let dataset = entry["content_object"] else { continue }
+            for file in dataset["datafiles"]?.array ?? [] {
+                let path = file["relative_path"]?.text ?? file["original_filename"]?.text
+                if path == relative {
+                    var found = try item(datafile: file, dataset: dataset, context: context)
+                    found.fields["file.path"] = relative
+                    return found
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Runs the import protocol for one file; returns the datafile and dataset ids Agora reports.
+    /// A retry after a failure (same connector) continues the same package and skips the chunks
+    /// the server already holds.
+    func importFile(path: String, size: Int64, relative: String, sha1: String, folder: Int) async throws -> (Int, Int) {
+        let key = "\(folder)|\(relative)|\(sha1)"
+        var package: PendingUpload?
+        if let pending = await state.pendingUploads.get(key),
+           let info = try? await session.agoraJSON("/api/v1/import/\(pending.package)/"),
+           info["complete_date"]?.isNull ?? true {
+            package = pending
+        }
+        let resuming = package != nil
+        if package == nil {
+            let response = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/"),
+                                                              headers: ["Content-Type": "application/json"], body: .bytes(Array("{}".utf8))))
+            guard response.status == 201, let id = try SourceSession.decode(JSONValue.self, response.body, from: "/api/v1/import/")["id"]?.int else {
+                throw ConnectorError.badReply("/api/v1/import/ answered \(response.status) without a package id")
+            }
+            // flow.js-style identifier: stable for the same content and path.
+            package = PendingUpload(package: id, identifier: "\(size)-\(sha1)-" + relative.replacingOccurrences(of: "/", with: "_"))
+            await state.pendingUploads.set(key, package)
+        }
+        let id = package!.package, identifier = package!.identifier
+        let uploadURL = session.url("/api/v1/import/\(id)/upload/")
+        let chunks = max(1, Int((size + chunkSize - 1) / chunkSize))
+        let filename = (path as NSString).lastPathComponent
+        for number in 1...chunks {
+            if resuming {
+                let probe = try await session.send(HTTPRequest(url: uploadURL + "?flowChunkNumber=\(number)&flowIdentifier=\(URLText.query(identifier))"),
+                                                   accept: [204, 404, 405])
+                if probe.status == 200 { continue }
+            }
+            let offset = Int64(number - 1) * chunkSize
+            let length = min(chunkSize, size - offset)
+            let fields: [(String, String)] = [
+                ("description", ""), ("flowChunkNumber", String(number)), ("flowChunkSize", String(chunkSize)),
+                ("flowCurrentChunkSize", String(length)), ("flowTotalSize", String(size)), ("flowIdentifier", identifier),
+                ("flowFilename", relative), ("flowRelativePath", relative), ("flowTotalChunks", String(chunks)),
+            ]
+            let parts = [MultipartPart(name: "file", content: .file(path: path, offset: offset, length: length), filename: filename,
+                                       contentType: "application/octet-stream")]
+                + fields.map { MultipartPart(name: $0.0, content: .text($0.1)) }
+            let response = try await session.send(HTTPRequest(method: "POST", url: uploadURL, body: .multipart(parts)))
+            guard response.status == 200 else {
+                throw ConnectorError.badReply("chunk \(number) of \(relative): Agora answered \(response.status), expected 200")
+            }
+        }
+        let complete = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/\(id)/complete/"),
+                                                          headers: ["Content-Type": "application/json"],
+                                                          body: .bytes(Array("{\"folder\":\(folder)}".utf8))))
+        guard complete.status == 204 else {
+            throw ConnectorError.badReply("/api/v1/import/\(id)/complete/ answered \(complete.status), expected 204")
+        }
+        await state.pendingUploads.set(key, nil)
+        try await waitForImport(id, relative: relative)
+
+        let result = try await session.agoraJSON("/api/v1/import/\(id)/result/")
+        guard let row = result["datafiles"]?.array?.first(where: { $0["path"]?.text == relative }),
+              let datafile = row["id"]?.int, let dataset = row["dataset"]?.int else {
+            throw ConnectorError.badReply("the import of \(relative) finished, but its result does not list the file")
+        }
+        let remote = (row["sha1"]?.text ?? "").lowercased()
+        guard remote == sha1 else {
+            throw ConnectorError.integrity("\(relative): Agora imported SHA-1 \(remote), the local file is \(sha1)")
+        }
+        return (datafile, dataset)
+    }
+
+    /// Polls `progress` until state 5 with progress 100 (or -1: failed), backing off to 2 s.
+    func waitForImport(_ id: Int, relative: String, timeout: Duration = .seconds(3600)) async throws {
+        let start = ContinuousClock.now
+        var interval = 0.05
+        while true {
+            let progress = try await session.agoraJSON("/api/v1/import/\(id)/progress/")
+            guard let state = progress["state"]?.int else {
+                throw ConnectorError.badReply("/api/v1/import/\(id)/progress/ has no state")
+            }
+            if state == 5 && progress["progress"]?.int == 100 { return }
+            if state == -1 {
+                throw ConnectorError.badReply("Agora's import of \(relative) failed" + (progress["error"]?.text.map { ": \($0)" } ?? ""))
+            }
+            if start.duration(to: .now) > timeout {
+                throw ConnectorError.badReply("Agora's import of \(relative) did not finish within \(timeout)")
+            }
+            try await Task.sleep(for: .seconds(interval))
+            interval = min(interval * 1.5, 2)
+        }
+    }
+
+    /// A local relative path as a remote one: `/`-separated, no empty, `.` or `..` parts.
+    static func remotePath(_ relative: String) throws -> String {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: true)
+        guard !parts.isEmpty, !parts.contains(where: { $0 == "." || $0 == ".." || $0.contains("\0") }) else {
+            throw ConnectorError.local("cannot upload \"\(relative)\": the remote path must be relative without `.`/`..` parts")
+        }
+        return parts.joined(separator: "/")
+    }
+
+    /// A JSON string literal.
+    static func jsonString(_ s: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [s])) ?? Data("[\"\"]".utf8)
+        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+    }
+}
+
+extension FileManager {
+    func fileSize(_ path: String) -> Int64? {
+        (try? attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+    }
+}
