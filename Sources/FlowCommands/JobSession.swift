@@ -7,6 +7,8 @@ import FlowHTTP
 import FlowGrandChallenge
 import FlowJobFile
 import FlowLocal
+import FlowLORIS
+import FlowXNAT
 import FlowModel
 import FlowPlanner
 
@@ -105,8 +107,10 @@ enum ConnectorFactory {
             return try GrandChallengeConnector(spec: spec)
         case .agora:
             return try AgoraConnector(spec: spec)
-        case .xnat, .loris:
-            throw ConnectorError.unsupported("the \(spec.type.rawValue) connector is not built into this flowctl yet")
+        case .xnat:
+            return try XNATConnector(spec: spec)
+        case .loris:
+            return try LORISConnector(spec: spec)
         }
     }
 }

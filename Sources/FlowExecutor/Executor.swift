@@ -53,7 +53,7 @@ public final class Executor: Sendable {
     /// What a finished task hands to the tasks that depend on it.
     enum Outcome: Sendable {
         case done(TaskRecord, outputs: [RemoteItem], transferred: Int64, resumed: Bool, retries: Int, sync: String?)
-        case failed(String, retries: Int)
+        case failed(String, retries: Int, restartRun: Bool = false)
         case cancelled
     }
 
@@ -176,9 +176,14 @@ public final class Executor: Sendable {
                     await flush(force: task.kind == .run || task.kind == .wait)
                     events.emit(.taskFinished(task, bytes: transferred))
                     completed(id)
-                case .failed(let message, let retries):
+                case .failed(let message, let retries, let restartRun):
                     report.retries += retries
                     report.failures.append((task: id, error: message))
+                    if restartRun, let runTask = task.dependsOn.first(where: { byID[$0]?.kind == .run }) {
+                        // Forget the failed job so the next run starts a new one.
+                        pendingRecords.append(TaskRecord(id: runTask, action: task.action, kind: TaskKind.run.rawValue,
+                                                         state: .failed, error: message))
+                    }
                     pendingRecords.append(TaskRecord(id: id, action: task.action, kind: task.kind.rawValue, state: .failed,
                                                      attempts: retries + 1, remoteID: task.item?.id, error: message,
                                                      finishedAt: Date().timeIntervalSince1970))
@@ -244,7 +249,7 @@ public final class Executor: Sendable {
                 do { try await Task.sleep(for: .seconds(delay)) } catch { return .cancelled }
             } catch {
                 if Task.isCancelled { return .cancelled }
-                return .failed("\(error)", retries: attempt - 1)
+                return .failed("\(error)", retries: attempt - 1, restartRun: error is RemoteJobFailed)
             }
         }
     }
@@ -387,7 +392,7 @@ public final class Executor: Sendable {
         while true {
             switch try await connector.poll(run) {
             case .succeeded(let outputs): return outputs
-            case .failed(let message): throw ExecutionError("job \(run.id) on \(run.input.id) failed: \(message)")
+            case .failed(let message): throw RemoteJobFailed(description: "job \(run.id) on \(run.input.id) failed: \(message)")
             case .running: break
             }
             let elapsed = start.duration(to: .now)
@@ -432,6 +437,11 @@ struct RemoteStateRecord: Codable {
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
+}
+
+/// A remote job ended in failure: a re-run must start a new one, not wait on this one again.
+struct RemoteJobFailed: Error, CustomStringConvertible {
+    var description: String
 }
 
 /// A failure inside the executor, with a message for the final report.

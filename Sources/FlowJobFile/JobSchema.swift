@@ -91,7 +91,10 @@ public enum JobSchema {
             "tls": object(["ca": text, "insecure": ["type": "boolean"]]),
         ]
         for key in PlatformCatalog.of(type).credentialKeys { properties[key] = text }
-        if type == .loris { properties["api"] = ["enum": ["v0.0.3-dev", "v0.0.3", "v0.0.4-dev"]] }
+        if type == .loris {
+            // A string, not an enum: job files usually interpolate it (`${env.LORIS_API_VERSION:-v0.0.3-dev}`).
+            properties["api"] = ["type": "string", "description": "LORIS API: v0.0.3-dev, v0.0.3 or v0.0.4-dev."]
+        }
         precondition(Set(properties.keys) == Set(Keys.sourceCommon + PlatformCatalog.of(type).credentialKeys
             + (type == .loris ? Keys.sourceOptions : [])), "schema and loader disagree on source keys")
         return object(properties, required: ["type", "url"])

@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+
+/// The repository root, from this file's path.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+/// A built executable of this package (`flowctl`, `flowctl-sandbox`), next to the test bundle.
+func builtProduct(_ name: String) throws -> String {
+    var candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path]
+    candidates.append(repositoryRoot + "/.build/debug")
+    for dir in candidates where FileManager.default.isExecutableFile(atPath: dir + "/" + name) {
+        return dir + "/" + name
+    }
+    throw HarnessError("\(name) is not built; run `swift build` first (looked in \(candidates))")
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A `flowctl-sandbox serve` process on ephemeral loopback ports, stopped by `stop()`.
+final class SandboxProcess: @unchecked Sendable {
+    let process = Process()
+    let info: [String: Any]
+
+    /// Starts the sandbox with extra arguments and waits for its JSON line.
+    init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: try builtProduct("flowctl-sandbox"))
+        process.arguments = ["serve"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        let deadline = Date().addingTimeInterval(30)
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty {
+                if !process.isRunning || Date() > deadline { throw HarnessError("flowctl-sandbox did not start") }
+                continue
+            }
+            line.append(chunk)
+        }
+        let first = line.split(separator: UInt8(ascii: "\n")).first ?? line[...]
+        info = try JSONSerialization.jsonObject(with: Data(first)) as! [String: Any]
+    }
+
+    func platform(_ name: String) -> [String: Any] {
+        (info["platforms"] as! [String: Any])[name] as! [String: Any]
+    }
+
+    var caPath: String { info["caCertificate"] as? String ?? "" }
+
+    /// The environment a job file reads (`XNAT_URL`, `LORIS_USER`, ...), as `--print-env` names it.
+    var environment: [String: String] {
+        var env: [String: String] = ["FLOWCTL_SANDBOX_CA": caPath]
+        let platforms = info["platforms"] as! [String: Any]
+        if let x = platforms["xnat"] as? [String: Any] {
+            env["XNAT_URL"] = x["url"] as? String; env["XNAT_USER"] = x["username"] as? String
+            env["XNAT_PASS"] = x["password"] as? String
+        }
+        if let l = platforms["loris"] as? [String: Any] {
+            env["LORIS_URL"] = l["url"] as? String; env["LORIS_USER"] = l["username"] as? String
+            env["LORIS_PASS"] = l["password"] as? String; env["LORIS_API_VERSION"] = l["apiVersion"] as? String
+        }
+        return env
+    }
+
+    /// GET or POST a control route on a platform's origin (plain loopback HTTP or HTTPS with the CA).
+    func control(_ platform: String, _ path: String, method: String = "GET", body: String? = nil) throws -> Data {
+        let origin = self.platform(platform)["origin"] as! String
+        let args = ["-sS", "--fail", "--cacert", caPath, "-X", method, origin + path]
+            + (body.map { ["-H", "Content-Type: application/json", "--data", $0] } ?? [])
+        let result = try run("/usr/bin/curl", args)
+        guard result.status == 0 else { throw HarnessError("control \(path): \(result.stderr)") }
+        return Data(result.stdout.utf8)
+    }
+
+    /// The platform's counters.
+    func stats(_ platform: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: control(platform, "/_sandbox/stats")) as! [String: Any]
+    }
+
+    func resetStats(_ platform: String) throws { _ = try control(platform, "/_sandbox/stats/reset", method: "POST") }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
+/// What a process printed and how it ended.
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion, capturing its output.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+         currentDirectory: String? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes while it runs so a chatty process cannot block on a full pipe.
+    final class Box: @unchecked Sendable { var data = Data() }
+    let stdout = Box()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { stdout.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: stdout.data, as: UTF8.self),
+                         stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// Runs the built `flowctl`.
+@discardableResult
+func flowctl(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    try run(try builtProduct("flowctl"), arguments, environment: environment)
+}
+
+/// A job file copied into a fresh folder (so its relative output paths land there).
+struct Workspace {
+    let root: String
+
+    init(jobs: [String]) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-e2e-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/jobs", withIntermediateDirectories: true)
+        for job in jobs {
+            try FileManager.default.copyItem(atPath: repositoryRoot + "/jobs/" + job, toPath: root + "/jobs/" + job)
+        }
+    }
+
+    func job(_ name: String) -> String { root + "/jobs/" + name }
+
+    /// Every file under a folder: relative path, size, sha256 (the journal folder left out).
+    func listing(_ folder: String) throws -> String {
+        let base = root + "/" + folder
+        let find = try run("/usr/bin/find", [base, "-type", "f", "-not", "-path", "*/.flowctl/*",
+                                             "-not", "-name", "flowctl-manifest.json"])
+        let files = find.stdout.split(separator: "\n").map(String.init).sorted()
+        var lines: [String] = []
+        for file in files {
+            let sum = try run("/usr/bin/sha256sum", [file]).stdout.prefix(64)
+            let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? -1
+            lines.append("\(file.dropFirst(base.count + 1)) \(size) \(sum)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+}
+
+/// Compares with a golden file; `FLOWCTL_UPDATE_GOLDEN=1 swift test` rewrites it.
+func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    let path = repositoryRoot + "/Tests/EndToEndTests/Golden/" + name
+    if ProcessInfo.processInfo.environment["FLOWCTL_UPDATE_GOLDEN"] == "1" {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+    let golden = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text == golden, sourceLocation: sourceLocation)
+}
+
+/// Every end-to-end suite nests in this one, so they run one at a time: each starts its own
+/// sandbox and flowctl processes, and on two cores running them together only adds noise.
+@Suite(.serialized) enum EndToEnd {}

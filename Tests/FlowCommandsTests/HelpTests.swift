@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Testing
+@testable import FlowCommands
+
+/// Golden files of the help texts: a newcomer's first contact; changes show in review.
+/// `FLOWCTL_UPDATE_GOLDEN=1 swift test --filter HelpTests` rewrites them.
+@Suite struct HelpTests {
+    static let commands: [(String, any ParsableCommand.Type)] = [
+        ("flowctl", Flowctl.self), ("validate", Validate.self), ("plan", Plan.self), ("run", Run.self),
+        ("status", Status.self), ("lock", Lock.self), ("verify", Verify.self), ("schema", Schema.self),
+    ]
+
+    @Test(arguments: commands.map(\.0))
+    func helpMatchesGolden(name: String) throws {
+        let command = Self.commands.first { $0.0 == name }!.1
+        let text = command == Flowctl.self ? Flowctl.helpMessage(columns: 100)
+            : Flowctl.helpMessage(for: command, columns: 100)
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(name).txt").path
+        if ProcessInfo.processInfo.environment["FLOWCTL_UPDATE_GOLDEN"] == "1" {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        #expect(text == (try String(contentsOfFile: path, encoding: .utf8)))
+    }
+
+    @Test func parsesOptionsAndRejectsNonsense() throws {
+        let plan = try Flowctl.parseAsRoot(["plan", "jobs/x.yml", "--format", "json", "--detailed-exitcode",
+                                            "--set", "sources.a.url=http://h"]) as! Plan
+        #expect(plan.format == .json)
+        #expect(plan.detailedExitcode)
+        #expect(plan.options.overrides == ["sources.a.url=http://h"])
+        #expect(throws: (any Error).self) { try Flowctl.parseAsRoot(["plan", "x.yml", "--format", "pdf"]) }
+        let run = try Flowctl.parseAsRoot(["run", "x.yml", "-j", "4", "--keep-going", "--events", "json", "--locked"]) as! Run
+        #expect(run.jobs == 4 && run.keepGoing && run.events == .json && run.locked)
+    }
+}
