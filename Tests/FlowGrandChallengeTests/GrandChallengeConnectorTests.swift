@@ -218,13 +218,14 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
 @Suite struct GrandChallengeJobTests {
     @Test func aJobGoesThroughItsStatusesToSucceededWithALobeMask() async throws {
         try await withGC { _, emulator, spec in
-            emulator.jobStepSeconds = 0.05
+            emulator.jobStepSeconds = 0.1
             let connector = try GrandChallengeConnector(spec: spec)
             let input = try #require(try await connector.list(archiveSelection()).first)
             let run = try await connector.startRun("pulmonary-lobe-segmentation", input: input, inputName: nil)
             let (status, seen) = try await finish(connector, run)
-            #expect(seen.first == "Validating inputs")
-            #expect(seen.contains("Started"))
+            // Polls may skip a step when the machine is busy; the order never changes.
+            let order = ["Validating inputs", "Queued", "Started"]
+            #expect(!seen.isEmpty && seen == order.filter(seen.contains))
             guard case .succeeded(let outputs) = status else { Issue.record("expected success, got \(status)"); return }
             let mask = try #require(outputs.first)
             #expect(outputs.count == 1)
