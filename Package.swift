@@ -37,10 +37,7 @@ let package = Package(
         // MARK: connectors (one protocol, one module per platform)
         .target(name: "FlowConnector", dependencies: ["FlowModel", "FlowHTTP"]),
         .target(name: "FlowLocal", dependencies: ["FlowConnector"]),
-        .target(name: "FlowXNAT", dependencies: [
-            "FlowConnector",
-            .product(name: "Crypto", package: "swift-crypto"),  // MD5 of local files for idempotent uploads
-        ]),
+        .target(name: "FlowXNAT", dependencies: ["FlowConnector"]),
         .target(name: "FlowLORIS", dependencies: ["FlowConnector"]),
         .target(name: "FlowGrandChallenge", dependencies: ["FlowConnector"]),
         .target(name: "FlowAgora", dependencies: ["FlowConnector"]),
@@ -82,6 +79,12 @@ let package = Package(
 // One test target per module, plus end-to-end tests that run the built binaries.
 // A target is listed here once it has real tests.
 let testTargets: [Target] = [
+    .testTarget(name: "FlowXNATTests", dependencies: [
+        "FlowXNAT", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+    ]),
+    .testTarget(name: "FlowLORISTests", dependencies: [
+        "FlowLORIS", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+    ]),
     .testTarget(name: "FlowGrandChallengeTests", dependencies: ["FlowGrandChallenge", "FlowSandbox"]),
     .testTarget(name: "FlowAgoraTests", dependencies: [
         "FlowAgora", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),

@@ -51,7 +51,7 @@ extension SourceSession {
         var q = [("format", "json")] + query
         q.sort { $0.0 < $1.0 }
         let text = q.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
-        let response = try await send(HTTPRequest(url: url(path) + "?" + text))
+        let response = try await request(HTTPRequest(url: url(path) + "?" + text))
         return try XNATReply.rows(response.body, from: path)
     }
 }

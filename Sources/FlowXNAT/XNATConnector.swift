@@ -34,13 +34,13 @@ public struct XNATConnector: Connector {
 
     public func identity() async throws -> [String: String] {
         var out = ["type": "xnat", "url": spec.url]
-        let response = try await session.send(HTTPRequest(url: session.url("/xapi/siteConfig/buildInfo?format=json")), accept: [404])
+        let response = try await session.request(HTTPRequest(url: session.url("/xapi/siteConfig/buildInfo?format=json")), accept: [404])
         if response.status == 200, let info = try? SourceSession.decode(JSONValue.self, response.body, from: "/xapi/siteConfig/buildInfo"),
            let version = info["version"]?.text {
             out["version"] = version
         } else {
             // XNAT 1.6 answers its version as text at /data/version.
-            let old = try await session.send(HTTPRequest(url: session.url("/data/version")), accept: [404])
+            let old = try await session.request(HTTPRequest(url: session.url("/data/version")), accept: [404])
             if old.status == 200 { out["version"] = old.text.trimmingCharacters(in: .whitespacesAndNewlines) }
         }
         return out
@@ -50,7 +50,7 @@ public struct XNATConnector: Connector {
 
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        let result = try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume,
+        let result = try await session.ticketedDownload(HTTPRequest(url: item.url), to: partPath, resume: resume,
                                                 digests: [.md5, .sha256], progress: progress)
         if let size = item.size, result.fileSize != size {
             throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, the listing said \(size)")

@@ -16,6 +16,8 @@ actor XNATLogin: Authenticator {
     private var basicOnly = false
     private var inflight: Task<String?, any Error>?
     private var lastLogin: ContinuousClock.Instant?
+    /// Counts logins; requests remember the one they used (see `RequestTicket`).
+    private var generation = 0
 
     init(user: String?, password: String?, baseURL: String, session: SessionRef) {
         sessionRef = session
@@ -34,6 +36,7 @@ actor XNATLogin: Authenticator {
         }
         let id: String?
         if let cookie { id = cookie } else { id = try await login() }
+        RequestTicket.current?.generation = generation
         if let id {
             request.headers.replaceOrAdd(name: "Cookie", value: "JSESSIONID=\(id)")
         } else if let basic {
@@ -43,9 +46,16 @@ actor XNATLogin: Authenticator {
 
     func refresh() async throws {
         if inflight != nil { _ = try await login(); return }
+        if let used = RequestTicket.current?.generation {
+            // Another request has logged in again since this one's credentials were issued.
+            if used < generation, cookie != nil { return }
+            cookie = nil
+            _ = try await login()
+            return
+        }
         // Requests that were in flight with the old cookie come back with 401 one after the
         // other; a login that just happened already answers them.
-        if let lastLogin, lastLogin.duration(to: .now) < .seconds(2), cookie != nil { return }
+        if let lastLogin, lastLogin.duration(to: .now) < .milliseconds(500), cookie != nil { return }
         cookie = nil
         _ = try await login()
     }
@@ -61,6 +71,7 @@ actor XNATLogin: Authenticator {
         cookie = id
         basicOnly = id == nil
         lastLogin = .now
+        generation += 1
         return id
     }
 

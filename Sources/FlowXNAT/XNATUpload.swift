@@ -41,11 +41,11 @@ extension XNATConnector {
             var query: [String] = []
             if let f = destination["format"] { query.append("format=\(URLText.query(f))") }
             if let c = destination["content"] { query.append("content=\(URLText.query(c))") }
-            _ = try await session.send(HTTPRequest(method: "PUT", url: session.url(base) + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))))
+            _ = try await session.request(HTTPRequest(method: "PUT", url: session.url(base) + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))))
         }
         let put = HTTPRequest(method: "PUT", url: session.url(filePath) + "?inbody=true&overwrite=\(overwrite)",
                               headers: ["Content-Type": "application/octet-stream"], body: .file(path: file.path))
-        let response = try await session.send(put, accept: [409])
+        let response = try await session.request(put, accept: [409])
         // Whatever the reply (200, `{"duplicates":[...]}`, 409 from older XNATs, a retried PUT
         // that had landed), what counts is what the resource now holds.
         let (stored, _) = try await remoteFile(base, relative, fields: fields)
@@ -62,7 +62,7 @@ extension XNATConnector {
     /// The remote file at `relative` in the resource at `base`, and whether the resource exists.
     func remoteFile(_ base: String, _ relative: String, fields: Fields) async throws -> (RemoteItem?, Bool) {
         let listing = base + "/files"
-        let response = try await session.send(HTTPRequest(url: session.url(listing) + "?format=json"), accept: [404])
+        let response = try await session.request(HTTPRequest(url: session.url(listing) + "?format=json"), accept: [404])
         if response.status == 404 { return (nil, false) }
         for row in try XNATReply.rows(response.body, from: listing) {
             guard let uri = row["URI"]?.text, let range = uri.range(of: "/files/"), String(uri[range.upperBound...]) == relative else { continue }

@@ -1,0 +1,294 @@
+import Crypto
+import Foundation
+import FlowConnector
+import FlowModel
+import FlowSandbox
+import Testing
+@testable import FlowXNAT
+
+/// Starts an XNAT-only sandbox on port 0, runs `body` with a source spec pointing at it, stops it.
+func withXNAT(subjects: Int = 20, concurrency: Int = 4, faults: FaultSettings = FaultSettings(),
+              _ body: (Sandbox, SourceSpec) async throws -> Void) async throws {
+    var config = SandboxConfiguration()
+    config.platforms = [.xnat]
+    config.xnatSubjects = subjects
+    config.fileSize = FileSizeRange(min: 1000, max: 9000)
+    config.faults = SandboxFaults(platforms: ["xnat": faults])
+    let sandbox = try await Sandbox.start(config)
+    let endpoint = sandbox.endpoint(.xnat)
+    let spec = SourceSpec(name: "xnat", type: .xnat, url: endpoint.url,
+                          credentials: ["user": Secret(endpoint.credentials.username!), "password": Secret(endpoint.credentials.password!)],
+                          concurrency: concurrency, retry: RetrySpec(attempts: 10, maxSeconds: 30))
+    do {
+        try await body(sandbox, spec)
+    } catch {
+        await sandbox.stop()
+        throw error
+    }
+    await sandbox.stop()
+}
+
+/// The seed's selection: two DWI scan types, NIFTI resource, optionally some subjects.
+func dwiSelection(subjects: [String]? = nil) -> Selection {
+    var filters = [
+        Selection.Filter(level: "project", field: "project.id", matcher: .glob(Glob("testenv"))),
+        Selection.Filter(level: "scans", field: "scan.type", matcher: .anyOf([.glob(Glob("DWI_ALFA1")), .glob(Glob("rDWI_ALFA1"))])),
+        Selection.Filter(level: "resource", field: "resource.label", matcher: .glob(Glob("NIFTI"))),
+    ]
+    if let subjects {
+        filters.append(Selection.Filter(level: "subjects", field: "subject.label", matcher: .anyOf(subjects.map { .glob(Glob($0)) })))
+    }
+    return Selection(name: "dwi", source: "xnat", filters: filters)
+}
+
+func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+
+func temporaryDirectory() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flowxnat-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+@Suite struct XNATListingTests {
+    @Test func listsTheSeedsDWINiftiFilesOfOneSubjectWithEveryField() async throws {
+        try await withXNAT { sandbox, spec in
+            let items = try await XNATConnector(spec: spec).list(dwiSelection(subjects: ["SUBJ_003"]))
+            #expect(items.map(\.fields["file.name"]) == [
+                "SUBJ_003_DWI_ALFA1.nii.gz", "SUBJ_003_DWI_ALFA1.bval", "SUBJ_003_DWI_ALFA1.bvec",
+                "SUBJ_003_rDWI_ALFA1.nii.gz", "SUBJ_003_rDWI_ALFA1.bval", "SUBJ_003_rDWI_ALFA1.bvec",
+            ])
+            let first = try #require(items.first)
+            let experimentID = try #require(first.fields["experiment.id"])
+            #expect(first.id == "\(experimentID)/scans/2/resources/NIFTI/files/SUBJ_003_DWI_ALFA1.nii.gz")
+            #expect(first.url.hasPrefix(spec.url + "/data/experiments/\(experimentID)/scans/2/resources/"))
+            #expect(first.fields["project.id"] == "testenv")
+            #expect(first.fields["project.name"] == "Test environment")
+            #expect(first.fields["subject.label"] == "SUBJ_003")
+            #expect(first.fields["subject.id"]?.hasPrefix("XNAT_S") == true)
+            #expect(first.fields["experiment.label"] == "SUBJ_003_MR1")
+            #expect(first.fields["experiment.xsi_type"] == "xnat:mrSessionData")
+            #expect(first.fields["experiment.modality"] == "MR")
+            #expect(first.fields["experiment.date"]?.hasPrefix("2024-02-") == true)
+            #expect(first.fields["scan.id"] == "2")
+            #expect(first.fields["scan.type"] == "DWI_ALFA1")
+            #expect(first.fields["scan.quality"] == "usable")
+            #expect(first.fields["scan.series_description"] == "DWI 64dir")
+            #expect(first.fields["scan.xsi_type"] == "xnat:mrScanData")
+            #expect(first.fields["scan.note"] == "")
+            #expect(first.fields["resource.label"] == "NIFTI")
+            #expect(first.fields["resource.format"] == "NIFTI")
+            #expect(first.fields["resource.content"] == "RAW")
+            #expect(first.fields["file.path"] == "SUBJ_003_DWI_ALFA1.nii.gz")
+            #expect(first.fields["file.format"] == "NIFTI")
+            #expect(first.fields["file.content"] == "RAW")
+            #expect(first.fields["file.tags"] == "")
+            for item in items {
+                let size = try #require(item.size)
+                #expect((1000...9000).contains(size))
+                #expect(item.fields["file.size"] == String(size))
+                #expect(item.checksum(.md5)?.count == 32)
+                #expect(item.fields["file.digest"] == item.checksum(.md5))
+            }
+            // Server-side filters: one subject's listing, one experiment, one scans call, two resources, two files.
+            let stats = sandbox.stats(.xnat)
+            #expect(stats.routes["GET /data/projects/{project}/subjects/{subject}/experiments"] == 1)
+            #expect(stats.routes["GET /data/experiments/{experiment}/scans/{scan}/resources/{resource}/files"] == 2)
+        }
+    }
+
+    @Test func listsAWholeProjectConcurrentlyWithinTheSourceLimit() async throws {
+        try await withXNAT(subjects: 30, concurrency: 4, faults: { var f = FaultSettings(); f.latencyMs = 10; return f }()) { sandbox, spec in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let items = try await XNATConnector(spec: spec).list(dwiSelection())
+            let elapsed = start.duration(to: clock.now)
+            #expect(items.count == 30 * 2 * 3)
+            #expect(Set(items.map(\.id)).count == items.count)
+            #expect(items.first?.fields["subject.label"] == "SUBJ_001")
+            #expect(items.last?.fields["subject.label"] == "SUBJ_030")
+            let stats = sandbox.stats(.xnat)
+            // 1 login + projects + subjects + 30 experiments + 30 scans + 60 resources + 60 files.
+            #expect(stats.requests == 183)
+            #expect(stats.peakInFlightRequests <= spec.concurrency)
+            // Reaching the limit shows the listing runs concurrently (serially the peak would be 1).
+            #expect(stats.peakInFlightRequests >= spec.concurrency - 1)
+            print("XNAT 30 subjects: \(items.count) files, \(stats.requests) requests, \(elapsed), peak \(stats.peakInFlightRequests) in flight")
+        }
+    }
+
+    @Test func clientSideMatchersRefineWhatTheServerFilters() async throws {
+        try await withXNAT(subjects: 12) { _, spec in
+            let selection = Selection(name: "s", source: "xnat", filters: [
+                Selection.Filter(level: "subjects", field: "subject.label", matcher: .glob(Glob("SUBJ_01*"))),
+                Selection.Filter(level: "scans", field: "scan.type", matcher: .glob(Glob("T1"))),
+                Selection.Filter(level: "resource", field: "resource.label", matcher: .glob(Glob("DICOM"))),
+                Selection.Filter(level: "files", field: "file.name", matcher: .not(.glob(Glob("*.0001.dcm")))),
+            ])
+            let items = try await XNATConnector(spec: spec).list(selection)
+            // SUBJ_010..012, 4 DICOM files each, minus the first.
+            #expect(items.count == 3 * 3)
+            #expect(Set(items.compactMap { $0.fields["subject.label"] }) == ["SUBJ_010", "SUBJ_011", "SUBJ_012"])
+            #expect(items.allSatisfy { $0.fields["file.format"] == "DICOM" && !$0.fields["file.name"]!.hasSuffix(".0001.dcm") })
+        }
+    }
+}
+
+@Suite struct XNATTransferTests {
+    @Test func fetchesBytesThatMatchTheListedMD5() async throws {
+        try await withXNAT(subjects: 2) { _, spec in
+            let connector = try XNATConnector(spec: spec)
+            let items = try await connector.list(dwiSelection(subjects: ["SUBJ_002"]))
+            let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            for (n, item) in items.enumerated() {
+                let part = "\(dir)/\(n).part"
+                let result = try await connector.fetch(item, to: part, resume: false, progress: nil)
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: part))
+                #expect(Int64(bytes.count) == item.size)
+                #expect(result.fileSize == item.size)
+                #expect(hex(Insecure.MD5.hash(data: bytes)) == item.checksum(.md5))
+                #expect(result.checksum(.md5) == item.checksum(.md5))
+                #expect(result.checksum(.sha256) == hex(SHA256.hash(data: bytes)))
+            }
+        }
+    }
+
+    @Test func aWrongListedDigestIsAnIntegrityError() async throws {
+        try await withXNAT(subjects: 1) { _, spec in
+            let connector = try XNATConnector(spec: spec)
+            var item = try #require(try await connector.list(dwiSelection()).first)
+            item.checksums = [Checksum(.md5, String(repeating: "0", count: 32))]
+            let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            await #expect {
+                _ = try await connector.fetch(item, to: dir + "/x.part", resume: false, progress: nil)
+            } throws: { error in
+                guard case ConnectorError.integrity(let message) = error else { return false }
+                return message.contains("MD5")
+            }
+        }
+    }
+
+    @Test func uploadsOnceAndKeepsAnIdenticalRemoteFile() async throws {
+        try await withXNAT(subjects: 2) { sandbox, spec in
+            let connector = try XNATConnector(spec: spec)
+            let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let content = Data((0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            let path = dir + "/lobes.nii.gz"
+            try content.write(to: URL(fileURLWithPath: path))
+            let file = LocalFile(path: path, relativePath: "derived/lobes.nii.gz", size: Int64(content.count))
+            let into = ["project": "testenv", "subject": "SUBJ_001", "experiment": "SUBJ_001_MR1", "scan": "1", "resource": "LOBES"]
+
+            let first = try await connector.upload(file, into: into, overwrite: false)
+            #expect(first.transferred)
+            #expect(first.item.checksum(.md5) == hex(Insecure.MD5.hash(data: content)))
+            #expect(first.item.id.hasSuffix("/scans/1/resources/LOBES/files/derived/lobes.nii.gz"))
+            let received = sandbox.stats(.xnat).bytesReceived
+
+            let second = try await connector.upload(file, into: into, overwrite: false)
+            #expect(!second.transferred)
+            #expect(second.item.id == first.item.id)
+            #expect(sandbox.stats(.xnat).bytesReceived == received)
+
+            // The sandbox holds the very bytes: fetch them back.
+            let fetched = try await connector.fetch(first.item, to: dir + "/back.part", resume: false, progress: nil)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/back.part")) == content)
+            #expect(fetched.checksum(.md5) == first.item.checksum(.md5))
+
+            // A different local file under the same name: refused without overwrite, replaced with it.
+            try Data("changed".utf8).write(to: URL(fileURLWithPath: path))
+            let changed = LocalFile(path: path, relativePath: "derived/lobes.nii.gz", size: 7)
+            await #expect {
+                _ = try await connector.upload(changed, into: into, overwrite: false)
+            } throws: { error in
+                guard case ConnectorError.status(409, _, let message, _) = error else { return false }
+                return message.contains("overwrite")
+            }
+            let replaced = try await connector.upload(changed, into: into, overwrite: true)
+            #expect(replaced.transferred)
+            #expect(replaced.item.size == 7)
+            #expect(replaced.item.checksum(.md5) == hex(Insecure.MD5.hash(data: Data("changed".utf8))))
+        }
+    }
+}
+
+@Suite struct XNATResilienceTests {
+    @Test func failuresAndRateLimitsAreRetriedToTheSameResult() async throws {
+        var faults = FaultSettings()
+        faults.errorRates = ["500": 0.1, "503": 0.05, "429": 0.05]
+        faults.retryAfterSeconds = 1
+        try await withXNAT(subjects: 6) { sandbox, spec in
+            let clean = try await XNATConnector(spec: spec).list(dwiSelection())
+            sandbox.faults = SandboxFaults(platforms: ["xnat": faults])
+            sandbox.resetStats()
+            let faulty = try await XNATConnector(spec: spec).list(dwiSelection())
+            #expect(faulty == clean)
+            let injected = sandbox.stats(.xnat).faultsInjected.values.reduce(0, +)
+            #expect(injected > 0)
+        }
+    }
+
+    @Test func anExpiredSessionLogsInAgainMidListing() async throws {
+        var faults = FaultSettings()
+        faults.tokenLifetimeSeconds = 1
+        faults.latencyMs = 60
+        try await withXNAT(subjects: 6, concurrency: 4, faults: faults) { sandbox, spec in
+            let connector = try XNATConnector(spec: spec)
+            // Log in, then start the full listing 0.6 s into the 1 s session: 39 requests,
+            // 4 at a time at 60 ms, take longer than the 0.4 s the session has left.
+            _ = try await connector.list(dwiSelection(subjects: ["SUBJ_001"]))
+            try await Task.sleep(for: .seconds(0.6))
+            sandbox.resetStats()
+            let items = try await connector.list(dwiSelection())
+            #expect(items.count == 36)
+            let stats = sandbox.stats(.xnat)
+            #expect(stats.routes["POST /data/JSESSION"] ?? 0 >= 1)
+            #expect(stats.statuses["401"] ?? 0 >= 1)
+        }
+    }
+
+    @Test func refusedCredentialsAreAClearErrorWithoutThePassword() async throws {
+        try await withXNAT(subjects: 1) { _, spec in
+            var wrong = spec
+            wrong.credentials["password"] = Secret("not-the-password")
+            let connector = try XNATConnector(spec: wrong)
+            await #expect {
+                _ = try await connector.list(dwiSelection())
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("refused the login") && text.contains("requires user authentication")
+                    && !text.contains("not-the-password")
+            }
+        }
+    }
+
+    @Test func identityReadsTheBuildInfo() async throws {
+        try await withXNAT(subjects: 1) { _, spec in
+            let identity = try await XNATConnector(spec: spec).identity()
+            #expect(identity["version"] == "1.8.10")
+            #expect(identity["url"] == spec.url)
+        }
+    }
+}
+
+@Suite struct XNATReplyTests {
+    @Test func malformedAndHTMLRepliesAreBadReplies() throws {
+        #expect(throws: ConnectorError.self) { try XNATReply.rows(Array("{\"ResultSet\": [".utf8), from: "/x") }
+        do {
+            _ = try XNATReply.rows(Array("<html><body><h3>Login</h3></body></html>".utf8), from: "/x")
+            Issue.record("an HTML page was accepted")
+        } catch ConnectorError.badReply(let message) {
+            #expect(message.contains("HTML"))
+        }
+        #expect(try XNATReply.rows(Array("{\"ResultSet\":{\"Result\":[{\"ID\":5}]}}".utf8), from: "/x").first?["ID"]?.text == "5")
+    }
+
+    @Test func onlyExactValuesBecomeServerFilters() {
+        #expect(XNATReply.filterValue(["DWI_ALFA1", "rDWI_ALFA1"]) == "DWI_ALFA1,rDWI_ALFA1")
+        #expect(XNATReply.filterValue(["a,b"]) == nil)
+        #expect(XNATReply.filterValue(["50%"]) == nil)
+        #expect(XNATReply.filterValue(nil) == nil)
+        #expect(XNATConnector.modality(of: "xnat:petSessionData") == "PET")
+    }
+}
