@@ -131,27 +131,13 @@ extension AgoraConnector {
         let id = package!.package, identifier = package!.identifier
         let uploadURL = session.url("/api/v1/import/\(id)/upload/")
         let chunks = max(1, Int((size + chunkSize - 1) / chunkSize))
-        let filename = (path as NSString).lastPathComponent
         for number in 1...chunks {
             if resuming {
                 let probe = try await session.send(HTTPRequest(url: uploadURL + "?flowChunkNumber=\(number)&flowIdentifier=\(URLText.query(identifier))"),
                                                    accept: [204, 404, 405])
                 if probe.status == 200 { continue }
             }
-            let offset = Int64(number - 1) * chunkSize
-            let length = min(chunkSize, size - offset)
-            let fields: [(String, String)] = [
-                ("description", ""), ("flowChunkNumber", String(number)), ("flowChunkSize", String(chunkSize)),
-                ("flowCurrentChunkSize", String(length)), ("flowTotalSize", String(size)), ("flowIdentifier", identifier),
-                ("flowFilename", relative), ("flowRelativePath", relative), ("flowTotalChunks", String(chunks)),
-            ]
-            let parts = [MultipartPart(name: "file", content: .file(path: path, offset: offset, length: length), filename: filename,
-                                       contentType: "application/octet-stream")]
-                + fields.map { MultipartPart(name: $0.0, content: .text($0.1)) }
-            let response = try await session.send(HTTPRequest(method: "POST", url: uploadURL, body: .multipart(parts)))
-            guard response.status == 200 else {
-                throw ConnectorError.badReply("chunk \(number) of \(relative): Agora answered \(response.status), expected 200")
-            }
+            try await sendChunk(number, of: chunks, path: path, size: size, relative: relative, package: id, identifier: identifier)
         }
         let complete = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/\(id)/complete/"),
                                                           headers: ["Content-Type": "application/json"],
@@ -172,6 +158,26 @@ extension AgoraConnector {
             throw ConnectorError.integrity("\(relative): Agora imported SHA-1 \(remote), the local file is \(sha1)")
         }
         return (datafile, dataset)
+    }
+
+    /// Sends chunk `number` (from 1) of a file as flow.js multipart fields; Agora answers exactly 200.
+    func sendChunk(_ number: Int, of chunks: Int, path: String, size: Int64, relative: String,
+                   package: Int, identifier: String) async throws {
+        let offset = Int64(number - 1) * chunkSize
+        let length = max(0, min(chunkSize, size - offset))
+        let fields: [(String, String)] = [
+            ("description", ""), ("flowChunkNumber", String(number)), ("flowChunkSize", String(chunkSize)),
+            ("flowCurrentChunkSize", String(length)), ("flowTotalSize", String(size)), ("flowIdentifier", identifier),
+            ("flowFilename", relative), ("flowRelativePath", relative), ("flowTotalChunks", String(chunks)),
+        ]
+        let parts = [MultipartPart(name: "file", content: .file(path: path, offset: offset, length: length),
+                                   filename: (path as NSString).lastPathComponent, contentType: "application/octet-stream")]
+            + fields.map { MultipartPart(name: $0.0, content: .text($0.1)) }
+        let response = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/\(package)/upload/"),
+                                                          body: .multipart(parts)))
+        guard response.status == 200 else {
+            throw ConnectorError.badReply("chunk \(number) of \(relative): Agora answered \(response.status), expected 200")
+        }
     }
 
     /// Polls `progress` until state 5 with progress 100 (or -1: failed), backing off to 2 s.

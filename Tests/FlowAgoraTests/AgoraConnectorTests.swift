@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import FlowConnector
+import FlowHTTP
 import FlowModel
 import FlowSandbox
 import Testing
@@ -175,6 +176,36 @@ func temporaryDirectory() throws -> String {
                 Selection.Filter(level: "folder", field: "folder.path", matcher: .glob(Glob("/Results"))),
             ]))
             #expect(listed.map(\.id) == [replaced.item.id])
+        }
+    }
+
+    @Test func anInterruptedUploadResumesItsPackageWithoutResendingChunks() async throws {
+        try await withAgora { sandbox, emulator, spec in
+            let connector = try AgoraConnector(spec: spec, chunkSize: 500)
+            let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let bytes = (0..<4500).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/big.raw"))
+            let file = LocalFile(path: dir + "/big.raw", relativePath: "big.raw", size: 4500)
+            let folder = try await connector.ensureFolder(project: try await connector.project(named: "Wrist Study"), path: "/Resume")
+            // A first attempt stopped after 4 of 9 chunks: its package and chunks are on the server.
+            let created = try await connector.session.send(HTTPRequest(method: "POST", url: connector.session.url("/api/v1/import/"),
+                                                                       headers: ["Content-Type": "application/json"], body: .bytes(Array("{}".utf8))))
+            let package = try #require(try SourceSession.decode(JSONValue.self, created.body, from: "import")["id"]?.int)
+            let identifier = "4500-\(sha1Hex(bytes))-big.raw"
+            for n in 1...4 {
+                try await connector.sendChunk(n, of: 9, path: file.path, size: 4500, relative: "big.raw", package: package, identifier: identifier)
+            }
+            await connector.state.pendingUploads.set("\(folder)|big.raw|\(sha1Hex(bytes))", PendingUpload(package: package, identifier: identifier))
+
+            let outcome = try await connector.upload(file, into: ["project": "Wrist Study", "folder": "/Resume"], overwrite: false)
+            #expect(outcome.transferred)
+            #expect(emulator.datafileBytes(Int(outcome.item.fields["file.id"]!)!) == bytes)
+            let routes = sandbox.stats(.agora).routes
+            // One package; each of the 9 chunks stored once; the resumed attempt asked for all 9.
+            #expect(routes["POST /api/v1/import/"] == 1)
+            #expect(routes["POST /api/v1/import/{id}/upload/"] == 9)
+            #expect(routes["GET /api/v1/import/{id}/upload/"] == 9)
         }
     }
 
