@@ -124,12 +124,13 @@ run_entries() {
     for i in $(seq "$RUNS"); do
         for entry in "${ENTRIES[@]}"; do
             IFS='|' read -r label workload files bytes cmd <<<"$entry"
-            OUT="$ROOT/out/$label-$workload-$i"
+            cmd=${cmd//|/ }
+            export OUT="$ROOT/out/$label-$workload-$i"
             mkdir -p "$OUT"
             sync  # no dirty pages of the previous run to write back during this one
             start=$(now)
-            # shellcheck disable=SC2086  # $cmd is a function name and its arguments
-            /usr/bin/time -f '%M %U %S' -o "$ROOT/rss" $cmd >"$ROOT/last.log" 2>&1 || {
+            # The run_* functions are exported: GNU time runs them in a child bash.
+            /usr/bin/time -f '%M %U %S' -o "$ROOT/rss" bash -c "$cmd" >"$ROOT/last.log" 2>&1 || {
                 log "$label $workload run $i failed:"; tail -5 "$ROOT/last.log" >&2; exit 1; }
             end=$(now)
             check_output "$OUT" "$workload" || { log "$label $workload run $i: wrong output"; exit 1; }
@@ -237,6 +238,8 @@ main() {
     start_nginx
     log "nginx on $BASE, root $ROOT"
     write_lists
+    export ROOT BASE PARALLEL FLOWHTTP_BENCH FLOWCTL HERE
+    export -f run_curl run_aria2 run_flowhttp run_flowctl
     local have_flowhttp=0
     build_flowhttp_bench && have_flowhttp=1
 

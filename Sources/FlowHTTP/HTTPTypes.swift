@@ -176,6 +176,18 @@ public struct DownloadResult: Sendable {
     /// The URL that answered, after redirects.
     public var effectiveURL: String
 
+    public init(status: Int, headers: HTTPHeaders, bytesWritten: Int64, fileSize: Int64, resumed: Bool,
+                digests: [DigestAlgorithm: String], errorBody: [UInt8] = [], effectiveURL: String) {
+        self.status = status
+        self.headers = headers
+        self.bytesWritten = bytesWritten
+        self.fileSize = fileSize
+        self.resumed = resumed
+        self.digests = digests
+        self.errorBody = errorBody
+        self.effectiveURL = effectiveURL
+    }
+
     /// Whether the status is 2xx, i.e. the `.part` file holds the body.
     public var isSuccess: Bool { (200..<300).contains(status) }
 }
