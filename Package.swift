@@ -41,6 +41,7 @@ let package = Package(
         .target(name: "FlowLORIS", dependencies: ["FlowConnector"]),
         .target(name: "FlowGrandChallenge", dependencies: ["FlowConnector"]),
         .target(name: "FlowAgora", dependencies: ["FlowConnector"]),
+        .target(name: "FlowWebFolder", dependencies: ["FlowConnector"]),
 
         // MARK: pipeline
         .target(name: "FlowPlanner", dependencies: ["FlowModel", "FlowConnector"]),
@@ -51,8 +52,8 @@ let package = Package(
 
         // MARK: commands and entry points
         .target(name: "FlowCommands", dependencies: [
-            "FlowModel", "FlowJobFile", "FlowPlanner", "FlowExecutor", "FlowConnector",
-            "FlowLocal", "FlowGrandChallenge", "FlowAgora",
+            "FlowModel", "FlowJobFile", "FlowPlanner", "FlowExecutor", "FlowConnector", "FlowHTTP",
+            "FlowLocal", "FlowXNAT", "FlowLORIS", "FlowGrandChallenge", "FlowAgora", "FlowWebFolder",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flowctl", dependencies: [
@@ -79,6 +80,17 @@ let package = Package(
 // One test target per module, plus end-to-end tests that run the built binaries.
 // A target is listed here once it has real tests.
 let testTargets: [Target] = [
+    .testTarget(name: "FlowModelTests", dependencies: ["FlowModel"]),
+    .testTarget(name: "FlowJobFileTests", dependencies: ["FlowJobFile", "Yams"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "FlowPlannerTests", dependencies: ["FlowPlanner", "FlowLocal", "FlowJobFile"],
+                exclude: ["Golden"]),
+    .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal"]),
+    .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowHTTP"]),
+    .testTarget(name: "FlowCommandsTests", dependencies: [
+        "FlowCommands", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ], exclude: ["Golden"]),
+    // Runs the built `flowctl` against the built `flowctl-sandbox`, as a user would.
+    .testTarget(name: "EndToEndTests", exclude: ["Golden"]),
     .testTarget(name: "FlowXNATTests", dependencies: [
         "FlowXNAT", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
@@ -97,3 +109,8 @@ let testTargets: [Target] = [
     ]),
 ]
 package.targets += testTargets
+
+// Each library module keeps a README.md stating its purpose; it is documentation, not a resource.
+for target in package.targets where target.type == .regular && target.name.hasPrefix("Flow") {
+    target.exclude.append("README.md")
+}

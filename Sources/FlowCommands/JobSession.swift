@@ -8,6 +8,7 @@ import FlowGrandChallenge
 import FlowJobFile
 import FlowLocal
 import FlowLORIS
+import FlowWebFolder
 import FlowXNAT
 import FlowModel
 import FlowPlanner
@@ -47,6 +48,7 @@ struct JobSession {
         }
         if spec.type == .local { spec.url = absolute(spec.url) }
         if let ca = spec.tls.caBundle { spec.tls.caBundle = absolute(ca) }
+        if let index = spec.options["index"] { spec.options["index"] = absolute(index) }
         return spec
     }
 
@@ -111,6 +113,8 @@ enum ConnectorFactory {
             return try XNATConnector(spec: spec)
         case .loris:
             return try LORISConnector(spec: spec)
+        case .http:
+            return try WebFolderConnector(spec: spec)
         }
     }
 }

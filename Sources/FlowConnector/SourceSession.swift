@@ -52,11 +52,16 @@ public final class SourceSession: Sendable {
         try await withRetries(url: request.url) { [self] in
             var request = request
             if spec.timeoutSeconds != nil, request.timeout == nil { request.timeout = .seconds(spec.timeoutSeconds!) }
-            try await auth?.authorize(&request)
             let response: HTTPResponse
-            let authorized = request
+            let unsigned = request
             do {
-                response = try await limits.run { try await self.http.send(authorized) }
+                // Credentials are added once a slot is held, so a request that queued behind
+                // others never carries a token that expired while it waited.
+                response = try await limits.run {
+                    var signed = unsigned
+                    try await self.auth?.authorize(&signed)
+                    return try await self.http.send(signed)
+                }
             } catch let error as HTTPError {
                 throw ConnectorError.transport(error, url: request.url)
             }
@@ -88,13 +93,13 @@ public final class SourceSession: Sendable {
                          digests: Set<DigestAlgorithm>, progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
         var reauthenticated = false
         while true {
-            var request = request
-            try await auth?.authorize(&request)
+            let unsigned = request
             let result: DownloadResult
-            let authorized = request
             do {
                 result = try await limits.run {
-                    try await self.http.download(authorized, to: partPath, resume: resume, digests: digests, progress: progress)
+                    var signed = unsigned
+                    try await self.auth?.authorize(&signed)
+                    return try await self.http.download(signed, to: partPath, resume: resume, digests: digests, progress: progress)
                 }
             } catch let error as HTTPError {
                 if case .fileSystem = error { throw ConnectorError.local(error.description) }

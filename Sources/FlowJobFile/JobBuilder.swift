@@ -191,8 +191,8 @@ struct JobBuilder {
             return nil
         }
         let catalog = PlatformCatalog.of(type)
-        let options = type == .loris ? Keys.sourceOptions : []
-        checkKeys(node, allowed: Keys.sourceCommon + catalog.credentialKeys + options, context: "in \(type.rawValue) source `\(name)`")
+        checkKeys(node, allowed: Keys.sourceCommon + catalog.credentialKeys + Keys.sourceOptions(for: type),
+                  context: "in \(type.rawValue) source `\(name)`")
         var spec = SourceSpec(name: name, type: type, url: "", location: key.location)
         if let urlNode = node["url"], let url = string(urlNode, "`url`") {
             spec.url = url
@@ -230,6 +230,7 @@ struct JobBuilder {
                 if spec.tls.insecure { warning("TLS verification is off for source `\(name)`", insecure) }
             }
         }
+        if let index = node["index"], let text = string(index, "`index`") { spec.options["index"] = text }
         if let api = node["api"], let text = string(api, "`api`") {
             let flavours = ["v0.0.3-dev", "v0.0.3", "v0.0.4-dev"]
             if flavours.contains(text) { spec.options["api"] = text }

@@ -95,8 +95,9 @@ public enum JobSchema {
             // A string, not an enum: job files usually interpolate it (`${env.LORIS_API_VERSION:-v0.0.3-dev}`).
             properties["api"] = ["type": "string", "description": "LORIS API: v0.0.3-dev, v0.0.3 or v0.0.4-dev."]
         }
+        if type == .http { properties["index"] = ["type": "string", "description": "A file of paths or URLs, one per line."] }
         precondition(Set(properties.keys) == Set(Keys.sourceCommon + PlatformCatalog.of(type).credentialKeys
-            + (type == .loris ? Keys.sourceOptions : [])), "schema and loader disagree on source keys")
+            + Keys.sourceOptions(for: type)), "schema and loader disagree on source keys")
         return object(properties, required: ["type", "url"])
     }
 

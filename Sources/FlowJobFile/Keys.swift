@@ -7,8 +7,15 @@ public enum Keys {
     public static let sourceCommon = ["type", "url", "netrc", "concurrency", "rate", "timeout", "retry", "tls"]
     /// Credential keys of all platforms (each platform accepts its own, see `PlatformCatalog`).
     public static let credentials = ["user", "password", "token", "secret", "api-key"]
-    /// Plain platform options: LORIS API flavour (`v0.0.3-dev`, `v0.0.3`, `v0.0.4-dev`).
-    public static let sourceOptions = ["api"]
+    /// Plain options per source type: the LORIS API flavour (`v0.0.3-dev`, `v0.0.3`,
+    /// `v0.0.4-dev`); for `http`, an index file of paths to fetch instead of crawling listings.
+    public static func sourceOptions(for type: SourceType) -> [String] {
+        switch type {
+        case .loris: return ["api"]
+        case .http: return ["index"]
+        default: return []
+        }
+    }
     public static let retry = ["attempts", "max-time"]
     public static let tls = ["ca", "insecure"]
     public static let selectionCommon = ["source"]

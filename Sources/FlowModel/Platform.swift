@@ -5,6 +5,8 @@ public enum SourceType: String, Sendable, Hashable, CaseIterable, Codable {
     case grandChallenge = "grand-challenge"
     case agora
     case local
+    /// A plain web server folder (nginx/Apache JSON autoindex, or an index file of paths).
+    case http
 }
 
 /// One level of a platform's hierarchy as a selection names it: `subjects`, `scans`, `visits`...
@@ -75,6 +77,7 @@ public struct PlatformCatalog: Sendable {
         case .grandChallenge: return grandChallenge
         case .agora: return agora
         case .local: return local
+        case .http: return http
         }
     }
 
@@ -135,6 +138,15 @@ public struct PlatformCatalog: Sendable {
         ],
         actions: [.download, .upload, .tag, .runTask],
         credentialKeys: ["api-key", "password"])
+
+    public static let http = PlatformCatalog(
+        type: .http,
+        levels: [
+            Level("files", aliases: ["file"], entity: "file", default: "path",
+                  fields: ["path", "name", "stem", "ext", "size", "dir"]),
+        ],
+        actions: [.download],
+        credentialKeys: ["user", "password", "token"])
 
     public static let local = PlatformCatalog(
         type: .local,

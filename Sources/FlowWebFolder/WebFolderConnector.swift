@@ -1,0 +1,119 @@
+import Foundation
+import FlowConnector
+import FlowHTTP
+import FlowModel
+
+/// A plain web server folder as a source (`type: http`): its files are listed from the server's
+/// JSON directory index (nginx `autoindex_format json`), crawled concurrently, or taken from an
+/// index file of paths or URLs (`index:`), and downloaded like any other item.
+public struct WebFolderConnector: Connector {
+    public let spec: SourceSpec
+    let session: SourceSession
+
+    public init(spec: SourceSpec) throws {
+        var spec = spec
+        if !spec.url.hasSuffix("/") { spec.url += "/" }
+        self.spec = spec
+        session = try SourceSession(spec: spec, auth: StaticCredentials(spec: spec))
+    }
+
+    public func list(_ selection: Selection) async throws -> [RemoteItem] {
+        let files: [(path: String, size: Int64?, version: String?)]
+        if let index = spec.options["index"] {
+            files = try Self.readIndex(index, base: spec.url)
+        } else {
+            files = try await crawl("")
+        }
+        return files.compactMap { file -> RemoteItem? in
+            let name = file.path.split(separator: "/").last.map(String.init) ?? file.path
+            var fields = [
+                "file.path": file.path, "file.name": name, "file.stem": FileName.stem(of: name),
+                "file.ext": FileName.extension(of: name),
+                "file.dir": file.path.split(separator: "/").dropLast().joined(separator: "/"),
+            ]
+            if let size = file.size { fields["file.size"] = String(size) }
+            guard selection.accepts(fields) else { return nil }
+            let url = file.path.hasPrefix("http://") || file.path.hasPrefix("https://")
+                ? file.path : spec.url + file.path.split(separator: "/").map { URLText.segment(String($0)) }.joined(separator: "/")
+            return RemoteItem(source: spec.name, id: file.path, url: url, size: file.size, version: file.version, fields: fields)
+        }.sorted { $0.id < $1.id }
+    }
+
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+                      progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
+        try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume, digests: [.sha256], progress: progress)
+    }
+
+    /// One entry of nginx's JSON autoindex.
+    struct IndexEntry: Decodable {
+        var name: String
+        var type: String
+        var size: Int64?
+        var mtime: String?
+    }
+
+    /// Lists a folder and its sub-folders, the sub-folders concurrently.
+    func crawl(_ folder: String) async throws -> [(path: String, size: Int64?, version: String?)] {
+        let url = spec.url + folder.split(separator: "/").map { URLText.segment(String($0)) + "/" }.joined()
+        let response = try await session.send(HTTPRequest(url: url, headers: ["Accept": "application/json"]))
+        let entries = try SourceSession.decode([IndexEntry].self, response.body, from: url)
+        var files: [(path: String, size: Int64?, version: String?)] = []
+        var folders: [String] = []
+        for entry in entries {
+            // A name is one path component; anything else is a hostile or broken index.
+            guard !entry.name.isEmpty, !entry.name.contains("/"), entry.name != ".", entry.name != "..",
+                  !entry.name.contains("\0") else {
+                throw ConnectorError.badReply("\(url): unsafe name \"\(entry.name)\" in the directory index")
+            }
+            let path = folder.isEmpty ? entry.name : folder + "/" + entry.name
+            if entry.type == "directory" { folders.append(path) } else if entry.type == "file" {
+                files.append((path, entry.size, entry.mtime))
+            }
+        }
+        try await withThrowingTaskGroup(of: [(path: String, size: Int64?, version: String?)].self) { group in
+            for sub in folders { group.addTask { try await crawl(sub) } }
+            for try await more in group { files += more }
+        }
+        return files
+    }
+
+    /// Paths (relative to the source URL) or absolute URLs, one per line; `#` starts a comment.
+    static func readIndex(_ path: String, base: String) throws -> [(path: String, size: Int64?, version: String?)] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConnectorError.local("cannot read index file \(path)")
+        }
+        return try text.split(whereSeparator: \.isNewline).compactMap { raw in
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { return nil }
+            if line.hasPrefix("http://") || line.hasPrefix("https://") { return (line, nil, nil) }
+            if line.split(separator: "/").contains("..") {
+                throw ConnectorError.local("index file \(path): `..` in \"\(line)\"")
+            }
+            return (line.hasPrefix("/") ? String(line.dropFirst()) : line, nil, nil)
+        }
+    }
+}
+
+/// Basic or bearer credentials from the source, when it has them.
+struct StaticCredentials: Authenticator {
+    let header: String?
+
+    init(spec: SourceSpec) {
+        if let token = spec.credentials["token"]?.revealed, !token.isEmpty {
+            header = "Bearer " + token
+        } else if let user = spec.credentials["user"]?.revealed, !user.isEmpty {
+            let pair = user + ":" + (spec.credentials["password"]?.revealed ?? "")
+            header = "Basic " + Data(pair.utf8).base64EncodedString()
+        } else {
+            header = nil
+        }
+    }
+
+    func authorize(_ request: inout HTTPRequest) async throws {
+        if let header { request.headers.replaceOrAdd(name: "Authorization", value: header) }
+    }
+
+    func refresh() async throws {
+        if header != nil { throw ConnectorError.authentication("the server refused the source's credentials") }
+    }
+}
