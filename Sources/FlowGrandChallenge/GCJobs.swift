@@ -72,7 +72,8 @@ extension GrandChallengeConnector {
         case "Succeeded":
             return .succeeded(outputs: try await outputs(of: job, run: run))
         case "Failed", "Cancelled":
-            return .failed("job \(job.pk) \(job.status.lowercased())" + (job.error_message.map { ": \($0)" } ?? ""))
+            // The executor names the job; say what went wrong (grand-challenge.org's API carries no error text).
+            return .failed(job.error_message ?? "the job ended \(job.status.lowercased()); its page on grand-challenge.org shows why")
         default:
             return .running(job.status)
         }
