@@ -124,7 +124,9 @@ public final class SourceSession: Sendable {
     /// Runs `attempt` until it succeeds or the retry policy gives up.
     public func withRetries<T: Sendable>(url: String, _ attempt: @Sendable () async throws -> T) async throws -> T {
         let start = ContinuousClock.now
-        var reauthenticated = false
+        // Two logins per request at most: a session can expire again while a busy request waits
+        // (seen with short-lived sandbox sessions); refused credentials fail at the login itself.
+        var logins = 0
         var number = 0
         while true {
             number += 1
@@ -134,13 +136,13 @@ public final class SourceSession: Sendable {
                 let elapsed = start.duration(to: .now)
                 let decision = retry.decide(attempt: number, elapsed: Double(elapsed.components.seconds),
                                             failure: error.retryFailure, retryAfter: error.retryAfter,
-                                            alreadyReauthenticated: reauthenticated || auth == nil,
+                                            alreadyReauthenticated: logins >= 2 || auth == nil,
                                             jitter: Double.random(in: 0..<1))
                 switch decision {
                 case .retry(let seconds):
                     try await Task.sleep(for: .seconds(seconds))
                 case .reauthenticate:
-                    reauthenticated = true
+                    logins += 1
                     try await auth?.refresh()
                 case .giveUp:
                     if case .status(401, _, _, _) = error { throw ConnectorError.authentication("\(URLText.redacted(url)) answered 401") }

@@ -355,15 +355,26 @@ public final class Executor: Sendable {
                   connector: any Connector) async throws -> (Int64, Bool, [Checksum]) {
         let part = destination + ".part"
         try Directories.shared.ensureParent(of: destination)
-        let resume = FileStat.size(part) != nil
+        let partSize = FileStat.size(part)
         let sink = events
         let result: FetchResult
-        do {
-            result = try await connector.fetch(item, to: part, resume: resume) { bytes in
-                sink.emit(.progress(taskID: taskID, bytes: bytes))
+        if let partSize, let expected = item.size, partSize >= expected {
+            // A run killed between the last byte and the rename left a whole file: check it
+            // instead of asking for an empty range (416). Longer than listed: start again.
+            if partSize > expected { unlink(part) }
+            result = try await Self.adopt(part, item: item)
+        } else {
+            do {
+                result = try await connector.fetch(item, to: part, resume: partSize != nil) { bytes in
+                    sink.emit(.progress(taskID: taskID, bytes: bytes))
+                }
+            } catch ConnectorError.status(let code, _, _, _) where options.locked && (code == 404 || code == 410) {
+                throw ConnectorError.changedUpstream("\(item.id) vanished (HTTP \(code))")
+            } catch ConnectorError.status(416, let url, let message, _) {
+                // The server will not continue this .part (it changed, or it is complete): start clean.
+                unlink(part)
+                throw ConnectorError.integrity("\(item.id): \(URLText.redacted(url)) refused to resume (416 \(message))")
             }
-        } catch ConnectorError.status(let code, _, _, _) where options.locked && (code == 404 || code == 410) {
-            throw ConnectorError.changedUpstream("\(item.id) vanished (HTTP \(code))")
         }
         // A mismatch against a lock is news about the remote; against a listing, a damaged transfer.
         func mismatch(_ message: String) -> ConnectorError {
@@ -383,6 +394,17 @@ public final class Executor: Sendable {
             throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
         }
         return (result.bytesTransferred, result.resumed, result.checksums)
+    }
+
+    /// Digests of a `.part` left complete by an earlier run, as if it had just been fetched.
+    static func adopt(_ part: String, item: RemoteItem) async throws -> FetchResult {
+        guard let size = FileStat.size(part) else {
+            throw ConnectorError.integrity("\(item.id): the partial file vanished")
+        }
+        let wanted = Set(item.checksums.compactMap { DigestAlgorithm(rawValue: $0.algorithm.rawValue) })
+        let digests = try await FileDigest.compute(path: part, algorithms: wanted.union([.sha256]))
+        let checksums = digests.map { Checksum(ChecksumAlgorithm(rawValue: $0.key.rawValue)!, $0.value) }
+        return FetchResult(bytesTransferred: 0, fileSize: size, checksums: checksums, resumed: true)
     }
 
     /// Polls a remote job until it ends, backing off from `poll` up to 60 s; holds no transfer slot.

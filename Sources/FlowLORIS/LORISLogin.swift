@@ -68,7 +68,7 @@ actor LORISLogin: Authenticator {
 
     private struct Refused: Error { var message: String }
 
-    /// The login request, within the source's limits and retry rules.
+    /// The login request, with the source's retry rules.
     private static func perform(session: SourceSession, url: String, body: [UInt8]) async throws -> (String, Date?) {
         do {
             return try await session.withRetries(url: url) {
@@ -77,7 +77,9 @@ actor LORISLogin: Authenticator {
                 let response: HTTPResponse
                 let prepared = request
                 do {
-                    response = try await session.limits.run { try await session.http.send(prepared) }
+                    // Outside the concurrency slots: a login happens while a request already holds one
+                    // (SourceSession signs requests inside their slot), so taking another could deadlock.
+                    response = try await session.http.send(prepared)
                 } catch let error as HTTPError {
                     throw ConnectorError.transport(error, url: url)
                 }

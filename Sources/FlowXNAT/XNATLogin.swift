@@ -77,7 +77,7 @@ actor XNATLogin: Authenticator {
 
     private struct Refused: Error { var message: String }
 
-    /// `POST /data/JSESSION` within the source's limits and retry rules; returns the session id.
+    /// `POST /data/JSESSION` with the source's retry rules; returns the session id.
     private static func perform(session: SourceSession, url: String, basic: String?) async throws -> String? {
         do {
             return try await session.withRetries(url: url) {
@@ -87,7 +87,9 @@ actor XNATLogin: Authenticator {
                 let response: HTTPResponse
                 let prepared = request
                 do {
-                    response = try await session.limits.run { try await session.http.send(prepared) }
+                    // Outside the concurrency slots: a login happens while a request already holds one
+                    // (SourceSession signs requests inside their slot), so taking another could deadlock.
+                    response = try await session.http.send(prepared)
                 } catch let error as HTTPError {
                     throw ConnectorError.transport(error, url: url)
                 }

@@ -65,6 +65,12 @@ final class SandboxProcess: @unchecked Sendable {
             env["LORIS_URL"] = l["url"] as? String; env["LORIS_USER"] = l["username"] as? String
             env["LORIS_PASS"] = l["password"] as? String; env["LORIS_API_VERSION"] = l["apiVersion"] as? String
         }
+        if let g = platforms["gc"] as? [String: Any] ?? platforms["grand-challenge"] as? [String: Any] {
+            env["GC_URL"] = g["url"] as? String; env["GC_TOKEN"] = g["token"] as? String
+        }
+        if let a = platforms["agora"] as? [String: Any] {
+            env["AGORA_URL"] = a["url"] as? String; env["AGORA_API_KEY"] = (a["apiKey"] ?? a["api_key"] ?? a["token"]) as? String
+        }
         return env
     }
 
@@ -113,6 +119,11 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    // A hung process must fail its test, not stall the whole suite.
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
+    defer { watchdog.cancel() }
     // Read both pipes while it runs so a chatty process cannot block on a full pipe.
     final class Box: @unchecked Sendable { var data = Data() }
     let stdout = Box()
@@ -145,6 +156,11 @@ struct Workspace {
     }
 
     func job(_ name: String) -> String { root + "/jobs/" + name }
+
+    /// Copies a folder of the repository (e.g. `results`) into the workspace.
+    func copy(_ folder: String) throws {
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/" + folder, toPath: root + "/" + folder)
+    }
 
     /// Every file under a folder: relative path, size, sha256 (the journal folder left out).
     func listing(_ folder: String) throws -> String {
