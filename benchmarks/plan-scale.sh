@@ -39,10 +39,10 @@ select:
 actions:
   pull: {download: all, to: out-$n, layout: "{file.dir}/{file.stem|upper}{file.ext}"}
 YAML
-    plan=$(for _ in $(seq "$RUNS"); do seconds "$FLOWCTL" plan "$ROOT/job-$n.yml" --format json; done | median)
+    plan=$(for _ in $(seq "$RUNS"); do seconds "$FLOWCTL" plan "$ROOT/job-$n.yml" --format "${FORMAT:-text}"; done | median)
     ref=$(for _ in $(seq "$RUNS"); do seconds find "$dir" -type f; done | median)
     awk -v n="$n" -v p="$plan" -v f="$ref" 'BEGIN { printf "%10d %12.3f %12.3f %9.1fx %14.0f\n", n, p, f, p / f, n / p }'
     rm -rf "$dir"
 done
-echo "plan s: wall time of 'flowctl plan --format json' (list the folder, render 1 path per item, check"
+echo "plan s: wall time of 'flowctl plan --format ${FORMAT:-text}' (list the folder, render 1 path per item, check"
 echo "duplicates, build the graph, print JSON); 'vs find': how many times the plain walk it takes."
