@@ -52,7 +52,10 @@ public final class Executor: Sendable {
 
     /// What a finished task hands to the tasks that depend on it.
     enum Outcome: Sendable {
-        case done(TaskRecord, outputs: [RemoteItem], transferred: Int64, resumed: Bool, retries: Int, sync: String?)
+        /// `files`: one record per file a task wrote besides its own (outputs of a remote job),
+        /// so the provenance manifest lists each of them.
+        case done(TaskRecord, outputs: [RemoteItem], transferred: Int64, resumed: Bool, retries: Int, sync: String?,
+                  files: [TaskRecord] = [])
         case failed(String, retries: Int, restartRun: Bool = false)
         case cancelled
     }
@@ -163,7 +166,8 @@ public final class Executor: Sendable {
                 let task = byID[id]!
                 if task.kind != .wait { runningTransfers -= 1 }
                 switch outcome {
-                case .done(let record, let made, let transferred, let resumed, let retries, let sync):
+                case .done(let record, let made, let transferred, let resumed, let retries, let sync, let files):
+                    pendingRecords.append(contentsOf: files)
                     report.finished += 1
                     report.bytes += transferred
                     report.retries += retries
@@ -333,20 +337,31 @@ public final class Executor: Sendable {
             let layout = Planner.layout(of: action, in: plan.job)
             var total: Int64 = 0
             var last: String?
+            var files: [TaskRecord] = []
             for output in inputs {
                 var fields = output.allFields
                 for (key, value) in task.item?.allFields ?? [:] where fields[key] == nil { fields[key] = value }
                 let path = try layout.render(fields)
                 let destination = root + "/" + path
-                if let size = FileStat.size(destination), size == output.size { continue }
-                let (bytes, _, _) = try await download(output, to: destination, taskID: task.id, connector: connector)
-                total += bytes
-                last = destination
+                let checksums: [Checksum]
+                if let size = FileStat.size(destination), size == output.size {
+                    checksums = try await Self.adopt(destination, item: output).checksums
+                } else {
+                    let (bytes, _, got) = try await download(output, to: destination, taskID: task.id, connector: connector)
+                    total += bytes
+                    checksums = got
+                    last = destination
+                }
+                files.append(TaskRecord(id: "\(task.id)#\(output.id)", action: task.action, kind: "output-file", state: .done,
+                                        size: FileStat.size(destination),
+                                        sha256: checksums.first { $0.algorithm == .sha256 }?.value, source: output.source,
+                                        remoteID: output.id, destination: destination, finishedAt: Date().timeIntervalSince1970))
             }
             record.bytesTransferred = total
             record.remoteState = RemoteStateRecord(outputs: inputs).json
             record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: inputs, transferred: total, resumed: false, retries: retries, sync: last)
+            return .done(record, outputs: inputs, transferred: total, resumed: false, retries: retries, sync: last,
+                         files: files)
         }
     }
 
