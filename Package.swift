@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
@@ -48,6 +49,7 @@ let package = Package(
         .target(name: "FlowExecutor", dependencies: [
             "FlowModel", "FlowConnector", "FlowHTTP", "FlowPlanner",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ]),
 
         // MARK: commands and entry points

@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import FlowConnector
 import FlowHTTP
@@ -13,17 +14,20 @@ public struct ExecutorOptions: Sendable {
     /// Journal group commit: at most this many completions or this many seconds per batch.
     public var batchSize: Int
     public var batchSeconds: Double
+    /// A filesystem sync (which marks journaled files durable) at most this often, in the background.
+    public var syncSeconds: Double
     /// Items come from a lock file: a checksum mismatch or a missing item means the remote
     /// changed since the lock, which is reported, never retried.
     public var locked: Bool
 
     public init(jobs: Int = 16, keepGoing: Bool = false, batchSize: Int = 512, batchSeconds: Double = 0.5,
-                locked: Bool = false) {
+                syncSeconds: Double = 5, locked: Bool = false) {
         self.jobs = max(1, jobs)
         self.keepGoing = keepGoing
         self.locked = locked
         self.batchSize = batchSize
         self.batchSeconds = batchSeconds
+        self.syncSeconds = syncSeconds
     }
 }
 
@@ -54,7 +58,8 @@ public final class Executor: Sendable {
     enum Outcome: Sendable {
         /// `files`: one record per file a task wrote besides its own (outputs of a remote job),
         /// so the provenance manifest lists each of them.
-        case done(TaskRecord, outputs: [RemoteItem], transferred: Int64, resumed: Bool, retries: Int, sync: String?,
+        /// `wroteFile`: the task wrote to the output folders (a later filesystem sync makes it durable).
+        case done(TaskRecord, outputs: [RemoteItem], transferred: Int64, resumed: Bool, retries: Int, wroteFile: Bool,
                   files: [TaskRecord] = [])
         case failed(String, retries: Int, restartRun: Bool = false)
         case cancelled
@@ -78,12 +83,11 @@ public final class Executor: Sendable {
         var outputs: [String: [RemoteItem]] = [:]
         // Remote jobs started (now or by an earlier run), by the id of their run task.
         var runs: [String: RemoteRun] = [:]
-        var readyTransfers: [String] = []
-        var readyWaits: [String] = []
-        var pendingRecords: [TaskRecord] = []
-        var pendingTransfers: [(taskID: String, bytes: Int64, resumed: Bool)] = []
-        var pendingSync: [String] = []
-        var lastFlush = ContinuousClock.now
+        var readyTransfers: Deque<String> = []
+        var readyWaits: Deque<String> = []
+        let committer = JournalCommitter(journal: journal, syncRoots: Array(Set(plan.roots.values)).sorted(),
+                                         batchSize: options.batchSize, batchSeconds: options.batchSeconds,
+                                         syncSeconds: options.syncSeconds)
         let runID = try? journal.beginRun(job: plan.job.name)
 
         let pendingBytes = tasks.filter { !$0.isSkipped }.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
@@ -91,19 +95,6 @@ public final class Executor: Sendable {
 
         func enqueue(_ id: String) {
             if byID[id]!.kind == .wait { readyWaits.append(id) } else { readyTransfers.append(id) }
-        }
-        func flush(force: Bool) async {
-            guard !pendingRecords.isEmpty || !pendingTransfers.isEmpty else { return }
-            guard force || pendingRecords.count >= options.batchSize
-                    || lastFlush.duration(to: .now) > .seconds(options.batchSeconds) else { return }
-            // Group commit: files reach the disk before the journal says they are done.
-            if !pendingSync.isEmpty { try? await FileSync.syncFileSystem(containing: pendingSync[0]) }
-            do { try journal.save(pendingRecords, transfers: pendingTransfers) }
-            catch { report.failures.append((task: "journal", error: "cannot write the journal: \(error)")) }
-            pendingRecords.removeAll(keepingCapacity: true)
-            pendingTransfers.removeAll(keepingCapacity: true)
-            pendingSync.removeAll(keepingCapacity: true)
-            lastFlush = .now
         }
         /// Marks everything downstream of a failed task as never started.
         func abandon(after id: String) {
@@ -139,7 +130,7 @@ public final class Executor: Sendable {
                 while !stopping {
                     var id: String?
                     if !readyWaits.isEmpty { id = readyWaits.removeFirst() }
-                    else if !readyTransfers.isEmpty, runningTransfers < options.jobs || byID[readyTransfers[0]]!.isSkipped {
+                    else if let first = readyTransfers.first, runningTransfers < options.jobs || byID[first]!.isSkipped {
                         id = readyTransfers.removeFirst()
                     }
                     guard let id, let task = byID[id] else { break }
@@ -166,31 +157,31 @@ public final class Executor: Sendable {
                 let task = byID[id]!
                 if task.kind != .wait { runningTransfers -= 1 }
                 switch outcome {
-                case .done(let record, let made, let transferred, let resumed, let retries, let sync, let files):
-                    pendingRecords.append(contentsOf: files)
+                case .done(let record, let made, let transferred, let resumed, let retries, let wroteFile, let files):
                     report.finished += 1
                     report.bytes += transferred
                     report.retries += retries
                     outputs[id] = made
                     runs[id] = record.remoteState.flatMap(RemoteStateRecord.init(json:))?.run
-                    pendingRecords.append(record)
-                    if transferred > 0 { pendingTransfers.append((id, transferred, resumed)) }
-                    if let sync { pendingSync.append(sync) }
-                    // Remote job ids must be on disk before anything else happens: a re-run must not start them twice.
-                    await flush(force: task.kind == .run || task.kind == .wait)
+                    committer.add(files + [record], transfer: transferred > 0 ? (id, transferred, resumed) : nil,
+                                  wroteFile: wroteFile)
+                    // Remote job ids must be in the journal before anything else happens: a re-run must not start them twice.
+                    if task.kind == .run || task.kind == .wait { await committer.commitNow() }
                     events.emit(.taskFinished(task, bytes: transferred))
                     completed(id)
                 case .failed(let message, let retries, let restartRun):
                     report.retries += retries
                     report.failures.append((task: id, error: message))
+                    var records: [TaskRecord] = []
                     if restartRun, let runTask = task.dependsOn.first(where: { byID[$0]?.kind == .run }) {
                         // Forget the failed job so the next run starts a new one.
-                        pendingRecords.append(TaskRecord(id: runTask, action: task.action, kind: TaskKind.run.rawValue,
-                                                         state: .failed, error: message))
+                        records.append(TaskRecord(id: runTask, action: task.action, kind: TaskKind.run.rawValue,
+                                                  state: .failed, error: message))
                     }
-                    pendingRecords.append(TaskRecord(id: id, action: task.action, kind: task.kind.rawValue, state: .failed,
-                                                     attempts: retries + 1, remoteID: task.item?.id, error: message,
-                                                     finishedAt: Date().timeIntervalSince1970))
+                    records.append(TaskRecord(id: id, action: task.action, kind: task.kind.rawValue, state: .failed,
+                                              attempts: retries + 1, remoteID: task.item?.id, error: message,
+                                              finishedAt: Date().timeIntervalSince1970))
+                    committer.add(records, transfer: nil, wroteFile: false)
                     events.emit(.taskFailed(task, error: message))
                     abandon(after: id)
                     if !options.keepGoing && !stopping {
@@ -204,7 +195,7 @@ public final class Executor: Sendable {
         }
         report.notStarted += readyTransfers.count + readyWaits.count
         report.notStarted += unmet.values.filter { $0 > 0 }.count
-        await flush(force: true)
+        for failure in await committer.finish() { report.failures.append((task: "journal", error: failure)) }
         if stopFlag.isSet && report.failures.isEmpty { report.interrupted = true }
         let elapsed = clock.duration(to: .now)
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -275,8 +266,8 @@ public final class Executor: Sendable {
             record.serverChecksum = item.checksums.first { $0.algorithm != .sha256 }.map { "\($0.algorithm.rawValue):\($0.value)" }
             record.remoteVersion = item.version
             record.destination = destination
-            record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: [], transferred: bytes, resumed: resumed, retries: retries, sync: destination)
+            record.markWritten()
+            return .done(record, outputs: [], transferred: bytes, resumed: resumed, retries: retries, wroteFile: true)
 
         case .downloadExtra:
             guard let item = task.item, let destination = task.destination else { throw ExecutionError("extra without item") }
@@ -285,8 +276,8 @@ public final class Executor: Sendable {
             record.size = Int64(bytes.count)
             record.bytesTransferred = Int64(bytes.count)
             record.destination = destination
-            record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: [], transferred: Int64(bytes.count), resumed: false, retries: retries, sync: destination)
+            record.markWritten()
+            return .done(record, outputs: [], transferred: Int64(bytes.count), resumed: false, retries: retries, wroteFile: true)
 
         case .upload:
             guard let item = task.item else { throw ExecutionError("upload without item") }
@@ -300,14 +291,14 @@ public final class Executor: Sendable {
             record.remoteState = RemoteStateRecord(outputs: [outcome.item]).json
             record.finishedAt = Date().timeIntervalSince1970
             return .done(record, outputs: [outcome.item], transferred: record.bytesTransferred, resumed: false,
-                         retries: retries, sync: nil)
+                         retries: retries, wroteFile: false)
 
         case .tag:
             let targets = inputs.isEmpty ? [task.item].compactMap { $0 } : inputs
             let tags = (task.parameters["tags"] ?? "").split(separator: ",").map(String.init)
             for target in targets { try await connector.tag(target, with: tags) }
             record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: targets, transferred: 0, resumed: false, retries: retries, sync: nil)
+            return .done(record, outputs: targets, transferred: 0, resumed: false, retries: retries, wroteFile: false)
 
         case .run:
             // The input is what the upstream task produced (an uploaded item), else the item itself.
@@ -317,7 +308,7 @@ public final class Executor: Sendable {
             record.remoteID = run.id
             record.remoteState = RemoteStateRecord(outputs: [input], run: run).json
             record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: [input], transferred: 0, resumed: false, retries: retries, sync: nil)
+            return .done(record, outputs: [input], transferred: 0, resumed: false, retries: retries, wroteFile: false)
 
         case .wait:
             guard let run = started else {
@@ -328,7 +319,7 @@ public final class Executor: Sendable {
             record.remoteID = run.id
             record.remoteState = RemoteStateRecord(outputs: outputs, run: run).json
             record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: outputs, transferred: 0, resumed: false, retries: retries, sync: nil)
+            return .done(record, outputs: outputs, transferred: 0, resumed: false, retries: retries, wroteFile: false)
 
         case .downloadOutputs:
             guard let action = plan.job.action(named: task.action), let root = task.root else {
@@ -336,7 +327,6 @@ public final class Executor: Sendable {
             }
             let layout = Planner.layout(of: action, in: plan.job)
             var total: Int64 = 0
-            var last: String?
             var files: [TaskRecord] = []
             for output in inputs {
                 var fields = output.allFields
@@ -350,18 +340,18 @@ public final class Executor: Sendable {
                     let (bytes, _, got) = try await download(output, to: destination, taskID: task.id, connector: connector)
                     total += bytes
                     checksums = got
-                    last = destination
                 }
                 files.append(TaskRecord(id: "\(task.id)#\(output.id)", action: task.action, kind: "output-file", state: .done,
                                         size: FileStat.size(destination),
                                         sha256: checksums.first { $0.algorithm == .sha256 }?.value, source: output.source,
-                                        remoteID: output.id, destination: destination, finishedAt: Date().timeIntervalSince1970))
+                                        remoteID: output.id, destination: destination, finishedAt: Date().timeIntervalSince1970,
+                                        durable: false, bootID: BootIdentity.current))
             }
             record.bytesTransferred = total
             record.remoteState = RemoteStateRecord(outputs: inputs).json
             record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: inputs, transferred: total, resumed: false, retries: retries, sync: last,
-                         files: files)
+            return .done(record, outputs: inputs, transferred: total, resumed: false, retries: retries,
+                         wroteFile: !files.isEmpty, files: files)
         }
     }
 
@@ -451,6 +441,15 @@ public final class Executor: Sendable {
         guard rename(part, destination) == 0 else {
             throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+extension TaskRecord {
+    /// A file was just renamed into place: finished now, in the page cache until a sync.
+    mutating func markWritten() {
+        finishedAt = Date().timeIntervalSince1970
+        durable = false
+        bootID = BootIdentity.current
     }
 }
 

@@ -33,11 +33,18 @@ public struct TaskRecord: Sendable, Hashable, Codable, FetchableRecord, Persista
     public var error: String?
     public var startedAt: Double?
     public var finishedAt: Double?
+    /// The file is known to be on stable storage (a filesystem sync finished after it was
+    /// renamed). Until then it lives in the page cache, which a crash or power cut can lose.
+    public var durable: Bool
+    /// The boot (Linux `boot_id`) during which the file was written: within the same boot the
+    /// page cache is authoritative, after a reboot a file that was not `durable` is re-hashed.
+    public var bootID: String?
 
     public init(id: String, action: String, kind: String, state: State, attempts: Int = 0, bytesTransferred: Int64 = 0,
                 size: Int64? = nil, sha256: String? = nil, serverChecksum: String? = nil, source: String? = nil, remoteID: String? = nil,
                 remoteVersion: String? = nil, destination: String? = nil, remoteState: String? = nil,
-                error: String? = nil, startedAt: Double? = nil, finishedAt: Double? = nil) {
+                error: String? = nil, startedAt: Double? = nil, finishedAt: Double? = nil,
+                durable: Bool = true, bootID: String? = nil) {
         self.id = id
         self.action = action
         self.kind = kind
@@ -55,6 +62,8 @@ public struct TaskRecord: Sendable, Hashable, Codable, FetchableRecord, Persista
         self.error = error
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.durable = durable
+        self.bootID = bootID
     }
 }
 
@@ -126,6 +135,13 @@ public final class Journal: Sendable {
                 t.column("outcome", .text)
             }
         }
+        migrator.registerMigration("v2: durability") { db in
+            // Rows of earlier versions were synced before they were written: durable.
+            try db.alter(table: "tasks") { t in
+                t.add(column: "durable", .boolean).notNull().defaults(to: true)
+                t.add(column: "bootID", .text)
+            }
+        }
         try migrator.migrate(db)
     }
 
@@ -140,12 +156,34 @@ public final class Journal: Sendable {
     public func save(_ records: [TaskRecord], transfers: [(taskID: String, bytes: Int64, resumed: Bool)] = []) throws {
         guard !records.isEmpty || !transfers.isEmpty else { return }
         try db.write { db in
-            for record in records { try record.save(db) }
-            let now = Date().timeIntervalSince1970
-            for t in transfers {
-                try db.execute(sql: "INSERT INTO transfers (taskID, bytes, resumed, at) VALUES (?, ?, ?, ?)",
-                               arguments: [t.taskID, t.bytes, t.resumed, now])
+            // One prepared statement and plain bindings: thousands of rows per batch, so the
+            // per-row cost of Codable encoding and GRDB's update-then-insert `save` shows.
+            let upsert = try db.cachedStatement(sql: Self.upsertSQL)
+            for r in records {
+                try upsert.execute(arguments: [
+                    r.id, r.action, r.kind, r.state.rawValue, r.attempts, r.bytesTransferred, r.size, r.sha256,
+                    r.serverChecksum, r.source, r.remoteID, r.remoteVersion, r.destination, r.remoteState, r.error,
+                    r.startedAt, r.finishedAt, r.durable, r.bootID,
+                ])
             }
+            let now = Date().timeIntervalSince1970
+            let insertTransfer = try db.cachedStatement(sql: "INSERT INTO transfers (taskID, bytes, resumed, at) VALUES (?, ?, ?, ?)")
+            for t in transfers {
+                try insertTransfer.execute(arguments: [t.taskID, t.bytes, t.resumed, now])
+            }
+        }
+    }
+
+    private static let upsertSQL = """
+        INSERT OR REPLACE INTO tasks (id, action, kind, state, attempts, bytesTransferred, size, sha256, serverChecksum,
+            source, remoteID, remoteVersion, destination, remoteState, error, startedAt, finishedAt, durable, bootID)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// Marks durable every record that finished before a filesystem sync began at `syncStart`.
+    public func markDurable(finishedBefore syncStart: Double) throws {
+        try db.write { db in
+            try db.execute(sql: "UPDATE tasks SET durable = 1 WHERE durable = 0 AND finishedAt <= ?", arguments: [syncStart])
         }
     }
 

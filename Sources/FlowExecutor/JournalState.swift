@@ -1,12 +1,16 @@
+import FlowHTTP
 import FlowModel
 import FlowPlanner
 
 /// Completed work as the journal and the disk tell it: the planner marks these tasks skipped.
 public struct JournalState: CompletedWork {
     public let records: [String: TaskRecord]
+    /// The boot this process runs in (see `BootIdentity`).
+    public let boot: String?
 
-    public init(records: [String: TaskRecord]) {
+    public init(records: [String: TaskRecord], boot: String? = BootIdentity.current) {
         self.records = records
+        self.boot = boot
     }
 
     public func skipReason(for task: PlannedTask) -> String? {
@@ -26,6 +30,7 @@ public struct JournalState: CompletedWork {
                 }
                 if let sha = item.checksum(.sha256), let old = record.sha256, sha != old { return nil }
             }
+            if !survivedSinceWritten(record, at: destination) { return nil }
             return "downloaded in an earlier run, unchanged"
         case .upload: return "uploaded in an earlier run"
         case .tag: return "tagged in an earlier run"
@@ -33,5 +38,16 @@ public struct JournalState: CompletedWork {
         case .wait: return "finished in an earlier run"
         case .downloadOutputs: return "outputs downloaded in an earlier run"
         }
+    }
+
+    /// Whether a downloaded file still holds what was written. Synced files, and files of this
+    /// boot (a killed process loses nothing the kernel has), are trusted; an unsynced file of an
+    /// earlier boot may have lost its last writes in a crash, so its sha256 is checked again.
+    func survivedSinceWritten(_ record: TaskRecord, at destination: String) -> Bool {
+        if record.durable { return true }
+        if let boot, record.bootID == boot { return true }
+        guard let expected = record.sha256,
+              let digests = try? FileDigest.computeBlocking(path: destination) else { return false }
+        return digests[.sha256] == expected
     }
 }

@@ -28,6 +28,8 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
+    /// Hashes download bodies beside this thread (see `HashWorker`).
+    let hashWorker = HashWorker()
     private let inbox = Mutex(Inbox())
     /// Easy handles kept for reuse (curl_easy_reset keeps nothing but caches).
     private let pool = Mutex<[PooledHandle]>([])
@@ -156,6 +158,7 @@ final class CurlEngine: @unchecked Sendable {
         for transfer in Array(active.values) { finish(transfer, error: .cancelled) }
         for pooled in pool.withLock({ pool in defer { pool.removeAll() }; return pool }) { curl_easy_cleanup(pooled.easy) }
         curl_multi_cleanup(multi)
+        hashWorker.stop()
     }
 
     private func add(_ transfer: Transfer) {
@@ -203,12 +206,17 @@ final class CurlEngine: @unchecked Sendable {
         recycle(easy)
         let continuation = transfer.continuation
         transfer.continuation = nil
-        if let error {
-            continuation?.resume(throwing: error)
-        } else if case .file(let file) = transfer.sink, let failure = file.failure {
-            continuation?.resume(throwing: failure)
-        } else {
-            continuation?.resume()
+        guard case .file(let file) = transfer.sink else {
+            if let error { continuation?.resume(throwing: error) } else { continuation?.resume() }
+            return
+        }
+        // The caller reads the digests: resume it once the hash worker has every byte.
+        hashWorker.whenDrained {
+            if let failure = error ?? file.failure {
+                continuation?.resume(throwing: failure)
+            } else {
+                continuation?.resume()
+            }
         }
     }
 }

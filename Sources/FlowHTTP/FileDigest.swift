@@ -8,13 +8,16 @@ import Glibc
 public enum FileDigest {
     /// Lowercase hex digests of a whole file (sha256 always, plus `algorithms`).
     public static func compute(path: String, algorithms: Set<DigestAlgorithm> = [.sha256]) async throws -> [DigestAlgorithm: String] {
-        try await offPool {
-            var hashers = Hashers(algorithms)
-            var info = stat()
-            guard stat(path, &info) == 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
-            try hashers.hashPrefix(of: path, length: Int64(info.st_size))
-            return hashers.finalize()
-        }
+        try await offPool { try computeBlocking(path: path, algorithms: algorithms) }
+    }
+
+    /// `compute` on the calling thread, for callers that are not on the cooperative pool.
+    public static func computeBlocking(path: String, algorithms: Set<DigestAlgorithm> = [.sha256]) throws -> [DigestAlgorithm: String] {
+        var hashers = Hashers(algorithms)
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+        try hashers.hashPrefix(of: path, length: Int64(info.st_size))
+        return hashers.finalize()
     }
 
     /// Copies `source` to `destination` (created or truncated), hashing the bytes on the way.

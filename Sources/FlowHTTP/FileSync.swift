@@ -19,12 +19,15 @@ public enum FileSync {
 
     /// Flushes the whole file system that holds `path` (syncfs): one call for a batch of thousands.
     public static func syncFileSystem(containing path: String) async throws {
-        try await offPool {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
-            defer { close(fd) }
-            guard flow_syncfs(fd) == 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
-        }
+        try await offPool { try syncFileSystemBlocking(containing: path) }
+    }
+
+    /// `syncFileSystem` on the calling thread (a Dispatch queue's, never the cooperative pool's).
+    public static func syncFileSystemBlocking(containing path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+        defer { close(fd) }
+        guard flow_syncfs(fd) == 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
     }
 
     private static func offPool(_ work: @escaping @Sendable () throws -> Void) async throws {

@@ -63,7 +63,7 @@ public final class HTTPClient: Sendable {
         var hops = 0
         while true {
             let file = FileSink(path: partPath, resumeFrom: existing, prefixHashers: prefix, freshHashers: Hashers(digests),
-                                progress: progress)
+                                hashWorker: engine.hashWorker, progress: progress)
             let transfer = try makeTransfer(request, sink: .file(file), download: true)
             try await engine.perform(transfer)
             if let next = nextHop(after: transfer, of: request) {

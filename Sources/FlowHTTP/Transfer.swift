@@ -118,7 +118,8 @@ final class Transfer: @unchecked Sendable {
     }
 }
 
-/// The `.part` file side of a download: opened lazily on the first 2xx byte, hashed inline.
+/// The `.part` file side of a download: opened lazily on the first 2xx byte, hashed on the way
+/// (by the engine's `HashWorker`, which alone touches `hashers` while the transfer runs).
 final class FileSink {
     static let errorBodyLimit = 64 << 10
 
@@ -128,6 +129,7 @@ final class FileSink {
     /// Hashes of the existing prefix, used when the server answers 206 (nil: nothing to resume).
     let prefixHashers: Hashers?
     var hashers: Hashers
+    let hashWorker: HashWorker
     let progress: (@Sendable (Int64) -> Void)?
 
     var fd: Int32 = -1
@@ -135,12 +137,13 @@ final class FileSink {
     var appended = false
     var failure: HTTPError?
 
-    init(path: String, resumeFrom: Int64, prefixHashers: Hashers?, freshHashers: Hashers,
+    init(path: String, resumeFrom: Int64, prefixHashers: Hashers?, freshHashers: Hashers, hashWorker: HashWorker,
          progress: (@Sendable (Int64) -> Void)?) {
         self.path = path
         self.resumeFrom = resumeFrom
         self.prefixHashers = prefixHashers
         self.hashers = freshHashers
+        self.hashWorker = hashWorker
         self.progress = progress
     }
 
@@ -180,7 +183,7 @@ final class FileSink {
             }
             done += n
         }
-        hashers.update(data)
+        hashWorker.hash(data, into: self)
         bytesWritten += Int64(data.count)
         progress?(bytesWritten)
         return true

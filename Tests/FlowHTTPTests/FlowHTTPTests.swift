@@ -66,6 +66,29 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(result.digests[.sha1] == hexDigest(Insecure.SHA1.self, expected))
     }
 
+    /// Hashing runs on a worker thread with at most 8 MiB queued: big and small downloads at
+    /// once must still each get the digest of exactly their own bytes.
+    @Test func concurrentDownloadsGetTheirOwnDigestsUnderHashBackpressure() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        let sizes = [12 << 20, 9 << 20 + 7] + (0..<40).map { 1 + $0 * 4093 }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (n, size) in sizes.enumerated() {
+                group.addTask {
+                    let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(size)"),
+                                                           to: "\(dir)/\(n).part", resume: false, digests: [.md5])
+                    let expected = pattern(0..<size)
+                    #expect(result.fileSize == Int64(size))
+                    #expect(result.digests[.sha256] == hexDigest(SHA256.self, expected))
+                    #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, expected))
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     @Test func emptyBodyCreatesEmptyFile() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()
