@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FlowModel
 import FlowPlanner
 
@@ -43,7 +44,11 @@ struct Plan: AsyncParsableCommand {
         case .text:
             print(PlanRenderer.text(plan), terminator: "")
             if session.existingLock() != nil && !locked { print("\n" + drift.text, terminator: "") }
-        case .json: print(PlanRenderer.json(plan, drift: session.existingLock() != nil && !locked ? drift : nil), terminator: "")
+        case .json:
+            // Streamed: a plan of a million tasks is hundreds of megabytes of JSON.
+            try PlanRenderer.writeJSON(plan, drift: session.existingLock() != nil && !locked ? drift : nil) {
+                try FileHandle.standardOutput.write(contentsOf: $0)
+            }
         case .dot: print(PlanRenderer.dot(plan), terminator: "")
         case .mermaid: print(PlanRenderer.mermaid(plan), terminator: "")
         }

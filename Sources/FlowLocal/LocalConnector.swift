@@ -25,39 +25,29 @@ public struct LocalConnector: Connector {
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ConnectorError.local("local source `\(spec.name)`: no folder at \(root)")
         }
-        let rootURL = URL(fileURLWithPath: root, isDirectory: true)
-        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey, .fileSizeKey, .isSymbolicLinkKey,
-                                      .contentModificationDateKey]
-        guard let walker = FileManager.default.enumerator(at: rootURL, includingPropertiesForKeys: keys) else {
-            throw ConnectorError.local("cannot read folder \(root)")
-        }
+        let rootSlash = root.hasSuffix("/") ? root : root + "/"
         var items: [RemoteItem] = []
-        let prefix = rootURL.path.hasSuffix("/") ? rootURL.path : rootURL.path + "/"
-        while let url = walker.nextObject() as? URL {
-            let values = try? url.resourceValues(forKeys: Set(keys))
-            if LocalConnector.ignoredNames.contains(url.lastPathComponent) {
-                if values?.isDirectory == true { walker.skipDescendants() }
-                continue
-            }
-            // Symbolic links could lead outside the folder; a source is what is inside it.
-            guard values?.isRegularFile == true, values?.isSymbolicLink != true else { continue }
-            let name = url.lastPathComponent
-            if name.hasSuffix(".part") { continue }
-            let path = url.path
-            guard path.hasPrefix(prefix) else { continue }
-            let relative = String(path.dropFirst(prefix.count))
-            let size = Int64(values?.fileSize ?? 0)
-            let dir = relative.split(separator: "/").dropLast().joined(separator: "/")
+        FolderWalk.regularFiles(under: root, ignoredNames: LocalConnector.ignoredNames) { file in
+            if file.name.hasSuffix(".part") { return }
             let fields = [
-                "file.path": relative, "file.name": name, "file.stem": FileName.stem(of: name),
-                "file.ext": FileName.extension(of: name), "file.size": String(size), "file.dir": dir,
+                "file.path": file.relativePath, "file.name": file.name, "file.stem": FileName.stem(of: file.name),
+                "file.ext": FileName.extension(of: file.name), "file.size": String(file.size), "file.dir": file.folder,
             ]
-            guard selection.accepts(fields) else { continue }
-            // The modification time stands in for an ETag: it tells a lock that a file changed.
-            let version = values?.contentModificationDate.map { String(Int64($0.timeIntervalSince1970 * 1_000_000)) }
-            items.append(RemoteItem(source: spec.name, id: relative, url: path, size: size, version: version, fields: fields))
+            guard selection.accepts(fields) else { return }
+            items.append(RemoteItem(source: spec.name, id: file.relativePath, url: rootSlash + file.relativePath,
+                                    size: file.size, version: LocalConnector.version(of: file), fields: fields))
         }
         return items.sorted { $0.id < $1.id }
+    }
+
+    /// The modification time in microseconds stands in for an ETag: it tells a lock or the journal
+    /// that a file changed. Computed through `Date` exactly as Foundation's resource values did,
+    /// so that versions recorded by earlier releases still compare equal.
+    static func version(of file: FoundFile) -> String {
+        let sinceReferenceDate = Double(file.modifiedSeconds) - Date.timeIntervalBetween1970AndReferenceDate
+            + Double(file.modifiedNanoseconds) / 1_000_000_000
+        let modified = Date(timeIntervalSinceReferenceDate: sinceReferenceDate)
+        return String(Int64(modified.timeIntervalSince1970 * 1_000_000))
     }
 
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,

@@ -10,13 +10,21 @@ public enum BIDS {
 
     /// A derived `bids.*` field, or nil for any other name.
     public static func derived(_ name: String, from fields: [String: String]) -> String? {
+        derived(name, field: { fields[$0] })
+    }
+
+    /// A derived `bids.*` field from the values `field` gives, or nil for any other name.
+    public static func derived(_ name: String, field: (String) -> String?) -> String? {
         if name == "bids.run" {
             // XNAT scan ids are numbers: they make a stable run index when a type repeats.
-            guard let id = fields["scan.id"], Int(id) != nil else { return "" }
+            guard let id = field("scan.id"), Int(id) != nil else { return "" }
             return "_run-\(id)"
         }
         guard let candidates = sources[name] else { return nil }
-        return candidates.lazy.compactMap { fields[$0] }.first { !$0.isEmpty }
+        for candidate in candidates {
+            if let value = field(candidate), !value.isEmpty { return value }
+        }
+        return nil
     }
 
     /// The names `derived` knows, for validation.

@@ -25,12 +25,28 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `value` matches the whole pattern.
     public func matches(_ value: String) -> Bool {
-        let chars = Array(value)
-        // Classic iterative wildcard matching with one backtrack point for the last `*`.
-        var t = 0, c = 0
+        // Printable ASCII (most names): a byte is a character, and splitting into characters costs.
+        if FileName.isPrintableASCII(value) {
+            let matched = value.utf8.withContiguousStorageIfAvailable { bytes in
+                match(bytes) { token, byte in Glob.single(token, Character(Unicode.Scalar(byte))) }
+            }
+            if let matched { return matched }
+        }
+        return matchesByCharacter(value)
+    }
+
+    /// `matches` for any value, character by character.
+    func matchesByCharacter(_ value: String) -> Bool {
+        match(Array(value)) { token, character in Glob.single(token, character) }
+    }
+
+    /// Classic iterative wildcard matching with one backtrack point for the last `*`.
+    private func match<Value: RandomAccessCollection>(_ chars: Value, single: (Token, Value.Element) -> Bool) -> Bool
+    where Value.Index == Int {
+        var t = 0, c = chars.startIndex
         var starToken = -1, starChar = 0
-        while c < chars.count {
-            if t < tokens.count, tokens[t] != .anyRun, Glob.single(tokens[t], chars[c]) {
+        while c < chars.endIndex {
+            if t < tokens.count, tokens[t] != .anyRun, single(tokens[t], chars[c]) {
                 t += 1; c += 1
             } else if t < tokens.count, tokens[t] == .anyRun {
                 starToken = t; starChar = c; t += 1

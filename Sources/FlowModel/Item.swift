@@ -41,6 +41,18 @@ public struct RemoteItem: Sendable, Hashable, Codable {
         self.fields = fields
     }
 
+    /// One field of `allFields`, without building that dictionary (the planner asks per item).
+    public func field(_ name: String) -> String? {
+        switch name {
+        case "item.id": return id
+        case "source.name": return source
+        case "file.size": return fields[name] ?? size.map { String($0) }
+        case "file.ext": return fields[name] ?? fields["file.name"].map(FileName.extension(of:))
+        case "file.stem": return fields[name] ?? fields["file.name"].map(FileName.stem(of:))
+        default: return fields[name]
+        }
+    }
+
     /// The fields with the common ones (`file.ext`, `item.id`, ...) filled in.
     public var allFields: [String: String] {
         var all = fields
@@ -65,6 +77,11 @@ public enum FileName {
 
     /// `.nii.gz` for `brain.nii.gz`, `.mnc` for `t1.mnc`, empty when there is none.
     public static func `extension`(of name: String) -> String {
+        isPrintableASCII(name) ? asciiExtension(of: name) : extensionByCharacter(of: name)
+    }
+
+    /// `extension(of:)` for any name, character by character.
+    static func extensionByCharacter(of name: String) -> String {
         let lower = name.lowercased()
         if let double = doubleExtensions.first(where: { lower.hasSuffix($0) && lower.count > $0.count }) {
             return String(name.suffix(double.count))
@@ -75,6 +92,27 @@ public enum FileName {
 
     /// The name without its extension: `brain` for `brain.nii.gz`.
     public static func stem(of name: String) -> String {
-        String(name.dropLast(self.extension(of: name).count))
+        let ext = self.extension(of: name)
+        if isPrintableASCII(name) { return String(decoding: name.utf8.dropLast(ext.utf8.count), as: UTF8.self) }
+        return String(name.dropLast(ext.count))
+    }
+
+    /// Printable ASCII: one byte is one character, so bytes can stand in for characters (which
+    /// cost a grapheme-breaking pass each). Control characters are out: `\r\n` is one character.
+    static func isPrintableASCII(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+    }
+
+    /// `extension(of:)` for printable ASCII names, on their bytes.
+    private static func asciiExtension(of name: String) -> String {
+        let bytes = name.utf8
+        let dot = UInt8(ascii: ".")
+        guard let last = bytes.lastIndex(of: dot), last != bytes.startIndex else { return "" }
+        // A double extension starts at the dot before, which must not start the name.
+        if let before = bytes[..<last].lastIndex(of: dot), before != bytes.startIndex {
+            let double = String(decoding: bytes[before...], as: UTF8.self)
+            if doubleExtensions.contains(double.lowercased()) { return double }
+        }
+        return String(decoding: bytes[last...], as: UTF8.self)
     }
 }

@@ -116,13 +116,19 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
 
     /// Renders a relative path for an item's fields, safe to join to an output root.
     public func render(_ fields: [String: String], maps: [String: [String: String]] = [:]) throws(RenderError) -> String {
+        try render(field: { fields[$0] }, maps: maps)
+    }
+
+    /// Renders a relative path, asking `field` for each value (so no dictionary of fields need
+    /// be built per item).
+    public func render(field: (String) -> String?, maps: [String: [String: String]] = [:]) throws(RenderError) -> String {
         var path = ""
         for segment in segments {
             switch segment {
             case .literal(let text):
                 path += text
             case .field(let name, let filters, _):
-                var value = fields[name] ?? BIDS.derived(name, from: fields)
+                var value = field(name) ?? BIDS.derived(name, field: field)
                 for filter in filters {
                     value = LayoutTemplate.apply(filter, to: value, maps: maps)
                 }
@@ -192,5 +198,10 @@ public struct LayoutSpec: Sendable, Hashable {
     /// Renders the relative path of an item.
     public func render(_ fields: [String: String]) throws(LayoutTemplate.RenderError) -> String {
         try template.render(fields, maps: maps)
+    }
+
+    /// Renders the relative path of an item from its fields (`RemoteItem.allFields`).
+    public func render(_ item: RemoteItem) throws(LayoutTemplate.RenderError) -> String {
+        try template.render(field: item.field, maps: maps)
     }
 }

@@ -6,6 +6,12 @@ public enum SafePath {
 
     /// One value made into a single safe path component.
     public static func component(_ value: String) -> String {
+        // Most values are fine as they are: say so in one pass over the bytes, without a new string.
+        isClean(value, slashes: false) ? value : componentByCharacter(value)
+    }
+
+    /// `component` the long way, character by character (what the fast path must agree with).
+    static func componentByCharacter(_ value: String) -> String {
         var text = String(value.map { ch -> Character in
             if ch == "/" || ch == "\\" { return "_" }
             if ch.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "_" }
@@ -18,6 +24,11 @@ public enum SafePath {
     /// A server-given relative path (`DICOM/1/img.dcm`) with each part made safe;
     /// `..` is refused rather than rewritten, because it always means something went wrong.
     public static func relativePath(_ value: String) throws(LayoutTemplate.RenderError) -> String {
+        isClean(value, slashes: true) ? value : try relativePathByCharacter(value)
+    }
+
+    /// `relativePath` the long way, part by part.
+    static func relativePathByCharacter(_ value: String) throws(LayoutTemplate.RenderError) -> String {
         var parts: [String] = []
         for raw in value.split(separator: "/", omittingEmptySubsequences: true) {
             if raw == "." { continue }
@@ -30,15 +41,44 @@ public enum SafePath {
 
     /// The final check of a rendered relative path: no absolute path, no `..`, no empty parts.
     public static func normalize(_ path: String) throws(LayoutTemplate.RenderError) -> String {
+        isClean(path, slashes: true) ? path : try normalizeByCharacter(path)
+    }
+
+    /// `normalize` the long way, part by part.
+    static func normalizeByCharacter(_ path: String) throws(LayoutTemplate.RenderError) -> String {
         var parts: [String] = []
         for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
             if raw == "." { continue }
             if raw == ".." { throw .unsafe("`..` in the layout's output \"\(printable(path))\"") }
-            if raw.contains("\0") { throw .unsafe("NUL in \"\(printable(path))\"") }
+            if raw.utf8.contains(0) { throw .unsafe("NUL in \"\(printable(path))\"") }
             parts.append(shorten(String(raw)))
         }
         guard !parts.isEmpty else { throw .unsafe("the layout rendered an empty path") }
         return parts.joined(separator: "/")
+    }
+
+    /// Whether `value` is already what `component` (`slashes: false`) or `relativePath` and
+    /// `normalize` (`slashes: true`) would make of it: printable ASCII without `\\`, no `/` unless
+    /// `slashes` (and then no empty, `.` or `..` part), every part at most `maxComponentBytes` long.
+    /// Other text takes the character-by-character path: in ASCII a byte is a character, beyond it
+    /// a `/` may belong to a larger character.
+    static func isClean(_ value: String, slashes: Bool) -> Bool {
+        var partLength = 0
+        var dots = 0
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "/") {
+                // An empty, `.` or `..` part (or a `/` at all in a single component) needs the slow path.
+                guard slashes, partLength > 0, dots != partLength || partLength > 2 else { return false }
+                partLength = 0
+                dots = 0
+                continue
+            }
+            if byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\\") { return false }
+            partLength += 1
+            if byte == UInt8(ascii: ".") { dots += 1 }
+            if partLength > maxComponentBytes { return false }
+        }
+        return partLength > 0 && (dots != partLength || partLength > 2)
     }
 
     /// A component cut to `maxComponentBytes`, keeping its extension and a short hash of the rest

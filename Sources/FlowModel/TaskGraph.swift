@@ -80,8 +80,20 @@ public struct TaskGraph: Sendable {
         tasks.append(task)
     }
 
+    /// Adds tasks in order, as `add` does one by one.
+    public mutating func add(contentsOf tasks: [PlannedTask]) {
+        self.tasks.reserveCapacity(self.tasks.count + tasks.count)
+        index.reserveCapacity(index.count + tasks.count)
+        for task in tasks { add(task) }
+    }
+
     public subscript(id: String) -> PlannedTask? {
         index[id].map { tasks[$0] }
+    }
+
+    /// Where the task with this id is in `tasks`.
+    public func position(of id: String) -> Int? {
+        index[id]
     }
 
     public var count: Int { tasks.count }

@@ -1,4 +1,3 @@
-import Foundation
 import FlowModel
 
 /// Prints a plan for people (`text`), machines (`json`, versioned) and pictures (`dot`, `mermaid`).
@@ -24,25 +23,28 @@ public enum PlanRenderer {
     }
 
     public static func summaries(_ plan: Plan) -> [ActionSummary] {
-        var byName: [String: ActionSummary] = [:]
+        var summaries: [ActionSummary] = []
+        var indexOfAction: [String: Int] = [:]
         for action in plan.job.actions {
             let source = action.kind == .upload ? (action.to ?? "") : (plan.job.sourceName(of: action) ?? "")
-            byName[action.name] = ActionSummary(name: action.name, kind: action.kind.rawValue, source: source,
-                                                destination: action.kind == .download ? action.to : nil)
+            indexOfAction[action.name] = summaries.count
+            summaries.append(ActionSummary(name: action.name, kind: action.kind.rawValue, source: source,
+                                           destination: action.kind == .download ? action.to : nil))
         }
         for task in plan.graph.tasks {
-            var s = byName[task.action]!
-            s.tasks += 1
+            guard let i = indexOfAction[task.action] else { continue }
+            // Updated in place: a copy out and back would copy `skipReasons` per task.
+            summaries[i].tasks += 1
             if let reason = task.skipReason {
-                s.skipped += 1
-                s.skipReasons[reason, default: 0] += 1
+                summaries[i].skipped += 1
+                summaries[i].skipReasons[reason, default: 0] += 1
             } else {
-                s.todo += 1
-                if let bytes = task.bytes { s.bytesTodo += bytes } else if task.kind == .download { s.bytesUnknown += 1 }
+                summaries[i].todo += 1
+                if let bytes = task.bytes { summaries[i].bytesTodo += bytes }
+                else if task.kind == .download { summaries[i].bytesUnknown += 1 }
             }
-            byName[task.action] = s
         }
-        return plan.job.actions.compactMap { byName[$0.name] }
+        return summaries
     }
 
     // MARK: text
@@ -69,12 +71,16 @@ public enum PlanRenderer {
             for (reason, count) in s.skipReasons.sorted(by: { $0.key < $1.key }) {
                 out += "      \(count) skipped: \(reason)\n"
             }
-            let tasks = plan.graph.tasks.filter { $0.action == s.name && !$0.isSkipped }
-            for task in tasks.prefix(listedTasks) { out += "      + \(describe(task))\n" }
-            if tasks.count > listedTasks { out += "      ... and \(tasks.count - listedTasks) more\n" }
+            var listed = 0
+            for task in plan.graph.tasks where task.action == s.name && !task.isSkipped {
+                out += "      + \(describe(task))\n"
+                listed += 1
+                if listed == listedTasks { break }
+            }
+            if s.todo > listed { out += "      ... and \(s.todo - listed) more\n" }
         }
         let total = plan.graph.count
-        let todo = plan.pending.count
+        let todo = plan.pendingCount
         out += "\n\(total) task(s): \(todo) to do, \(total - todo) skipped."
         out += todo == 0 ? " Nothing to do.\n" : "\n"
         return out
@@ -95,48 +101,108 @@ public enum PlanRenderer {
 
     // MARK: json
 
+    /// The plan as JSON (`format_version` 1): one document, keys sorted, two-space indents.
     public static func json(_ plan: Plan, drift: Drift? = nil) -> String {
-        let actions: [[String: Any]] = summaries(plan).map { s in
-            var a: [String: Any] = ["name": s.name, "kind": s.kind, "source": s.source, "tasks": s.tasks,
-                                    "todo": s.todo, "skipped": s.skipped, "bytes_todo": s.bytesTodo]
-            if let destination = s.destination { a["destination"] = destination }
-            a["skip_reasons"] = s.skipReasons
-            return a
+        var bytes: [UInt8] = []
+        writeJSON(plan, drift: drift) { bytes.append(contentsOf: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Bytes `writeJSON` collects before handing them to its output.
+    static let jsonChunkSize = 1 << 20
+
+    /// Writes what `json` returns in chunks of about a megabyte, so that a plan of a million tasks
+    /// is never held as one string.
+    public static func writeJSON(_ plan: Plan, drift: Drift? = nil, to output: ([UInt8]) throws -> Void) rethrows {
+        var json = PrettyJSONWriter(reservingCapacity: jsonChunkSize + 64 * 1024)
+        json.openObject()
+        json.key("actions")
+        json.openArray()
+        for s in summaries(plan) {
+            json.openObject()
+            json.key("bytes_todo"); json.value(s.bytesTodo)
+            if let destination = s.destination { json.key("destination"); json.value(destination) }
+            json.key("kind"); json.value(s.kind)
+            json.key("name"); json.value(s.name)
+            json.key("skip_reasons"); json.value(s.skipReasons)
+            json.key("skipped"); json.value(s.skipped)
+            json.key("source"); json.value(s.source)
+            json.key("tasks"); json.value(s.tasks)
+            json.key("todo"); json.value(s.todo)
+            json.closeObject()
         }
-        let tasks: [[String: Any]] = plan.graph.tasks.map { task in
-            var t: [String: Any] = ["id": task.id, "action": task.action, "kind": task.kind.rawValue,
-                                    "depends_on": task.dependsOn]
-            if let item = task.item {
-                var i: [String: Any] = ["id": item.id, "source": item.source]
-                if let size = item.size { i["size"] = size }
-                if !item.checksums.isEmpty {
-                    i["checksums"] = Dictionary(uniqueKeysWithValues: item.checksums.map { ($0.algorithm.rawValue, $0.value) })
-                }
-                t["item"] = i
-            }
-            if let path = task.path, task.kind != .upload { t["path"] = path }
-            if let reason = task.skipReason { t["skip_reason"] = reason }
-            if let bytes = task.bytes { t["bytes"] = bytes }
-            if !task.parameters.isEmpty { t["parameters"] = task.parameters }
-            return t
-        }
-        var document: [String: Any] = [
-            "format_version": jsonFormatVersion,
-            "job": ["name": plan.job.name, "path": plan.job.path],
-            "actions": actions,
-            "tasks": tasks,
-            "totals": ["tasks": plan.graph.count, "todo": plan.pending.count,
-                       "skipped": plan.graph.count - plan.pending.count],
-        ]
+        json.closeArray()
         if let drift {
-            func list(_ changes: [Drift.Change]) -> [[String: String]] {
-                changes.map { ["selection": $0.selection, "id": $0.id, "detail": $0.detail] }
+            json.key("drift")
+            json.openObject()
+            for (name, changes) in [("added", drift.added), ("changed", drift.changed), ("removed", drift.removed)] {
+                json.key(name)
+                json.openArray()
+                for change in changes {
+                    json.openObject()
+                    json.key("detail"); json.value(change.detail)
+                    json.key("id"); json.value(change.id)
+                    json.key("selection"); json.value(change.selection)
+                    json.closeObject()
+                }
+                json.closeArray()
             }
-            document["drift"] = ["added": list(drift.added), "removed": list(drift.removed), "changed": list(drift.changed)]
+            json.closeObject()
         }
-        let data = try! JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys,
-                                                                                  .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self) + "\n"
+        json.key("format_version"); json.value(jsonFormatVersion)
+        json.key("job")
+        json.openObject()
+        json.key("name"); json.value(plan.job.name)
+        json.key("path"); json.value(plan.job.path)
+        json.closeObject()
+        json.key("tasks")
+        json.openArray()
+        for task in plan.graph.tasks {
+            writeTask(task, to: &json)
+            if json.bytes.count >= jsonChunkSize { try output(json.take()) }
+        }
+        json.closeArray()
+        let todo = plan.pendingCount
+        json.key("totals")
+        json.openObject()
+        json.key("skipped"); json.value(plan.graph.count - todo)
+        json.key("tasks"); json.value(plan.graph.count)
+        json.key("todo"); json.value(todo)
+        json.closeObject()
+        json.closeObject()
+        try output(json.take() + [UInt8(ascii: "\n")])
+    }
+
+    /// One task of the JSON plan; keys in byte order.
+    private static func writeTask(_ task: PlannedTask, to json: inout PrettyJSONWriter) {
+        json.openObject()
+        json.key("action"); json.value(task.action)
+        if let bytes = task.bytes { json.key("bytes"); json.value(bytes) }
+        json.key("depends_on"); json.value(task.dependsOn)
+        json.key("id"); json.value(task.id)
+        if let item = task.item {
+            json.key("item")
+            json.openObject()
+            if !item.checksums.isEmpty {
+                json.key("checksums")
+                // The first checksum of an algorithm counts, as in `RemoteItem.checksum(_:)`.
+                var byAlgorithm: [String: String] = [:]
+                for checksum in item.checksums where byAlgorithm[checksum.algorithm.rawValue] == nil {
+                    byAlgorithm[checksum.algorithm.rawValue] = checksum.value
+                }
+                json.value(byAlgorithm)
+            }
+            json.key("id"); json.value(item.id)
+            if let size = item.size { json.key("size"); json.value(size) }
+            json.key("source"); json.value(item.source)
+            json.closeObject()
+        }
+        json.key("kind"); json.value(task.kind.rawValue)
+        if !task.parameters.isEmpty { json.key("parameters"); json.value(task.parameters) }
+        // An upload's path is the local file, which the item already names.
+        if let path = task.path, task.kind != .upload { json.key("path"); json.value(path) }
+        if let reason = task.skipReason { json.key("skip_reason"); json.value(reason) }
+        json.closeObject()
     }
 
     // MARK: graphs
@@ -158,22 +224,24 @@ public enum PlanRenderer {
         return out + "}\n"
     }
 
-    /// Mermaid flowchart; node ids are indices because task ids hold characters Mermaid rejects.
+    /// Mermaid flowchart; node ids are positions (`t0`, `t1`, ...) because task ids hold characters
+    /// Mermaid rejects.
     public static func mermaid(_ plan: Plan) -> String {
         var out = "flowchart LR\n"
-        var ids: [String: String] = [:]
-        for (i, task) in plan.graph.tasks.enumerated() { ids[task.id] = "t\(i)" }
+        let tasks = plan.graph.tasks
         for action in plan.job.actions {
             out += "  subgraph \(mermaidText(action.name))\n"
-            for task in plan.graph.tasks where task.action == action.name {
-                out += "    \(ids[task.id]!)[\"\(mermaidText(label(task)))\"]\n"
+            for i in tasks.indices where tasks[i].action == action.name {
+                out += "    t\(i)[\"\(mermaidText(label(tasks[i])))\"]\n"
             }
             out += "  end\n"
         }
-        for task in plan.graph.tasks {
-            for dep in task.dependsOn { if let from = ids[dep] { out += "  \(from) --> \(ids[task.id]!)\n" } }
+        for i in tasks.indices {
+            for dep in tasks[i].dependsOn {
+                if let from = plan.graph.position(of: dep) { out += "  t\(from) --> t\(i)\n" }
+            }
         }
-        for task in plan.graph.tasks where task.isSkipped { out += "  style \(ids[task.id]!) stroke-dasharray: 5 5\n" }
+        for i in tasks.indices where tasks[i].isSkipped { out += "  style t\(i) stroke-dasharray: 5 5\n" }
         return out
     }
 
@@ -182,11 +250,24 @@ public enum PlanRenderer {
         return "\(task.kind.rawValue): \(name)" + (task.isSkipped ? " (skip)" : "")
     }
 
+    /// Text inside a Graphviz string: `\` and `"` backslashed.
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        replacingScalars(in: text) { $0 == "\\" ? "\\\\" : $0 == "\"" ? "\\\"" : nil }
     }
 
+    /// Text inside a Mermaid label: `"` as its entity.
     static func mermaidText(_ text: String) -> String {
-        text.replacingOccurrences(of: "\"", with: "#quot;")
+        replacingScalars(in: text) { $0 == "\"" ? "#quot;" : nil }
+    }
+
+    /// `text` with the scalars `replacement` returns text for replaced; the text itself when none is
+    /// (the common case, without building a new string).
+    private static func replacingScalars(in text: String, _ replacement: (Unicode.Scalar) -> String?) -> String {
+        guard text.unicodeScalars.contains(where: { replacement($0) != nil }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if let replaced = replacement(scalar) { out += replaced } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
     }
 }

@@ -33,6 +33,55 @@ import FlowModel
         #expect(t1.version != nil)
     }
 
+    @Test func walksDeepTreesWithoutLinksOrBookkeeping() async throws {
+        for path in ["a/b/c/d/deep.dcm", "a/.git/objects/x", "a/b/.flowctl/j", "a/.hidden.dcm", "a/b/c/d/e/f.dcm"] {
+            let full = root + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: full, contents: Data("x".utf8))
+        }
+        try FileManager.default.createSymbolicLink(atPath: root + "/a/to-sub", withDestinationPath: root + "/sub-01")
+        try FileManager.default.createSymbolicLink(atPath: root + "/a/to-file", withDestinationPath: root + "/notes.txt")
+        let ids = try await connector().list(Selection(name: "all", source: "disk")).map(\.id)
+        #expect(ids == ["a/.hidden.dcm", "a/b/c/d/deep.dcm", "a/b/c/d/e/f.dcm", "notes.txt",
+                        "sub-01/anat/T1w.nii.gz", "sub-01/dwi/dwi.nii.gz"])
+        let deep = try #require(try await connector().list(Selection(name: "all", source: "disk")).first { $0.id.hasSuffix("f.dcm") })
+        #expect(deep.url == root + "/a/b/c/d/e/f.dcm")
+        #expect(deep.fields["file.dir"] == "a/b/c/d/e")
+    }
+
+    @Test func aRootThatIsALinkIsListed() async throws {
+        let link = root + "-link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: root)
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        let items = try await LocalConnector(spec: SourceSpec(name: "disk", type: .local, url: link))
+            .list(Selection(name: "all", source: "disk"))
+        #expect(items.map(\.id) == ["notes.txt", "sub-01/anat/T1w.nii.gz", "sub-01/dwi/dwi.nii.gz"])
+        #expect(items.first?.url == link + "/notes.txt")
+    }
+
+    /// Versions stand for modification times in locks and the journal: they must not change
+    /// from what Foundation's resource values gave, to the microsecond, or every file would look changed.
+    @Test func versionsAreTheModificationTimesFoundationGave() async throws {
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<300 {
+            let path = root + "/times/f\(i)"
+            try FileManager.default.createDirectory(atPath: root + "/times", withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: path, contents: nil)
+            let seconds = Int.random(in: 0...2_000_000_000, using: &generator)
+            // Whole microseconds and whole seconds too: where rounding would show.
+            let nanoseconds = [Int.random(in: 0..<1_000_000_000, using: &generator), 123_456_000, 0][i % 3]
+            var times = [timespec(tv_sec: seconds, tv_nsec: nanoseconds), timespec(tv_sec: seconds, tv_nsec: nanoseconds)]
+            #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        }
+        let items = try await connector().list(Selection(name: "all", source: "disk")).filter { $0.id.hasPrefix("times/") }
+        #expect(items.count == 300)
+        for item in items {
+            let date = try URL(fileURLWithPath: item.url).resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate
+            #expect(item.version == date.map { String(Int64($0.timeIntervalSince1970 * 1_000_000)) }, "\(item.id)")
+        }
+    }
+
     @Test func matchersOnNameExtensionAndSize() async throws {
         let selection = Selection(name: "big", source: "disk", filters: [
             .init(level: "files", field: "file.ext", matcher: .glob(Glob(".nii.gz"))),

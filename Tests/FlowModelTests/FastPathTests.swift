@@ -1,0 +1,81 @@
+import Testing
+@testable import FlowModel
+
+/// The byte-wise fast paths that make planning 100,000 items cheap must give exactly what the
+/// character-by-character code gives, on every kind of input.
+@Suite struct FastPathTests {
+    /// Awkward pieces: separators, dots, controls, backslashes, non-ASCII, combining marks,
+    /// a prepended character, CR LF (one character), and long runs.
+    static let pieces = ["a", "B", "/", "//", ".", "..", "\\", "\0", "\t", "\r\n", "\u{7F}", " ", "-", "_",
+                         "é", "e\u{301}", "\u{600}", "😀", "[", "]", "*", "?", "nii", "gz", "NII", "tar", "dcm",
+                         String(repeating: "x", count: 200)]
+
+    /// Reproducible pseudo-random strings made of `pieces`.
+    static func samples(count: Int, seed: UInt64 = 42) -> [String] {
+        var generator = SplitMix(seed: seed)
+        return (0..<count).map { _ in
+            (0..<Int.random(in: 0...7, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+        }
+    }
+
+    @Test func safePathAgreesWithTheCharacterPath() {
+        for value in Self.samples(count: 5000) + ["ok.dcm", "sub-01/anat/T1w.nii.gz", "a/./b", "...", ".../x", "x/..."] {
+            #expect(SafePath.component(value) == SafePath.componentByCharacter(value), "\(value.debugDescription)")
+            #expect(outcome { try SafePath.relativePath(value) } == outcome { try SafePath.relativePathByCharacter(value) },
+                    "\(value.debugDescription)")
+            #expect(outcome { try SafePath.normalize(value) } == outcome { try SafePath.normalizeByCharacter(value) },
+                    "\(value.debugDescription)")
+        }
+    }
+
+    @Test func fileNamesAgreeWithTheCharacterPath() {
+        for name in Self.samples(count: 5000) + ["brain.nii.gz", "BRAIN.NII.GZ", ".nii.gz", "x.tar.bz2", "a.b.c", ".hidden"] {
+            #expect(FileName.extension(of: name) == FileName.extensionByCharacter(of: name), "\(name.debugDescription)")
+            let stem = FileName.stem(of: name)
+            #expect(stem == String(name.dropLast(FileName.extensionByCharacter(of: name).count)), "\(name.debugDescription)")
+        }
+    }
+
+    @Test func globsAgreeWithTheCharacterPath() {
+        let patterns = ["*", "*.dcm", "sub-??", "[a-c]*", "[!a]*", "*a*b*", "\\*", "a", "", "*[.]gz", "???*"]
+        for value in Self.samples(count: 2000) + ["scan-01.dcm", "sub-01", "abc", "*"] {
+            for pattern in patterns {
+                let glob = Glob(pattern)
+                #expect(glob.matches(value) == glob.matchesByCharacter(value), "\(pattern) \(value.debugDescription)")
+            }
+        }
+    }
+
+    @Test func itemFieldIsAllFieldsWithoutTheDictionary() {
+        let items = [
+            RemoteItem(source: "s", id: "a/b.nii.gz", url: "u", size: 12, fields: ["file.name": "b.nii.gz", "subject.label": "S"]),
+            RemoteItem(source: "s", id: "x", url: "u", fields: ["file.name": "x.dcm", "file.ext": ".DCM", "file.size": "9",
+                                                                "item.id": "spoof", "source.name": "spoof"]),
+            RemoteItem(source: "s", id: "y", url: "u", size: nil),
+        ]
+        for item in items {
+            let all = item.allFields
+            for name in Set(all.keys).union(["file.ext", "file.stem", "file.size", "nothing", "item.id", "source.name"]) {
+                #expect(item.field(name) == all[name], "\(item.id) \(name)")
+            }
+        }
+    }
+}
+
+/// The path or the error, as text to compare.
+func outcome(_ body: () throws -> String) -> String {
+    do { return "path " + (try body()) } catch { return "error \(error)" }
+}
+
+/// SplitMix64: a tiny seeded generator, so failures reproduce.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+}
