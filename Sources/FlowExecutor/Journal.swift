@@ -65,6 +65,40 @@ public struct TaskRecord: Sendable, Hashable, Codable, FetchableRecord, Persista
         self.durable = durable
         self.bootID = bootID
     }
+
+    /// Reads a row by column position: every run and every manifest reads the whole table, and
+    /// the Codable path costs several times more per row.
+    public init(row: Row) throws {
+        id = row[Column.id]
+        action = row[Column.action]
+        kind = row[Column.kind]
+        state = State(rawValue: row[Column.state]) ?? .failed
+        attempts = row[Column.attempts]
+        bytesTransferred = row[Column.bytesTransferred]
+        size = row[Column.size]
+        sha256 = row[Column.sha256]
+        serverChecksum = row[Column.serverChecksum]
+        source = row[Column.source]
+        remoteID = row[Column.remoteID]
+        remoteVersion = row[Column.remoteVersion]
+        destination = row[Column.destination]
+        remoteState = row[Column.remoteState]
+        error = row[Column.error]
+        startedAt = row[Column.startedAt]
+        finishedAt = row[Column.finishedAt]
+        durable = row[Column.durable]
+        bootID = row[Column.bootID]
+    }
+
+    /// The columns, in the order `Journal.records()` selects them.
+    enum Column: Int {
+        case id, action, kind, state, attempts, bytesTransferred, size, sha256, serverChecksum, source, remoteID,
+             remoteVersion, destination, remoteState, error, startedAt, finishedAt, durable, bootID
+    }
+}
+
+private extension Row {
+    subscript<Value: DatabaseValueConvertible>(_ column: TaskRecord.Column) -> Value { self[column.rawValue] }
 }
 
 /// The SQLite journal of a job's runs, under `<output root>/.flowctl/journal.sqlite`: every task's
@@ -148,7 +182,13 @@ public final class Journal: Sendable {
     /// Every record, by task id.
     public func records() throws -> [String: TaskRecord] {
         try db.read { db in
-            Dictionary(uniqueKeysWithValues: try TaskRecord.fetchAll(db).map { ($0.id, $0) })
+            var records: [String: TaskRecord] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.columns) FROM tasks")
+            while let row = try rows.next() {
+                let record = try TaskRecord(row: row)
+                records[record.id] = record
+            }
+            return records
         }
     }
 
@@ -174,10 +214,13 @@ public final class Journal: Sendable {
         }
     }
 
+    /// The task columns in `TaskRecord.Column` order.
+    private static let columns = """
+        id, action, kind, state, attempts, bytesTransferred, size, sha256, serverChecksum, source, remoteID,
+        remoteVersion, destination, remoteState, error, startedAt, finishedAt, durable, bootID
+        """
     private static let upsertSQL = """
-        INSERT OR REPLACE INTO tasks (id, action, kind, state, attempts, bytesTransferred, size, sha256, serverChecksum,
-            source, remoteID, remoteVersion, destination, remoteState, error, startedAt, finishedAt, durable, bootID)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT OR REPLACE INTO tasks (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     /// Marks durable every record that finished before a filesystem sync began at `syncStart`.

@@ -53,7 +53,8 @@ public final class HTTPClient: Sendable {
                          progress: (@Sendable (Int64) -> Void)? = nil) async throws -> DownloadResult {
         var existing: Int64 = 0
         var info = stat()
-        if resume, stat(partPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { existing = Int64(info.st_size) }
+        let existed = stat(partPath, &info) == 0
+        if resume, existed, (info.st_mode & S_IFMT) == S_IFREG { existing = Int64(info.st_size) }
         var prefix: Hashers?  // hashes of the bytes already in the file
         var request = request
         if existing > 0 {
@@ -62,8 +63,8 @@ public final class HTTPClient: Sendable {
         }
         var hops = 0
         while true {
-            let file = FileSink(path: partPath, resumeFrom: existing, prefixHashers: prefix, freshHashers: Hashers(digests),
-                                hashWorker: engine.hashWorker, progress: progress)
+            let file = try FileSink(path: partPath, resumeFrom: existing, prefixHashers: prefix, freshHashers: Hashers(digests),
+                                    hashWorker: engine.hashWorker, progress: progress)
             let transfer = try makeTransfer(request, sink: .file(file), download: true)
             try await engine.perform(transfer)
             if let next = nextHop(after: transfer, of: request) {
@@ -73,18 +74,19 @@ public final class HTTPClient: Sendable {
                 continue
             }
             guard transfer.isSuccessStatus else {
+                // The file was opened before the answer came: leave no trace of one that did not exist.
+                if !existed { unlink(partPath) }
                 return DownloadResult(status: transfer.status, headers: transfer.headers, bytesWritten: 0,
                                       fileSize: existing, resumed: false, digests: [:], errorBody: transfer.body,
                                       effectiveURL: transfer.effectiveURL)
             }
-            if file.bytesWritten == 0 && !file.appended {
-                // An empty body never opened the file: a 206 keeps the prefix, anything else is empty.
+            if !file.started {
+                // An empty body: a 206 keeps the prefix, anything else leaves an empty file.
                 if transfer.status == 206, existing > 0, let prefix {
                     file.appended = true
                     file.hashers = prefix
-                } else {
-                    guard file.open(status: transfer.status, contentRange: nil) else { throw file.failure! }
-                    file.close()
+                } else if truncate(partPath, 0) != 0 {
+                    throw HTTPError.fileSystem(path: partPath, errno: errno, message: errnoMessage(errno))
                 }
             }
             return DownloadResult(status: transfer.status, headers: transfer.headers, bytesWritten: file.bytesWritten,

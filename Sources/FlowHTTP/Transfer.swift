@@ -94,9 +94,8 @@ final class Transfer: @unchecked Sendable {
             return data.count
         case .file(let file):
             if isSuccessStatus {
-                if file.fd < 0 {
-                    guard file.failure == nil,
-                          file.open(status: status, contentRange: headers.first("Content-Range")) else { return 0 }
+                if !file.started {
+                    guard file.start(status: status, contentRange: headers.first("Content-Range")) else { return 0 }
                 }
                 return file.write(data) ? data.count : 0
             }
@@ -118,8 +117,11 @@ final class Transfer: @unchecked Sendable {
     }
 }
 
-/// The `.part` file side of a download: opened lazily on the first 2xx byte, hashed on the way
-/// (by the engine's `HashWorker`, which alone touches `hashers` while the transfer runs).
+/// The `.part` file side of a download. The caller opens (creates) the file before the request,
+/// in its own thread: creating an inode can take milliseconds in a busy ext4 directory, and the
+/// curl thread, which drives every transfer, should only receive and write. The first 2xx byte
+/// decides between appending (a 206 that continues our prefix) and starting clean. Bodies are
+/// hashed on the way by the engine's `HashWorker`, which alone touches `hashers` meanwhile.
 final class FileSink {
     static let errorBodyLimit = 64 << 10
 
@@ -132,54 +134,51 @@ final class FileSink {
     let hashWorker: HashWorker
     let progress: (@Sendable (Int64) -> Void)?
 
-    var fd: Int32 = -1
+    private var fd: Int32
+    /// The first body byte has arrived and the file is positioned for it.
+    private(set) var started = false
     var bytesWritten: Int64 = 0
     var appended = false
     var failure: HTTPError?
 
+    /// Opens (creating, never truncating) `path` for a download; truncation waits for a 2xx answer.
     init(path: String, resumeFrom: Int64, prefixHashers: Hashers?, freshHashers: Hashers, hashWorker: HashWorker,
-         progress: (@Sendable (Int64) -> Void)?) {
+         progress: (@Sendable (Int64) -> Void)?) throws(HTTPError) {
         self.path = path
         self.resumeFrom = resumeFrom
         self.prefixHashers = prefixHashers
         self.hashers = freshHashers
         self.hashWorker = hashWorker
         self.progress = progress
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
-    /// Opens the file: appending on a 206 that continues our prefix, truncating otherwise.
-    func open(status: Int, contentRange: String?) -> Bool {
-        var flags = O_WRONLY | O_CREAT | O_CLOEXEC
+    /// Positions the file for the body: after our prefix on a 206 that continues it, else empty.
+    func start(status: Int, contentRange: String?) -> Bool {
+        started = true
         if status == 206, resumeFrom > 0, let prefixHashers {
             guard let contentRange, Self.rangeStart(contentRange) == resumeFrom else {
                 failure = .other(code: -1, message: "206 answer does not continue at byte \(resumeFrom)")
                 return false
             }
-            flags |= O_APPEND
             appended = true
             hashers = prefixHashers
-        } else {
-            flags |= O_TRUNC  // the server ignored Range (200): start clean
+            return check(lseek(fd, off_t(resumeFrom), SEEK_SET) >= 0)
         }
-        fd = Glibc.open(path, flags, 0o644)
-        if fd < 0 {
-            failure = .fileSystem(path: path, errno: errno, message: errnoMessage(errno))
-            return false
-        }
-        return true
+        return check(ftruncate(fd, 0) == 0)  // the server ignored Range (200): start clean
     }
 
     func write(_ data: UnsafeRawBufferPointer) -> Bool {
-        if fd < 0 { return false }
+        if fd < 0 || failure != nil { return false }
         var done = 0
         while done < data.count {
             let n = Glibc.write(fd, data.baseAddress! + done, data.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                failure = .fileSystem(path: path, errno: errno, message: errnoMessage(errno))
-                return false
+                return check(false)
             }
             done += n
         }
@@ -191,11 +190,15 @@ final class FileSink {
 
     func close() {
         if fd >= 0 {
-            if Glibc.close(fd) != 0, failure == nil {
-                failure = .fileSystem(path: path, errno: errno, message: errnoMessage(errno))
-            }
+            if Glibc.close(fd) != 0 { _ = check(false) }
             fd = -1
         }
+    }
+
+    /// Records errno as the failure when `ok` is false.
+    private func check(_ ok: Bool) -> Bool {
+        if !ok, failure == nil { failure = .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+        return ok
     }
 
     /// The first byte position of `bytes N-M/T`.
