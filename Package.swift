@@ -36,7 +36,9 @@ let package = Package(
         ]),
 
         // MARK: connectors (one protocol, one module per platform)
-        .target(name: "FlowConnector", dependencies: ["FlowModel", "FlowHTTP"]),
+        .target(name: "FlowConnector", dependencies: [
+            "FlowModel", "FlowHTTP", .product(name: "DequeModule", package: "swift-collections"),
+        ]),
         .target(name: "FlowLocal", dependencies: ["FlowConnector"]),
         .target(name: "FlowXNAT", dependencies: ["FlowConnector"]),
         .target(name: "FlowLORIS", dependencies: ["FlowConnector"]),
@@ -88,6 +90,7 @@ let testTargets: [Target] = [
                 exclude: ["Golden"]),
     .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal"]),
     .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowHTTP"]),
+    .testTarget(name: "FlowConnectorTests", dependencies: ["FlowConnector"]),
     .testTarget(name: "FlowCommandsTests", dependencies: [
         "FlowCommands", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], exclude: ["Golden"]),

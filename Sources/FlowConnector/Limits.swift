@@ -1,37 +1,63 @@
+import DequeModule
 import Foundation
+import Synchronization
 
 /// A counting semaphore for async code: at most `limit` holders at once, FIFO waiters.
-public actor AsyncSemaphore {
+///
+/// A lock, not an actor: a free slot is taken without suspending, so the common case of every
+/// request (fewer in flight than the limit) costs no executor hop on the way in or out.
+public final class AsyncSemaphore: Sendable {
+    private struct State {
+        var held = 0
+        var peak = 0
+        var waiters: Deque<CheckedContinuation<Void, Never>> = []
+    }
+
     private let limit: Int
-    private var held = 0
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-    /// Most holders seen at once (tests and stats read it).
-    public private(set) var peak = 0
+    private let state = Mutex(State())
 
     public init(limit: Int) { self.limit = max(1, limit) }
 
+    /// Most holders seen at once (tests and stats read it).
+    public var peak: Int { state.withLock { $0.peak } }
+
     public func acquire() async {
-        if held < limit {
-            held += 1
-            peak = max(peak, held)
-            return
+        let acquired = state.withLock { state in
+            guard state.held < limit else { return false }
+            state.held += 1
+            state.peak = max(state.peak, state.held)
+            return true
         }
-        await withCheckedContinuation { waiters.append($0) }
-        // The releaser handed its slot over; `held` is unchanged.
+        if acquired { return }
+        await withCheckedContinuation { continuation in
+            // The slot may have been released between the check above and now.
+            let acquiredNow = state.withLock { state in
+                guard state.held < limit else {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.held += 1
+                state.peak = max(state.peak, state.held)
+                return true
+            }
+            if acquiredNow { continuation.resume() }
+        }
+        // Otherwise the releaser handed its slot over; `held` is unchanged.
     }
 
     public func release() {
-        if waiters.isEmpty {
-            held -= 1
-        } else {
-            waiters.removeFirst().resume()
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiters.popFirst() { return waiter }
+            state.held -= 1
+            return nil
         }
+        next?.resume()
     }
 
     /// Runs `body` holding one slot.
-    public nonisolated func withSlot<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+    public func withSlot<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
         await acquire()
-        defer { Task { await self.release() } }
+        defer { release() }
         return try await body()
     }
 }
@@ -82,14 +108,8 @@ public struct SourceLimits: Sendable {
     /// Runs one request within the limits.
     public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         await slots.acquire()
-        do {
-            if let rate { await rate.acquire() }
-            let value = try await body()
-            await slots.release()
-            return value
-        } catch {
-            await slots.release()
-            throw error
-        }
+        defer { slots.release() }
+        if let rate { await rate.acquire() }
+        return try await body()
     }
 }

@@ -502,7 +502,8 @@ final class Directories: @unchecked Sendable {
     private var made = Set<String>()
 
     func ensureParent(of path: String) throws {
-        let parent = (path as NSString).deletingLastPathComponent
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")), slash != path.utf8.startIndex else { return }
+        let parent = String(path[..<slash])
         lock.lock()
         let known = made.contains(parent)
         lock.unlock()
