@@ -1,26 +1,51 @@
 #!/usr/bin/env bash
-# How `flowctl plan` grows with the number of items: a local folder of N empty-ish files,
-# listed and planned (layout rendered, paths checked, graph built, JSON written), next to
-# `find` walking the same tree as the reference. Medians of RUNS runs.
-#   benchmarks/plan-scale.sh                 # 1k, 10k, 100k items
-#   SIZES="1000 100000 1000000" benchmarks/plan-scale.sh
+# How `flowctl plan` grows with the number of items: a local folder of N one-byte files
+# (100 per folder, as imaging trees are: sub-XXXXX/scan-YY.dcm), planned by the real binary and,
+# phase by phase, by benchmarks/plan-bench; `find` walks the same tree as the reference.
+# Medians of RUNS runs.
+#   benchmarks/plan-scale.sh                                   # 1k, 10k, 100k items
+#   SIZES="1000 10000 100000 1000000" RUNS=3 benchmarks/plan-scale.sh
+# FLOWCTL=path and PLAN_BENCH=path pick the binaries (release builds); without PLAN_BENCH the
+# harness is built into benchmarks/plan-bench/.build; SKIP_PLAN_BENCH=1 leaves the phases out.
+# Needs python3 (to make the trees) and GNU time (/usr/bin/time).
 set -euo pipefail
 RUNS=${RUNS:-5}
 SIZES=${SIZES:-"1000 10000 100000"}
 HERE=$(cd "$(dirname "$0")" && pwd)
 FLOWCTL=${FLOWCTL:-$HERE/../.build/release/flowctl}
-[ -x "$FLOWCTL" ] || { echo "build first: swift build -c release --product flowctl" >&2; exit 1; }
+[ -x "$FLOWCTL" ] || { echo "build first: swift build -c release --product flowctl (or set FLOWCTL=path)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install time" >&2; exit 1; }
 ROOT=$(mktemp -d)
 trap 'rm -rf "$ROOT"' EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f\n", e - s }'; }
+if [ "${SKIP_PLAN_BENCH:-0}" != 1 ] && [ -z "${PLAN_BENCH:-}" ]; then
+    echo "building benchmarks/plan-bench (release) ..." >&2
+    swift build -c release --package-path "$HERE/plan-bench" >"$ROOT/plan-bench-build.log" 2>&1 || {
+        echo "plan-bench: build failed (see $ROOT/plan-bench-build.log)" >&2; exit 1; }
+    PLAN_BENCH=$HERE/plan-bench/.build/release/plan-bench
+fi
 
-printf '%10s %12s %12s %10s %14s\n' items "plan s" "find s" "vs find" "items/s (plan)"
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# Wall seconds, CPU seconds (user + system) and peak MiB of one run of a command, output discarded.
+# Wall time from `date` (GNU time's is in hundredths).
+measure() {
+    local start end
+    start=$(date +%s.%N)
+    /usr/bin/time -f '%U %S %M' -o "$ROOT/time" "$@" >/dev/null 2>"$ROOT/stderr" || {
+        echo "failed: $* ($(cat "$ROOT/stderr"))" >&2; exit 1; }
+    end=$(date +%s.%N)
+    awk -v s="$start" -v e="$end" '{ printf "%.4f %.2f %d\n", e - s, $1 + $2, $3 / 1024 }' "$ROOT/time"
+}
+# Median of each column over RUNS runs of a command.
+medians() {
+    for _ in $(seq "$RUNS"); do measure "$@"; done >"$ROOT/runs"
+    for column in 1 2 3; do awk -v c="$column" '{ print $c }' "$ROOT/runs" | median; done | paste -sd' '
+}
+
+printf '%9s %8s %8s %9s %8s %7s %7s | %7s %7s %7s %7s %7s %7s %7s\n' \
+    items find find+st plan-json cpu MiB x-find list plan json text dot mermaid MiB
 for n in $SIZES; do
     dir="$ROOT/data-$n"
-    mkdir -p "$dir"
-    # 100 files per folder, as imaging trees are: sub-XXXX/scan-YY.dcm
     python3 - "$dir" "$n" <<'PY'
 import os, sys
 root, n = sys.argv[1], int(sys.argv[2])
@@ -39,10 +64,28 @@ select:
 actions:
   pull: {download: all, to: out-$n, layout: "{file.dir}/{file.stem|upper}{file.ext}"}
 YAML
-    plan=$(for _ in $(seq "$RUNS"); do seconds "$FLOWCTL" plan "$ROOT/job-$n.yml" --format "${FORMAT:-text}"; done | median)
-    ref=$(for _ in $(seq "$RUNS"); do seconds find "$dir" -type f; done | median)
-    awk -v n="$n" -v p="$plan" -v f="$ref" 'BEGIN { printf "%10d %12.3f %12.3f %9.1fx %14.0f\n", n, p, f, p / f, n / p }'
+    # Warm the kernel's caches once, so that every line below meets the same tree.
+    find "$dir" -type f -printf '%s %T@\n' >/dev/null
+    read -r find_s _ _ < <(medians find "$dir" -type f)
+    read -r stat_s _ _ < <(medians find "$dir" -type f -printf '%s %T@\n')
+    read -r plan_s plan_cpu plan_mib < <(medians "$FLOWCTL" plan "$ROOT/job-$n.yml" --format json)
+    phases="-"
+    if [ "${SKIP_PLAN_BENCH:-0}" != 1 ]; then
+        phases=$("$PLAN_BENCH" "$ROOT/job-$n.yml" "$RUNS")
+    fi
+    field() { tr ' ' '\n' <<<"$phases" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+    printf '%9d %8.4f %8.4f %9.4f %8.2f %7d %6.1fx | %7s %7s %7s %7s %7s %7s %7s\n' \
+        "$n" "$find_s" "$stat_s" "$plan_s" "$plan_cpu" "$plan_mib" "$(awk -v p="$plan_s" -v f="$stat_s" 'BEGIN { print p / f }')" \
+        "$(field list_s)" "$(field plan_s)" "$(field json_s)" "$(field text_s)" "$(field dot_s)" "$(field mermaid_s)" \
+        "$(field peak_rss_mib)"
     rm -rf "$dir"
 done
-echo "plan s: wall time of 'flowctl plan --format ${FORMAT:-text}' (list the folder, render 1 path per item, check"
-echo "duplicates, build the graph, print JSON); 'vs find': how many times the plain walk it takes."
+cat <<'TEXT'
+
+Left of |: wall seconds of `find -type f` (names only), of `find -type f -printf '%s %T@'` (names,
+sizes and times: the stat per file a listing needs), and of the whole `flowctl plan --format json`
+(start, load the job, list, plan, write JSON to /dev/null) with its CPU seconds, peak MiB and how
+many times the stat-ing find it takes. Right of |: benchmarks/plan-bench, the same job in one
+process, wall seconds per phase (list the folder; plan: layout, duplicate check, skip check
+against the disk, task graph; render the plan as JSON, text, dot, Mermaid into memory) and its peak MiB.
+TEXT

@@ -24,11 +24,13 @@ struct FoundFile {
 /// Symbolic links are never followed (a source is what is inside its folder), and folders that
 /// cannot be read are passed over, as the enumerator did.
 enum FolderWalk {
-    /// Calls `found` for every regular file under `root` (an existing folder), in no particular
-    /// order, without entering or reporting entries whose name is in `ignoredNames`.
+    /// Calls `found` for every regular file under `root` (an existing folder), without entering
+    /// or reporting entries whose name is in `ignoredNames`. Each folder's entries come in name
+    /// order and its sub-folders are walked in that order after its files, so a tree whose files
+    /// sit in its leaves comes out sorted (and sorting it again costs one pass).
     static func regularFiles(under root: String, ignoredNames: Set<String>, _ found: (FoundFile) -> Void) {
         let rootSlash = root.hasSuffix("/") ? root : root + "/"
-        // Folders still to read, relative to `root` ("" is the root itself).
+        // Folders still to read, relative to `root` ("" is the root itself); the next one last.
         var pending = [""]
         while let folder = pending.popLast() {
             // The root may be a link to a folder; a folder inside it may not (it could lead out).
@@ -37,26 +39,32 @@ enum FolderWalk {
             guard descriptor >= 0 else { continue }
             guard let stream = fdopendir(descriptor) else { close(descriptor); continue }
             defer { closedir(stream) }
-            let prefix = folder.isEmpty ? "" : folder + "/"
+            var entries: [(name: String, type: UInt8)] = []
             while let entry = readdir(stream) {
                 let name = entryName(entry)
                 if name == "." || name == ".." || ignoredNames.contains(name) { continue }
-                var type = entry.pointee.d_type
+                entries.append((name, entry.pointee.d_type))
+            }
+            entries.sort { $0.name < $1.name }
+            let prefix = folder.isEmpty ? "" : folder + "/"
+            var subfolders: [String] = []
+            for (name, listedType) in entries {
+                var type = listedType
                 var info = stat()
-                let needsStat = type == UInt8(DT_REG) || type == UInt8(DT_UNKNOWN)
-                if needsStat {
+                if type == UInt8(DT_REG) || type == UInt8(DT_UNKNOWN) {
                     // Relative to the open folder: no path lookup from the root per file.
                     guard fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
                     type = fileType(info.st_mode)
                 }
                 if type == UInt8(DT_DIR) {
-                    pending.append(prefix + name)
+                    subfolders.append(prefix + name)
                 } else if type == UInt8(DT_REG) {
                     let (seconds, nanoseconds) = modificationTime(info)
                     found(FoundFile(relativePath: prefix + name, name: name, folder: folder, size: Int64(info.st_size),
                                     modifiedSeconds: seconds, modifiedNanoseconds: nanoseconds))
                 }
             }
+            pending.append(contentsOf: subfolders.reversed())
         }
     }
 

@@ -28,7 +28,7 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
         // Printable ASCII (most names): a byte is a character, and splitting into characters costs.
         if FileName.isPrintableASCII(value) {
             let matched = value.utf8.withContiguousStorageIfAvailable { bytes in
-                match(bytes) { token, byte in Glob.single(token, Character(Unicode.Scalar(byte))) }
+                match(bytes) { token, byte in Glob.single(token, byte: byte) }
             }
             if let matched { return matched }
         }
@@ -58,6 +58,12 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
         }
         while t < tokens.count, tokens[t] == .anyRun { t += 1 }
         return t == tokens.count
+    }
+
+    /// `single` for one byte of printable ASCII, without making it a `Character` for literals.
+    private static func single(_ token: Token, byte: UInt8) -> Bool {
+        if case .literal(let l) = token { return l.asciiValue == byte }
+        return single(token, Character(Unicode.Scalar(byte)))
     }
 
     private static func single(_ token: Token, _ ch: Character) -> Bool {

@@ -75,8 +75,11 @@ public struct TaskGraph: Sendable {
 
     /// Adds a task; a task with an id already present replaces nothing and is ignored.
     public mutating func add(_ task: PlannedTask) {
-        guard index[task.id] == nil else { return }
-        index[task.id] = tasks.count
+        // One hash lookup in the common case (a new id); a repeated id gets its first position back.
+        if let first = index.updateValue(tasks.count, forKey: task.id) {
+            index[task.id] = first
+            return
+        }
         tasks.append(task)
     }
 

@@ -4,16 +4,43 @@ import FlowModel
 public protocol CompletedWork: Sendable {
     /// Why `task` need not run again, or nil when it must.
     func skipReason(for task: PlannedTask) -> String?
+
+    /// `skipReason` of each task, asked once per action so that tasks can share work.
+    func skipReasons(for tasks: [PlannedTask]) -> [String?]
+}
+
+extension CompletedWork {
+    public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
+        tasks.map(skipReason(for:))
+    }
 }
 
 /// Compares download destinations with what is on disk: a file of the expected size is done.
 public struct FilesOnDisk: CompletedWork {
+    static let reason = "exists with the expected size"
+
     public init() {}
+
     public func skipReason(for task: PlannedTask) -> String? {
         guard task.kind == .download, let destination = task.destination else { return nil }
         guard let size = FileStat.size(destination) else { return nil }
         guard let expected = task.item?.size else { return nil }
-        return size == expected ? "exists with the expected size" : nil
+        return size == expected ? FilesOnDisk.reason : nil
+    }
+
+    /// As `skipReason`, but a folder found missing answers for every file in it: before the first
+    /// run that is one `stat` per output folder instead of one per file.
+    public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
+        var folderExists: [Substring: Bool] = [:]
+        return tasks.map { task in
+            guard task.kind == .download, let destination = task.destination, let expected = task.item?.size else { return nil }
+            let slash = destination.utf8.lastIndex(of: UInt8(ascii: "/")) ?? destination.startIndex
+            let folder = destination[..<slash]
+            if folderExists[folder] == false { return nil }
+            if let size = FileStat.size(destination) { return size == expected ? FilesOnDisk.reason : nil }
+            if folderExists[folder] == nil { folderExists[folder] = folder.isEmpty || FileStat.isDirectory(String(folder)) }
+            return nil
+        }
     }
 }
 
@@ -83,9 +110,10 @@ public struct Planner: Sendable {
                 // Shared, not copied, when the task has no dependency of its own: an action `after`
                 // another of 100,000 tasks would otherwise copy 100,000 ids per task.
                 made[i].dependsOn = made[i].dependsOn.isEmpty ? after : made[i].dependsOn + after
-                if made[i].skipReason == nil { made[i].skipReason = completed.skipReason(for: made[i]) }
                 ids.append(made[i].id)
             }
+            let reasons = completed.skipReasons(for: made)
+            for i in made.indices where made[i].skipReason == nil { made[i].skipReason = reasons[i] }
             graph.add(contentsOf: made)
             tasksOfAction[action.name, default: []] += ids
         }

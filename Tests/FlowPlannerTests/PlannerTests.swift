@@ -104,6 +104,20 @@ func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.Source
         #expect(plan.hasChanges)
     }
 
+    @Test func filesOnDiskAnswersTheSameTaskByTaskAndPerAction() throws {
+        let scratch = try Scratch(files: ["out/a/done.dcm": "12345", "out/a/short.dcm": "1", "out/top.dcm": "123"])
+        defer { scratch.remove() }
+        let root = scratch.root + "/data/out"
+        let tasks = [("a/done.dcm", 5), ("a/short.dcm", 5), ("a/missing.dcm", 5), ("gone/x.dcm", 5), ("gone/y.dcm", 5),
+                     ("top.dcm", 3), ("a", 5)].map { path, size in
+            PlannedTask(id: path, action: "pull", kind: .download,
+                        item: RemoteItem(source: "s", id: path, url: "u", size: Int64(size)), path: path, root: root)
+        } + [PlannedTask(id: "up", action: "push", kind: .upload, path: root + "/top.dcm")]
+        let perTask = tasks.map { FilesOnDisk().skipReason(for: $0) }
+        #expect(FilesOnDisk().skipReasons(for: tasks) == perTask)
+        #expect(perTask.compactMap { $0 }.count == 2)
+    }
+
     @Test func dependenciesFollowAfter() async throws {
         let scratch = try Scratch(files: files)
         defer { scratch.remove() }
