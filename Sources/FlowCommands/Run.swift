@@ -46,27 +46,36 @@ struct Run: AsyncParsableCommand {
             Console.error("error: \(error)")
             throw ExitCode(1)
         }
+        let (report, roots) = await execute(plan, session: session, journal: journal)
+        writeManifests(roots: roots, session: session, journal: journal)
+        Console.error(RunSummary.text(report))
+        if report.interrupted && report.failures.isEmpty { throw ExitCode(130) }
+        if !report.succeeded { throw ExitCode(1) }
+    }
+
+    /// Runs the plan; returns the report and the output roots. The plan and the executor's state
+    /// die here, before the manifests are built (10,000 items weigh ~20 MB).
+    private func execute(_ plan: consuming FlowPlanner.Plan, session: JobSession,
+                         journal: Journal) async -> (RunReport, Set<String>) {
         var sinks: [any EventSink] = []
         if events == .json { sinks.append(JSONEventWriter()) }
         if !quiet { sinks.append(ProgressDisplay(live: Console.stderrIsTerminal)) }
+        let roots = Set(plan.roots.values)
         let executor = Executor(plan: plan, connectors: session.connectors, journal: journal,
                                 options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing || locked, locked: locked),
                                 events: EventFanOut(sinks))
         let signals = SignalTrap { executor.stop() }
         let report = await executor.run()
         signals.cancel()
-        writeManifests(plan: plan, session: session, journal: journal)
-        Console.error(RunSummary.text(report, plan: plan))
-        if report.interrupted && report.failures.isEmpty { throw ExitCode(130) }
-        if !report.succeeded { throw ExitCode(1) }
+        return (report, roots)
     }
 }
 
 extension Run {
     /// Provenance: every download root gets a `flowctl-manifest.json` of what the journal says is there.
-    func writeManifests(plan: FlowPlanner.Plan, session: JobSession, journal: Journal) {
+    func writeManifests(roots: Set<String>, session: JobSession, journal: Journal) {
         guard let records = try? journal.records() else { return }
-        for root in Set(plan.roots.values) where FileManager.default.fileExists(atPath: root) {
+        for root in roots.sorted() where FileManager.default.fileExists(atPath: root) {
             let manifest = Manifest.build(root: root, job: session.job.name, flowctlVersion: Flowctl.version,
                                           records: Array(records.values))
             do { try manifest.write(to: root) } catch { Console.error("warning: cannot write the manifest in \(root): \(error)") }
@@ -76,7 +85,7 @@ extension Run {
 
 /// The final words of a run.
 enum RunSummary {
-    static func text(_ report: RunReport, plan: FlowPlanner.Plan) -> String {
+    static func text(_ report: RunReport) -> String {
         let rate = report.seconds > 0 ? Double(report.bytes) / report.seconds : 0
         var text = "\(report.finished) done, \(Quantities.formatBytes(report.bytes)) in \(String(format: "%.1f", report.seconds)) s"
             + " (\(Quantities.formatBytes(Int64(rate)))/s), \(report.retries) retries, \(report.skipped) skipped"
