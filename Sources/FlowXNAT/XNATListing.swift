@@ -11,22 +11,62 @@ extension XNATConnector {
     typealias Fields = [String: String]
 
     public func list(_ selection: Selection) async throws -> [RemoteItem] {
+        // Children of literally named parents are asked for alongside the parents' listings, so
+        // `project: testenv` + `subjects: [SUBJ_003]` costs one round trip for three levels.
+        let early = earlyListings(selection)
+        defer { early.cancel() }
         let projects = try await listProjects(selection)
         return try await concurrentFlatMap(projects) { project in
-            let subjects = try await listSubjects(project, selection)
+            let subjects = try await listSubjects(project, selection, early: early)
             return try await concurrentFlatMap(subjects) { subject in
-                let experiments = try await listExperiments(subject, selection)
+                let experiments = try await listExperiments(subject, selection, early: early)
                 return try await concurrentFlatMap(experiments) { experiment in
                     let scans = try await listScans(experiment, selection)
                     return try await concurrentFlatMap(scans) { scan in
+                        let earlyFiles = EarlyResults(keys: literals(selection, level: "resource", field: "resource.label")
+                            .map { filesPath(scan, label: $0) }) { path in try await session.xnatRows(path, query: []) }
+                        defer { earlyFiles.cancel() }
                         let resources = try await listResources(scan, selection)
                         return try await concurrentFlatMap(resources) { resource in
-                            try await listFiles(resource, selection)
+                            try await listFiles(resource, selection, early: earlyFiles)
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The values a level's field must take, when the selection gives them literally.
+    func literals(_ selection: Selection, level: String, field: String) -> [String] {
+        selection.filters(on: level).first { $0.field == field && $0.matcher.literalValues != nil }?.matcher.literalValues ?? []
+    }
+
+    /// The subject listings of literally named projects and, with one such project, the
+    /// experiment listings of literally named subjects (XNAT addresses a subject by label under
+    /// its project), keyed by the request they stand for.
+    func earlyListings(_ selection: Selection) -> EarlyResults<[JSONValue]> {
+        let projects = literals(selection, level: "project", field: "project.id")
+        var requests: [String: (String, [(String, String)])] = [:]
+        for project in projects {
+            let subjects = subjectsRequest(projectID: project, selection)
+            requests[Self.key(subjects)] = subjects
+        }
+        if projects.count == 1 {
+            for label in literals(selection, level: "subjects", field: "subject.label") {
+                let experiments = experimentsRequest(projectID: projects[0], subject: label, selection)
+                requests[Self.key(experiments)] = experiments
+            }
+        }
+        let started = requests
+        return EarlyResults(keys: Array(started.keys)) { [session] key in
+            let (path, query) = started[key]!
+            return try await session.xnatRows(path, query: query)
+        }
+    }
+
+    /// One listing request as a key of `EarlyResults`.
+    static func key(_ request: (path: String, query: [(String, String)])) -> String {
+        request.path + "?" + request.query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
     }
 
     /// Server-side filter for the literal matchers on `field` of `level`.
@@ -45,9 +85,15 @@ extension XNATConnector {
         }
     }
 
-    func listSubjects(_ project: Fields, _ selection: Selection) async throws -> [Fields] {
-        let path = "/data/projects/\(URLText.segment(project["project.id"]!))/subjects"
-        let rows = try await session.xnatRows(path, query: serverFilter(selection, level: "subjects", field: "subject.label", param: "label"))
+    func subjectsRequest(projectID: String, _ selection: Selection) -> (path: String, query: [(String, String)]) {
+        ("/data/projects/\(URLText.segment(projectID))/subjects",
+         serverFilter(selection, level: "subjects", field: "subject.label", param: "label"))
+    }
+
+    func listSubjects(_ project: Fields, _ selection: Selection, early: EarlyResults<[JSONValue]> = .none) async throws -> [Fields] {
+        let request = subjectsRequest(projectID: project["project.id"]!, selection)
+        let path = request.path
+        let rows = try await early.value(for: Self.key(request)) { try await session.xnatRows(path, query: request.query) }
         return try rows.compactMap { row in
             guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("\(path): a subject row has no ID") }
             var fields = project
@@ -57,11 +103,19 @@ extension XNATConnector {
         }
     }
 
-    func listExperiments(_ subject: Fields, _ selection: Selection) async throws -> [Fields] {
-        let path = "/data/projects/\(URLText.segment(subject["project.id"]!))/subjects/\(URLText.segment(subject["subject.id"]!))/experiments"
-        let query = serverFilter(selection, level: "experiments", field: "experiment.label", param: "label")
-            + serverFilter(selection, level: "experiments", field: "experiment.xsi_type", param: "xsiType")
-        let rows = try await session.xnatRows(path, query: query)
+    /// `subject` is the subject's ID, or its label (which XNAT resolves under the project).
+    func experimentsRequest(projectID: String, subject: String, _ selection: Selection) -> (path: String, query: [(String, String)]) {
+        ("/data/projects/\(URLText.segment(projectID))/subjects/\(URLText.segment(subject))/experiments",
+         serverFilter(selection, level: "experiments", field: "experiment.label", param: "label")
+            + serverFilter(selection, level: "experiments", field: "experiment.xsi_type", param: "xsiType"))
+    }
+
+    func listExperiments(_ subject: Fields, _ selection: Selection, early: EarlyResults<[JSONValue]> = .none) async throws -> [Fields] {
+        let request = experimentsRequest(projectID: subject["project.id"]!, subject: subject["subject.id"]!, selection)
+        let path = request.path
+        // Asked for early by label when the selection named the subject.
+        let byLabel = experimentsRequest(projectID: subject["project.id"]!, subject: subject["subject.label"] ?? "", selection)
+        let rows = try await early.value(for: Self.key(byLabel)) { try await session.xnatRows(path, query: request.query) }
         return try rows.compactMap { row in
             guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("\(path): an experiment row has no ID") }
             let xsiType = row["xsiType"]?.text ?? ""
@@ -116,9 +170,13 @@ extension XNATConnector {
         "/data/experiments/\(URLText.segment(scan["experiment.id"]!))/scans/\(URLText.segment(scan["scan.id"]!))"
     }
 
-    func listFiles(_ resource: Fields, _ selection: Selection) async throws -> [RemoteItem] {
-        let path = scanPath(resource) + "/resources/\(URLText.segment(resource["resource.label"]!))/files"
-        let rows = try await session.xnatRows(path, query: [])
+    func filesPath(_ scan: Fields, label: String) -> String {
+        scanPath(scan) + "/resources/\(URLText.segment(label))/files"
+    }
+
+    func listFiles(_ resource: Fields, _ selection: Selection, early: EarlyResults<[JSONValue]> = .none) async throws -> [RemoteItem] {
+        let path = filesPath(resource, label: resource["resource.label"]!)
+        let rows = try await early.value(for: path) { try await session.xnatRows(path, query: []) }
         return try rows.compactMap { row in
             guard let item = try fileItem(row, resource: resource, listing: path) else { return nil }
             return selection.accepts(item.allFields) ? item : nil

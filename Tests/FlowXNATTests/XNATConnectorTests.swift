@@ -116,6 +116,44 @@ func temporaryDirectory() throws -> String {
         }
     }
 
+    @Test func literalNamesAreListedEarlyWithTheSameItemsRequestsAndFewerRoundTrips() async throws {
+        // Literal project, subjects and resource let children be asked for alongside their
+        // parents' listings; `all of [x]` matches the same but is not literal, so it walks the
+        // chain one level at a time. 200 ms per request keeps each wave's requests overlapping.
+        let latency = { var f = FaultSettings(); f.latencyMs = 200; return f }()
+        func notLiteral(_ text: String) -> Matcher { .allOf([.glob(Glob(text))]) }
+        let labels = ["SUBJ_003", "SUBJ_007", "SUBJ_404"]  // SUBJ_404 does not exist: its early listing is dropped
+        let literal = dwiSelection(subjects: labels)
+        let walked = Selection(name: "dwi", source: "xnat", filters: [
+            Selection.Filter(level: "project", field: "project.id", matcher: notLiteral("testenv")),
+            Selection.Filter(level: "subjects", field: "subject.label", matcher: .anyOf(labels.map(notLiteral))),
+            Selection.Filter(level: "scans", field: "scan.type", matcher: .anyOf([.glob(Glob("DWI_ALFA1")), .glob(Glob("rDWI_ALFA1"))])),
+            Selection.Filter(level: "resource", field: "resource.label", matcher: notLiteral("NIFTI")),
+        ])
+        var results: [(items: [RemoteItem], seconds: Double, stats: PlatformStats)] = []
+        for selection in [literal, walked] {
+            try await withXNAT(concurrency: 16, faults: latency) { sandbox, spec in
+                let start = ContinuousClock.now
+                let items = try await XNATConnector(spec: spec).list(selection)
+                let elapsed = start.duration(to: .now)
+                results.append((items, Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds), sandbox.stats(.xnat)))
+            }
+        }
+        let (early, chain) = (results[0], results[1])
+        #expect(early.items.map(\.id) == chain.items.map(\.id))
+        #expect(early.items.map(\.fields) == chain.items.map(\.fields))
+        #expect(early.items.count == 2 * 2 * 3)
+        // The same requests but SUBJ_404's experiments (a 404 nobody waits for).
+        #expect(early.stats.requests == chain.stats.requests + 1)
+        #expect(early.stats.statuses["404"] == 1)
+        // login, {projects, subjects, experiments}, scans, {resources, files}: 4 round trips, not 7.
+        // Asserted through what was in flight at once (times are noisy beside other suites):
+        // walking, at most the 4 resource (or file) listings; early, those 4 and the 4 file listings.
+        #expect(chain.stats.peakInFlightRequests <= 4)
+        #expect(early.stats.peakInFlightRequests >= 8)
+        print("XNAT literal names: listed in \(early.seconds) s early, \(chain.seconds) s walking the chain")
+    }
+
     @Test func clientSideMatchersRefineWhatTheServerFilters() async throws {
         try await withXNAT(subjects: 12) { _, spec in
             let selection = Selection(name: "s", source: "xnat", filters: [
