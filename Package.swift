@@ -91,6 +91,9 @@ let testTargets: [Target] = [
     .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal"]),
     .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowHTTP"]),
     .testTarget(name: "FlowConnectorTests", dependencies: ["FlowConnector"]),
+    .testTarget(name: "FlowWebFolderTests", dependencies: [
+        "FlowWebFolder", .product(name: "Hummingbird", package: "hummingbird"),
+    ]),
     .testTarget(name: "FlowCommandsTests", dependencies: [
         "FlowCommands", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], exclude: ["Golden"]),
