@@ -25,6 +25,8 @@ if [ "${SKIP_PLAN_BENCH:-0}" != 1 ] && [ -z "${PLAN_BENCH:-}" ]; then
     PLAN_BENCH=$HERE/plan-bench/.build/release/plan-bench
 fi
 
+# One value of plan-bench's `key=value` line.
+field() { tr ' ' '\n' <<<"$phases" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # Wall seconds, CPU seconds (user + system) and peak MiB of one run of a command, output discarded.
 # Wall time from `date` (GNU time's is in hundredths).
@@ -42,8 +44,8 @@ medians() {
     for column in 1 2 3; do awk -v c="$column" '{ print $c }' "$ROOT/runs" | median; done | paste -sd' '
 }
 
-printf '%9s %8s %8s %9s %8s %7s %7s | %7s %7s %7s %7s %7s %7s %7s\n' \
-    items find find+st plan-json cpu MiB x-find list plan json text dot mermaid MiB
+printf '%9s %8s %8s %9s %6s %6s %7s | %7s %7s %7s %7s %7s %7s | %7s %7s %7s %6s\n' \
+    items find find+st plan-json cpu MiB x-find list plan json text dot mermaid list-c plan-c json-c MiB
 for n in $SIZES; do
     dir="$ROOT/data-$n"
     python3 - "$dir" "$n" <<'PY'
@@ -73,11 +75,10 @@ YAML
     if [ "${SKIP_PLAN_BENCH:-0}" != 1 ]; then
         phases=$("$PLAN_BENCH" "$ROOT/job-$n.yml" "$RUNS")
     fi
-    field() { tr ' ' '\n' <<<"$phases" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
-    printf '%9d %8.4f %8.4f %9.4f %8.2f %7d %6.1fx | %7s %7s %7s %7s %7s %7s %7s\n' \
+    printf '%9d %8.4f %8.4f %9.4f %6.2f %6d %6.1fx | %7s %7s %7s %7s %7s %7s | %7s %7s %7s %6s\n' \
         "$n" "$find_s" "$stat_s" "$plan_s" "$plan_cpu" "$plan_mib" "$(awk -v p="$plan_s" -v f="$stat_s" 'BEGIN { print p / f }')" \
         "$(field list_s)" "$(field plan_s)" "$(field json_s)" "$(field text_s)" "$(field dot_s)" "$(field mermaid_s)" \
-        "$(field peak_rss_mib)"
+        "$(field list_cpu)" "$(field plan_cpu)" "$(field json_cpu)" "$(field peak_rss_mib)"
     rm -rf "$dir"
 done
 cat <<'TEXT'
@@ -87,5 +88,6 @@ sizes and times: the stat per file a listing needs), and of the whole `flowctl p
 (start, load the job, list, plan, write JSON to /dev/null) with its CPU seconds, peak MiB and how
 many times the stat-ing find it takes. Right of |: benchmarks/plan-bench, the same job in one
 process, wall seconds per phase (list the folder; plan: layout, duplicate check, skip check
-against the disk, task graph; render the plan as JSON, text, dot, Mermaid into memory) and its peak MiB.
+against the disk, task graph; render the plan as JSON, text, dot, Mermaid into memory), then the
+CPU seconds of list, plan and JSON (steadier on a shared machine) and the harness's peak MiB.
 TEXT

@@ -31,17 +31,19 @@ public enum PlanRenderer {
             summaries.append(ActionSummary(name: action.name, kind: action.kind.rawValue, source: source,
                                            destination: action.kind == .download ? action.to : nil))
         }
-        for task in plan.graph.tasks {
-            guard let i = indexOfAction[task.action] else { continue }
+        // Tasks read in place (`tasks[t]`), not copied out: a task is a large value.
+        let tasks = plan.graph.tasks
+        for t in tasks.indices {
+            guard let i = indexOfAction[tasks[t].action] else { continue }
             // Updated in place: a copy out and back would copy `skipReasons` per task.
             summaries[i].tasks += 1
-            if let reason = task.skipReason {
+            if let reason = tasks[t].skipReason {
                 summaries[i].skipped += 1
                 summaries[i].skipReasons[reason, default: 0] += 1
             } else {
                 summaries[i].todo += 1
-                if let bytes = task.bytes { summaries[i].bytesTodo += bytes }
-                else if task.kind == .download { summaries[i].bytesUnknown += 1 }
+                if let bytes = tasks[t].bytes { summaries[i].bytesTodo += bytes }
+                else if tasks[t].kind == .download { summaries[i].bytesUnknown += 1 }
             }
         }
         return summaries
@@ -58,6 +60,7 @@ public enum PlanRenderer {
         }
         out += "\n"
         let summaries = summaries(plan)
+        let tasks = plan.graph.tasks
         for s in summaries {
             var head = "  \(s.name) (\(s.kind)"
             head += s.kind == ActionKind.upload.rawValue ? " to `\(s.source)`" : " on `\(s.source)`"
@@ -72,8 +75,8 @@ public enum PlanRenderer {
                 out += "      \(count) skipped: \(reason)\n"
             }
             var listed = 0
-            for task in plan.graph.tasks where task.action == s.name && !task.isSkipped {
-                out += "      + \(describe(task))\n"
+            for t in tasks.indices where tasks[t].action == s.name && !tasks[t].isSkipped {
+                out += "      + \(describe(tasks[t]))\n"
                 listed += 1
                 if listed == listedTasks { break }
             }
@@ -157,8 +160,9 @@ public enum PlanRenderer {
         json.closeObject()
         json.key("tasks")
         json.openArray()
-        for task in plan.graph.tasks {
-            writeTask(task, to: &json)
+        let tasks = plan.graph.tasks
+        for t in tasks.indices {
+            writeTask(tasks[t], to: &json)
             if json.bytes.count >= jsonChunkSize { try output(json.take()) }
         }
         json.closeArray()
@@ -210,16 +214,17 @@ public enum PlanRenderer {
     /// Graphviz: one node per task, clustered by action; skipped tasks grey.
     public static func dot(_ plan: Plan) -> String {
         var out = "digraph \"\(escape(plan.job.name))\" {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n"
+        let tasks = plan.graph.tasks
         for action in plan.job.actions {
             out += "  subgraph \"cluster_\(escape(action.name))\" {\n    label=\"\(escape(action.name)) (\(action.kind.rawValue))\";\n"
-            for task in plan.graph.tasks where task.action == action.name {
-                let style = task.isSkipped ? ", style=dashed, color=grey" : ""
-                out += "    \"\(escape(task.id))\" [label=\"\(escape(label(task)))\"\(style)];\n"
+            for t in tasks.indices where tasks[t].action == action.name {
+                let style = tasks[t].isSkipped ? ", style=dashed, color=grey" : ""
+                out += "    \"\(escape(tasks[t].id))\" [label=\"\(escape(label(tasks[t])))\"\(style)];\n"
             }
             out += "  }\n"
         }
-        for task in plan.graph.tasks {
-            for dep in task.dependsOn { out += "  \"\(escape(dep))\" -> \"\(escape(task.id))\";\n" }
+        for t in tasks.indices {
+            for dep in tasks[t].dependsOn { out += "  \"\(escape(dep))\" -> \"\(escape(tasks[t].id))\";\n" }
         }
         return out + "}\n"
     }

@@ -61,7 +61,10 @@ public struct Plan: Sendable {
 
     public var pending: [PlannedTask] { graph.tasks.filter { !$0.isSkipped } }
     /// How many tasks would run, without collecting them.
-    public var pendingCount: Int { graph.tasks.reduce(0) { $0 + ($1.isSkipped ? 0 : 1) } }
+    public var pendingCount: Int {
+        let tasks = graph.tasks
+        return tasks.indices.reduce(0) { $0 + (tasks[$1].isSkipped ? 0 : 1) }
+    }
     /// Whether running it would change anything.
     public var hasChanges: Bool { graph.tasks.contains { !$0.isSkipped } }
 }

@@ -124,8 +124,16 @@ struct PrettyJSONWriter {
         indent()
     }
 
+    /// Spaces to copy indents from (a copy of a slice beats appending a repeated element).
+    private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64)
+
     private mutating func indent() {
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * hasMembers.count))
+        let width = 2 * hasMembers.count
+        if width <= Self.spaces.count {
+            bytes.append(contentsOf: Self.spaces[..<width])
+        } else {
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width))
+        }
     }
 
     private mutating func appendString(_ text: String) {
