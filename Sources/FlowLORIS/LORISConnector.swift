@@ -2,6 +2,7 @@ import Foundation
 import FlowConnector
 import FlowHTTP
 import FlowModel
+import Synchronization
 
 /// Connector for the LORIS REST API (PREVENT-AD's `v0.0.3-dev`, current `v0.0.3`, `v0.0.4-dev`):
 /// lists candidates -> visits -> images, downloads images, serves QC and visit metadata extras.
@@ -12,6 +13,9 @@ public struct LORISConnector: Connector {
     /// The API version segment (`v0.0.3-dev`, `v0.0.3`, `v0.0.4-dev`).
     public let apiVersion: String
     let session: SourceSession
+    /// Each visit's `GET /candidates/{id}/{visit}` reply from the listing, kept for the
+    /// `visit-metadata` extra so it costs no second request.
+    let visitReplies = VisitReplies()
 
     /// Builds the connector. The URL is either the API root (`.../api/v0.0.3-dev`) or the site
     /// (`https://host`), in which case `options.api` (default `v0.0.3`) picks the version.
@@ -56,8 +60,13 @@ public struct LORISConnector: Connector {
 
     /// GETs an API path and decodes its JSON (whatever the Content-Type: legacy sends text/html).
     func getJSON(_ path: String) async throws -> JSONValue {
+        try await getReply(path).json
+    }
+
+    /// GETs an API path: its body as sent, and as JSON.
+    func getReply(_ path: String) async throws -> (body: [UInt8], json: JSONValue) {
         let response = try await session.request(HTTPRequest(url: url(path)))
-        return try SourceSession.decode(JSONValue.self, response.body, from: path)
+        return (response.body, try SourceSession.decode(JSONValue.self, response.body, from: path))
     }
 
     // MARK: identity, fetch, extras
@@ -90,16 +99,35 @@ public struct LORISConnector: Connector {
             return response.body
         case "visit-metadata":
             let path = Self.visitPath(candID, visit)
-            let response = try await session.request(HTTPRequest(url: url(path)))
-            let object = try? JSONSerialization.jsonObject(with: Data(response.body))
+            let body: [UInt8]
+            if let listed = visitReplies.take(path) {
+                body = listed
+            } else {
+                body = try await session.request(HTTPRequest(url: url(path))).body  // listed from a lock file, or a retry
+            }
+            let object = try? JSONSerialization.jsonObject(with: Data(body))
             guard let meta = (object as? [String: Any])?["Meta"], JSONSerialization.isValidJSONObject(meta) else {
-                throw ConnectorError.badReply("\(path): no `Meta` object in the visit's reply; body starts \"\(SourceSession.summary(of: response.body, limit: 120))\"")
+                throw ConnectorError.badReply("\(path): no `Meta` object in the visit's reply; body starts \"\(SourceSession.summary(of: body, limit: 120))\"")
             }
             let data = try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return Array(data) + [UInt8(ascii: "\n")]
         default:
             throw ConnectorError.unsupported("LORIS has no `\(name)` extra (known: qc, visit-metadata)")
         }
+    }
+}
+
+/// Visit replies kept from the listing until the `visit-metadata` extra takes them.
+final class VisitReplies: Sendable {
+    private let replies = Mutex<[String: [UInt8]]>([:])
+
+    func keep(_ body: [UInt8], for path: String) {
+        replies.withLock { $0[path] = body }
+    }
+
+    /// The reply kept for a visit, forgotten once taken (a retried extra asks the server again).
+    func take(_ path: String) -> [UInt8]? {
+        replies.withLock { $0.removeValue(forKey: path) }
     }
 }
 

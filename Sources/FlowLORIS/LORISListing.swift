@@ -59,21 +59,25 @@ extension LORISConnector {
         let filtersNeedMeta = selection.filters(on: "visits").contains { $0.field != "visit.label" }
         var fields = visit
         let files: [JSONValue]
+        let meta: (body: [UInt8], json: JSONValue)
         if filtersNeedMeta {
-            fields.merge(try Self.visitFields(try await getJSON(path), path: path)) { $1 }
+            meta = try await getReply(path)
+            fields.merge(try Self.visitFields(meta.json, path: path)) { $1 }
             guard selection.accepts(fields, levels: ["visits"]) else { return [] }
             files = try await imageRows(path)
         } else {
-            async let meta = getJSON(path)
+            async let reply = getReply(path)
             async let rows = imageRows(path)
-            let (m, r) = try await (meta, rows)
-            fields.merge(try Self.visitFields(m, path: path)) { $1 }
-            files = r
+            (meta, files) = try await (reply, rows)
+            fields.merge(try Self.visitFields(meta.json, path: path)) { $1 }
         }
-        return try files.compactMap { file in
+        let items = try files.compactMap { file in
             let item = try self.item(file, visit: fields, listing: path)
             return selection.accepts(item.allFields) ? item : nil
         }
+        // Only visits with items get a `visit-metadata` extra.
+        if !items.isEmpty { visitReplies.keep(meta.body, for: path) }
+        return items
     }
 
     /// One row of a visit's `Files` as an item. The file name is passed through as a field value

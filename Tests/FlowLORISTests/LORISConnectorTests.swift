@@ -114,7 +114,7 @@ let nineTypes = ["t1w", "t2w", "FLAIR", "dwi65", "bold", "asl", "fieldmap", "MP2
 
 @Suite struct LORISTransferTests {
     @Test func fetchesImagesAndTheirExtras() async throws {
-        try await withLORIS(candidates: 1) { _, spec in
+        try await withLORIS(candidates: 1) { sandbox, spec in
             let connector = try LORISConnector(spec: spec)
             let items = try await connector.list(selection([
                 Selection.Filter(level: "visits", field: "visit.label", matcher: .glob(Glob("PREBL00"))),
@@ -134,9 +134,16 @@ let nineTypes = ["t1w", "t2w", "FLAIR", "dwi65", "bold", "asl", "fieldmap", "MP2
             #expect(qcMeta["File"] as? String == item.fields["file.name"])
             #expect(qc?["Caveats"] != nil)
 
-            let meta = try JSONSerialization.jsonObject(with: Data(try await connector.extra("visit-metadata", of: item))) as? [String: Any]
+            // The visit's reply from the listing serves the extra; asked again, the server answers the same.
+            let visitRoute = "GET /api/{version}/candidates/{candid}/{visit}"
+            let listedVisitGets = sandbox.stats(.loris).routes[visitRoute]
+            let fromListing = try await connector.extra("visit-metadata", of: item)
+            #expect(sandbox.stats(.loris).routes[visitRoute] == listedVisitGets)
+            let meta = try JSONSerialization.jsonObject(with: Data(fromListing)) as? [String: Any]
             #expect(meta?["CandID"] as? String == item.fields["candidate.CandID"])
             #expect(meta?["Visit"] as? String == "PREBL00")
+            #expect(try await connector.extra("visit-metadata", of: item) == fromListing)
+            #expect(sandbox.stats(.loris).routes[visitRoute] == (listedVisitGets ?? 0) + 1)
 
             await #expect(throws: ConnectorError.self) { _ = try await connector.extra("thumbnail", of: item) }
         }
