@@ -84,10 +84,23 @@ public struct TaskGraph: Sendable {
     }
 
     /// Adds tasks in order, as `add` does one by one.
-    public mutating func add(contentsOf tasks: [PlannedTask]) {
-        self.tasks.reserveCapacity(self.tasks.count + tasks.count)
-        index.reserveCapacity(index.count + tasks.count)
-        for task in tasks { add(task) }
+    public mutating func add(contentsOf newTasks: [PlannedTask]) {
+        index.reserveCapacity(index.count + newTasks.count)
+        // An empty graph takes the array itself when its ids are distinct: no copy of each task.
+        if tasks.isEmpty {
+            var distinct = true
+            for i in newTasks.indices where index.updateValue(i, forKey: newTasks[i].id) != nil {
+                distinct = false
+                break
+            }
+            if distinct {
+                tasks = newTasks
+                return
+            }
+            index.removeAll(keepingCapacity: true)
+        }
+        tasks.reserveCapacity(tasks.count + newTasks.count)
+        for task in newTasks { add(task) }
     }
 
     public subscript(id: String) -> PlannedTask? {

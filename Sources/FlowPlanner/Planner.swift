@@ -32,8 +32,10 @@ public struct FilesOnDisk: CompletedWork {
     /// run that is one `stat` per output folder instead of one per file.
     public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
         var folderExists: [Substring: Bool] = [:]
-        return tasks.map { task in
-            guard task.kind == .download, let destination = task.destination, let expected = task.item?.size else { return nil }
+        // Tasks read in place (`tasks[i]`): copying each out costs more than the check.
+        return tasks.indices.map { i in
+            guard tasks[i].kind == .download, let destination = tasks[i].destination, let expected = tasks[i].item?.size
+            else { return nil }
             let slash = destination.utf8.lastIndex(of: UInt8(ascii: "/")) ?? destination.startIndex
             let folder = destination[..<slash]
             if folderExists[folder] == false { return nil }

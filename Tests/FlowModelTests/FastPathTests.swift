@@ -46,6 +46,20 @@ import Testing
         }
     }
 
+    @Test func addingManyTasksIsAddingThemOneByOne() {
+        let tasks = ["a", "b", "a", "c"].enumerated().map { PlannedTask(id: $1, action: "x\($0)", kind: .tag) }
+        for before in [[], [PlannedTask(id: "c", action: "first", kind: .tag)]] {
+            var many = TaskGraph(before)
+            many.add(contentsOf: tasks)
+            let one = TaskGraph(before + tasks)
+            #expect(many.tasks == one.tasks)
+            for task in one.tasks { #expect(many.position(of: task.id) == one.position(of: task.id)) }
+        }
+        var distinct = TaskGraph()
+        distinct.add(contentsOf: Array(tasks.prefix(2)))
+        #expect(distinct.tasks.map(\.id) == ["a", "b"] && distinct.position(of: "b") == 1)
+    }
+
     @Test func itemFieldIsAllFieldsWithoutTheDictionary() {
         let items = [
             RemoteItem(source: "s", id: "a/b.nii.gz", url: "u", size: 12, fields: ["file.name": "b.nii.gz", "subject.label": "S"]),
