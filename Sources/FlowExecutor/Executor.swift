@@ -259,9 +259,10 @@ public final class Executor: Sendable {
         switch task.kind {
         case .download:
             guard let item = task.item, let destination = task.destination else { throw ExecutionError("download without item") }
-            let (bytes, resumed, checksums) = try await download(item, to: destination, taskID: task.id, connector: connector)
+            let result = try await download(item, to: destination, taskID: task.id, connector: connector)
+            let (bytes, resumed, checksums) = (result.bytesTransferred, result.resumed, result.checksums)
             record.bytesTransferred = bytes
-            record.size = FileStat.size(destination)
+            record.size = result.fileSize
             record.sha256 = checksums.first { $0.algorithm == .sha256 }?.value
             record.serverChecksum = item.checksums.first { $0.algorithm != .sha256 }.map { "\($0.algorithm.rawValue):\($0.value)" }
             record.remoteVersion = item.version
@@ -337,9 +338,9 @@ public final class Executor: Sendable {
                 if let size = FileStat.size(destination), size == output.size {
                     checksums = try await Self.adopt(destination, item: output).checksums
                 } else {
-                    let (bytes, _, got) = try await download(output, to: destination, taskID: task.id, connector: connector)
-                    total += bytes
-                    checksums = got
+                    let result = try await download(output, to: destination, taskID: task.id, connector: connector)
+                    total += result.bytesTransferred
+                    checksums = result.checksums
                 }
                 files.append(TaskRecord(id: "\(task.id)#\(output.id)", action: task.action, kind: "output-file", state: .done,
                                         size: FileStat.size(destination),
@@ -355,9 +356,10 @@ public final class Executor: Sendable {
         }
     }
 
-    /// Streams an item to `<destination>.part`, verifies size and checksums, renames atomically.
+    /// Streams an item to `<destination>.part`, verifies size and checksums, renames atomically;
+    /// returns what was fetched (`fileSize` is the size of the file now at `destination`).
     func download(_ item: RemoteItem, to destination: String, taskID: String,
-                  connector: any Connector) async throws -> (Int64, Bool, [Checksum]) {
+                  connector: any Connector) async throws -> FetchResult {
         let part = destination + ".part"
         try Directories.shared.ensureParent(of: destination)
         let partSize = FileStat.size(part)
@@ -398,7 +400,7 @@ public final class Executor: Sendable {
         guard rename(part, destination) == 0 else {
             throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
         }
-        return (result.bytesTransferred, result.resumed, result.checksums)
+        return result
     }
 
     /// Digests of a `.part` left complete by an earlier run, as if it had just been fetched.

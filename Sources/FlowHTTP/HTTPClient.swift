@@ -53,8 +53,7 @@ public final class HTTPClient: Sendable {
                          progress: (@Sendable (Int64) -> Void)? = nil) async throws -> DownloadResult {
         var existing: Int64 = 0
         var info = stat()
-        let existed = stat(partPath, &info) == 0
-        if resume, existed, (info.st_mode & S_IFMT) == S_IFREG { existing = Int64(info.st_size) }
+        if resume, stat(partPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { existing = Int64(info.st_size) }
         var prefix: Hashers?  // hashes of the bytes already in the file
         var request = request
         if existing > 0 {
@@ -62,9 +61,11 @@ public final class HTTPClient: Sendable {
             request.headers.replaceOrAdd(name: "Range", value: "bytes=\(existing)-")
         }
         var hops = 0
+        var createdPart = false  // by the first hop: then nothing else has written it
         while true {
             let file = try FileSink(path: partPath, resumeFrom: existing, prefixHashers: prefix, freshHashers: Hashers(digests),
                                     hashWorker: engine.hashWorker, progress: progress)
+            if hops == 0 { createdPart = file.created }
             let transfer = try makeTransfer(request, sink: .file(file), download: true)
             try await engine.perform(transfer)
             if let next = nextHop(after: transfer, of: request) {
@@ -75,7 +76,7 @@ public final class HTTPClient: Sendable {
             }
             guard transfer.isSuccessStatus else {
                 // The file was opened before the answer came: leave no trace of one that did not exist.
-                if !existed { unlink(partPath) }
+                if createdPart { unlink(partPath) }
                 return DownloadResult(status: transfer.status, headers: transfer.headers, bytesWritten: 0,
                                       fileSize: existing, resumed: false, digests: [:], errorBody: transfer.body,
                                       effectiveURL: transfer.effectiveURL)
@@ -85,7 +86,7 @@ public final class HTTPClient: Sendable {
                 if transfer.status == 206, existing > 0, let prefix {
                     file.appended = true
                     file.hashers = prefix
-                } else if truncate(partPath, 0) != 0 {
+                } else if !createdPart, truncate(partPath, 0) != 0 {
                     throw HTTPError.fileSystem(path: partPath, errno: errno, message: errnoMessage(errno))
                 }
             }

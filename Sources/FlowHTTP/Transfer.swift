@@ -135,6 +135,8 @@ final class FileSink {
     let progress: (@Sendable (Int64) -> Void)?
 
     private var fd: Int32
+    /// This sink created the file (it did not exist): it is empty, nothing to truncate or remove.
+    let created: Bool
     /// The first body byte has arrived and the file is positioned for it.
     private(set) var started = false
     var bytesWritten: Int64 = 0
@@ -150,7 +152,10 @@ final class FileSink {
         self.hashers = freshHashers
         self.hashWorker = hashWorker
         self.progress = progress
-        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        // Exclusive first: the common case (no .part yet) then needs no stat and no truncate.
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        created = fd >= 0
+        if fd < 0 && errno == EEXIST { fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644) }
         if fd < 0 { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
     }
 
@@ -168,6 +173,7 @@ final class FileSink {
             hashers = prefixHashers
             return check(lseek(fd, off_t(resumeFrom), SEEK_SET) >= 0)
         }
+        if created { return true }
         return check(ftruncate(fd, 0) == 0)  // the server ignored Range (200): start clean
     }
 
