@@ -114,15 +114,23 @@ now() { date +%s.%N; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # Runs are interleaved (run 1 of every tool, then run 2, ...) so that a background load on a
-# shared machine hits every tool alike. Each run gets a fresh output directory, $OUT.
+# shared machine hits every tool alike, in alternating order. Each run gets a fresh output
+# directory, $OUT.
 ENTRIES=()  # "label|workload|files|bytes|command words..." (the command may use $OUT)
 add_entry() { local IFS='|'; ENTRIES+=("$*"); }
 
 run_entries() {
     local i entry label workload files bytes cmd start end
     mkdir -p "$ROOT/times"
+    local order
     for i in $(seq "$RUNS"); do
-        for entry in "${ENTRIES[@]}"; do
+        # Odd runs go forward, even runs backward: no tool always follows the same one (a tool
+        # that runs after a big delete finds free pages; one after a big write pays for reclaim).
+        order=("${ENTRIES[@]}")
+        if [ $((i % 2)) = 0 ]; then
+            order=(); for ((e = ${#ENTRIES[@]} - 1; e >= 0; e--)); do order+=("${ENTRIES[$e]}"); done
+        fi
+        for entry in "${order[@]}"; do
             IFS='|' read -r label workload files bytes cmd <<<"$entry"
             cmd=${cmd//|/ }
             export OUT="$ROOT/out/$label-$workload-$i"
