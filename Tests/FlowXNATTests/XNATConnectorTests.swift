@@ -110,8 +110,9 @@ func temporaryDirectory() throws -> String {
             // 1 login + projects + subjects + 30 experiments + 30 scans + 60 resources + 60 files.
             #expect(stats.requests == 183)
             #expect(stats.peakInFlightRequests <= spec.concurrency)
-            // Reaching the limit shows the listing runs concurrently (serially the peak would be 1).
-            #expect(stats.peakInFlightRequests >= spec.concurrency - 1)
+            // Far above 1 shows the listing runs concurrently (serially the peak would be 1); not
+            // the exact limit, which a loaded 2-core machine does not always reach.
+            #expect(stats.peakInFlightRequests >= spec.concurrency / 2)
             print("XNAT 30 subjects: \(items.count) files, \(stats.requests) requests, \(elapsed), peak \(stats.peakInFlightRequests) in flight")
         }
     }
