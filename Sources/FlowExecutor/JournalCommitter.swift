@@ -101,7 +101,7 @@ final class JournalCommitter: @unchecked Sendable {
         syncs.async {
             var failed = false
             for root in roots where FileManager.default.fileExists(atPath: root) {
-                do { try FileSync.syncFileSystemBlocking(containing: root) } catch {
+                do { try FileSync.syncFileSystem(containing: root) } catch {
                     failed = true
                     self.lock.withLock { self.failures.append("cannot sync the files in \(root) to disk: \(error)") }
                 }
