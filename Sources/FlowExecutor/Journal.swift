@@ -223,10 +223,14 @@ public final class Journal: Sendable {
         INSERT OR REPLACE INTO tasks (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
-    /// Marks durable every record that finished before a filesystem sync began at `syncStart`.
-    public func markDurable(finishedBefore syncStart: Double) throws {
+    /// Marks durable every record of this boot that finished before a filesystem sync began at
+    /// `syncStart`. Records of an earlier boot are left alone: a crash may have lost their data
+    /// before this sync, and only re-hashing them (`JournalState`) can tell.
+    public func markDurable(finishedBefore syncStart: Double, boot: String?) throws {
+        guard let boot else { return }
         try db.write { db in
-            try db.execute(sql: "UPDATE tasks SET durable = 1 WHERE durable = 0 AND finishedAt <= ?", arguments: [syncStart])
+            try db.execute(sql: "UPDATE tasks SET durable = 1 WHERE durable = 0 AND finishedAt <= ? AND bootID = ?",
+                           arguments: [syncStart, boot])
         }
     }
 

@@ -109,7 +109,7 @@ final class JournalCommitter: @unchecked Sendable {
             // Behind the commits queued so far, so that their rows exist when they are marked.
             self.commits.async { [failed] in
                 if !failed {
-                    do { try self.journal.markDurable(finishedBefore: start) }
+                    do { try self.journal.markDurable(finishedBefore: start, boot: BootIdentity.current) }
                     catch { self.lock.withLock { self.failures.append("cannot write the journal: \(error)") } }
                 }
                 self.lock.withLock { self.syncing = false }

@@ -248,13 +248,19 @@ struct Fixture {
     @Test func aSyncMarksWhatFinishedBeforeItDurable() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
-        let early = TaskRecord(id: "a/1", action: "a", kind: "download", state: .done, finishedAt: 10, durable: false)
-        let late = TaskRecord(id: "a/2", action: "a", kind: "download", state: .done, finishedAt: 30, durable: false)
-        try fixture.journal.save([early, late])
-        try fixture.journal.markDurable(finishedBefore: 20)
+        let early = TaskRecord(id: "a/1", action: "a", kind: "download", state: .done, finishedAt: 10, durable: false,
+                               bootID: "this-boot")
+        let late = TaskRecord(id: "a/2", action: "a", kind: "download", state: .done, finishedAt: 30, durable: false,
+                              bootID: "this-boot")
+        // Written before a crash: this boot's sync proves nothing about it.
+        let earlierBoot = TaskRecord(id: "a/3", action: "a", kind: "download", state: .done, finishedAt: 10,
+                                     durable: false, bootID: "old-boot")
+        try fixture.journal.save([early, late, earlierBoot])
+        try fixture.journal.markDurable(finishedBefore: 20, boot: "this-boot")
         let records = try fixture.journal.records()
         #expect(records["a/1"]?.durable == true)
         #expect(records["a/2"]?.durable == false)
+        #expect(records["a/3"]?.durable == false)
     }
 
     @Test func downloadsAreJournaledAsWrittenInThisBoot() async throws {
