@@ -3,9 +3,7 @@ import GRDB
 import FlowModel
 
 /// What the journal remembers of one task.
-public struct TaskRecord: Sendable, Hashable, Codable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "tasks"
-
+public struct TaskRecord: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Codable, CaseIterable {
         case running, done, failed
     }
