@@ -72,4 +72,17 @@ static inline long flow_global_default(void) { return CURL_GLOBAL_DEFAULT; }
 extern int syncfs(int fd);
 static inline int flow_syncfs(int fd) { return syncfs(fd); }
 
+// O_TMPFILE is a macro of macros (with O_DIRECTORY, whose value differs between architectures),
+// which Swift does not import; glibc's <fcntl.h> names it only under _GNU_SOURCE, but always
+// defines the architecture's __O_TMPFILE.
+#include <fcntl.h>
+#if defined(O_TMPFILE)
+#define __FLOW_O_TMPFILE O_TMPFILE
+#elif defined(__O_TMPFILE)
+#define __FLOW_O_TMPFILE __O_TMPFILE
+#else
+#define __FLOW_O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+static inline int flow_o_tmpfile(void) { return __FLOW_O_TMPFILE; }
+
 #endif

@@ -62,9 +62,9 @@ public struct AgoraConnector: Connector {
     // MARK: fetch
 
     /// Downloads a datafile (`GET /api/v1/datafile/{id}/download/`) and checks its size and SHA-1.
-    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        let result = try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume,
+        let result = try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed,
                                                 digests: [.sha1, .sha256], progress: progress)
         if let size = item.size, result.fileSize != size {
             throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, Agora listed \(size)")

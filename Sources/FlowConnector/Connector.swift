@@ -11,7 +11,9 @@ public protocol Connector: Sendable {
     func list(_ selection: Selection) async throws -> [RemoteItem]
 
     /// Fetches an item's bytes into `partPath` (resuming an existing prefix when `resume`).
-    func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+    /// `unnamed`: the bytes may go to an unnamed file in `partPath`'s folder instead
+    /// (`FetchResult.unnamedFile`), for small files; connectors that cannot ignore it.
+    func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult
 
     /// An extra document of an item (`qc`, `visit-metadata`), as bytes to store beside it.
@@ -35,6 +37,12 @@ public protocol Connector: Sendable {
 }
 
 extension Connector {
+    /// Fetches into `partPath` itself, never into an unnamed file.
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+                      progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
+        try await fetch(item, to: partPath, resume: resume, unnamed: false, progress: progress)
+    }
+
     public func extra(_ name: String, of item: RemoteItem) async throws -> [UInt8] {
         throw ConnectorError.unsupported("\(spec.type.rawValue) has no `\(name)` extra")
     }
@@ -66,13 +74,17 @@ public struct FetchResult: Sendable {
     /// The server's current version of the item (ETag), when it says.
     public var version: String?
     public var resumed: Bool
+    /// The bytes are in this unnamed file, not in the `.part` file (see `Connector.fetch`).
+    public var unnamedFile: UnnamedFile?
 
-    public init(bytesTransferred: Int64, fileSize: Int64, checksums: [Checksum], version: String? = nil, resumed: Bool = false) {
+    public init(bytesTransferred: Int64, fileSize: Int64, checksums: [Checksum], version: String? = nil, resumed: Bool = false,
+                unnamedFile: UnnamedFile? = nil) {
         self.bytesTransferred = bytesTransferred
         self.fileSize = fileSize
         self.checksums = checksums
         self.version = version
         self.resumed = resumed
+        self.unnamedFile = unnamedFile
     }
 
     public func checksum(_ algorithm: ChecksumAlgorithm) -> String? {

@@ -28,9 +28,11 @@ extension SourceSession {
     }
 
     /// `download`, under a fresh `RequestTicket`.
-    public func ticketedDownload(_ request: HTTPRequest, to partPath: String, resume: Bool, digests: Set<DigestAlgorithm>,
-                          progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        try await RequestTicket.with { try await download(request, to: partPath, resume: resume, digests: digests, progress: progress) }
+    public func ticketedDownload(_ request: HTTPRequest, to partPath: String, resume: Bool, unnamed: Bool,
+                                 digests: Set<DigestAlgorithm>, progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
+        try await RequestTicket.with {
+            try await download(request, to: partPath, resume: resume, unnamed: unnamed, digests: digests, progress: progress)
+        }
     }
 }
 

@@ -89,7 +89,7 @@ public final class SourceSession: Sendable {
     }
 
     /// Downloads to a `.part` file in one attempt (the executor retries), with one re-login on 401.
-    public func download(_ request: HTTPRequest, to partPath: String, resume: Bool,
+    public func download(_ request: HTTPRequest, to partPath: String, resume: Bool, unnamed: Bool = false,
                          digests: Set<DigestAlgorithm>, progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
         var reauthenticated = false
         while true {
@@ -99,7 +99,8 @@ public final class SourceSession: Sendable {
                 result = try await limits.run {
                     var signed = unsigned
                     try await self.auth?.authorize(&signed)
-                    return try await self.http.download(signed, to: partPath, resume: resume, digests: digests, progress: progress)
+                    return try await self.http.download(signed, to: partPath, resume: resume, unnamed: unnamed, digests: digests,
+                                                         progress: progress)
                 }
             } catch let error as HTTPError {
                 if case .fileSystem = error { throw ConnectorError.local(error.description) }
@@ -117,7 +118,7 @@ public final class SourceSession: Sendable {
             let checksums = result.digests.map { Checksum(ChecksumAlgorithm(rawValue: $0.key.rawValue)!, $0.value) }
                 .sorted { $0.algorithm < $1.algorithm }
             return FetchResult(bytesTransferred: result.bytesWritten, fileSize: result.fileSize, checksums: checksums,
-                               version: result.headers.first("ETag"), resumed: result.resumed)
+                               version: result.headers.first("ETag"), resumed: result.resumed, unnamedFile: result.unnamedFile)
         }
     }
 

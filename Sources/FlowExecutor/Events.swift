@@ -20,60 +20,146 @@ public protocol EventSink: Sendable {
 
 /// Writes one JSON object per line (NDJSON) for machines. Never contains credentials:
 /// items carry no secrets and URLs are redacted.
+///
+/// Lines are written with `JSONWriter` and reach the output in batches, at most `flushDelay`
+/// after they happen (the last one, `run-finished`, at once). With `JSONSerialization` and one
+/// `write` per line, the 30,000 events of a 10,000-file pull cost 2.6 s, more than the pull.
 public final class JSONEventWriter: EventSink, @unchecked Sendable {
     public static let formatVersion = 1
+    /// How late a line may reach the output.
+    static let flushDelay = DispatchTimeInterval.milliseconds(50)
+    /// More than this waiting is written at once, whatever the delay.
+    static let flushSize = 256 << 10
+
     private let handle: FileHandle
+    /// Writes happen here, in the order lines were taken.
+    private let output = DispatchQueue(label: "flowctl-events")
     private let lock = NSLock()
+    // Guarded by `lock`.
+    private var pending: [UInt8] = []
+    private var flushScheduled = false
     private var lastProgress: [String: Double] = [:]
 
     public init(handle: FileHandle = .standardOutput) {
         self.handle = handle
     }
 
+    /// One member of an event line.
+    private enum Value {
+        case text(String)
+        case integer(Int64)
+        case number(Double)
+        case flag(Bool)
+    }
+
     public func emit(_ event: ExecutionEvent) {
-        var object: [String: Any] = ["format_version": Self.formatVersion, "time": Date().timeIntervalSince1970]
+        let now = Date().timeIntervalSince1970
+        var members: [(String, Value)] = [("format_version", .integer(Int64(Self.formatVersion))), ("time", .number(now))]
+        func describe(_ task: PlannedTask) {
+            members.append(("task", .text(task.id)))
+            members.append(("action", .text(task.action)))
+            members.append(("kind", .text(task.kind.rawValue)))
+            if let path = task.path, task.kind != .upload { members.append(("path", .text(path))) }
+            if let size = task.item?.size { members.append(("size", .integer(size))) }
+        }
         switch event {
         case .runStarted(let tasks, let skipped, let bytes):
-            object["event"] = "run-started"; object["tasks"] = tasks; object["skipped"] = skipped; object["bytes"] = bytes
+            members += [("event", .text("run-started")), ("tasks", .integer(Int64(tasks))),
+                        ("skipped", .integer(Int64(skipped))), ("bytes", .integer(bytes))]
         case .taskStarted(let task):
-            object["event"] = "started"; describe(task, into: &object)
+            members.append(("event", .text("started")))
+            describe(task)
         case .progress(let id, let bytes):
             // At most 4 progress lines per second per task.
-            let now = Date().timeIntervalSince1970
-            lock.lock()
-            let last = lastProgress[id] ?? 0
-            if now - last < 0.25 { lock.unlock(); return }
-            lastProgress[id] = now
-            lock.unlock()
-            object["event"] = "progress"; object["task"] = id; object["bytes"] = bytes
+            let due = lock.withLock {
+                guard now - (lastProgress[id] ?? 0) >= 0.25 else { return false }
+                lastProgress[id] = now
+                return true
+            }
+            guard due else { return }
+            members += [("event", .text("progress")), ("task", .text(id)), ("bytes", .integer(bytes))]
         case .retried(let task, let attempt, let delay, let reason):
-            object["event"] = "retried"; describe(task, into: &object)
-            object["attempt"] = attempt; object["delay_seconds"] = delay; object["reason"] = reason
+            members.append(("event", .text("retried")))
+            describe(task)
+            members += [("attempt", .integer(Int64(attempt))), ("delay_seconds", .number(delay)), ("reason", .text(reason))]
         case .taskFinished(let task, let bytes):
-            object["event"] = "finished"; describe(task, into: &object); object["bytes"] = bytes
+            members.append(("event", .text("finished")))
+            describe(task)
+            members.append(("bytes", .integer(bytes)))
         case .taskSkipped(let task, let reason):
-            object["event"] = "skipped"; describe(task, into: &object); object["reason"] = reason
+            members.append(("event", .text("skipped")))
+            describe(task)
+            members.append(("reason", .text(reason)))
         case .taskFailed(let task, let error):
-            object["event"] = "failed"; describe(task, into: &object); object["error"] = error
+            members.append(("event", .text("failed")))
+            describe(task)
+            members.append(("error", .text(error)))
         case .runFinished(let report):
-            object["event"] = "run-finished"
-            object["files"] = report.finished; object["bytes"] = report.bytes; object["seconds"] = report.seconds
-            object["retries"] = report.retries; object["skipped"] = report.skipped; object["failed"] = report.failures.count
-            object["interrupted"] = report.interrupted
+            members += [("event", .text("run-finished")), ("files", .integer(Int64(report.finished))),
+                        ("bytes", .integer(report.bytes)), ("seconds", .number(report.seconds)),
+                        ("retries", .integer(Int64(report.retries))), ("skipped", .integer(Int64(report.skipped))),
+                        ("failed", .integer(Int64(report.failures.count))), ("interrupted", .flag(report.interrupted))]
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
+        var json = JSONWriter(.compact, reservingCapacity: 256)
+        json.openObject()
+        for (key, value) in members.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }) {
+            json.key(key)
+            switch value {
+            case .text(let text): json.value(text)
+            case .integer(let number): json.value(number)
+            case .number(let number): json.value(number)
+            case .flag(let flag): json.value(flag)
+            }
+        }
+        json.closeObject()
+        var line = json.take()
+        line.append(UInt8(ascii: "\n"))
+        queue(line, task: event.finishedTaskID, last: event.isRunFinished)
+    }
+
+    /// Adds a line to the batch; writes the batch now when it is big or the run is over, else
+    /// makes sure a flush comes within `flushDelay`.
+    private func queue(_ line: [UInt8], task finished: String?, last: Bool) {
         lock.lock()
-        handle.write(data + Data("\n".utf8))
+        if let finished { lastProgress[finished] = nil }
+        pending += line
+        if last || pending.count >= Self.flushSize {
+            writePending()
+            lock.unlock()
+            if last { output.sync {} }  // the final line is out before the process exits
+            return
+        }
+        if !flushScheduled {
+            flushScheduled = true
+            output.asyncAfter(deadline: .now() + Self.flushDelay) { [self] in
+                lock.withLock { writePending() }
+            }
+        }
         lock.unlock()
     }
 
-    private func describe(_ task: PlannedTask, into object: inout [String: Any]) {
-        object["task"] = task.id
-        object["action"] = task.action
-        object["kind"] = task.kind.rawValue
-        if let path = task.path, task.kind != .upload { object["path"] = path }
-        if let size = task.item?.size { object["size"] = size }
+    /// Hands the batch to the output queue; called with `lock` held, so batches keep their order.
+    private func writePending() {
+        flushScheduled = false
+        guard !pending.isEmpty else { return }
+        let batch = Data(pending)
+        pending.removeAll(keepingCapacity: true)
+        let handle = handle
+        output.async { try? handle.write(contentsOf: batch) }
+    }
+}
+
+extension ExecutionEvent {
+    /// The task that ended with this event, if any (its progress throttle can be forgotten).
+    fileprivate var finishedTaskID: String? {
+        switch self {
+        case .taskFinished(let task, _), .taskFailed(let task, _): task.id
+        default: nil
+        }
+    }
+
+    fileprivate var isRunFinished: Bool {
+        if case .runFinished = self { true } else { false }
     }
 }
 

@@ -356,8 +356,13 @@ public final class Executor: Sendable {
         }
     }
 
-    /// Streams an item to `<destination>.part`, verifies size and checksums, renames atomically;
-    /// returns what was fetched (`fileSize` is the size of the file now at `destination`).
+    /// Files up to this size are downloaded into an unnamed file that is linked into place,
+    /// larger ones into a `.part` file that a killed run resumes (see `UnnamedFile`).
+    static let unnamedLimit: Int64 = 4 << 20
+
+    /// Streams an item to `<destination>.part` (or, when small, to an unnamed file), verifies
+    /// size and checksums, then gives it its name atomically; returns what was fetched
+    /// (`fileSize` is the size of the file now at `destination`).
     func download(_ item: RemoteItem, to destination: String, taskID: String,
                   connector: any Connector) async throws -> FetchResult {
         let part = destination + ".part"
@@ -372,7 +377,9 @@ public final class Executor: Sendable {
             result = try await Self.adopt(part, item: item)
         } else {
             do {
-                result = try await connector.fetch(item, to: part, resume: partSize != nil) { bytes in
+                let small = (item.size ?? .max) <= Self.unnamedLimit
+                result = try await connector.fetch(item, to: part, resume: partSize != nil,
+                                                   unnamed: partSize == nil && small) { bytes in
                     sink.emit(.progress(taskID: taskID, bytes: bytes))
                 }
             } catch ConnectorError.status(let code, _, _, _) where options.locked && (code == 404 || code == 410) {
@@ -384,20 +391,22 @@ public final class Executor: Sendable {
             }
         }
         // A mismatch against a lock is news about the remote; against a listing, a damaged transfer.
+        // A rejected unnamed file is simply dropped.
         func mismatch(_ message: String) -> ConnectorError {
-            options.locked ? .changedUpstream(message) : .integrity(message)
+            if result.unnamedFile == nil { unlink(part) }
+            return options.locked ? .changedUpstream(message) : .integrity(message)
         }
         if let expected = item.size, result.fileSize != expected {
-            unlink(part)
             throw mismatch("\(item.id): got \(result.fileSize) bytes, expected \(expected)")
         }
         for checksum in item.checksums {
             if let got = result.checksum(checksum.algorithm), got != checksum.value {
-                unlink(part)
                 throw mismatch("\(item.id): \(checksum.algorithm.rawValue) is \(got), expected \(checksum.value)")
             }
         }
-        guard rename(part, destination) == 0 else {
+        if let file = result.unnamedFile {
+            do { try file.link(as: destination) } catch { throw ConnectorError.local("\(error)") }
+        } else if rename(part, destination) != 0 {
             throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
         }
         return result

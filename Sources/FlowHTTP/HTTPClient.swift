@@ -48,7 +48,11 @@ public final class HTTPClient: Sendable {
     /// appends, a 200 truncates and starts clean, a 416 is returned as is. A non-2xx body is never
     /// written to the file (see `DownloadResult.errorBody`). `progress` gets the bytes written by
     /// this transfer so far; it runs on the curl thread, so keep it cheap. No fsync: see `FileSync`.
-    public func download(_ request: HTTPRequest, to partPath: String, resume: Bool = true,
+    ///
+    /// `unnamed`: when there is nothing to resume, write an `UnnamedFile` in `partPath`'s folder
+    /// instead (returned as `DownloadResult.unnamedFile`; `partPath` is not created). Where the
+    /// file system has no unnamed files, the body goes to `partPath` as usual.
+    public func download(_ request: HTTPRequest, to partPath: String, resume: Bool = true, unnamed: Bool = false,
                          digests: Set<DigestAlgorithm> = [.sha256],
                          progress: (@Sendable (Int64) -> Void)? = nil) async throws -> DownloadResult {
         var existing: Int64 = 0
@@ -63,9 +67,9 @@ public final class HTTPClient: Sendable {
         var hops = 0
         var createdPart = false  // by the first hop: then nothing else has written it
         while true {
-            let file = try FileSink(path: partPath, resumeFrom: existing, prefixHashers: prefix, freshHashers: Hashers(digests),
-                                    hashWorker: engine.hashWorker, progress: progress)
-            if hops == 0 { createdPart = file.created }
+            let file = try FileSink(path: partPath, unnamed: unnamed, resumeFrom: existing, prefixHashers: prefix,
+                                    freshHashers: Hashers(digests), hashWorker: engine.hashWorker, progress: progress)
+            if hops == 0 { createdPart = file.created && file.unnamed == nil }
             let transfer = try makeTransfer(request, sink: .file(file), download: true)
             try await engine.perform(transfer)
             if let next = nextHop(after: transfer, of: request) {
@@ -86,14 +90,14 @@ public final class HTTPClient: Sendable {
                 if transfer.status == 206, existing > 0, let prefix {
                     file.appended = true
                     file.hashers = prefix
-                } else if !createdPart, truncate(partPath, 0) != 0 {
+                } else if file.unnamed == nil, !createdPart, truncate(partPath, 0) != 0 {
                     throw HTTPError.fileSystem(path: partPath, errno: errno, message: errnoMessage(errno))
                 }
             }
             return DownloadResult(status: transfer.status, headers: transfer.headers, bytesWritten: file.bytesWritten,
                                   fileSize: (file.appended ? existing : 0) + file.bytesWritten, resumed: file.appended,
                                   digests: file.hashers.finalize(), errorBody: [],
-                                  effectiveURL: transfer.effectiveURL)
+                                  effectiveURL: transfer.effectiveURL, unnamedFile: file.unnamed)
         }
     }
 

@@ -175,9 +175,12 @@ public struct DownloadResult: Sendable {
     public var errorBody: [UInt8]
     /// The URL that answered, after redirects.
     public var effectiveURL: String
+    /// The body, when it went to an unnamed file rather than the `.part` file (see `download`).
+    public var unnamedFile: UnnamedFile?
 
     public init(status: Int, headers: HTTPHeaders, bytesWritten: Int64, fileSize: Int64, resumed: Bool,
-                digests: [DigestAlgorithm: String], errorBody: [UInt8] = [], effectiveURL: String) {
+                digests: [DigestAlgorithm: String], errorBody: [UInt8] = [], effectiveURL: String,
+                unnamedFile: UnnamedFile? = nil) {
         self.status = status
         self.headers = headers
         self.bytesWritten = bytesWritten
@@ -186,9 +189,10 @@ public struct DownloadResult: Sendable {
         self.digests = digests
         self.errorBody = errorBody
         self.effectiveURL = effectiveURL
+        self.unnamedFile = unnamedFile
     }
 
-    /// Whether the status is 2xx, i.e. the `.part` file holds the body.
+    /// Whether the status is 2xx, i.e. the `.part` file (or `unnamedFile`) holds the body.
     public var isSuccess: Bool { (200..<300).contains(status) }
 }
 

@@ -117,11 +117,12 @@ final class Transfer: @unchecked Sendable {
     }
 }
 
-/// The `.part` file side of a download. The caller opens (creates) the file before the request,
-/// in its own thread: creating an inode can take milliseconds in a busy ext4 directory, and the
-/// curl thread, which drives every transfer, should only receive and write. The first 2xx byte
-/// decides between appending (a 206 that continues our prefix) and starting clean. Bodies are
-/// hashed on the way by the engine's `HashWorker`, which alone touches `hashers` meanwhile.
+/// The file side of a download: a `.part` file, or an `UnnamedFile` in its folder. The caller
+/// opens (creates) the file before the request, in its own thread: creating an inode can take
+/// milliseconds in a busy ext4 directory, and the curl thread, which drives every transfer,
+/// should only receive and write. The first 2xx byte decides between appending (a 206 that
+/// continues our prefix) and starting clean. Bodies are hashed on the way by the engine's
+/// `HashWorker`, which alone touches `hashers` meanwhile.
 final class FileSink {
     static let errorBodyLimit = 64 << 10
 
@@ -135,6 +136,8 @@ final class FileSink {
     let progress: (@Sendable (Int64) -> Void)?
 
     private var fd: Int32
+    /// The file has no name (it owns `fd`); nil for a `.part` file.
+    let unnamed: UnnamedFile?
     /// This sink created the file (it did not exist): it is empty, nothing to truncate or remove.
     let created: Bool
     /// The first body byte has arrived and the file is positioned for it.
@@ -144,14 +147,23 @@ final class FileSink {
     var failure: HTTPError?
 
     /// Opens (creating, never truncating) `path` for a download; truncation waits for a 2xx answer.
-    init(path: String, resumeFrom: Int64, prefixHashers: Hashers?, freshHashers: Hashers, hashWorker: HashWorker,
-         progress: (@Sendable (Int64) -> Void)?) throws(HTTPError) {
+    /// `unnamed`: an unnamed file in `path`'s folder instead, where the file system has them.
+    init(path: String, unnamed: Bool = false, resumeFrom: Int64, prefixHashers: Hashers?, freshHashers: Hashers,
+         hashWorker: HashWorker, progress: (@Sendable (Int64) -> Void)?) throws(HTTPError) {
         self.path = path
         self.resumeFrom = resumeFrom
         self.prefixHashers = prefixHashers
         self.hashers = freshHashers
         self.hashWorker = hashWorker
         self.progress = progress
+        let folder = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[..<$0]) } ?? "."
+        if unnamed, resumeFrom == 0, let (file, fd) = try UnnamedFile.create(in: folder.isEmpty ? "/" : folder) {
+            self.unnamed = file
+            self.fd = fd
+            created = true
+            return
+        }
+        self.unnamed = nil
         // Exclusive first: the common case (no .part yet) then needs no stat and no truncate.
         fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         created = fd >= 0
@@ -159,7 +171,7 @@ final class FileSink {
         if fd < 0 { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit { close() }
 
     /// Positions the file for the body: after our prefix on a 206 that continues it, else empty.
     func start(status: Int, contentRange: String?) -> Bool {
@@ -194,9 +206,11 @@ final class FileSink {
         return true
     }
 
+    /// No more writes. A `.part` file is closed; an unnamed file stays open (its `UnnamedFile`
+    /// owns the descriptor) until it is linked or dropped.
     func close() {
         if fd >= 0 {
-            if Glibc.close(fd) != 0 { _ = check(false) }
+            if unnamed == nil, Glibc.close(fd) != 0 { _ = check(false) }
             fd = -1
         }
     }

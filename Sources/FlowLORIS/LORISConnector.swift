@@ -75,9 +75,9 @@ public struct LORISConnector: Connector {
         ["type": "loris", "url": spec.url, "api": apiVersion]
     }
 
-    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        let result = try await session.ticketedDownload(HTTPRequest(url: item.url), to: partPath, resume: resume,
+        let result = try await session.ticketedDownload(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed,
                                                 digests: [.sha256], progress: progress)
         if let size = item.size, result.fileSize != size {
             throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, LORIS said \(size)")

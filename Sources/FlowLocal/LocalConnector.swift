@@ -52,7 +52,7 @@ public struct LocalConnector: Connector {
         return String(Int64(modified.timeIntervalSince1970 * 1_000_000))
     }
 
-    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
         do {
             let (bytes, digests) = try await FileDigest.copy(from: item.url, to: partPath, algorithms: [.sha256])

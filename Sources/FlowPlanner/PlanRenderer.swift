@@ -117,7 +117,7 @@ public enum PlanRenderer {
     /// Writes what `json` returns in chunks of about a megabyte, so that a plan of a million tasks
     /// is never held as one string.
     public static func writeJSON(_ plan: Plan, drift: Drift? = nil, to output: ([UInt8]) throws -> Void) rethrows {
-        var json = PrettyJSONWriter(reservingCapacity: jsonChunkSize + 64 * 1024)
+        var json = JSONWriter(.pretty, reservingCapacity: jsonChunkSize + 64 * 1024)
         json.openObject()
         json.key("actions")
         json.openArray()
@@ -178,7 +178,7 @@ public enum PlanRenderer {
     }
 
     /// One task of the JSON plan; keys in byte order.
-    private static func writeTask(_ task: PlannedTask, to json: inout PrettyJSONWriter) {
+    private static func writeTask(_ task: PlannedTask, to json: inout JSONWriter) {
         json.openObject()
         json.key("action"); json.value(task.action)
         if let bytes = task.bytes { json.key("bytes"); json.value(bytes) }

@@ -39,9 +39,9 @@ public struct WebFolderConnector: Connector {
         }.sorted { $0.id < $1.id }
     }
 
-    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume, digests: [.sha256], progress: progress)
+        try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed, digests: [.sha256], progress: progress)
     }
 
     /// One entry of nginx's JSON autoindex.

@@ -48,9 +48,9 @@ public struct XNATConnector: Connector {
 
     // MARK: fetch
 
-    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        let result = try await session.ticketedDownload(HTTPRequest(url: item.url), to: partPath, resume: resume,
+        let result = try await session.ticketedDownload(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed,
                                                 digests: [.md5, .sha256], progress: progress)
         if let size = item.size, result.fileSize != size {
             throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, the listing said \(size)")

@@ -36,7 +36,7 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
 
     func list(_ selection: Selection) async throws -> [RemoteItem] { [] }
 
-    func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
+    func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool, progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
         let failure: ConnectorError? = lock.withLock {
             fetches[item.id, default: 0] += 1
             return failures[item.id]?.isEmpty == false ? failures[item.id]!.removeFirst() : nil

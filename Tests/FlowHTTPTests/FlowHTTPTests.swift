@@ -217,6 +217,80 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
     }
 }
 
+/// Small downloads go to an unnamed file (O_TMPFILE) that appears, whole, only when linked.
+@Suite struct UnnamedFileTests {
+    /// The folder's entries, sorted.
+    func entries(_ dir: String) throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: dir).sorted() }
+
+    @Test func bodyIsInvisibleUntilLinkedThenByteIdentical() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let size = 300_007
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(size)"), to: "\(dir)/a.part",
+                                               resume: false, unnamed: true, digests: [.md5])
+        let file = try #require(result.unnamedFile)
+        #expect(file.folder == dir)
+        #expect(try entries(dir).isEmpty, "nothing named before the link, not even a.part")
+        #expect(result.fileSize == Int64(size))
+        #expect(result.digests[.sha256] == hexDigest(SHA256.self, pattern(0..<size)))
+        try file.link(as: "\(dir)/a")
+        #expect(try entries(dir) == ["a"])
+        #expect(try readFile("\(dir)/a") == pattern(0..<size))
+        #expect(throws: HTTPError.self) { try file.link(as: "\(dir)/again") }
+    }
+
+    @Test func linkReplacesAnExistingFileAtomically() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeFile("\(dir)/a", Array("old copy".utf8))
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/5000"), to: "\(dir)/a.part",
+                                               resume: false, unnamed: true)
+        try #require(result.unnamedFile).link(as: "\(dir)/a")
+        #expect(try readFile("\(dir)/a") == pattern(0..<5000))
+        #expect(try entries(dir) == ["a"], "no helper name left behind")
+    }
+
+    @Test func droppedOrFailedDownloadsLeaveNothing() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try await client.download(HTTPRequest(url: "\(server.base)/bytes/5000"), to: "\(dir)/dropped.part",
+                                      resume: false, unnamed: true)
+        let refused = try await client.download(HTTPRequest(url: "\(server.base)/status/500"), to: "\(dir)/refused.part",
+                                                resume: false, unnamed: true)
+        #expect(refused.status == 500 && refused.unnamedFile == nil)
+        let cut = await httpError {
+            _ = try await client.download(HTTPRequest(url: "\(server.base)/cut/100000"), to: "\(dir)/cut.part",
+                                          resume: false, unnamed: true)
+        }
+        #expect(cut != nil)
+        #expect(try entries(dir).isEmpty)
+    }
+
+    /// An existing `.part` is resumed as usual: `unnamed` applies to fresh downloads only.
+    @Test func anExistingPartFileIsResumedNotReplaced() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeFile("\(dir)/r.part", pattern(0..<1000))
+        let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/4000"), to: "\(dir)/r.part",
+                                               resume: true, unnamed: true)
+        #expect(result.status == 206 && result.resumed)
+        #expect(result.unnamedFile == nil)
+        #expect(try readFile("\(dir)/r.part") == pattern(0..<4000))
+    }
+}
+
 final class ProgressLog: @unchecked Sendable {
     private let lock = NSLock()
     private var values: [Int64] = []

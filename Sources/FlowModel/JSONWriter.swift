@@ -1,14 +1,21 @@
-/// Writes JSON straight into UTF-8 bytes, laid out as Foundation's `.prettyPrinted` lays it out
-/// (two-space indents, `"key" : value`, an empty container as `{` blank line `}`), so that plans
-/// keep their bytes while 100,000 tasks take milliseconds instead of seconds: no `[String: Any]`
-/// tree, no bridging, no per-value boxing.
+/// Writes JSON straight into UTF-8 bytes: no `[String: Any]` tree, no bridging, no per-value
+/// boxing, so 100,000 plan tasks or events take milliseconds instead of seconds.
 ///
-/// Callers write an object's keys in ascending UTF-8 byte order themselves (as `.sortedKeys`
-/// would); debug builds check it. Strings are escaped as `JSONSerialization` escapes them with
-/// `.withoutEscapingSlashes`.
-struct PrettyJSONWriter {
+/// `.pretty` lays JSON out as Foundation's `.prettyPrinted` does (two-space indents,
+/// `"key" : value`, an empty container as `{` blank line `}`), so plans keep their bytes;
+/// `.compact` writes one line (NDJSON events). Callers write an object's keys in ascending UTF-8
+/// byte order themselves (as `.sortedKeys` would); debug builds check it. Strings are escaped
+/// as `JSONSerialization` escapes them with `.withoutEscapingSlashes`.
+public struct JSONWriter {
+    /// How the JSON is laid out.
+    public enum Layout: Sendable {
+        case pretty
+        case compact
+    }
+
+    public let layout: Layout
     /// What has been written and not yet taken.
-    private(set) var bytes: [UInt8] = []
+    public private(set) var bytes: [UInt8] = []
     /// One entry per open container: whether it has a member yet.
     private var hasMembers: [Bool] = []
     /// A key has been written and its value is next (no separator before it).
@@ -17,25 +24,26 @@ struct PrettyJSONWriter {
     private var lastKeys: [String?] = []
     #endif
 
-    init(reservingCapacity capacity: Int = 0) {
+    public init(_ layout: Layout = .pretty, reservingCapacity capacity: Int = 0) {
+        self.layout = layout
         bytes.reserveCapacity(capacity)
     }
 
     /// Hands over what has been written so far, for streaming.
-    mutating func take() -> [UInt8] {
+    public mutating func take() -> [UInt8] {
         defer { bytes.removeAll(keepingCapacity: true) }
         return bytes
     }
 
     // MARK: containers
 
-    mutating func openObject() { open(UInt8(ascii: "{")) }
-    mutating func closeObject() { close(UInt8(ascii: "}")) }
-    mutating func openArray() { open(UInt8(ascii: "[")) }
-    mutating func closeArray() { close(UInt8(ascii: "]")) }
+    public mutating func openObject() { open(UInt8(ascii: "{")) }
+    public mutating func closeObject() { close(UInt8(ascii: "}")) }
+    public mutating func openArray() { open(UInt8(ascii: "[")) }
+    public mutating func closeArray() { close(UInt8(ascii: "]")) }
 
     /// Starts an object member; its value comes next.
-    mutating func key(_ name: String) {
+    public mutating func key(_ name: String) {
         #if DEBUG
         if let last = lastKeys[lastKeys.count - 1] {
             assert(last.utf8.lexicographicallyPrecedes(name.utf8), "JSON keys out of order: `\(last)` before `\(name)`")
@@ -44,29 +52,41 @@ struct PrettyJSONWriter {
         #endif
         startMember()
         appendString(name)
-        bytes.append(contentsOf: " : ".utf8)
+        if layout == .pretty { bytes.append(contentsOf: " : ".utf8) } else { bytes.append(UInt8(ascii: ":")) }
         valueFollowsKey = true
     }
 
     // MARK: values
 
-    mutating func value(_ text: String) {
+    public mutating func value(_ text: String) {
         startValue()
         appendString(text)
     }
 
-    mutating func value<Number: BinaryInteger>(_ number: Number) {
+    public mutating func value<Number: BinaryInteger>(_ number: Number) {
         startValue()
         bytes.append(contentsOf: String(number).utf8)
     }
 
+    /// A number in the shortest form that reads back the same (`null` for NaN and infinities,
+    /// which JSON cannot express).
+    public mutating func value(_ number: Double) {
+        startValue()
+        bytes.append(contentsOf: (number.isFinite ? number.description : "null").utf8)
+    }
+
+    public mutating func value(_ flag: Bool) {
+        startValue()
+        bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+    }
+
     /// An object of strings, keys in UTF-8 byte order.
-    mutating func value(_ object: [String: String]) {
+    public mutating func value(_ object: [String: String]) {
         sortedObject(object) { $0.value($1) }
     }
 
     /// An object of counts, keys in UTF-8 byte order.
-    mutating func value(_ object: [String: Int]) {
+    public mutating func value(_ object: [String: Int]) {
         sortedObject(object) { $0.value($1) }
     }
 
@@ -79,7 +99,7 @@ struct PrettyJSONWriter {
         closeObject()
     }
 
-    mutating func value(_ array: [String]) {
+    public mutating func value(_ array: [String]) {
         openArray()
         for text in array { value(text) }
         closeArray()
@@ -101,6 +121,10 @@ struct PrettyJSONWriter {
         #if DEBUG
         lastKeys.removeLast()
         #endif
+        guard layout == .pretty else {
+            bytes.append(bracket)
+            return
+        }
         // Foundation leaves a blank line inside an empty container.
         bytes.append(UInt8(ascii: "\n"))
         if !hadMembers { bytes.append(UInt8(ascii: "\n")) }
@@ -120,6 +144,7 @@ struct PrettyJSONWriter {
     private mutating func startMember() {
         if hasMembers[hasMembers.count - 1] { bytes.append(UInt8(ascii: ",")) }
         hasMembers[hasMembers.count - 1] = true
+        guard layout == .pretty else { return }
         bytes.append(UInt8(ascii: "\n"))
         indent()
     }

@@ -1,0 +1,72 @@
+import CCurl
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A downloaded file that has no name yet (Linux `O_TMPFILE`): it vanishes when dropped or when
+/// the process dies, and `link(as:)` gives it its final name in one step.
+///
+/// Small downloads use it instead of a `.part` file. On this machine's ext4, creating
+/// `<name>.part` and renaming it costs about three times as much as writing the bytes to a plain
+/// new file (10,000 × 64 KiB: 1.47 s against 0.50 s, one thread); an unnamed file and one link
+/// cost 0.69–0.82 s, and the inode is allocated without holding the folder's lock. A killed run
+/// leaves no `.part` behind; it loses at most the small file's bytes, which a `.part` would
+/// hardly save anyway.
+public final class UnnamedFile: Sendable {
+    private let descriptor: Mutex<Int32>
+    /// The folder the file lives in (it can only be linked there).
+    public let folder: String
+
+    /// Opens a new unnamed file in `folder`; nil where the file system or kernel cannot
+    /// (then the caller writes a named file), throws on any other failure.
+    static func create(in folder: String) throws(HTTPError) -> (UnnamedFile, Int32)? {
+        guard procFileDescriptors else { return nil }
+        let fd = open(folder, flow_o_tmpfile() | O_WRONLY | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            // EOPNOTSUPP: the file system has no O_TMPFILE; EISDIR / EINVAL: an older kernel.
+            if errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL { return nil }
+            throw .fileSystem(path: folder, errno: errno, message: errnoMessage(errno))
+        }
+        return (UnnamedFile(fd: fd, folder: folder), fd)
+    }
+
+    /// `linkat` names an unnamed file through `/proc/self/fd` (the `AT_EMPTY_PATH` way needs a
+    /// capability that ordinary users lack). Without `/proc`, downloads keep to `.part` files.
+    private static let procFileDescriptors = access("/proc/self/fd", X_OK) == 0
+
+    private init(fd: Int32, folder: String) {
+        descriptor = Mutex(fd)
+        self.folder = folder
+    }
+
+    deinit {
+        let fd = descriptor.withLock { $0 }
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Gives the file the name `path` (in `folder`) and closes it; an existing file at `path` is
+    /// replaced atomically, as `rename` would.
+    public func link(as path: String) throws(HTTPError) {
+        let fd = descriptor.withLock { fd in
+            defer { fd = -1 }
+            return fd
+        }
+        guard fd >= 0 else { throw .fileSystem(path: path, errno: EBADF, message: "the unnamed file was already linked") }
+        defer { close(fd) }
+        let source = "/proc/self/fd/\(fd)"
+        if linkat(AT_FDCWD, source, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 { return }
+        guard errno == EEXIST else { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+        // A file is in the way (a changed remote file replaces the old copy): link under a
+        // name of our own, then rename over it, so `path` is never missing or half written.
+        let temporary = path + ".flowctl-\(UInt32.random(in: 0...UInt32.max))"
+        guard linkat(AT_FDCWD, source, AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) == 0 else {
+            throw .fileSystem(path: temporary, errno: errno, message: errnoMessage(errno))
+        }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw .fileSystem(path: path, errno: code, message: errnoMessage(code))
+        }
+    }
+}
