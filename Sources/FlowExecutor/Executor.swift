@@ -356,10 +356,6 @@ public final class Executor: Sendable {
         }
     }
 
-    /// Files up to this size are downloaded into an unnamed file that is linked into place,
-    /// larger ones into a `.part` file that a killed run resumes (see `UnnamedFile`).
-    static let unnamedLimit: Int64 = 4 << 20
-
     /// Streams an item to `<destination>.part` (or, when small, to an unnamed file), verifies
     /// size and checksums, then gives it its name atomically; returns what was fetched
     /// (`fileSize` is the size of the file now at `destination`).
@@ -377,7 +373,9 @@ public final class Executor: Sendable {
             result = try await Self.adopt(part, item: item)
         } else {
             do {
-                let small = (item.size ?? .max) <= Self.unnamedLimit
+                // Small files go through an unnamed file linked into place; a larger one (by the
+                // listing, or by the answer's length) through a `.part` that a killed run resumes.
+                let small = (item.size ?? 0) <= UnnamedFile.sizeLimit
                 result = try await connector.fetch(item, to: part, resume: partSize != nil,
                                                    unnamed: partSize == nil && small) { bytes in
                     sink.emit(.progress(taskID: taskID, bytes: bytes))

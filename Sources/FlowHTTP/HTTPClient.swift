@@ -50,8 +50,9 @@ public final class HTTPClient: Sendable {
     /// this transfer so far; it runs on the curl thread, so keep it cheap. No fsync: see `FileSync`.
     ///
     /// `unnamed`: when there is nothing to resume, write an `UnnamedFile` in `partPath`'s folder
-    /// instead (returned as `DownloadResult.unnamedFile`; `partPath` is not created). Where the
-    /// file system has no unnamed files, the body goes to `partPath` as usual.
+    /// instead (returned as `DownloadResult.unnamedFile`; `partPath` is not created). A body over
+    /// `UnnamedFile.sizeLimit` or of unknown length is named `partPath` as it starts, and where
+    /// the file system has no unnamed files, the body goes to `partPath` as usual.
     public func download(_ request: HTTPRequest, to partPath: String, resume: Bool = true, unnamed: Bool = false,
                          digests: Set<DigestAlgorithm> = [.sha256],
                          progress: (@Sendable (Int64) -> Void)? = nil) async throws -> DownloadResult {

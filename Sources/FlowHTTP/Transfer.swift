@@ -95,7 +95,8 @@ final class Transfer: @unchecked Sendable {
         case .file(let file):
             if isSuccessStatus {
                 if !file.started {
-                    guard file.start(status: status, contentRange: headers.first("Content-Range")) else { return 0 }
+                    guard file.start(status: status, contentRange: headers.first("Content-Range"),
+                                     contentLength: headers.first("Content-Length").flatMap { Int64($0) }) else { return 0 }
                 }
                 return file.write(data) ? data.count : 0
             }
@@ -137,7 +138,7 @@ final class FileSink {
 
     private var fd: Int32
     /// The file has no name (it owns `fd`); nil for a `.part` file.
-    let unnamed: UnnamedFile?
+    private(set) var unnamed: UnnamedFile?
     /// This sink created the file (it did not exist): it is empty, nothing to truncate or remove.
     let created: Bool
     /// The first body byte has arrived and the file is positioned for it.
@@ -174,8 +175,23 @@ final class FileSink {
     deinit { close() }
 
     /// Positions the file for the body: after our prefix on a 206 that continues it, else empty.
-    func start(status: Int, contentRange: String?) -> Bool {
+    /// An unnamed file for a body that may be large (over `UnnamedFile.sizeLimit`, or of unknown
+    /// length) is named `path` now, so that a killed run can resume it like any `.part` file.
+    func start(status: Int, contentRange: String?, contentLength: Int64?) -> Bool {
         started = true
+        if let file = unnamed {
+            guard let length = contentLength, length <= UnnamedFile.sizeLimit else {
+                do {
+                    try file.nameAndKeepOpen(as: path)
+                } catch {
+                    failure = error
+                    return false
+                }
+                unnamed = nil  // the descriptor is this sink's now
+                return true
+            }
+            return true
+        }
         if status == 206, resumeFrom > 0, let prefixHashers {
             guard let contentRange, Self.rangeStart(contentRange) == resumeFrom else {
                 failure = .other(code: -1, message: "206 answer does not continue at byte \(resumeFrom)")

@@ -14,6 +14,10 @@ import Glibc
 /// leaves no `.part` behind; it loses at most the small file's bytes, which a `.part` would
 /// hardly save anyway.
 public final class UnnamedFile: Sendable {
+    /// Bodies up to this size stay unnamed until the caller links them; a longer one (or one of
+    /// unknown length) is named `<file>.part` as its first byte arrives, so a killed run resumes it.
+    public static let sizeLimit: Int64 = 4 << 20
+
     private let descriptor: Mutex<Int32>
     /// The folder the file lives in (it can only be linked there).
     public let folder: String
@@ -48,12 +52,33 @@ public final class UnnamedFile: Sendable {
     /// Gives the file the name `path` (in `folder`) and closes it; an existing file at `path` is
     /// replaced atomically, as `rename` would.
     public func link(as path: String) throws(HTTPError) {
+        let fd = try release(linking: path)
+        close(fd)
+    }
+
+    /// Gives the file the name `path` and hands its still open descriptor to the caller, who
+    /// writes on and closes it.
+    func nameAndKeepOpen(as path: String) throws(HTTPError) {
+        _ = try release(linking: path)
+    }
+
+    /// Links the file as `path` and gives up the descriptor (closed here if the link fails).
+    private func release(linking path: String) throws(HTTPError) -> Int32 {
         let fd = descriptor.withLock { fd in
             defer { fd = -1 }
             return fd
         }
         guard fd >= 0 else { throw .fileSystem(path: path, errno: EBADF, message: "the unnamed file was already linked") }
-        defer { close(fd) }
+        do {
+            try Self.link(fd, as: path)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private static func link(_ fd: Int32, as path: String) throws(HTTPError) {
         let source = "/proc/self/fd/\(fd)"
         if linkat(AT_FDCWD, source, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 { return }
         guard errno == EEXIST else { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }

@@ -275,6 +275,28 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(try entries(dir).isEmpty)
     }
 
+    /// A body over the size limit, or of unknown length, is named `.part` as it starts: a cut
+    /// leaves the partial file for a resume, and a whole one comes back as the `.part` file.
+    @Test func largeOrUnknownLengthBodiesAreNamedPartFilesAsTheyStart() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let large = Int(UnnamedFile.sizeLimit) + 1
+        let whole = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(large)"), to: "\(dir)/large.part",
+                                              resume: false, unnamed: true)
+        #expect(whole.unnamedFile == nil)
+        #expect(try readFile("\(dir)/large.part") == pattern(0..<large))
+        for (name, url) in [("cut", "\(server.base)/cut/\(large)"), ("chunked", "\(server.base)/chunkedcut/1000")] {
+            let error = await httpError {
+                _ = try await client.download(HTTPRequest(url: url), to: "\(dir)/\(name).part", resume: false, unnamed: true)
+            }
+            #expect(error != nil)
+            #expect(try readFile("\(dir)/\(name).part").count > 0, "\(name): the partial body is kept for a resume")
+        }
+    }
+
     /// An existing `.part` is resumed as usual: `unnamed` applies to fresh downloads only.
     @Test func anExistingPartFileIsResumedNotReplaced() async throws {
         let server = try await Servers.main.value
