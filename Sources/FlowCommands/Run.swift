@@ -65,6 +65,9 @@ struct Run: AsyncParsableCommand {
                                 options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing || locked, locked: locked),
                                 events: EventFanOut(sinks))
         let signals = SignalTrap { executor.stop() }
+        // Past a file-size limit (`ulimit -f`), a write then fails with EFBIG and is reported like
+        // a full disk, instead of SIGXFSZ killing the run in the middle of a file.
+        signal(SIGXFSZ, SIG_IGN)
         let report = await executor.run()
         signals.cancel()
         return (report, roots)

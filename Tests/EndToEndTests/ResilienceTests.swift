@@ -84,6 +84,36 @@ extension EndToEnd {
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 
+    /// A disk that fills up (here: a file-size limit, which fails writes the same way): the run
+    /// fails with the file system's error, names no file that is not whole, keeps what it wrote
+    /// in `.part` files, and the next run, with room again, resumes them.
+    @Test func aFullDiskFailsClearlyAndLosesNothing() throws {
+        let sandbox = try SandboxProcess(["--platforms", "xnat", "--xnat-subjects", "1", "--xnat-dicom-files", "1",
+                                          "--file-size", "6MiB"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["xnat-session.yml"])
+        defer { workspace.remove() }
+        let args = ["run", workspace.job("xnat-session.yml"), "-q"]
+        let command = "ulimit -f 3000; exec \"$0\" \"$@\""  // bash counts -f in KiB: about 3 MiB per file
+        let limited = try run("/bin/bash", ["-c", command, try builtProduct("flowctl")] + args,
+                              environment: sandbox.environment)
+        #expect(limited.status == 1)
+        #expect(limited.stderr.contains("File too large"), "\(limited.stderr)")
+        let out = workspace.root + "/out/xnat-session"
+        let named = try run("/usr/bin/find", [out, "-type", "f", "-not", "-name", "*.part", "-not", "-path", "*/.flowctl/*",
+                                              "-not", "-name", "flowctl-manifest.json"]).stdout
+        #expect(named.isEmpty, "files named before they were whole: \(named)")
+        let parts = try run("/usr/bin/find", [out, "-name", "*.part", "-size", "+1M"]).stdout
+        #expect(!parts.isEmpty, "the bytes written before the disk filled are kept")
+
+        let rest = try flowctl(args, environment: sandbox.environment)
+        #expect(rest.status == 0, "\(rest.stderr)")
+        #expect(try run("/usr/bin/find", [out, "-name", "*.part"]).stdout.isEmpty)
+        let resumed = try run("/usr/bin/sqlite3", [out + "/.flowctl/journal.sqlite", "SELECT COUNT(*) FROM transfers WHERE resumed = 1"])
+        #expect(Int(resumed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 1)
+        #expect(try flowctl(["verify", out]).status == 0)
+    }
+
     /// SIGINT: the run stops starting work, keeps partial files, exits 130; the next run finishes.
     @Test func ctrlCStopsCleanlyAndTheNextRunFinishes() throws {
         let sandbox = try SandboxProcess(["--platforms", "xnat", "--xnat-subjects", "4", "--slow-body-bps", "200000"])
