@@ -184,7 +184,7 @@ struct Workspace {
 func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
     let path = repositoryRoot + "/Tests/EndToEndTests/Golden/" + name
     if ProcessInfo.processInfo.environment["FLOWCTL_UPDATE_GOLDEN"] == "1" {
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
     }
     let golden = try String(contentsOfFile: path, encoding: .utf8)
     #expect(text == golden, sourceLocation: sourceLocation)

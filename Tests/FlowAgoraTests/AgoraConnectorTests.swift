@@ -217,7 +217,7 @@ func temporaryDirectory() throws -> String {
             var files: [LocalFile] = []
             for i in 0..<6 {
                 let text = i == 0 ? "" : String(repeating: "line \(i)\n", count: i * 10)
-                try text.write(toFile: dir + "/r\(i).txt", atomically: true, encoding: .utf8)
+                try text.write(toFile: dir + "/r\(i).txt", atomically: false, encoding: .utf8)
                 files.append(LocalFile(path: dir + "/r\(i).txt", relativePath: "sub/r\(i).txt", size: Int64(text.utf8.count)))
             }
             let outcomes = try await withThrowingTaskGroup(of: UploadOutcome.self) { group in

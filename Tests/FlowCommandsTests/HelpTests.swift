@@ -18,7 +18,7 @@ import Testing
             : Flowctl.helpMessage(for: command, columns: 100)
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(name).txt").path
         if ProcessInfo.processInfo.environment["FLOWCTL_UPDATE_GOLDEN"] == "1" {
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
         }
         #expect(text == (try String(contentsOfFile: path, encoding: .utf8)))
     }

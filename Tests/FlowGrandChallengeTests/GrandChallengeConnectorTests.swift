@@ -132,6 +132,7 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
             let item = try #require(try await connector.list(archiveSelection()).first)
             let expected = try #require(emulator.data.withLock { $0.images[item.fields["image.pk"]!] }).body.allBytes()
             let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
             let result = try await connector.fetch(item, to: dir + "/a.part", resume: false, progress: nil)
             #expect(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/a.part"))) == expected)
             #expect(result.fileSize == Int64(expected.count))
@@ -150,6 +151,7 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
         try await withGC { sandbox, emulator, spec in
             let connector = try GrandChallengeConnector(spec: spec, partSize: 64 * 1024)
             let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
             let (file, bytes) = try makeFile(dir, "patient1.mha", size: 200_000)  // 4 parts
             let outcome = try await connector.upload(file, into: ["archive": "sandbox-archive"], overwrite: false)
             #expect(outcome.transferred)
@@ -174,6 +176,7 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
         try await withGC { _, emulator, spec in
             let connector = try GrandChallengeConnector(spec: spec)
             let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
             let (file, bytes) = try makeFile(dir, "patient2.mha", size: 5000)
             let outcome = try await connector.upload(file, into: ["reader-study": "corads-score-exam"], overwrite: false)
             #expect(outcome.transferred)
@@ -188,6 +191,7 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
             emulator.uploadQuotaBytes = 100_000
             let connector = try GrandChallengeConnector(spec: spec, partSize: 64 * 1024)
             let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
             let (file, _) = try makeFile(dir, "big.mha", size: 500_000)  // 8 parts: the second batch of URLs is refused
             await #expect(throws: ConnectorError.self) {
                 try await connector.upload(file, into: ["archive": "sandbox-archive"], overwrite: false)
@@ -206,6 +210,7 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
             let items = try await connector.list(archiveSelection())
             #expect(items.count == 10)
             let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
             let (file, bytes) = try makeFile(dir, "throttled.mha", size: 100_000)
             let outcome = try await connector.upload(file, into: ["archive": "sandbox-archive"], overwrite: false)
             #expect(outcome.transferred)
@@ -236,6 +241,7 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
             #expect(mask.fields["output.name"] == "coronacases_001_pulmonary-lobes.mha")
             #expect(mask.fields["file.name"] == "coronacases_001_pulmonary-lobes.mha")
             let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
             let fetched = try await connector.fetch(mask, to: dir + "/mask.part", resume: false, progress: nil)
             #expect(fetched.fileSize > 0)
             // Starting it again (a retry whose reply was lost) finds the same job instead of a second one.

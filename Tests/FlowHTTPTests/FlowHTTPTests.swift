@@ -52,6 +52,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let size = 1_000_003
         let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(size)"),
                                                to: "\(dir)/a.part", resume: true, digests: [.md5, .sha1])
@@ -73,6 +74,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let sizes = [12 << 20, 9 << 20 + 7] + (0..<40).map { 1 + $0 * 4093 }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (n, size) in sizes.enumerated() {
@@ -94,6 +96,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let result = try await client.download(HTTPRequest(url: "\(server.base)/norange/0"), to: "\(dir)/e.part")
         #expect(result.status == 200)
         #expect(try readFile("\(dir)/e.part").isEmpty)
@@ -105,6 +108,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let size = 700_001
         let prefix = 300_000
         try writeFile("\(dir)/r.part", pattern(0..<prefix))
@@ -128,6 +132,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try writeFile("\(dir)/n.part", [UInt8](repeating: 0xEE, count: 5000))
         let size = 50_000
         let result = try await client.download(HTTPRequest(url: "\(server.base)/norange/\(size)"),
@@ -144,6 +149,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try writeFile("\(dir)/t.part", [UInt8](repeating: 1, count: 90_000))
         let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/1000"), to: "\(dir)/t.part",
                                                resume: false)
@@ -156,6 +162,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try writeFile("\(dir)/c.part", pattern(0..<4096))
         let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/4096"), to: "\(dir)/c.part")
         #expect(result.status == 416)
@@ -170,6 +177,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try writeFile("\(dir)/p.part", pattern(0..<1234))
         let result = try await client.download(HTTPRequest(url: "\(server.base)/status/\(code)"), to: "\(dir)/p.part")
         #expect(result.status == code)
@@ -187,6 +195,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient { $0.maxConnections = 8; $0.maxConnectionsPerHost = 8 }
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<200 {
                 group.addTask {
@@ -208,6 +217,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let target = "\(other.base)/bytes/5000"
         let result = try await client.download(HTTPRequest(url: "\(server.base)/redirect?to=\(target)"),
                                                to: "\(dir)/x.part")
@@ -338,6 +348,7 @@ final class ProgressLog: @unchecked Sendable {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let error = await httpError {
             _ = try await client.download(HTTPRequest(url: "\(server.base)/\(route)/200000"), to: "\(dir)/c.part")
         }
@@ -415,6 +426,7 @@ final class ProgressLog: @unchecked Sendable {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let task = Task {
             try await client.download(HTTPRequest(url: "\(server.base)/hang"), to: "\(dir)/s.part")
         }
@@ -460,6 +472,7 @@ final class ProgressLog: @unchecked Sendable {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let bytes = pattern(7..<3_000_007)
         try writeFile("\(dir)/u.bin", bytes)
         let response = try await client.send(HTTPRequest(method: "PUT", url: "\(server.base)/upload",
@@ -490,6 +503,7 @@ final class ProgressLog: @unchecked Sendable {
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let bytes = pattern(0..<100_000)
         try writeFile("\(dir)/chunk.bin", bytes)
         let response = try await client.send(HTTPRequest(method: "POST", url: "\(server.base)/echo", body: .multipart([

@@ -4,8 +4,11 @@ import FlowConnector
 import FlowModel
 @testable import FlowLocal
 
-@Suite struct LocalConnectorTests {
+@Suite final class LocalConnectorTests {
     let root: String
+
+    /// Runs after each test (a class suite gets a fresh instance per test).
+    deinit { try? FileManager.default.removeItem(atPath: root) }
 
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-local-\(UUID().uuidString)").path

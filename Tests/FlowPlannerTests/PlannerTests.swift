@@ -16,7 +16,7 @@ struct Scratch {
             let full = root + "/data/" + path
             try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
-            try content.write(toFile: full, atomically: true, encoding: .utf8)
+            try content.write(toFile: full, atomically: false, encoding: .utf8)
         }
     }
 
@@ -72,7 +72,7 @@ func plan(in scratch: Scratch, text: String = jobText, completed: any CompletedW
 func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
     let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(name)").path
     if ProcessInfo.processInfo.environment["FLOWCTL_UPDATE_GOLDEN"] == "1" {
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
     }
     let golden = try String(contentsOfFile: path, encoding: .utf8)
     #expect(text == golden, sourceLocation: sourceLocation)
@@ -94,9 +94,9 @@ func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.Source
         defer { scratch.remove() }
         // One file already there with the right size, one with the wrong size.
         try FileManager.default.createDirectory(atPath: scratch.root + "/out/sub-01/anat", withIntermediateDirectories: true)
-        try String(repeating: "a", count: 1000).write(toFile: scratch.root + "/out/sub-01/anat/t1w.nii.gz", atomically: true, encoding: .utf8)
+        try String(repeating: "a", count: 1000).write(toFile: scratch.root + "/out/sub-01/anat/t1w.nii.gz", atomically: false, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: scratch.root + "/out/sub-02/anat", withIntermediateDirectories: true)
-        try "short".write(toFile: scratch.root + "/out/sub-02/anat/t1w.nii.gz", atomically: true, encoding: .utf8)
+        try "short".write(toFile: scratch.root + "/out/sub-02/anat/t1w.nii.gz", atomically: false, encoding: .utf8)
         let plan = try await plan(in: scratch)
         let downloads = plan.graph.tasks.filter { $0.kind == .download }
         #expect(downloads.filter(\.isSkipped).map(\.path) == ["sub-01/anat/t1w.nii.gz"])

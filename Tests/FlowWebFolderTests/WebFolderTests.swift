@@ -56,7 +56,7 @@ enum Folder {
         let dir = NSTemporaryDirectory() + "flowctl-web-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "# the scans\nsub-01/a.dcm\n/sub-01/b.dcm\nnotes.txt\n".write(toFile: dir + "/index", atomically: true, encoding: .utf8)
+        try "# the scans\nsub-01/a.dcm\n/sub-01/b.dcm\nnotes.txt\n".write(toFile: dir + "/index", atomically: false, encoding: .utf8)
         let connector = try await Folder.connector(options: ["index": dir + "/index"])
         let items = try await connector.list(dcmFiles())
         #expect(items.map(\.id) == ["sub-01/a.dcm", "sub-01/b.dcm"])
@@ -72,7 +72,7 @@ enum Folder {
 
     @Test func anIndexFileWithDotDotIsRefused() throws {
         let path = NSTemporaryDirectory() + "flowctl-web-index-\(UUID().uuidString)"
-        try "sub-01/../../etc/passwd\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "sub-01/../../etc/passwd\n".write(toFile: path, atomically: false, encoding: .utf8)
         defer { unlink(path) }
         #expect(throws: ConnectorError.self) { try WebFolderConnector.readIndex(path, base: "http://x/") }
     }

@@ -60,7 +60,7 @@ public final class Sandbox: Sendable {
             ownsDir = dir
             caPath = dir + "/ca.pem"
         }
-        try certs.caPEM.write(toFile: caPath, atomically: true, encoding: .utf8)
+        try certs.caPEM.write(toFile: caPath, atomically: false, encoding: .utf8)
         let tls = try certs.serverTLSConfiguration()
 
         let control = ControlAPI(faults: faults, stats: stats, emulators: emulators)
