@@ -444,8 +444,11 @@ public final class Executor: Sendable {
     static func writeAtomically(_ bytes: [UInt8], to destination: String) throws {
         try Directories.shared.ensureParent(of: destination)
         let part = destination + ".part"
-        guard FileManager.default.createFile(atPath: part, contents: Data(bytes)) else {
-            throw ConnectorError.local("cannot write \(part): \(String(cString: strerror(errno)))")
+        // A plain write: FileManager.createFile writes through a temporary file of its own.
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: part))
+        } catch {
+            throw ConnectorError.local("cannot write \(part): \(error.localizedDescription)")
         }
         guard rename(part, destination) == 0 else {
             throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
