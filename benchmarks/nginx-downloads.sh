@@ -4,6 +4,7 @@
 #
 #   benchmarks/nginx-downloads.sh              # 10,000 x 64 KiB and 1 x 1 GiB, medians of 5
 #   RUNS=3 SMALL_COUNT=2000 BIG_MIB=256 benchmarks/nginx-downloads.sh   # a quicker pass
+#   EVENTS=1 benchmarks/nginx-downloads.sh     # also flowctl with --events json (30,000 NDJSON lines)
 #
 # Needs nginx-light, curl and aria2 (installed with apt-get when missing: run as root on a fresh
 # machine). Everything lives in a fresh temporary root, removed at the end (KEEP=1 keeps it).
@@ -204,10 +205,14 @@ run_flowhttp() {  # FlowHTTP alone: download to .part, sha256 inline, rename (wh
 # relative to the base URL) and @OUT@ replaced here, is all this function needs.
 FLOWCTL=${FLOWCTL:-$REPO/.build/release/flowctl}
 
-run_flowctl() {  # $1: small|big
+run_flowctl() {  # $1: small|big, then extra `flowctl run` arguments
     local template="$HERE/jobs/nginx-$1.yml.in" job="$ROOT/job-$1-$(basename "$OUT").yml"
     sed -e "s|@BASE_URL@|$BASE|g" -e "s|@LIST@|$ROOT/lists/$1.paths|g" -e "s|@OUT@|$OUT|g" "$template" >"$job"
-    "$FLOWCTL" run "$job"
+    "$FLOWCTL" run "$job" "${@:2}"
+}
+
+run_flowctl_events() {  # flowctl with `--events json` into a file: what a pipeline watching the run pays
+    run_flowctl "$1" --events json >"$OUT.ndjson"
 }
 
 flowctl_ready() {  # $1: small|big
@@ -247,7 +252,7 @@ main() {
     log "nginx on $BASE, root $ROOT"
     write_lists
     export ROOT BASE PARALLEL FLOWHTTP_BENCH FLOWCTL HERE
-    export -f run_curl run_aria2 run_flowhttp run_flowctl
+    export -f run_curl run_aria2 run_flowhttp run_flowctl run_flowctl_events
     local have_flowhttp=0
     build_flowhttp_bench && have_flowhttp=1
 
@@ -256,6 +261,7 @@ main() {
     add_entry aria2c small "$SMALL_COUNT" "$small" run_aria2
     [ $have_flowhttp = 1 ] && add_entry flowhttp small "$SMALL_COUNT" "$small" run_flowhttp small
     flowctl_ready small && add_entry flowctl small "$SMALL_COUNT" "$small" run_flowctl small
+    [ "${EVENTS:-0}" = 1 ] && flowctl_ready small && add_entry flowctl+ev small "$SMALL_COUNT" "$small" run_flowctl_events small
     add_entry curl big 1 "$big" run_curl big
     [ $have_flowhttp = 1 ] && add_entry flowhttp big 1 "$big" run_flowhttp big
     flowctl_ready big && add_entry flowctl big 1 "$big" run_flowctl big
