@@ -176,7 +176,8 @@ final class FileSink {
 
     /// Positions the file for the body: after our prefix on a 206 that continues it, else empty.
     /// An unnamed file for a body that may be large (over `UnnamedFile.sizeLimit`, or of unknown
-    /// length) is named `path` now, so that a killed run can resume it like any `.part` file.
+    /// length) is named `path` now, so that a killed run can resume it like any `.part` file
+    /// (a directory operation on the curl thread, but one per large file, not per small one).
     func start(status: Int, contentRange: String?, contentLength: Int64?) -> Bool {
         started = true
         if let file = unnamed {
