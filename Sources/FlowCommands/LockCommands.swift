@@ -120,10 +120,8 @@ struct LockWriter {
     static func write(_ lock: LockFile, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(lock)
-        data.append(contentsOf: Array("\n".utf8))
-        try data.write(to: URL(fileURLWithPath: path + ".part"))
-        guard rename(path + ".part", path) == 0 else { throw ExecutionError("cannot write \(path)") }
+        // A lock file is what `git add` takes next: flushed before its rename.
+        try FileSync.replace(path, with: Array(try encoder.encode(lock)) + Array("\n".utf8), fsync: true)
     }
 
     static func read(_ path: String) throws -> LockFile {

@@ -443,16 +443,7 @@ public final class Executor: Sendable {
     /// Writes a small document through a `.part` file and a rename.
     static func writeAtomically(_ bytes: [UInt8], to destination: String) throws {
         try Directories.shared.ensureParent(of: destination)
-        let part = destination + ".part"
-        // A plain write: FileManager.createFile writes through a temporary file of its own.
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: part))
-        } catch {
-            throw ConnectorError.local("cannot write \(part): \(error.localizedDescription)")
-        }
-        guard rename(part, destination) == 0 else {
-            throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
-        }
+        do { try FileSync.replace(destination, with: bytes) } catch { throw ConnectorError.local("cannot write \(error)") }
     }
 }
 

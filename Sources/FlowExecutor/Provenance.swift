@@ -46,13 +46,36 @@ public struct Manifest: Codable, Sendable {
         return Manifest(formatVersion: currentFormatVersion, job: job, flowctlVersion: flowctlVersion, files: files)
     }
 
-    /// Writes `<root>/flowctl-manifest.json` (pretty, sorted keys) through a rename.
+    /// Writes `<root>/flowctl-manifest.json` through a rename. Not flushed on its own: like the
+    /// downloads it lists, it reaches the disk with the next sync, and every run rewrites it.
     public func write(to root: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let path = root + "/" + Manifest.fileName
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path + ".part"))
-        guard rename(path + ".part", path) == 0 else { throw ExecutionError("cannot write \(path)") }
+        try FileSync.replace(root + "/" + Manifest.fileName, with: rendered())
+    }
+
+    /// The manifest as JSON: what `JSONEncoder` writes with `.prettyPrinted, .sortedKeys`
+    /// (nil fields left out), written by hand because encoding 10,000 entries took 0.1 s.
+    func rendered() -> [UInt8] {
+        var json = JSONWriter(.pretty, reservingCapacity: 1024 + files.count * 320)
+        json.openObject()
+        json.key("files")
+        json.openArray()
+        for file in files {
+            json.openObject()  // keys in byte order
+            if let value = file.downloadedAt { json.key("downloaded_at"); json.value(value) }
+            json.key("path"); json.value(file.path)
+            if let value = file.remoteID { json.key("remote_id"); json.value(value) }
+            if let value = file.serverChecksum { json.key("server_checksum"); json.value(value) }
+            if let value = file.sha256 { json.key("sha256"); json.value(value) }
+            if let value = file.size { json.key("size"); json.value(value) }
+            if let value = file.source { json.key("source"); json.value(value) }
+            json.closeObject()
+        }
+        json.closeArray()
+        json.key("flowctl_version"); json.value(flowctlVersion)
+        json.key("format_version"); json.value(formatVersion)
+        json.key("job"); json.value(job)
+        json.closeObject()
+        return json.take()
     }
 
     public static func read(from root: String) throws -> Manifest {

@@ -14,3 +14,35 @@ public enum FileSync {
         guard flow_syncfs(fd) == 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
     }
 }
+
+extension FileSync {
+    /// Writes `bytes` to `<path>.part` with plain writes, then renames it over `path`: readers see
+    /// the old file or the new one, never a part. `fsync` flushes the file before the rename;
+    /// without it the file is as durable as the downloads beside it (until the next sync).
+    /// (Foundation's `Data.write` always fsyncs, and `createFile` writes a temporary of its own.)
+    public static func replace(_ path: String, with bytes: [UInt8], fsync: Bool = false) throws(HTTPError) {
+        let part = path + ".part"
+        let fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .fileSystem(path: part, errno: errno, message: errnoMessage(errno)) }
+        var failure: Int32 = 0
+        bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                done += n
+            }
+        }
+        if failure == 0, fsync, Glibc.fsync(fd) != 0 { failure = errno }
+        if close(fd) != 0, failure == 0 { failure = errno }
+        if failure == 0, rename(part, path) != 0 { failure = errno }
+        guard failure == 0 else {
+            unlink(part)
+            throw .fileSystem(path: path, errno: failure, message: errnoMessage(failure))
+        }
+    }
+}

@@ -212,6 +212,27 @@ struct Fixture {
         #expect(manifest.files.map(\.path) == ["x/1.bin"])
         #expect(manifest.files.first?.downloadedAt == "1970-01-01T00:00:00Z")
     }
+
+    @Test func manifestIsWrittenAsJSONEncoderWouldAndReadsBack() throws {
+        let records = [
+            TaskRecord(id: "a/1", action: "a", kind: "download", state: .done, size: 3, sha256: "abc",
+                       serverChecksum: "md5:0f", source: "s", remoteID: "1", destination: "/r/x/1 \"odd\"\t.bin",
+                       finishedAt: 0),
+            TaskRecord(id: "a/2", action: "a", kind: "download", state: .done, destination: "/r/y/2.bin"),
+        ]
+        let manifest = Manifest.build(root: "/r", job: "j/ü", flowctlVersion: "v", records: records)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        #expect(String(decoding: manifest.rendered(), as: UTF8.self) == String(decoding: try encoder.encode(manifest), as: UTF8.self))
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("manifest-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try manifest.write(to: root)
+        let read = try Manifest.read(from: root)
+        #expect(read.files == manifest.files && read.job == "j/ü")
+        #expect(!FileManager.default.fileExists(atPath: root + "/" + Manifest.fileName + ".part"))
+    }
 }
 
 /// Files are journaled before they are synced; a record is trusted without re-reading the file
