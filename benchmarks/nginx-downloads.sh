@@ -5,11 +5,16 @@
 #   benchmarks/nginx-downloads.sh              # 10,000 x 64 KiB and 1 x 1 GiB, medians of 5
 #   RUNS=3 SMALL_COUNT=2000 BIG_MIB=256 benchmarks/nginx-downloads.sh   # a quicker pass
 #   EVENTS=1 benchmarks/nginx-downloads.sh     # also flowctl with --events json (30,000 NDJSON lines)
+#   FRESH_FS=1 benchmarks/nginx-downloads.sh   # every run writes to a newly made ext4 (root only)
 #
 # Needs nginx-light, curl and aria2 (installed with apt-get when missing: run as root on a fresh
 # machine). Everything lives in a fresh temporary root, removed at the end (KEEP=1 keeps it).
 # Every run writes into a fresh output directory: deleting thousands of files and creating
 # thousands more in the same place is slow on this machine's file system (see DESIGN.md).
+# FRESH_FS=1 goes further: before every run (untimed) a new ext4 file system is made in an image
+# file and loop-mounted, so no run pays for the inodes an earlier one freed (ext4 skips recently
+# deleted inodes when it allocates, and a `discard` mount trims them in the background). On this
+# machine that halves the run-to-run spread of the small-file workload.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -104,6 +109,7 @@ stop_nginx() {
 
 cleanup() {
     stop_nginx
+    if mountpoint -q "$ROOT/fs" 2>/dev/null; then umount "$ROOT/fs"; fi
     if [ "${KEEP:-0}" = 1 ]; then log "kept $ROOT"; else rm -rf "$ROOT"; fi
 }
 
@@ -135,6 +141,7 @@ run_entries() {
             IFS='|' read -r label workload files bytes cmd <<<"$entry"
             cmd=${cmd//|/ }
             export OUT="$ROOT/out/$label-$workload-$i"
+            if [ "${FRESH_FS:-0}" = 1 ]; then fresh_fs; OUT="$ROOT/fs/$label-$workload-$i"; fi
             mkdir -p "$OUT"
             sync  # no dirty pages of the previous run to write back during this one
             start=$(now)
@@ -150,6 +157,17 @@ run_entries() {
             log "  run $i: $label $workload $(tail -1 "$ROOT/times/$label-$workload") s"
         done
     done
+}
+
+# A new, empty ext4 at $ROOT/fs, large enough for either workload (the image file is sparse).
+fresh_fs() {
+    if mountpoint -q "$ROOT/fs"; then umount "$ROOT/fs"; fi
+    local bytes=$(( SMALL_COUNT * SMALL_SIZE > BIG_MIB * 1048576 ? SMALL_COUNT * SMALL_SIZE : BIG_MIB * 1048576 ))
+    rm -f "$ROOT/fs.img"
+    truncate -s $(( bytes * 3 / 2 + (512 << 20) )) "$ROOT/fs.img"
+    mkfs.ext4 -q -F "$ROOT/fs.img"
+    mkdir -p "$ROOT/fs"
+    mount -o loop "$ROOT/fs.img" "$ROOT/fs"
 }
 
 # Every expected file present with the right size; a few compared byte for byte.
@@ -245,6 +263,9 @@ report() {
 main() {
     ensure_tools
     ROOT=$(mktemp -d "${TMPDIR:-/tmp}/flowctl-bench.XXXXXX")
+    if [ "${FRESH_FS:-0}" = 1 ] && { [ "$(id -u)" != 0 ] || ! command -v mkfs.ext4 >/dev/null; }; then
+        log "FRESH_FS=1 needs root and mkfs.ext4 (it loop-mounts a new file system per run)"; exit 1
+    fi
     chmod 755 "$ROOT"
     trap cleanup EXIT
     make_data

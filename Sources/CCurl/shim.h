@@ -85,4 +85,10 @@ static inline int flow_syncfs(int fd) { return syncfs(fd); }
 #endif
 static inline int flow_o_tmpfile(void) { return __FLOW_O_TMPFILE; }
 
+// MARK: threads
+
+#include <sys/prctl.h>
+/// Names the calling thread (15 bytes at most), as `top -H` and `perf` show it.
+static inline void flow_name_this_thread(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
+
 #endif

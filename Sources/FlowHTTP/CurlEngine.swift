@@ -52,7 +52,6 @@ final class CurlEngine: @unchecked Sendable {
         // Keep every idle connection the caps allow, so bursts reuse rather than reconnect.
         _ = flow_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(configuration.maxConnections, 16))
         let thread = Thread { [self] in run() }
-        thread.name = "flowhttp-curl"
         thread.start()
     }
 
@@ -120,6 +119,7 @@ final class CurlEngine: @unchecked Sendable {
     // MARK: curl thread
 
     private func run() {
+        flow_name_this_thread("flowhttp-curl")
         var running: Int32 = 0
         while true {
             let (commands, stopped) = inbox.withLock { inbox in
@@ -206,17 +206,21 @@ final class CurlEngine: @unchecked Sendable {
         recycle(easy)
         let continuation = transfer.continuation
         transfer.continuation = nil
-        guard case .file(let file) = transfer.sink else {
-            if let error { continuation?.resume(throwing: error) } else { continuation?.resume() }
-            return
-        }
-        // The caller reads the digests: resume it once the hash worker has every byte.
-        hashWorker.whenDrained {
-            if let failure = error ?? file.failure {
+        var failure = error
+        if case .file(let file) = transfer.sink, failure == nil { failure = file.failure }
+        let resume = { [failure] () -> Void in
+            if let failure {
                 continuation?.resume(throwing: failure)
             } else {
                 continuation?.resume()
             }
+        }
+        // A download whose digests were computed as it streamed: resume the caller once the hash
+        // worker has every byte. (A small unnamed file is hashed by the caller afterwards.)
+        if case .file(let file) = transfer.sink, !file.hashesAfterwards {
+            hashWorker.whenDrained(resume)
+        } else {
+            resume()
         }
     }
 }

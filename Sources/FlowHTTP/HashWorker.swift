@@ -1,3 +1,4 @@
+import CCurl
 import Foundation
 
 /// Hashes download bodies on a thread of its own, so that the curl thread only receives and
@@ -34,7 +35,6 @@ final class HashWorker: @unchecked Sendable {
 
     init() {
         let thread = Thread { [self] in run() }
-        thread.name = "flowhttp-hash"
         thread.start()
     }
 
@@ -83,6 +83,7 @@ final class HashWorker: @unchecked Sendable {
     }
 
     private func run() {
+        flow_name_this_thread("flowhttp-hash")
         while true {
             condition.lock()
             while jobs.isEmpty && !stopped { condition.wait() }

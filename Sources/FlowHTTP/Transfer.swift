@@ -123,7 +123,8 @@ final class Transfer: @unchecked Sendable {
 /// milliseconds in a busy ext4 directory, and the curl thread, which drives every transfer,
 /// should only receive and write. The first 2xx byte decides between appending (a 206 that
 /// continues our prefix) and starting clean. Bodies are hashed on the way by the engine's
-/// `HashWorker`, which alone touches `hashers` meanwhile.
+/// `HashWorker`, which alone touches `hashers` meanwhile; except a small unnamed file, which
+/// the caller hashes once it is whole (`hashesAfterwards`).
 final class FileSink {
     static let errorBodyLimit = 64 << 10
 
@@ -143,6 +144,11 @@ final class FileSink {
     let created: Bool
     /// The first body byte has arrived and the file is positioned for it.
     private(set) var started = false
+    /// The body stays in an unnamed file, small enough to hash once it is whole: the caller
+    /// reads it back from the page cache on its own thread, instead of the engine handing every
+    /// chunk to the hash worker and resuming the caller from there (one thread hop less per file,
+    /// and the pool's threads hash in parallel).
+    private(set) var hashesAfterwards = false
     var bytesWritten: Int64 = 0
     var appended = false
     var failure: HTTPError?
@@ -191,6 +197,7 @@ final class FileSink {
                 unnamed = nil  // the descriptor is this sink's now
                 return true
             }
+            hashesAfterwards = true
             return true
         }
         if status == 206, resumeFrom > 0, let prefixHashers {
@@ -217,7 +224,7 @@ final class FileSink {
             }
             done += n
         }
-        hashWorker.hash(data, into: self)
+        if !hashesAfterwards { hashWorker.hash(data, into: self) }
         bytesWritten += Int64(data.count)
         progress?(bytesWritten)
         return true

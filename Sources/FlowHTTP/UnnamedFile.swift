@@ -26,7 +26,7 @@ public final class UnnamedFile: Sendable {
     /// (then the caller writes a named file), throws on any other failure.
     static func create(in folder: String) throws(HTTPError) -> (UnnamedFile, Int32)? {
         guard procFileDescriptors else { return nil }
-        let fd = open(folder, flow_o_tmpfile() | O_WRONLY | O_CLOEXEC, 0o644)
+        let fd = open(folder, flow_o_tmpfile() | O_RDWR | O_CLOEXEC, 0o644)
         if fd < 0 {
             // EOPNOTSUPP: the file system has no O_TMPFILE; EISDIR / EINVAL: an older kernel.
             if errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL { return nil }
@@ -47,6 +47,12 @@ public final class UnnamedFile: Sendable {
     deinit {
         let fd = descriptor.withLock { $0 }
         if fd >= 0 { close(fd) }
+    }
+
+    /// Feeds the file's first `length` bytes to `hashers` (it is read back from the page cache).
+    func hash(length: Int64, into hashers: inout Hashers) throws(HTTPError) {
+        let fd = descriptor.withLock { $0 }
+        try hashers.hashPrefix(of: fd, length: length, path: folder)
     }
 
     /// Gives the file the name `path` (in `folder`) and closes it; an existing file at `path` is

@@ -69,6 +69,8 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
 
     /// Hashing runs on a worker thread with at most 8 MiB queued: big and small downloads at
     /// once must still each get the digest of exactly their own bytes.
+    /// Half the downloads are unnamed (small ones hashed by their caller, large ones named `.part`
+    /// and hashed by the worker), half `.part` files: every digest belongs to its own body.
     @Test func concurrentDownloadsGetTheirOwnDigestsUnderHashBackpressure() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()
@@ -80,7 +82,8 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
             for (n, size) in sizes.enumerated() {
                 group.addTask {
                     let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(size)"),
-                                                           to: "\(dir)/\(n).part", resume: false, digests: [.md5])
+                                                           to: "\(dir)/\(n).part", resume: false,
+                                                           unnamed: n % 2 == 0, digests: [.md5])
                     let expected = pattern(0..<size)
                     #expect(result.fileSize == Int64(size))
                     #expect(result.digests[.sha256] == hexDigest(SHA256.self, expected))
@@ -245,7 +248,9 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(file.folder == dir)
         #expect(try entries(dir).isEmpty, "nothing named before the link, not even a.part")
         #expect(result.fileSize == Int64(size))
+        // Hashed by the caller once whole (read back from the unnamed file), every requested digest.
         #expect(result.digests[.sha256] == hexDigest(SHA256.self, pattern(0..<size)))
+        #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, pattern(0..<size)))
         try file.link(as: "\(dir)/a")
         #expect(try entries(dir) == ["a"])
         #expect(try readFile("\(dir)/a") == pattern(0..<size))
