@@ -36,18 +36,20 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let session = try JobSession.open(options)
         let journal: Journal
+        let journaled: [String: TaskRecord]
         let plan: FlowPlanner.Plan
         do {
             journal = try Journal(path: Journal.path(forRoot: session.stateRoot))
             let items = locked ? try session.lockedItems() : try await session.resolve()
-            plan = try Planner(baseDirectory: session.baseDirectory, completed: JournalState(records: try journal.records()))
+            journaled = try journal.records()
+            plan = try Planner(baseDirectory: session.baseDirectory, completed: JournalState(records: journaled))
                 .plan(session.job, items: items)
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)
         }
-        let (report, roots) = await execute(plan, session: session, journal: journal)
-        writeManifests(roots: roots, session: session, journal: journal)
+        let (report, roots) = await execute(plan, session: session, journal: journal, journaled: journaled)
+        writeManifests(roots: roots, session: session, records: report.records)
         Console.error(RunSummary.text(report))
         if report.interrupted && report.failures.isEmpty { throw ExitCode(130) }
         if !report.succeeded { throw ExitCode(1) }
@@ -55,15 +57,15 @@ struct Run: AsyncParsableCommand {
 
     /// Runs the plan; returns the report and the output roots. The plan and the executor's state
     /// die here, before the manifests are built (10,000 items weigh ~20 MB).
-    private func execute(_ plan: consuming FlowPlanner.Plan, session: JobSession,
-                         journal: Journal) async -> (RunReport, Set<String>) {
+    private func execute(_ plan: consuming FlowPlanner.Plan, session: JobSession, journal: Journal,
+                         journaled: [String: TaskRecord]) async -> (RunReport, Set<String>) {
         var sinks: [any EventSink] = []
         if events == .json { sinks.append(JSONEventWriter()) }
         if !quiet { sinks.append(ProgressDisplay(live: Console.stderrIsTerminal)) }
         let roots = Set(plan.roots.values)
         let executor = Executor(plan: plan, connectors: session.connectors, journal: journal,
                                 options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing || locked, locked: locked),
-                                events: EventFanOut(sinks))
+                                events: EventFanOut(sinks), journaled: journaled)
         let signals = SignalTrap { executor.stop() }
         // Past a file-size limit (`ulimit -f`), a write then fails with EFBIG and is reported like
         // a full disk, instead of SIGXFSZ killing the run in the middle of a file.
@@ -76,8 +78,7 @@ struct Run: AsyncParsableCommand {
 
 extension Run {
     /// Provenance: every download root gets a `flowctl-manifest.json` of what the journal says is there.
-    func writeManifests(roots: Set<String>, session: JobSession, journal: Journal) {
-        guard let records = try? journal.records() else { return }
+    func writeManifests(roots: Set<String>, session: JobSession, records: [String: TaskRecord]) {
         for root in roots.sorted() where FileManager.default.fileExists(atPath: root) {
             let manifest = Manifest.build(root: root, job: session.job.name, flowctlVersion: Flowctl.version,
                                           records: Array(records.values))

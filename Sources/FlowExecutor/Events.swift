@@ -181,6 +181,9 @@ public struct RunReport: Sendable {
     /// Tasks not started because a dependency failed or the run stopped.
     public var notStarted = 0
     public var interrupted = false
+    /// Every task record the journal holds after the run: the earlier ones with this run's on
+    /// top (saving replaces a task's row). Manifests are built from it, not from a re-read.
+    public var records: [String: TaskRecord] = [:]
 
     public init() {}
 

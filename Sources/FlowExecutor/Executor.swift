@@ -39,15 +39,18 @@ public final class Executor: Sendable {
     let journal: Journal
     let options: ExecutorOptions
     let events: any EventSink
+    /// The journal's records before the run, when the caller has already read them.
+    let earlier: [String: TaskRecord]?
     let stopFlag = StopFlag()
 
     public init(plan: Plan, connectors: [String: any Connector], journal: Journal,
-                options: ExecutorOptions = .init(), events: any EventSink) {
+                options: ExecutorOptions = .init(), events: any EventSink, journaled earlier: [String: TaskRecord]? = nil) {
         self.plan = plan
         self.connectors = connectors
         self.journal = journal
         self.options = options
         self.events = events
+        self.earlier = earlier
     }
 
     /// Asks the run to start nothing new; in-flight transfers are cancelled, their `.part`
@@ -78,7 +81,8 @@ public final class Executor: Sendable {
             unmet[task.id] = deps.count
             for dep in deps { dependents[dep, default: []].append(task.id) }
         }
-        let earlier = (try? journal.records()) ?? [:]
+        let earlier = self.earlier ?? (try? journal.records()) ?? [:]
+        report.records = earlier
         // Outputs of finished tasks, for the tasks downstream (uploaded items, job results).
         var outputs: [String: [RemoteItem]] = [:]
         // Remote jobs started (now or by an earlier run), by the id of their run task.
@@ -89,6 +93,11 @@ public final class Executor: Sendable {
                                          batchSize: options.batchSize, batchSeconds: options.batchSeconds,
                                          syncSeconds: options.syncSeconds)
         let runID = try? journal.beginRun(job: plan.job.name)
+        /// Queues records for the journal, and keeps them for the report.
+        func commit(_ records: [TaskRecord], transfer: (taskID: String, bytes: Int64, resumed: Bool)?, wroteFile: Bool) {
+            for record in records { report.records[record.id] = record }
+            committer.add(records, transfer: transfer, wroteFile: wroteFile)
+        }
 
         let pendingBytes = tasks.filter { !$0.isSkipped }.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
         events.emit(.runStarted(tasks: tasks.count, skipped: tasks.filter(\.isSkipped).count, bytes: pendingBytes))
@@ -163,8 +172,7 @@ public final class Executor: Sendable {
                     report.retries += retries
                     outputs[id] = made
                     runs[id] = record.remoteState.flatMap(RemoteStateRecord.init(json:))?.run
-                    committer.add(files + [record], transfer: transferred > 0 ? (id, transferred, resumed) : nil,
-                                  wroteFile: wroteFile)
+                    commit(files + [record], transfer: transferred > 0 ? (id, transferred, resumed) : nil, wroteFile: wroteFile)
                     // Remote job ids must be in the journal before anything else happens: a re-run must not start them twice.
                     if task.kind == .run || task.kind == .wait { await committer.commitNow() }
                     events.emit(.taskFinished(task, bytes: transferred))
@@ -181,7 +189,7 @@ public final class Executor: Sendable {
                     records.append(TaskRecord(id: id, action: task.action, kind: task.kind.rawValue, state: .failed,
                                               attempts: retries + 1, remoteID: task.item?.id, error: message,
                                               finishedAt: Date().timeIntervalSince1970))
-                    committer.add(records, transfer: nil, wroteFile: false)
+                    commit(records, transfer: nil, wroteFile: false)
                     events.emit(.taskFailed(task, error: message))
                     abandon(after: id)
                     if !options.keepGoing && !stopping {

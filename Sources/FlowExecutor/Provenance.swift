@@ -36,12 +36,11 @@ public struct Manifest: Codable, Sendable {
     /// The manifest of everything the journal says was written under `root`.
     public static func build(root: String, job: String, flowctlVersion: String, records: [TaskRecord]) -> Manifest {
         let prefix = root.hasSuffix("/") ? root : root + "/"
-        let iso = ISO8601DateFormatter()
         let files = records.compactMap { record -> Entry? in
             guard record.state == .done, let destination = record.destination, destination.hasPrefix(prefix) else { return nil }
             return Entry(path: String(destination.dropFirst(prefix.count)), source: record.source, remoteID: record.remoteID,
                          size: record.size, sha256: record.sha256, serverChecksum: record.serverChecksum,
-                         downloadedAt: record.finishedAt.map { iso.string(from: Date(timeIntervalSince1970: $0)) })
+                         downloadedAt: record.finishedAt.map(Timestamp.iso8601))
         }.sorted { $0.path < $1.path }
         return Manifest(formatVersion: currentFormatVersion, job: job, flowctlVersion: flowctlVersion, files: files)
     }

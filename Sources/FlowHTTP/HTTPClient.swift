@@ -7,18 +7,34 @@ import Foundation
 public final class HTTPClient: Sendable {
     /// The settings every request of this client uses.
     public let configuration: HTTPClientConfiguration
-    private let engine: CurlEngine
+    private let engines: [CurlEngine]
 
-    /// Starts the client's curl thread.
+    /// Starts the client's curl threads.
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) throws {
         self.configuration = configuration
-        self.engine = try CurlEngine(configuration: configuration)
+        let count = max(1, configuration.curlThreads)
+        var share = configuration
+        // The caps hold for the client as a whole: each thread gets its part.
+        func part(_ cap: Int) -> Int { cap == 0 ? 0 : (cap + count - 1) / count }
+        share.maxConnections = part(configuration.maxConnections)
+        share.maxConnectionsPerHost = part(configuration.maxConnectionsPerHost)
+        self.engines = try (0..<count).map { _ in try CurlEngine(configuration: share) }
     }
 
-    deinit { engine.shutdown() }
+    deinit { for engine in engines { engine.shutdown() } }
 
-    /// Stops the curl thread; running and later requests fail with `HTTPError.cancelled`.
-    public func shutdown() { engine.shutdown() }
+    /// Stops the curl threads; running and later requests fail with `HTTPError.cancelled`.
+    public func shutdown() { for engine in engines { engine.shutdown() } }
+
+    /// Transfers in flight on each curl thread.
+    var loads: [Int] { engines.map(\.inFlight) }
+
+    /// The curl thread with the fewest transfers in flight.
+    private func leastBusyEngine() -> CurlEngine {
+        var best = engines[0]
+        for engine in engines.dropFirst() where engine.inFlight < best.inFlight { best = engine }
+        return best
+    }
 
     /// Sends a request and returns the whole response, whatever its status.
     ///
@@ -29,7 +45,8 @@ public final class HTTPClient: Sendable {
         var request = request
         var hops = 0
         while true {
-            let transfer = try makeTransfer(request, sink: .memory(limit: limit), download: false)
+            let engine = leastBusyEngine()
+            let transfer = try makeTransfer(request, on: engine, sink: .memory(limit: limit), download: false)
             try await engine.perform(transfer)
             if let next = nextHop(after: transfer, of: request) {
                 hops += 1
@@ -68,10 +85,11 @@ public final class HTTPClient: Sendable {
         var hops = 0
         var createdPart = false  // by the first hop: then nothing else has written it
         while true {
+            let engine = leastBusyEngine()
             let file = try FileSink(path: partPath, unnamed: unnamed, resumeFrom: existing, prefixHashers: prefix,
                                     freshHashers: Hashers(digests), hashWorker: engine.hashWorker, progress: progress)
             if hops == 0 { createdPart = file.created && file.unnamed == nil }
-            let transfer = try makeTransfer(request, sink: .file(file), download: true)
+            let transfer = try makeTransfer(request, on: engine, sink: .file(file), download: true)
             try await engine.perform(transfer)
             if let next = nextHop(after: transfer, of: request) {
                 hops += 1
@@ -107,7 +125,8 @@ public final class HTTPClient: Sendable {
 
     // MARK: building transfers
 
-    private func makeTransfer(_ request: HTTPRequest, sink: Transfer.Sink, download: Bool) throws -> Transfer {
+    private func makeTransfer(_ request: HTTPRequest, on engine: CurlEngine, sink: Transfer.Sink,
+                              download: Bool) throws -> Transfer {
         let transfer = Transfer(easy: try engine.makeEasyHandle(), sink: sink)
         do {
             try configure(transfer, request, download: download)

@@ -1,3 +1,4 @@
+import Foundation
 // Value types of the FlowHTTP API: requests, responses, headers, configuration.
 
 /// An ordered list of HTTP header fields with case-insensitive lookup.
@@ -214,6 +215,14 @@ public struct HTTPClientConfiguration: Sendable {
     public var maxConnections: Int = 64
     public var maxConnectionsPerHost: Int = 16
     public var userAgent: String = "flowctl"
+    /// Curl threads (each a multi handle with its own connections); transfers go to the least
+    /// busy one. The default, one per core up to 4, spreads the kernel's copy of every body into
+    /// the page cache over the cores; one thread alone saturates a core on small files.
+    public var curlThreads: Int = HTTPClientConfiguration.defaultCurlThreads
+    public static var defaultCurlThreads: Int {
+        if let text = ProcessInfo.processInfo.environment["FLOWHTTP_THREADS"], let n = Int(text), n > 0 { return n }
+        return max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
+    }
     /// An explicit proxy URL. When nil, curl honours `http_proxy`, `https_proxy`, `all_proxy`
     /// and `no_proxy` from the environment.
     public var proxy: String?

@@ -1,5 +1,5 @@
 import Crypto
-import FlowHTTP
+@testable import FlowHTTP
 import Foundation
 import Testing
 
@@ -212,6 +212,23 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
             }
             try await group.waitForAll()
         }
+    }
+
+    @Test func transfersSpreadOverTheCurlThreads() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient { $0.curlThreads = 3 }
+        defer { client.shutdown() }
+        #expect(client.loads == [0, 0, 0])
+        await withTaskGroup(of: Void.self) { group in
+            for started in 1...6 {
+                group.addTask { _ = try? await client.send(HTTPRequest(url: "\(server.base)/hang")) }
+                let deadline = ContinuousClock.now + .seconds(5)
+                while client.loads.reduce(0, +) < started, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+            }
+            #expect(client.loads == [2, 2, 2])
+            group.cancelAll()
+        }
+        #expect(client.loads == [0, 0, 0])
     }
 
     @Test func followsRedirectToAnotherOrigin() async throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import FlowModel
 
@@ -91,5 +92,18 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
         z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
         return z ^ (z >> 31)
+    }
+}
+
+/// `Timestamp.iso8601` writes what Foundation's ISO 8601 formatter writes.
+@Suite struct TimestampTests {
+    @Test func agreesWithFoundationsFormatter() {
+        let formatter = ISO8601DateFormatter()
+        var generator = SplitMix(seed: 7)
+        let samples: [Double] = [0, 0.999, 1, 59.5, 951_782_400, 1_709_164_799.75, 1_795_462_793.151507, 4_102_444_800]
+            + (0..<2000).map { _ in Double.random(in: 0..<4_102_444_800, using: &generator) }
+        for seconds in samples {
+            #expect(Timestamp.iso8601(seconds) == formatter.string(from: Date(timeIntervalSince1970: seconds)), "\(seconds)")
+        }
     }
 }

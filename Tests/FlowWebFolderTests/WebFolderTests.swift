@@ -77,6 +77,24 @@ enum Folder {
         #expect(throws: ConnectorError.self) { try WebFolderConnector.readIndex(path, base: "http://x/") }
     }
 
+    @Test func anIndexFileToleratesCRLFBlanksAndComments() async throws {
+        let path = NSTemporaryDirectory() + "flowctl-web-index-\(UUID().uuidString)"
+        try "# comment\r\n  sub-01/a.dcm \r\n\n\t\r\n/deep//x y/b.dcm\nhttps://elsewhere.example/c.dcm\n\t# also a comment"
+            .write(toFile: path, atomically: false, encoding: .utf8)
+        defer { unlink(path) }
+        let lines = try WebFolderConnector.readIndex(path, base: "http://x/")
+        #expect(lines.map(\.path) == ["sub-01/a.dcm", "deep//x y/b.dcm", "https://elsewhere.example/c.dcm"])
+
+        let connector = try await Folder.connector(options: ["index": path])
+        let items = try await connector.list(Selection(name: "all", source: "web"))
+        let deep = try #require(items.first { $0.id == "deep//x y/b.dcm" })
+        #expect(deep.fields["file.dir"] == "deep/x y")
+        #expect(deep.fields["file.name"] == "b.dcm")
+        #expect(deep.fields["file.stem"] == "b")
+        #expect(deep.url.hasSuffix("/deep/x%20y/b.dcm"))
+        #expect(items.first { $0.id.hasPrefix("https:") }?.url == "https://elsewhere.example/c.dcm")
+    }
+
     @Test func theAutoindexIsCrawledFolderByFolder() async throws {
         let connector = try await Folder.connector()
         let files = try await connector.crawl("sub-01")

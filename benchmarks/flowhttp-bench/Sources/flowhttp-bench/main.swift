@@ -1,5 +1,6 @@
 // flowhttp-bench: downloads files with FlowHTTP the way the executor will (N in flight, each to
-// `<name>.part`, sha256 inline, then rename), and prints one machine-readable line.
+// `<name>.part`, sha256 inline, then rename; with UNNAMED=1 to unnamed files linked into place,
+// as flowctl does for small files), and prints one machine-readable line.
 //
 //   flowhttp-bench <base-url> <url-list-file> <out-dir> <parallel>
 //
@@ -30,6 +31,7 @@ configuration.maxConnections = parallel
 configuration.maxConnectionsPerHost = parallel
 let client = try HTTPClient(configuration: configuration)
 let cursor = Cursor()
+let unnamed = ProcessInfo.processInfo.environment["UNNAMED"] == "1"
 let start = ContinuousClock.now
 let totalBytes = try await withThrowingTaskGroup(of: Int64.self) { group in
     for _ in 0..<parallel {
@@ -41,9 +43,13 @@ let totalBytes = try await withThrowingTaskGroup(of: Int64.self) { group in
                 let path = paths[index]
                 let name = String(path.split(separator: "/").last!)
                 let part = "\(outDir)/\(name).part"
-                let result = try await client.download(HTTPRequest(url: "\(base)/\(path)"), to: part, resume: false)
+                let result = try await client.download(HTTPRequest(url: "\(base)/\(path)"), to: part, resume: false, unnamed: unnamed)
                 guard result.status == 200 else { throw HTTPError.other(code: result.status, message: "HTTP \(result.status) for \(path)") }
-                guard rename(part, "\(outDir)/\(name)") == 0 else { throw HTTPError.fileSystem(path: part, errno: errno, message: "rename") }
+                if let file = result.unnamedFile {
+                    try file.link(as: "\(outDir)/\(name)")
+                } else {
+                    guard rename(part, "\(outDir)/\(name)") == 0 else { throw HTTPError.fileSystem(path: part, errno: errno, message: "rename") }
+                }
                 bytes += result.bytesWritten
             }
         }
