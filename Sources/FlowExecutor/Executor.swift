@@ -42,6 +42,7 @@ public final class Executor: Sendable {
     /// The journal's records before the run, when the caller has already read them.
     let earlier: [String: TaskRecord]?
     let stopFlag = StopFlag()
+    let folders = OutputFolders()
 
     public init(plan: Plan, connectors: [String: any Connector], journal: Journal,
                 options: ExecutorOptions = .init(), events: any EventSink, journaled earlier: [String: TaskRecord]? = nil) {
@@ -267,7 +268,8 @@ public final class Executor: Sendable {
         switch task.kind {
         case .download:
             guard let item = task.item, let destination = task.destination else { throw ExecutionError("download without item") }
-            let result = try await download(item, to: destination, taskID: task.id, connector: connector)
+            let result = try await download(item, to: destination, taskID: task.id, connector: connector,
+                                            firstAttempt: retries == 0)
             let (bytes, resumed, checksums) = (result.bytesTransferred, result.resumed, result.checksums)
             record.bytesTransferred = bytes
             record.size = result.fileSize
@@ -281,7 +283,7 @@ public final class Executor: Sendable {
         case .downloadExtra:
             guard let item = task.item, let destination = task.destination else { throw ExecutionError("extra without item") }
             let bytes = try await connector.extra(task.parameters["extra"] ?? "", of: item)
-            try Self.writeAtomically(bytes, to: destination)
+            try writeAtomically(bytes, to: destination)
             record.size = Int64(bytes.count)
             record.bytesTransferred = Int64(bytes.count)
             record.destination = destination
@@ -368,10 +370,11 @@ public final class Executor: Sendable {
     /// size and checksums, then gives it its name atomically; returns what was fetched
     /// (`fileSize` is the size of the file now at `destination`).
     func download(_ item: RemoteItem, to destination: String, taskID: String,
-                  connector: any Connector) async throws -> FetchResult {
+                  connector: any Connector, firstAttempt: Bool = false) async throws -> FetchResult {
         let part = destination + ".part"
-        try Directories.shared.ensureParent(of: destination)
-        let partSize = FileStat.size(part)
+        try folders.ensureParent(of: destination)
+        // A retry may find a `.part` its first attempt wrote; a first attempt trusts the listing.
+        let partSize = firstAttempt && !folders.mayHold(part) ? nil : FileStat.size(part)
         let sink = events
         let result: FetchResult
         if let partSize, let expected = item.size, partSize >= expected {
@@ -449,8 +452,8 @@ public final class Executor: Sendable {
     }
 
     /// Writes a small document through a `.part` file and a rename.
-    static func writeAtomically(_ bytes: [UInt8], to destination: String) throws {
-        try Directories.shared.ensureParent(of: destination)
+    func writeAtomically(_ bytes: [UInt8], to destination: String) throws {
+        try folders.ensureParent(of: destination)
         do { try FileSync.replace(destination, with: bytes) } catch { throw ConnectorError.local("cannot write \(error)") }
     }
 }
@@ -506,26 +509,52 @@ public final class StopFlag: @unchecked Sendable {
     public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }
 
-/// Creates output folders once each: 10,000 files in 100 folders make 100 mkdir calls, not 10,000.
-final class Directories: @unchecked Sendable {
-    static let shared = Directories()
+/// The output folders of one run, each created or read once: 10,000 files in 100 folders cost
+/// 100 `mkdir` calls, not 10,000, and a first attempt learns from the folder's listing whether
+/// its `.part` file is there instead of asking with a `stat` that nearly always fails.
+final class OutputFolders: @unchecked Sendable {
     private let lock = NSLock()
-    private var made = Set<String>()
+    /// Per folder seen: the names of the `.part` files it held then (none in one made by this run).
+    private var parts: [String: Set<String>] = [:]
 
+    /// Makes sure the folder of `path` exists.
     func ensureParent(of path: String) throws {
-        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")), slash != path.utf8.startIndex else { return }
-        let parent = String(path[..<slash])
-        lock.lock()
-        let known = made.contains(parent)
-        lock.unlock()
-        if known { return }
-        do {
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        } catch {
-            throw ConnectorError.local("cannot create folder \(parent): \(error.localizedDescription)")
+        guard let (folder, _) = Self.split(path), lock.withLock({ parts[folder] }) == nil else { return }
+        var found = Self.partNames(in: folder)
+        if found == nil {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw ConnectorError.local("cannot create folder \(folder): \(error.localizedDescription)")
+            }
+            found = []
         }
-        lock.lock()
-        made.insert(parent)
-        lock.unlock()
+        lock.withLock { parts[folder] = parts[folder] ?? found }
+    }
+
+    /// False when `part`'s folder held no file of that name when this run first looked (call
+    /// `ensureParent` first). Only what the run itself writes can appear later: a retry asks the disk.
+    func mayHold(_ part: String) -> Bool {
+        guard let (folder, name) = Self.split(part), let known = lock.withLock({ parts[folder] }) else { return true }
+        return known.contains(name)
+    }
+
+    private static func split(_ path: String) -> (folder: String, name: String)? {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")), slash != path.utf8.startIndex else { return nil }
+        return (String(path[..<slash]), String(path[path.utf8.index(after: slash)...]))
+    }
+
+    /// Names ending in `.part` in `folder`; nil when it cannot be read (it does not exist).
+    private static func partNames(in folder: String) -> Set<String>? {
+        guard let stream = opendir(folder) else { return nil }
+        defer { closedir(stream) }
+        var names = Set<String>()
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasSuffix(".part") { names.insert(name) }
+        }
+        return names
     }
 }

@@ -17,6 +17,19 @@ public struct JournalState: CompletedWork {
         guard let record = records[task.id], record.state == .done else {
             return FilesOnDisk().skipReason(for: task)
         }
+        return journaledSkipReason(for: task, record: record)
+    }
+
+    /// Tasks the journal has no finished record of are asked of the disk in one batch (one stat
+    /// per missing output folder, not one per file: before a first run, every task).
+    public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
+        let done = tasks.indices.map { records[tasks[$0].id].flatMap { $0.state == .done ? $0 : nil } }
+        var reasons = FilesOnDisk().skipReasons(for: tasks) { done[$0] == nil }
+        for i in tasks.indices { if let record = done[i] { reasons[i] = journaledSkipReason(for: tasks[i], record: record) } }
+        return reasons
+    }
+
+    private func journaledSkipReason(for task: PlannedTask, record: TaskRecord) -> String? {
         switch task.kind {
         case .download, .downloadExtra:
             guard let destination = task.destination, let size = FileStat.size(destination) else { return nil }

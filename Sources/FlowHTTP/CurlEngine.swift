@@ -67,14 +67,14 @@ final class CurlEngine: @unchecked Sendable {
     /// Returns a handle that was never submitted (its configuration failed).
     func discard(_ easy: UnsafeMutableRawPointer) { recycle(easy) }
 
-    /// Transfers submitted and not yet finished (read racily to pick the least busy engine).
+    /// Requests that chose this engine and have not finished (see `HTTPClient.claimEngine`).
     var inFlight: Int { load.load(ordering: .relaxed) }
     private let load = Atomic<Int>(0)
+    func claim() { load.add(1, ordering: .relaxed) }
+    func unclaim() { load.subtract(1, ordering: .relaxed) }
 
     /// Runs a configured transfer to completion; throws `HTTPError`.
     func perform(_ transfer: Transfer) async throws {
-        load.add(1, ordering: .relaxed)
-        defer { load.subtract(1, ordering: .relaxed) }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 transfer.continuation = continuation

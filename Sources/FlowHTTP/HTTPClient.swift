@@ -29,10 +29,12 @@ public final class HTTPClient: Sendable {
     /// Transfers in flight on each curl thread.
     var loads: [Int] { engines.map(\.inFlight) }
 
-    /// The curl thread with the fewest transfers in flight.
-    private func leastBusyEngine() -> CurlEngine {
+    /// The curl thread with the fewest requests in flight, counted as taken at once (a burst of
+    /// requests must not all see the same idle thread); `unclaim()` it when the request is done.
+    private func claimEngine() -> CurlEngine {
         var best = engines[0]
         for engine in engines.dropFirst() where engine.inFlight < best.inFlight { best = engine }
+        best.claim()
         return best
     }
 
@@ -45,7 +47,8 @@ public final class HTTPClient: Sendable {
         var request = request
         var hops = 0
         while true {
-            let engine = leastBusyEngine()
+            let engine = claimEngine()
+            defer { engine.unclaim() }
             let transfer = try makeTransfer(request, on: engine, sink: .memory(limit: limit), download: false)
             try await engine.perform(transfer)
             if let next = nextHop(after: transfer, of: request) {
@@ -85,7 +88,8 @@ public final class HTTPClient: Sendable {
         var hops = 0
         var createdPart = false  // by the first hop: then nothing else has written it
         while true {
-            let engine = leastBusyEngine()
+            let engine = claimEngine()
+            defer { engine.unclaim() }
             let file = try FileSink(path: partPath, unnamed: unnamed, resumeFrom: existing, prefixHashers: prefix,
                                     freshHashers: Hashers(digests), hashWorker: engine.hashWorker, progress: progress)
             if hops == 0 { createdPart = file.created && file.unnamed == nil }
@@ -151,7 +155,10 @@ public final class HTTPClient: Sendable {
         set(CURLOPT_NOSIGNAL, 1)  // no SIGALRM for DNS timeouts: we are multithreaded
         set(CURLOPT_FOLLOWLOCATION, 0)  // redirects are followed by `nextHop`, which drops credentials
         set(CURLOPT_HTTP_VERSION, flow_http_version_2tls())
-        set(CURLOPT_PIPEWAIT, 1)  // prefer waiting for an HTTP/2 connection to opening another
+        // Over TLS, prefer waiting for an HTTP/2 connection to opening another. Not on plain
+        // http (always HTTP/1.1 here): there curl would hold every request of a burst until the
+        // first connection's first answer, one round trip late.
+        if request.url.utf8.count > 8, request.url.prefix(8).lowercased() == "https://" { set(CURLOPT_PIPEWAIT, 1) }
         set(CURLOPT_TCP_KEEPALIVE, 1)
         _ = flow_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
         let me = Unmanaged.passUnretained(transfer).toOpaque()  // the engine retains it while active

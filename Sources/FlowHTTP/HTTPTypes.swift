@@ -62,8 +62,16 @@ public struct HTTPHeaders: Sendable, Equatable, ExpressibleByDictionaryLiteral, 
         "HTTPHeaders(" + fields.map(\.name).joined(separator: ", ") + ")"
     }
 
+    /// Case-insensitive name equality: byte by byte for ASCII (every real header name), without
+    /// the two `lowercased()` copies per comparison that a lookup in a response used to make.
     static func same(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && a.lowercased() == b.lowercased()
+        guard a.utf8.count == b.utf8.count else { return false }
+        for (x, y) in zip(a.utf8, b.utf8) where x != y {
+            if x >= 0x80 || y >= 0x80 { return a.lowercased() == b.lowercased() }
+            let folded = x | 0x20
+            guard folded == y | 0x20, folded >= UInt8(ascii: "a"), folded <= UInt8(ascii: "z") else { return false }
+        }
+        return true
     }
 }
 

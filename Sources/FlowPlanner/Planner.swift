@@ -22,20 +22,25 @@ public struct FilesOnDisk: CompletedWork {
     public init() {}
 
     public func skipReason(for task: PlannedTask) -> String? {
-        guard task.kind == .download, let destination = task.destination else { return nil }
-        guard let size = FileStat.size(destination) else { return nil }
-        guard let expected = task.item?.size else { return nil }
+        // Without a listed size there is nothing to compare with: no stat.
+        guard task.kind == .download, let destination = task.destination, let expected = task.item?.size,
+              let size = FileStat.size(destination) else { return nil }
         return size == expected ? FilesOnDisk.reason : nil
     }
 
     /// As `skipReason`, but a folder found missing answers for every file in it: before the first
     /// run that is one `stat` per output folder instead of one per file.
     public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
+        skipReasons(for: tasks) { _ in true }
+    }
+
+    /// `skipReasons` for the tasks at the indices `include` accepts (nil for the others).
+    public func skipReasons(for tasks: [PlannedTask], where include: (Int) -> Bool) -> [String?] {
         var folderExists: [Substring: Bool] = [:]
         // Tasks read in place (`tasks[i]`): copying each out costs more than the check.
         return tasks.indices.map { i in
-            guard tasks[i].kind == .download, let destination = tasks[i].destination, let expected = tasks[i].item?.size
-            else { return nil }
+            guard include(i), tasks[i].kind == .download, let destination = tasks[i].destination,
+                  let expected = tasks[i].item?.size else { return nil }
             let slash = destination.utf8.lastIndex(of: UInt8(ascii: "/")) ?? destination.startIndex
             let folder = destination[..<slash]
             if folderExists[folder] == false { return nil }

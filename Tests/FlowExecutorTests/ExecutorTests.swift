@@ -16,6 +16,10 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
     /// How many times each item was fetched, and how many runs were started.
     private(set) var fetches: [String: Int] = [:]
     private(set) var runsStarted = 0
+    /// The `resume` flag of each fetch, per item id.
+    private(set) var resumeFlags: [String: [Bool]] = [:]
+    /// Items whose scripted failures come after half the body reached the `.part` file.
+    var failMidBody: Set<String> = []
     /// Polls before a run succeeds; runs on items named here fail.
     var pollsToFinish = 2
     var failingRuns: Set<String> = []
@@ -39,11 +43,15 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
     func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool, progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
         let failure: ConnectorError? = lock.withLock {
             fetches[item.id, default: 0] += 1
+            resumeFlags[item.id, default: []].append(resume)
             return failures[item.id]?.isEmpty == false ? failures[item.id]!.removeFirst() : nil
         }
-        if let failure { throw failure }
         // What the server really sends: `bytes` when a test makes the listing lie about the size.
         let bytes = Self.body(item.id, size: Int(item.fields["bytes"] ?? "") ?? Int(item.size ?? 0))
+        if let failure {
+            if failMidBody.contains(item.id) { FileManager.default.createFile(atPath: partPath, contents: Data(bytes.prefix(bytes.count / 2))) }
+            throw failure
+        }
         FileManager.default.createFile(atPath: partPath, contents: Data(bytes))
         progress?(Int64(bytes.count))
         let sha = FileDigest.sha256(bytes)
@@ -296,3 +304,69 @@ struct Fixture {
         #expect(records.allSatisfy { $0.bootID == BootIdentity.current && $0.finishedAt != nil })
     }
 }
+
+/// What the executor and the planner learn from output folders without a `stat` per file.
+@Suite struct OutputFolderTests {
+    @Test func aFirstAttemptTrustsTheFolderListingForPartFiles() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let old = fixture.root + "/old"
+        try FileManager.default.createDirectory(atPath: old, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: old + "/a.bin.part", contents: Data("abc".utf8))
+        FileManager.default.createFile(atPath: old + "/b.bin", contents: Data("abc".utf8))
+        let folders = OutputFolders()
+        #expect(folders.mayHold(old + "/a.bin.part"))  // a folder not looked at yet: ask the disk
+        try folders.ensureParent(of: old + "/a.bin")
+        #expect(folders.mayHold(old + "/a.bin.part"))
+        #expect(!folders.mayHold(old + "/b.bin.part"))
+        try folders.ensureParent(of: fixture.root + "/new/deep/c.bin")
+        #expect(FileStat.isDirectory(fixture.root + "/new/deep"))
+        #expect(!folders.mayHold(fixture.root + "/new/deep/c.bin.part"))
+    }
+
+    @Test func partFilesFromBeforeTheRunAndFromAFailedAttemptAreBothFound() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        let items = connector.items(3, size: 4)
+        // item0: a complete `.part` from a killed run is adopted (no fetch). item1: its first
+        // attempt dies half way, and the retry resumes the `.part` it left. item2: nothing there.
+        try FileManager.default.createDirectory(atPath: fixture.root + "/out", withIntermediateDirectories: true)
+        let body = ScriptedConnector.body("item0", size: 4)
+        FileManager.default.createFile(atPath: fixture.root + "/out/item0.bin.part", contents: Data(body))
+        connector.failures["item1"] = [.status(503, url: "x", message: "busy", retryAfter: 0)]
+        connector.failMidBody = ["item1"]
+        let report = try await fixture.run(fixture.downloadJob(count: 3), items: ["all": items], connector: connector)
+        #expect(report.succeeded)
+        #expect(connector.fetches["item0"] == nil)
+        #expect(connector.resumeFlags["item1"] == [false, true])
+        #expect(connector.resumeFlags["item2"] == [false])
+        #expect(try readBytes(fixture.root + "/out/item0.bin") == body)
+        #expect(!FileManager.default.fileExists(atPath: fixture.root + "/out/item0.bin.part"))
+    }
+
+    @Test func batchedSkipReasonsAgreeWithOneByOne() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        try FileManager.default.createDirectory(atPath: fixture.root + "/out", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: fixture.root + "/out/present.bin", contents: Data("hello".utf8))
+        FileManager.default.createFile(atPath: fixture.root + "/out/short.bin", contents: Data("hel".utf8))
+        func task(_ name: String, folder: String = "out", size: Int64? = 5) -> PlannedTask {
+            let item = RemoteItem(source: "src", id: name, url: "x", size: size, fields: ["file.name": name])
+            return PlannedTask(id: "pull/\(name)", action: "pull", kind: .download, item: item, path: name,
+                               root: fixture.root + "/" + folder)
+        }
+        let tasks = [task("present.bin"), task("short.bin"), task("absent.bin"), task("present.bin", size: nil),
+                     task("x.bin", folder: "missing"), task("journaled.bin")]
+        FileManager.default.createFile(atPath: fixture.root + "/out/journaled.bin", contents: Data("hello".utf8))
+        let record = TaskRecord(id: "pull/journaled.bin", action: "pull", kind: "download", state: .done, size: 5,
+                                destination: fixture.root + "/out/journaled.bin", durable: true)
+        for state in [JournalState(records: [:]), JournalState(records: [record.id: record])] {
+            let batched = state.skipReasons(for: tasks)
+            #expect(batched == tasks.map(state.skipReason(for:)))
+            #expect(batched.map { $0 != nil } == [true, false, false, false, false, true])
+        }
+    }
+}
+
+private func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }

@@ -231,6 +231,20 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(client.loads == [0, 0, 0])
     }
 
+    @Test func aBurstOnFreshConnectionsGoesOutAtOnce() async throws {
+        // Plain http: no request may wait for another connection's first answer (curl's
+        // PIPEWAIT, meant for HTTP/2 over TLS, did that: a round trip lost per fresh burst).
+        let server = try await Servers.main.value
+        let client = try makeClient { $0.curlThreads = 1 }
+        defer { client.shutdown() }
+        let key = UUID().uuidString
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 { group.addTask { try await client.send(HTTPRequest(url: "\(server.base)/together/4/\(key)")).status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses == [200, 200, 200, 200])
+    }
+
     @Test func followsRedirectToAnotherOrigin() async throws {
         let server = try await Servers.main.value
         let other = try await Servers.other.value
@@ -605,6 +619,20 @@ final class ProgressLog: @unchecked Sendable {
         headers.replaceOrAdd(name: "x-MULTI", value: "3")
         #expect(headers.values("x-multi") == ["3"])
         #expect(!headers.description.contains("secret-value"))  // names only, never values
+    }
+
+    @Test func headerNamesCompareAsLowercasedWouldOnEveryByte() {
+        // Every pair of one-byte names, plus non-ASCII ones, against the plain definition.
+        func reference(_ a: String, _ b: String) -> Bool { a.utf8.count == b.utf8.count && a.lowercased() == b.lowercased() }
+        let bytes = (0...255).map { String(decoding: [UInt8($0)], as: UTF8.self) } + ["É", "é", "ß", "SS", "K", "\u{212A}"]
+        for a in bytes {
+            for b in bytes {
+                #expect(HTTPHeaders.same("x" + a, "X" + b) == reference("x" + a, "X" + b), "\(a.debugDescription) \(b.debugDescription)")
+            }
+        }
+        #expect(HTTPHeaders.same("Content-Length", "content-LENGTH"))
+        #expect(!HTTPHeaders.same("Content-Length", "Content_Length"))
+        #expect(!HTTPHeaders.same("[", "{"))  // 0x5B and 0x7B differ only in the case bit
     }
 
     @Test func errorDescriptionsAndTransience() {

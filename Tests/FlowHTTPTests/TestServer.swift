@@ -25,6 +25,14 @@ func sha256Hex(_ bytes: [UInt8]) -> String {
 
 struct CutConnection: Error {}
 
+/// Arrivals per key for the `together` route.
+enum Gathering {
+    private static let arrivals = NSLock()
+    nonisolated(unsafe) private static var counts: [String: Int] = [:]
+    static func arrive(_ key: String) { arrivals.withLock { counts[key, default: 0] += 1 } }
+    static func count(_ key: String) -> Int { arrivals.withLock { counts[key, default: 0] } }
+}
+
 /// Started once per test process (two instances: a second origin for redirect tests).
 enum Servers {
     static let main = Task { try await TestServer.start() }
@@ -101,6 +109,17 @@ struct TestServer: Sendable {
                 try await writer.write(ByteBuffer(bytes: pattern(0..<size / 2)))
                 throw CutConnection()
             })
+        }
+
+        // Answers once `n` requests to `together/n/<key>` are in at the same time (or after 5 s,
+        // with 504): shows whether a client sends a burst at once or holds part of it back.
+        router.get("together/:n/:key") { _, context -> Response in
+            let n = try context.parameters.require("n", as: Int.self)
+            let key = context.parameters.get("key") ?? ""
+            Gathering.arrive(key)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while Gathering.count(key) < n, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+            return Response(status: Gathering.count(key) >= n ? .ok : .gatewayTimeout)
         }
 
         // 10 bytes, then nothing for 3 s, then the rest: a stalled transfer.
