@@ -158,7 +158,7 @@ public final class HTTPClient: Sendable {
         // Over TLS, prefer waiting for an HTTP/2 connection to opening another. Not on plain
         // http (always HTTP/1.1 here): there curl would hold every request of a burst until the
         // first connection's first answer, one round trip late.
-        if request.url.utf8.count > 8, request.url.prefix(8).lowercased() == "https://" { set(CURLOPT_PIPEWAIT, 1) }
+        if request.url.prefix(8).lowercased() == "https://" { set(CURLOPT_PIPEWAIT, 1) }
         set(CURLOPT_TCP_KEEPALIVE, 1)
         _ = flow_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
         let me = Unmanaged.passUnretained(transfer).toOpaque()  // the engine retains it while active

@@ -1,5 +1,5 @@
-import Foundation
 // Value types of the FlowHTTP API: requests, responses, headers, configuration.
+import Foundation
 
 /// An ordered list of HTTP header fields with case-insensitive lookup.
 public struct HTTPHeaders: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence, CustomStringConvertible {
@@ -227,10 +227,11 @@ public struct HTTPClientConfiguration: Sendable {
     /// busy one. The default, one per core up to 4, spreads the kernel's copy of every body into
     /// the page cache over the cores; one thread alone saturates a core on small files.
     public var curlThreads: Int = HTTPClientConfiguration.defaultCurlThreads
-    public static var defaultCurlThreads: Int {
+    /// `FLOWHTTP_THREADS` from the environment when set (for benchmarks), read once.
+    public static let defaultCurlThreads: Int = {
         if let text = ProcessInfo.processInfo.environment["FLOWHTTP_THREADS"], let n = Int(text), n > 0 { return n }
         return max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
-    }
+    }()
     /// An explicit proxy URL. When nil, curl honours `http_proxy`, `https_proxy`, `all_proxy`
     /// and `no_proxy` from the environment.
     public var proxy: String?
