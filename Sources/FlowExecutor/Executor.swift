@@ -8,6 +8,8 @@ import FlowPlanner
 /// How a run behaves.
 public struct ExecutorOptions: Sendable {
     /// Transfers in flight at once across all sources (waits on remote jobs do not count).
+    /// A download holds its slot while its bytes arrive, not while they are verified and
+    /// put in place: up to `jobs` more tasks may be finishing (or waiting for a slot) meanwhile.
     public var jobs: Int
     /// Go on with independent work after a failure (default: stop starting new work).
     public var keepGoing: Bool
@@ -43,6 +45,8 @@ public final class Executor: Sendable {
     let earlier: [String: TaskRecord]?
     let stopFlag = StopFlag()
     let folders = OutputFolders()
+    /// The `jobs` transfer slots (see `ExecutorOptions.jobs`).
+    let transferSlots: AsyncSemaphore
 
     public init(plan: Plan, connectors: [String: any Connector], journal: Journal,
                 options: ExecutorOptions = .init(), events: any EventSink, journaled earlier: [String: TaskRecord]? = nil) {
@@ -52,6 +56,7 @@ public final class Executor: Sendable {
         self.options = options
         self.events = events
         self.earlier = earlier
+        self.transferSlots = AsyncSemaphore(limit: options.jobs)
     }
 
     /// Asks the run to start nothing new; in-flight transfers are cancelled, their `.part`
@@ -127,7 +132,7 @@ public final class Executor: Sendable {
         for task in tasks where unmet[task.id] == 0 { enqueue(task.id) }
 
         await withTaskGroup(of: (String, Outcome).self) { group in
-            var runningTransfers = 0
+            var runningTasks = 0  // other than waits: at most 2 × jobs, half of them finishing (see `jobs`)
             var running = 0
             var stopping = false
             while true {
@@ -140,7 +145,8 @@ public final class Executor: Sendable {
                 while !stopping {
                     var id: String?
                     if !readyWaits.isEmpty { id = readyWaits.removeFirst() }
-                    else if let first = readyTransfers.first, runningTransfers < options.jobs || byID[first]!.isSkipped {
+                    else if let first = readyTransfers.first,
+                            runningTasks < 2 * options.jobs || byID[first]!.isSkipped {
                         id = readyTransfers.removeFirst()
                     }
                     guard let id, let task = byID[id] else { break }
@@ -157,7 +163,7 @@ public final class Executor: Sendable {
                     let previous = earlier[id]
                     let run = task.dependsOn.lazy.compactMap { runs[$0] }.first
                     running += 1
-                    if task.kind != .wait { runningTransfers += 1 }
+                    if task.kind != .wait { runningTasks += 1 }
                     events.emit(.taskStarted(task))
                     group.addTask { (id, await self.perform(task, inputs: inputs, run: run, previous: previous)) }
                 }
@@ -165,7 +171,7 @@ public final class Executor: Sendable {
                 guard let (id, outcome) = await group.next() else { break }
                 running -= 1
                 let task = byID[id]!
-                if task.kind != .wait { runningTransfers -= 1 }
+                if task.kind != .wait { runningTasks -= 1 }
                 switch outcome {
                 case .done(let record, let made, let transferred, let resumed, let retries, let wroteFile, let files):
                     report.finished += 1
@@ -236,6 +242,10 @@ public final class Executor: Sendable {
             attempt += 1
             do {
                 try Task.checkCancellation()
+                // A download takes its slot only around the fetch itself (see `download`).
+                let holdsSlot = task.kind != .wait && task.kind != .download && task.kind != .downloadOutputs
+                if holdsSlot { try await acquireTransferSlot() }
+                defer { if holdsSlot { transferSlots.release() } }
                 return try await execute(task, connector: connector, inputs: inputs, run: run, previous: previous,
                                          retries: attempt - 1)
             } catch is CancellationError {
@@ -387,6 +397,8 @@ public final class Executor: Sendable {
                 // Small files go through an unnamed file linked into place; a larger one (by the
                 // listing, or by the answer's length) through a `.part` that a killed run resumes.
                 let small = (item.size ?? 0) <= UnnamedFile.sizeLimit
+                try await acquireTransferSlot()
+                defer { transferSlots.release() }
                 result = try await connector.fetch(item, to: part, resume: partSize != nil,
                                                    unnamed: partSize == nil && small) { bytes in
                     sink.emit(.progress(taskID: taskID, bytes: bytes))
@@ -419,6 +431,15 @@ public final class Executor: Sendable {
             throw ConnectorError.local("cannot rename \(part): \(String(cString: strerror(errno)))")
         }
         return result
+    }
+
+    /// Waits for one of the `jobs` transfer slots; a stopped run starts nothing once it has one.
+    func acquireTransferSlot() async throws {
+        await transferSlots.acquire()
+        if Task.isCancelled {
+            transferSlots.release()
+            throw CancellationError()
+        }
     }
 
     /// Digests of a `.part` left complete by an earlier run, as if it had just been fetched.

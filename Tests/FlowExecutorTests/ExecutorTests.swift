@@ -24,6 +24,10 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
     var pollsToFinish = 2
     var failingRuns: Set<String> = []
     private var polls: [String: Int] = [:]
+    /// How long each fetch takes, and the most fetches seen in flight at once.
+    var fetchDelay: Duration = .zero
+    private var fetching = 0
+    private(set) var peakFetching = 0
 
     init(name: String = "src", retry: RetrySpec = RetrySpec(attempts: 4, maxSeconds: 30)) {
         spec = SourceSpec(name: name, type: .grandChallenge, url: "https://example.invalid", retry: retry)
@@ -45,6 +49,14 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
             fetches[item.id, default: 0] += 1
             resumeFlags[item.id, default: []].append(resume)
             return failures[item.id]?.isEmpty == false ? failures[item.id]!.removeFirst() : nil
+        }
+        if fetchDelay > .zero {
+            lock.withLock {
+                fetching += 1
+                peakFetching = max(peakFetching, fetching)
+            }
+            try? await Task.sleep(for: fetchDelay)
+            lock.withLock { fetching -= 1 }
         }
         // What the server really sends: `bytes` when a test makes the listing lie about the size.
         let bytes = Self.body(item.id, size: Int(item.fields["bytes"] ?? "") ?? Int(item.size ?? 0))
@@ -155,6 +167,18 @@ struct Fixture {
         #expect(report.failures.count == 1)
         #expect(report.finished < 40)
         #expect(report.notStarted > 0)
+    }
+
+    @Test func jobsBoundsTheFetchesInFlight() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        connector.fetchDelay = .milliseconds(20)
+        // Twice as many tasks run as there are slots (half of them finishing): never more fetches.
+        let report = try await fixture.run(fixture.downloadJob(count: 24), items: ["all": connector.items(24)],
+                                           connector: connector, options: ExecutorOptions(jobs: 3))
+        #expect(report.finished == 24)
+        #expect(connector.peakFetching == 3)
     }
 
     @Test func sizeMismatchIsAnIntegrityFailureAndIsRetriedClean() async throws {
