@@ -221,9 +221,9 @@ final class CurlEngine: @unchecked Sendable {
                 continuation?.resume()
             }
         }
-        // A download whose digests were computed as it streamed: resume the caller once the hash
-        // worker has every byte. (A small unnamed file is hashed by the caller afterwards.)
-        if case .file(let file) = transfer.sink, !file.hashesAfterwards {
+        // A download hashed by the hash worker: resume the caller once the worker has every byte.
+        // (A small unnamed file was hashed here, as it was written.)
+        if case .file(let file) = transfer.sink, !file.hashesInline {
             hashWorker.whenDrained(resume)
         } else {
             resume()

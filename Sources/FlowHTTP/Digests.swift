@@ -37,10 +37,8 @@ struct Hashers: @unchecked Sendable {
         try hashPrefix(of: fd, length: length, path: path)
     }
 
-    /// Feeds the first `length` bytes of an open file (`path` names it in errors). Blocking too;
-    /// the one caller on the cooperative pool reads a small unnamed file (≤ 4 MiB) just written,
-    /// from the page cache.
-    mutating func hashPrefix(of fd: Int32, length: Int64, path: String) throws(HTTPError) {
+    /// Feeds the first `length` bytes of an open file (`path` names it in errors).
+    private mutating func hashPrefix(of fd: Int32, length: Int64, path: String) throws(HTTPError) {
         let chunk = Int(max(1, min(length, 1 << 20)))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }

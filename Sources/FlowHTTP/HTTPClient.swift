@@ -117,9 +117,6 @@ public final class HTTPClient: Sendable {
                     throw HTTPError.fileSystem(path: partPath, errno: errno, message: errnoMessage(errno))
                 }
             }
-            if file.hashesAfterwards, let unnamed = file.unnamed {
-                try unnamed.hash(length: file.bytesWritten, into: &file.hashers)
-            }
             return DownloadResult(status: transfer.status, headers: transfer.headers, bytesWritten: file.bytesWritten,
                                   fileSize: (file.appended ? existing : 0) + file.bytesWritten, resumed: file.appended,
                                   digests: file.hashers.finalize(), errorBody: [],

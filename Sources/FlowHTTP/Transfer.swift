@@ -124,7 +124,7 @@ final class Transfer: @unchecked Sendable {
 /// should only receive and write. The first 2xx byte decides between appending (a 206 that
 /// continues our prefix) and starting clean. Bodies are hashed on the way by the engine's
 /// `HashWorker`, which alone touches `hashers` meanwhile; except a small unnamed file, which
-/// the caller hashes once it is whole (`hashesAfterwards`).
+/// the curl thread hashes itself as it writes (`hashesInline`).
 final class FileSink {
     static let errorBodyLimit = 64 << 10
 
@@ -144,11 +144,11 @@ final class FileSink {
     let created: Bool
     /// The first body byte has arrived and the file is positioned for it.
     private(set) var started = false
-    /// The body stays in an unnamed file, small enough to hash once it is whole: the caller
-    /// reads it back from the page cache on its own thread, instead of the engine handing every
-    /// chunk to the hash worker and resuming the caller from there (one thread hop less per file,
-    /// and the pool's threads hash in parallel).
-    private(set) var hashesAfterwards = false
+    /// The body stays in an unnamed file, small enough (at most `UnnamedFile.sizeLimit`) to
+    /// hash on the curl thread as each piece is written, while it is still in the CPU's cache:
+    /// no copy for the hash worker and no thread hop, and the caller need not read the file back
+    /// (10,000 × 64 KiB: 1.55 -> 1.42 s, 2.28 -> 2.08 CPU-s against reading back on the pool).
+    private(set) var hashesInline = false
     var bytesWritten: Int64 = 0
     var appended = false
     var failure: HTTPError?
@@ -197,7 +197,7 @@ final class FileSink {
                 unnamed = nil  // the descriptor is this sink's now
                 return true
             }
-            hashesAfterwards = true
+            hashesInline = true
             return true
         }
         if status == 206, resumeFrom > 0, let prefixHashers {
@@ -224,7 +224,7 @@ final class FileSink {
             }
             done += n
         }
-        if !hashesAfterwards { hashWorker.hash(data, into: self) }
+        if hashesInline { hashers.update(data) } else { hashWorker.hash(data, into: self) }
         bytesWritten += Int64(data.count)
         progress?(bytesWritten)
         return true

@@ -49,12 +49,6 @@ public final class UnnamedFile: Sendable {
         if fd >= 0 { close(fd) }
     }
 
-    /// Feeds the file's first `length` bytes to `hashers` (it is read back from the page cache).
-    func hash(length: Int64, into hashers: inout Hashers) throws(HTTPError) {
-        let fd = descriptor.withLock { $0 }
-        try hashers.hashPrefix(of: fd, length: length, path: folder)
-    }
-
     /// Gives the file the name `path` (in `folder`) and closes it; an existing file at `path` is
     /// replaced atomically, as `rename` would.
     public func link(as path: String) throws(HTTPError) {
