@@ -28,8 +28,8 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
-    /// Hashes download bodies beside this thread (see `HashWorker`).
-    let hashWorker = HashWorker()
+    /// Writes and hashes download bodies beside this thread (see `BodyPipeline`).
+    let bodies = BodyPipeline()
     private let inbox = Mutex(Inbox())
     /// Easy handles kept for reuse (curl_easy_reset keeps nothing but caches).
     private let pool = Mutex<[PooledHandle]>([])
@@ -164,7 +164,7 @@ final class CurlEngine: @unchecked Sendable {
         for transfer in Array(active.values) { finish(transfer, error: .cancelled) }
         for pooled in pool.withLock({ pool in defer { pool.removeAll() }; return pool }) { curl_easy_cleanup(pooled.easy) }
         curl_multi_cleanup(multi)
-        hashWorker.stop()
+        bodies.stop()
     }
 
     private func add(_ transfer: Transfer) {
@@ -203,7 +203,6 @@ final class CurlEngine: @unchecked Sendable {
         if flow_easy_getinfo_string(easy, CURLINFO_REDIRECT_URL, &url) == CURLE_OK, let url {
             transfer.redirectURL = String(cString: url)
         }
-        if case .file(let file) = transfer.sink { file.close() }
         // Free the mime tree before the handle is reset: freeing unbinds it from the handle.
         if let mime = transfer.mime {
             curl_mime_free(mime)
@@ -212,21 +211,20 @@ final class CurlEngine: @unchecked Sendable {
         recycle(easy)
         let continuation = transfer.continuation
         transfer.continuation = nil
-        var failure = error
-        if case .file(let file) = transfer.sink, failure == nil { failure = file.failure }
-        let resume = { [failure] () -> Void in
+        let resume = { (failure: HTTPError?) -> Void in
             if let failure {
                 continuation?.resume(throwing: failure)
             } else {
                 continuation?.resume()
             }
         }
-        // A download hashed by the hash worker: resume the caller once the worker has every byte.
-        // (A small unnamed file was hashed here, as it was written.)
-        if case .file(let file) = transfer.sink, !file.hashesInline {
-            hashWorker.whenDrained(resume)
-        } else {
-            resume()
+        guard case .file(let file) = transfer.sink else { return resume(error) }
+        if file.hashesInline {
+            file.close()  // written and hashed here, as it arrived
+            return resume(error ?? file.finalFailure)
         }
+        // Written and hashed by the pipeline: close the file once every chunk is in it, and
+        // resume the caller once every chunk is hashed too.
+        bodies.whenDrained(written: { file.close() }, hashed: { resume(error ?? file.finalFailure) })
     }
 }

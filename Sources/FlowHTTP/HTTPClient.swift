@@ -91,7 +91,7 @@ public final class HTTPClient: Sendable {
             let engine = claimEngine()
             defer { engine.unclaim() }
             let file = try FileSink(path: partPath, unnamed: unnamed, resumeFrom: existing, prefixHashers: prefix,
-                                    freshHashers: Hashers(digests), hashWorker: engine.hashWorker, progress: progress)
+                                    freshHashers: Hashers(digests), pipeline: engine.bodies, progress: progress)
             if hops == 0 { createdPart = file.created && file.unnamed == nil }
             let transfer = try makeTransfer(request, on: engine, sink: .file(file), download: true)
             try await engine.perform(transfer)

@@ -1,4 +1,5 @@
 import CCurl
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -121,11 +122,11 @@ final class Transfer: @unchecked Sendable {
 /// The file side of a download: a `.part` file, or an `UnnamedFile` in its folder. The caller
 /// opens (creates) the file before the request, in its own thread: creating an inode can take
 /// milliseconds in a busy ext4 directory, and the curl thread, which drives every transfer,
-/// should only receive and write. The first 2xx byte decides between appending (a 206 that
-/// continues our prefix) and starting clean. Bodies are hashed on the way by the engine's
-/// `HashWorker`, which alone touches `hashers` meanwhile; except a small unnamed file, which
-/// the curl thread hashes itself as it writes (`hashesInline`).
-final class FileSink {
+/// should only receive. The first 2xx byte decides between appending (a 206 that continues our
+/// prefix) and starting clean. Bodies are written and hashed by the engine's `BodyPipeline`
+/// (whose hasher alone touches `hashers` meanwhile), except a small unnamed file, which the curl
+/// thread writes and hashes itself (`hashesInline`).
+final class FileSink: @unchecked Sendable {
     static let errorBodyLimit = 64 << 10
 
     let path: String
@@ -134,7 +135,7 @@ final class FileSink {
     /// Hashes of the existing prefix, used when the server answers 206 (nil: nothing to resume).
     let prefixHashers: Hashers?
     var hashers: Hashers
-    let hashWorker: HashWorker
+    let pipeline: BodyPipeline
     let progress: (@Sendable (Int64) -> Void)?
 
     private var fd: Int32
@@ -146,22 +147,26 @@ final class FileSink {
     private(set) var started = false
     /// The body stays in an unnamed file, small enough (at most `UnnamedFile.sizeLimit`) to
     /// hash on the curl thread as each piece is written, while it is still in the CPU's cache:
-    /// no copy for the hash worker and no thread hop, and the caller need not read the file back
+    /// no copy into the `BodyPipeline` and no thread hop, and the caller need not read the file back
     /// (10,000 × 64 KiB: 1.55 -> 1.42 s, 2.28 -> 2.08 CPU-s against reading back on the pool).
     private(set) var hashesInline = false
     var bytesWritten: Int64 = 0
     var appended = false
     var failure: HTTPError?
+    /// Where the next chunk goes in the file.
+    private var offset: Int64 = 0
+    /// The pipeline's writer could not write (set on its thread; the next chunk sees it).
+    private let writeFailure = Mutex<HTTPError?>(nil)
 
     /// Opens (creating, never truncating) `path` for a download; truncation waits for a 2xx answer.
     /// `unnamed`: an unnamed file in `path`'s folder instead, where the file system has them.
     init(path: String, unnamed: Bool = false, resumeFrom: Int64, prefixHashers: Hashers?, freshHashers: Hashers,
-         hashWorker: HashWorker, progress: (@Sendable (Int64) -> Void)?) throws(HTTPError) {
+         pipeline: BodyPipeline, progress: (@Sendable (Int64) -> Void)?) throws(HTTPError) {
         self.path = path
         self.resumeFrom = resumeFrom
         self.prefixHashers = prefixHashers
         self.hashers = freshHashers
-        self.hashWorker = hashWorker
+        self.pipeline = pipeline
         self.progress = progress
         let folder = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[..<$0]) } ?? "."
         if unnamed, resumeFrom == 0, let (file, fd) = try UnnamedFile.create(in: folder.isEmpty ? "/" : folder) {
@@ -207,27 +212,60 @@ final class FileSink {
             }
             appended = true
             hashers = prefixHashers
-            return check(lseek(fd, off_t(resumeFrom), SEEK_SET) >= 0)
+            offset = resumeFrom
+            return true
         }
         if created { return true }
         return check(ftruncate(fd, 0) == 0)  // the server ignored Range (200): start clean
     }
 
+    /// Takes a piece of the body (on the curl thread); false aborts the transfer.
     func write(_ data: UnsafeRawBufferPointer) -> Bool {
         if fd < 0 || failure != nil { return false }
-        var done = 0
-        while done < data.count {
-            let n = Glibc.write(fd, data.baseAddress! + done, data.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return check(false)
+        if hashesInline {
+            let code = Self.write(data, to: fd, at: offset)
+            guard code == 0 else {
+                failure = failure ?? .fileSystem(path: path, errno: code, message: errnoMessage(code))
+                return false
             }
-            done += n
+            hashers.update(data)
+        } else {
+            if let failed = writeFailure.withLock({ $0 }) {
+                failure = failed
+                return false
+            }
+            pipeline.submit(data, at: offset, for: self)
         }
-        if hashesInline { hashers.update(data) } else { hashWorker.hash(data, into: self) }
+        offset += Int64(data.count)
         bytesWritten += Int64(data.count)
         progress?(bytesWritten)
         return true
+    }
+
+    /// Writes a chunk the pipeline queued (on its writer thread); a failure ends the transfer.
+    func writeNow(_ data: UnsafeRawBufferPointer, at position: Int64) {
+        guard fd >= 0, writeFailure.withLock({ $0 }) == nil else { return }
+        let code = Self.write(data, to: fd, at: position)
+        if code != 0 {
+            writeFailure.withLock { $0 = .fileSystem(path: path, errno: code, message: errnoMessage(code)) }
+        }
+    }
+
+    /// Why the body did not make it into the file, once the pipeline has written what it got.
+    var finalFailure: HTTPError? { failure ?? writeFailure.withLock { $0 } }
+
+    /// `pwrite`s all of `data` at `position`; returns 0 or the errno.
+    private static func write(_ data: UnsafeRawBufferPointer, to fd: Int32, at position: Int64) -> Int32 {
+        var done = 0
+        while done < data.count {
+            let n = pwrite(fd, data.baseAddress! + done, data.count - done, off_t(position) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            done += n
+        }
+        return 0
     }
 
     /// No more writes. A `.part` file is closed; an unnamed file stays open (its `UnnamedFile`

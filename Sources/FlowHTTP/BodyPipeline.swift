@@ -1,0 +1,186 @@
+import CCurl
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes and hashes download bodies on two threads of their own, so that the curl thread only
+/// receives.
+///
+/// On a large body the curl thread is the slowest stage: receiving, then the kernel's copy of
+/// every byte into the page cache (with page zeroing, over half of that thread's time on a
+/// 1 GiB download), and sha256 of every byte costs about as much again. So the write callback
+/// only copies each chunk into a reused buffer and queues it; the writer (`flowhttp-write`)
+/// `pwrite`s it at its offset and passes the buffer on; the hasher (`flowhttp-hash`) feeds it to
+/// the file's hashers and returns the buffer. Each stage keeps the order of the chunks.
+///
+/// At most `maxQueuedBytes` are in the pipeline at once; beyond that the curl thread waits, so
+/// memory stays bounded whatever the speed. `whenDrained` runs one closure once every chunk queued
+/// before it is written and another once they are hashed too: the engine closes a finished
+/// download's file in the first and resumes its caller in the second, so the caller never reads
+/// a digest that is still being computed.
+final class BodyPipeline: @unchecked Sendable {
+    static let maxQueuedBytes = 8 << 20
+    /// Chunk buffers are reused: a fresh 128 KiB allocation per chunk is an mmap, page faults and
+    /// zeroed pages, which cost more than the hashing itself.
+    static let bufferSize = 256 << 10
+
+    private let budget = Budget()
+    private let writer: Stage
+    private let hasher: Stage
+
+    init() {
+        let budget = self.budget
+        let hasher = Stage(name: "flowhttp-hash") { sink, chunk in
+            sink.hashers.update(UnsafeRawBufferPointer(chunk.bytes))
+            budget.giveBack(chunk)
+        }
+        writer = Stage(name: "flowhttp-write") { sink, chunk in
+            sink.writeNow(UnsafeRawBufferPointer(chunk.bytes), at: chunk.offset)
+            hasher.enqueue(.chunk(sink, chunk), size: chunk.bytes.count)
+        }
+        self.hasher = hasher
+    }
+
+    /// Queues a copy of `data`, to be written at `offset` of `sink`'s file and hashed into
+    /// `sink.hashers`. Waits while the pipeline is full.
+    func submit(_ data: UnsafeRawBufferPointer, at offset: Int64, for sink: FileSink) {
+        guard !data.isEmpty else { return }
+        let buffer = budget.take(data.count)
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<data.count])
+        bytes.copyMemory(from: data)
+        writer.enqueue(.chunk(sink, Chunk(bytes: bytes, buffer: buffer, offset: offset)), size: data.count)
+    }
+
+    /// Runs `written` on the writer once every chunk queued so far is in its file, then `hashed`
+    /// on the hasher once they are hashed too.
+    func whenDrained(written: @escaping () -> Void, hashed: @escaping () -> Void) {
+        let hasher = self.hasher
+        writer.enqueue(.barrier {
+            written()
+            hasher.enqueue(.barrier(hashed), size: 0)
+        }, size: 0)
+    }
+
+    /// Finishes what is queued, then ends both threads.
+    func stop() {
+        let hasher = self.hasher
+        writer.enqueue(.barrier { hasher.stop() }, size: 0)
+        writer.stop()
+    }
+
+    /// One queued piece of a body: `bytes` sit at the start of `buffer` (returned once hashed).
+    struct Chunk {
+        let bytes: UnsafeMutableRawBufferPointer
+        let buffer: UnsafeMutableRawBufferPointer
+        let offset: Int64
+    }
+
+    /// The bytes in the pipeline and the spare buffers, shared by the curl thread and the hasher.
+    private final class Budget: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var queuedBytes = 0
+        private var producerWaiting = false
+        private var spare: [UnsafeMutableRawBufferPointer] = []
+
+        /// A buffer for `count` bytes, counted as queued; waits while the pipeline is full.
+        func take(_ count: Int) -> UnsafeMutableRawBufferPointer {
+            condition.lock()
+            // The hasher frees room as it goes; it stops only after the last chunk, and only the
+            // curl thread, which is then not in here, stops the pipeline.
+            while queuedBytes >= BodyPipeline.maxQueuedBytes {
+                producerWaiting = true
+                condition.wait()
+            }
+            queuedBytes += count
+            var buffer = spare.popLast()
+            condition.unlock()
+            if buffer == nil || buffer!.count < count {
+                buffer?.deallocate()
+                buffer = .allocate(byteCount: max(BodyPipeline.bufferSize, count), alignment: 16)
+            }
+            return buffer!
+        }
+
+        func giveBack(_ chunk: Chunk) {
+            condition.lock()
+            queuedBytes -= chunk.bytes.count
+            spare.append(chunk.buffer)
+            if producerWaiting {
+                producerWaiting = false
+                condition.broadcast()
+            }
+            condition.unlock()
+        }
+    }
+
+    /// One thread working through a queue of chunks and barriers, in order.
+    private final class Stage: @unchecked Sendable {
+        enum Job {
+            case chunk(FileSink, Chunk)
+            case barrier(() -> Void)
+        }
+
+        /// The thread is woken when this much waits (or a barrier arrives), not for every chunk:
+        /// a wake-up per 16 KiB chunk costs more in context switches than the work it hands over.
+        static let wakeThreshold = 1 << 20
+
+        private let condition = NSCondition()
+        // Guarded by `condition`.
+        private var jobs: [Job] = []
+        private var pendingBytes = 0
+        private var stopped = false
+        private let work: (FileSink, Chunk) -> Void
+
+        init(name: String, work: @escaping (FileSink, Chunk) -> Void) {
+            self.work = work
+            let thread = Thread { [self] in run(name: name) }
+            thread.start()
+        }
+
+        func enqueue(_ job: Job, size: Int) {
+            condition.lock()
+            if stopped, case .barrier(let body) = job {
+                condition.unlock()
+                body()
+                return
+            }
+            jobs.append(job)
+            pendingBytes += size
+            if size == 0 || (pendingBytes >= Self.wakeThreshold && pendingBytes - size < Self.wakeThreshold) {
+                condition.broadcast()
+            }
+            condition.unlock()
+        }
+
+        /// Finishes what is queued, then ends the thread.
+        func stop() {
+            condition.lock()
+            stopped = true
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        private func run(name: String) {
+            flow_name_this_thread(name)
+            while true {
+                condition.lock()
+                while jobs.isEmpty && !stopped { condition.wait() }
+                if jobs.isEmpty && stopped {
+                    condition.unlock()
+                    return
+                }
+                let batch = jobs
+                jobs.removeAll(keepingCapacity: true)
+                pendingBytes = 0
+                condition.unlock()
+                for job in batch {
+                    switch job {
+                    case .chunk(let sink, let chunk): work(sink, chunk)
+                    case .barrier(let body): body()
+                    }
+                }
+            }
+        }
+    }
+}
