@@ -34,11 +34,6 @@ struct Hashers: @unchecked Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
         defer { close(fd) }
-        try hashPrefix(of: fd, length: length, path: path)
-    }
-
-    /// Feeds the first `length` bytes of an open file (`path` names it in errors).
-    private mutating func hashPrefix(of fd: Int32, length: Int64, path: String) throws(HTTPError) {
         let chunk = Int(max(1, min(length, 1 << 20)))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
