@@ -51,6 +51,7 @@ let package = Package(
         .target(name: "FlowExecutor", dependencies: [
             "FlowModel", "FlowConnector", "FlowHTTP", "FlowPlanner",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
 

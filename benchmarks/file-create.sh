@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # How this machine's file system pays for the four ways to put a finished download in place:
 # a plain create (what curl -o does), a `.part` file renamed into place, and an unnamed file
-# (O_TMPFILE) linked into place through /proc/self/fd (what flowctl does for files up to 4 MiB)
-# or with AT_EMPTY_PATH (allowed to ordinary users since Linux 6.10; not faster here). No network: 10,000
-# files of 64 KiB written by a small C program, 1 and 2 threads, each run into a fresh folder.
+# (O_TMPFILE) linked into place, through /proc/self/fd or with AT_EMPTY_PATH (allowed to ordinary
+# users since Linux 6.10; flowctl uses it where the kernel allows, for files up to 4 MiB). No
+# network: 10,000 files of 64 KiB written by a small C program, 1 and 2 threads, each run into a
+# fresh folder.
 #
 #   benchmarks/file-create.sh              # 10,000 files, medians of 5
 #   FILES=2000 RUNS=3 benchmarks/file-create.sh
+#
+# Every run's files are kept until the end (a delete would change the next run's allocation):
+# it needs FILES x 64 KiB x 8 x RUNS of free space (26 GB by default; RUNS=3 needs 16 GB).
 #
 # Needs a C compiler (cc). As root, the page cache is dropped before each run.
 set -euo pipefail

@@ -85,6 +85,9 @@ static inline int flow_syncfs(int fd) { return syncfs(fd); }
 #endif
 static inline int flow_o_tmpfile(void) { return __FLOW_O_TMPFILE; }
 
+// AT_EMPTY_PATH (linkat on a descriptor itself) is named by <fcntl.h> only under _GNU_SOURCE.
+static inline int flow_at_empty_path(void) { return 0x1000; }
+
 // MARK: threads
 
 #include <sys/prctl.h>

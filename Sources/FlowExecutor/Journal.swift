@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import FlowModel
 
 /// What the journal remembers of one task.
@@ -194,20 +195,25 @@ public final class Journal: Sendable {
     public func save(_ records: [TaskRecord], transfers: [(taskID: String, bytes: Int64, resumed: Bool)] = []) throws {
         guard !records.isEmpty || !transfers.isEmpty else { return }
         try db.write { db in
-            // One prepared statement and plain bindings: thousands of rows per batch, so the
-            // per-row cost of Codable encoding and GRDB's update-then-insert `save` shows.
+            // One prepared statement bound through SQLite's own calls: thousands of rows per
+            // batch, so the per-row cost of Codable, GRDB's `save` and even its argument arrays
+            // (a boxed value per column) shows.
             let upsert = try db.cachedStatement(sql: Self.upsertSQL)
             for r in records {
-                try upsert.execute(arguments: [
-                    r.id, r.action, r.kind, r.state.rawValue, r.attempts, r.bytesTransferred, r.size, r.sha256,
-                    r.serverChecksum, r.source, r.remoteID, r.remoteVersion, r.destination, r.remoteState, r.error,
-                    r.startedAt, r.finishedAt, r.durable, r.bootID,
-                ])
+                var row = RowBinder(upsert.sqliteStatement)
+                row.bind(r.id); row.bind(r.action); row.bind(r.kind); row.bind(r.state.rawValue)
+                row.bind(Int64(r.attempts)); row.bind(r.bytesTransferred); row.bind(r.size); row.bind(r.sha256)
+                row.bind(r.serverChecksum); row.bind(r.source); row.bind(r.remoteID); row.bind(r.remoteVersion)
+                row.bind(r.destination); row.bind(r.remoteState); row.bind(r.error); row.bind(r.startedAt)
+                row.bind(r.finishedAt); row.bind(Int64(r.durable ? 1 : 0)); row.bind(r.bootID)
+                try row.step(db)
             }
             let now = Date().timeIntervalSince1970
             let insertTransfer = try db.cachedStatement(sql: "INSERT INTO transfers (taskID, bytes, resumed, at) VALUES (?, ?, ?, ?)")
             for t in transfers {
-                try insertTransfer.execute(arguments: [t.taskID, t.bytes, t.resumed, now])
+                var row = RowBinder(insertTransfer.sqliteStatement)
+                row.bind(t.taskID); row.bind(t.bytes); row.bind(Int64(t.resumed ? 1 : 0)); row.bind(now)
+                try row.step(db)
             }
         }
     }
@@ -260,6 +266,49 @@ public final class Journal: Sendable {
                 out[id] = entry
             }
             return out
+        }
+    }
+}
+
+/// Binds one row's values to a prepared statement in column order, then runs it.
+private struct RowBinder {
+    let statement: SQLiteStatement
+    var column: Int32 = 0
+    var failure: Int32 = SQLITE_OK
+
+    init(_ statement: SQLiteStatement) { self.statement = statement }
+
+    /// SQLite copies the text before the call returns (SQLITE_TRANSIENT).
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    mutating func bind(_ value: String?) {
+        column += 1
+        guard let text = value else { return record(sqlite3_bind_null(statement, column)) }
+        let (statement, column) = (statement, column)
+        record(text.withCString { sqlite3_bind_text(statement, column, $0, Int32(text.utf8.count), Self.transient) })
+    }
+
+    mutating func bind(_ number: Int64?) {
+        column += 1
+        record(number.map { sqlite3_bind_int64(statement, column, $0) } ?? sqlite3_bind_null(statement, column))
+    }
+
+    mutating func bind(_ number: Double?) {
+        column += 1
+        record(number.map { sqlite3_bind_double(statement, column, $0) } ?? sqlite3_bind_null(statement, column))
+    }
+
+    private mutating func record(_ code: Int32) {
+        if failure == SQLITE_OK { failure = code }
+    }
+
+    /// Runs the statement and resets it for the next row.
+    func step(_ db: Database) throws {
+        defer { sqlite3_reset(statement) }
+        var code = failure
+        if code == SQLITE_OK { code = sqlite3_step(statement) }
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
     }
 }

@@ -39,8 +39,9 @@ public struct FilesOnDisk: CompletedWork {
         var folderExists: [Substring: Bool] = [:]
         // Tasks read in place (`tasks[i]`): copying each out costs more than the check.
         return tasks.indices.map { i in
-            guard include(i), tasks[i].kind == .download, let destination = tasks[i].destination,
-                  let expected = tasks[i].item?.size else { return nil }
+            // The size first: without one there is nothing to compare, and no path to build.
+            guard include(i), tasks[i].kind == .download, let expected = tasks[i].item?.size,
+                  let destination = tasks[i].destination else { return nil }
             let slash = destination.utf8.lastIndex(of: UInt8(ascii: "/")) ?? destination.startIndex
             let folder = destination[..<slash]
             if folderExists[folder] == false { return nil }

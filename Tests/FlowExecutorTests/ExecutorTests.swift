@@ -225,12 +225,19 @@ struct Fixture {
         defer { fixture.remove() }
         let record = TaskRecord(id: "a/1", action: "a", kind: "download", state: .done, attempts: 2, bytesTransferred: 10,
                                 size: 10, sha256: String(repeating: "0", count: 64), source: "s", remoteID: "1")
-        try fixture.journal.save([record], transfers: [("a/1", 10, false), ("a/1", 5, true)])
+        // Every column set, with empty and non-ASCII text (rows are bound by hand).
+        let full = TaskRecord(id: "b/ü 2", action: "b", kind: "run", state: .failed, attempts: 3, bytesTransferred: 1 << 40,
+                              size: 0, sha256: "", serverChecksum: "md5:0f", source: "s", remoteID: "x y",
+                              remoteVersion: "\"etag\"", destination: "/r/ü.bin", remoteState: #"{"run":{"id":"7"}}"#,
+                              error: "HTTP 500: café", startedAt: 1.5, finishedAt: 1_800_000_000.25, durable: false,
+                              bootID: "boot-1")
+        try fixture.journal.save([record, full], transfers: [("a/1", 10, false), ("a/1", 5, true)])
         #expect(try fixture.journal.records()["a/1"] == record)
+        #expect(try fixture.journal.records()["b/ü 2"] == full)
         let counts = try fixture.journal.transferCounts()["a/1"]
         #expect(counts?.full == 1 && counts?.resumed == 1)
         let reopened = try Journal(path: fixture.journal.path, create: false)
-        #expect(try reopened.records().count == 1)
+        #expect(try reopened.records().count == 2)
     }
 
     @Test func manifestListsDownloadsUnderTheRoot() {

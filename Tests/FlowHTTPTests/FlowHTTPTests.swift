@@ -302,6 +302,19 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(try entries(dir) == ["a"], "no helper name left behind")
     }
 
+    /// Where the kernel refuses `AT_EMPTY_PATH` (before Linux 6.10, without privilege), the file
+    /// is named through `/proc/self/fd`.
+    @Test func anUnnamedFileCanBeNamedThroughProc() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (file, fd) = try #require(try UnnamedFile.create(in: dir))
+        #expect(write(fd, "bytes", 5) == 5)
+        #expect(try entries(dir).isEmpty)
+        #expect(UnnamedFile.linkThroughProc(fd, as: "\(dir)/b") == 0)
+        #expect(try readFile("\(dir)/b") == Array("bytes".utf8))
+        withExtendedLifetime(file) {}
+    }
+
     @Test func droppedOrFailedDownloadsLeaveNothing() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()
