@@ -48,8 +48,9 @@ let package = Package(
 
         // MARK: pipeline
         .target(name: "FlowPlanner", dependencies: ["FlowModel", "FlowConnector"]),
+        .target(name: "CSQLiteOptions", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(name: "FlowExecutor", dependencies: [
-            "FlowModel", "FlowConnector", "FlowHTTP", "FlowPlanner",
+            "FlowModel", "FlowConnector", "FlowHTTP", "FlowPlanner", "CSQLiteOptions",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "DequeModule", package: "swift-collections"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FlowExecutor
+import FlowHTTP
 import FlowModel
 import FlowPlanner
 
@@ -39,8 +40,11 @@ struct Run: AsyncParsableCommand {
         let journaled: [String: TaskRecord]
         let plan: FlowPlanner.Plan
         do {
-            journal = try Journal(path: Journal.path(forRoot: session.stateRoot))
+            // A new journal costs a few fsyncs: it is created while the sources are listed.
+            let journalPath = Journal.path(forRoot: session.stateRoot)
+            let opening = Task { try await offThePool { try Journal(path: journalPath) } }
             let items = locked ? try session.lockedItems() : try await session.resolve()
+            journal = try await opening.value
             journaled = try journal.records()
             plan = try Planner(baseDirectory: session.baseDirectory, completed: JournalState(records: journaled))
                 .plan(session.job, items: items)
@@ -81,7 +85,7 @@ extension Run {
     func writeManifests(roots: Set<String>, session: JobSession, records: [String: TaskRecord]) {
         for root in roots.sorted() where FileManager.default.fileExists(atPath: root) {
             let manifest = Manifest.build(root: root, job: session.job.name, flowctlVersion: Flowctl.version,
-                                          records: Array(records.values))
+                                          records: records.values)
             do { try manifest.write(to: root) } catch { Console.error("warning: cannot write the manifest in \(root): \(error)") }
         }
     }

@@ -94,6 +94,7 @@ public final class Executor: Sendable {
         }
         let earlier = self.earlier ?? (try? journal.records()) ?? [:]
         report.records = earlier
+        report.records.reserveCapacity(earlier.count + tasks.count)
         // Outputs of finished tasks, for the tasks downstream (uploaded items, job results).
         var outputs: [Int: [RemoteItem]] = [:]
         // Remote jobs started (now or by an earlier run), by the position of their run task.

@@ -34,7 +34,7 @@ public struct Manifest: Codable, Sendable {
     }
 
     /// The manifest of everything the journal says was written under `root`.
-    public static func build(root: String, job: String, flowctlVersion: String, records: [TaskRecord]) -> Manifest {
+    public static func build(root: String, job: String, flowctlVersion: String, records: some Sequence<TaskRecord>) -> Manifest {
         let prefix = root.hasSuffix("/") ? root : root + "/"
         let files = records.compactMap { record -> Entry? in
             guard record.state == .done, let destination = record.destination, destination.hasPrefix(prefix) else { return nil }

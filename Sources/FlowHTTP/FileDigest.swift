@@ -8,7 +8,7 @@ import Glibc
 public enum FileDigest {
     /// Lowercase hex digests of a whole file (sha256 always, plus `algorithms`).
     public static func compute(path: String, algorithms: Set<DigestAlgorithm> = [.sha256]) async throws -> [DigestAlgorithm: String] {
-        try await offPool { try computeBlocking(path: path, algorithms: algorithms) }
+        try await offThePool { try computeBlocking(path: path, algorithms: algorithms) }
     }
 
     /// `compute` on the calling thread, for callers that are not on the cooperative pool.
@@ -23,7 +23,7 @@ public enum FileDigest {
     /// Copies `source` to `destination` (created or truncated), hashing the bytes on the way.
     public static func copy(from source: String, to destination: String,
                             algorithms: Set<DigestAlgorithm> = [.sha256]) async throws -> (bytes: Int64, digests: [DigestAlgorithm: String]) {
-        try await offPool {
+        try await offThePool {
             let input = open(source, O_RDONLY | O_CLOEXEC)
             guard input >= 0 else { throw HTTPError.fileSystem(path: source, errno: errno, message: errnoMessage(errno)) }
             defer { close(input) }
@@ -64,13 +64,5 @@ public enum FileDigest {
         var hashers = Hashers([])
         bytes.withUnsafeBytes { hashers.update($0) }
         return hashers.finalize()[.sha256]!
-    }
-
-    private static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try work() })
-            }
-        }
     }
 }

@@ -297,18 +297,12 @@ public final class HTTPClient: Sendable {
 
     // MARK: helpers
 
+    /// Blocking reads: on a Dispatch thread, not the cooperative pool nor the curl thread.
     private static func hashPrefix(of path: String, length: Int64, into hashers: Hashers) async throws -> Hashers {
-        try await withCheckedThrowingContinuation { continuation in
-            // Blocking reads: on a Dispatch thread, not the cooperative pool nor the curl thread.
-            DispatchQueue.global().async {
-                var hashers = hashers
-                do {
-                    try hashers.hashPrefix(of: path, length: length)
-                    continuation.resume(returning: hashers)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
+        try await offThePool {
+            var hashers = hashers
+            try hashers.hashPrefix(of: path, length: length)
+            return hashers
         }
     }
 }

@@ -240,6 +240,23 @@ struct Fixture {
         #expect(try reopened.records().count == 2)
     }
 
+    /// Closing the journal writes nothing (a checkpoint's fsync would wait for every file the run
+    /// left in the page cache): the log stays, and the next open reads it.
+    @Test func closingLeavesTheLogForTheNextOpen() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = Journal.path(forRoot: root)
+        let record = TaskRecord(id: "a/1", action: "a", kind: "download", state: .done, size: 1)
+        do {
+            let journal = try Journal(path: path)
+            try journal.save([record])
+        }
+        let log = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int
+        #expect((log ?? 0) > 0, "the log was checkpointed into the database on close")
+        #expect(try Journal(path: path, create: false).records()["a/1"] == record)
+        #expect(try Journal(path: path).records()["a/1"] == record)
+    }
+
     @Test func manifestListsDownloadsUnderTheRoot() {
         let records = [
             TaskRecord(id: "a/1", action: "a", kind: "download", state: .done, size: 3, sha256: "abc", source: "s",
