@@ -3,6 +3,4 @@ import FlowCommands
 
 /// The thin entry point: everything lives in FlowCommands, where tests can call it.
 @main
-struct FlowctlMain: AsyncMainProtocol {
-    typealias Command = Flowctl
-}
+extension Flowctl {}
