@@ -62,36 +62,44 @@ public final class AsyncSemaphore: Sendable {
     }
 }
 
-/// A token bucket: at most `ratePerSecond` starts per second, with a burst of one second's worth.
-public actor RateLimiter {
-    private let rate: Double
-    private let burst: Double
+/// A token bucket as a plain value: at most `ratePerSecond` starts per second, with a burst of
+/// one second's worth. It only does the arithmetic; `RateLimiter` does the waiting.
+public struct TokenBucket: Sendable {
+    public let rate: Double
+    public let burst: Double
     private var tokens: Double
     private var last: ContinuousClock.Instant
 
+    public init(ratePerSecond: Double, now: ContinuousClock.Instant) {
+        rate = ratePerSecond
+        burst = max(1, ratePerSecond)
+        tokens = burst
+        last = now
+    }
+
+    /// Takes a token for a start at `now`; returns the seconds that start must wait first (0
+    /// when a token was there). A start that waits reserves its token, so the next one waits longer.
+    public mutating func take(at now: ContinuousClock.Instant) -> Double {
+        let elapsed = max(.zero, last.duration(to: now))
+        last = max(last, now)
+        tokens = min(burst, tokens + rate * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        tokens -= 1
+        return tokens >= 0 ? 0 : -tokens / rate
+    }
+}
+
+/// Spaces request starts by a `TokenBucket`.
+public actor RateLimiter {
+    private var bucket: TokenBucket
+
     public init(ratePerSecond: Double) {
-        self.rate = ratePerSecond
-        self.burst = max(1, ratePerSecond)
-        self.tokens = max(1, ratePerSecond)
-        self.last = .now
+        bucket = TokenBucket(ratePerSecond: ratePerSecond, now: .now)
     }
 
     /// Waits until a request may start.
     public func acquire() async {
-        while true {
-            let now = ContinuousClock.now
-            let elapsed = last.duration(to: now)
-            last = now
-            tokens = min(burst, tokens + rate * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
-            if tokens >= 1 {
-                tokens -= 1
-                return
-            }
-            let wait = (1 - tokens) / rate
-            tokens -= 1  // reserve; the sleep pays for it
-            try? await Task.sleep(for: .seconds(wait))
-            return
-        }
+        let wait = bucket.take(at: .now)
+        if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
     }
 }
 
