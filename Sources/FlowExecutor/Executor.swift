@@ -80,18 +80,12 @@ public final class Executor: Sendable {
         // The loop's bookkeeping is keyed by position in `tasks`: no string hashing and no copy
         // of a task per step (10,000 tasks: 20 ms of tables before the first transfer otherwise).
         let tasks = plan.graph.tasks
+        // Each task's dependencies in the graph, in `dependsOn` order, and the reverse.
+        let dependencies = tasks.map { $0.dependsOn.compactMap(plan.graph.position(of:)) }
         var dependents = [[Int]](repeating: [], count: tasks.count)
+        for i in tasks.indices { for d in dependencies[i] { dependents[d].append(i) } }
         // Dependencies not yet finished; nil once the task started or was abandoned.
-        var unmet = [Int?](repeating: 0, count: tasks.count)
-        for i in tasks.indices {
-            var count = 0
-            for dep in tasks[i].dependsOn {
-                guard let d = plan.graph.position(of: dep) else { continue }
-                count += 1
-                dependents[d].append(i)
-            }
-            unmet[i] = count
-        }
+        var unmet: [Int?] = dependencies.map(\.count)
         let earlier = self.earlier ?? (try? journal.records()) ?? [:]
         report.records = earlier
         report.records.reserveCapacity(earlier.count + tasks.count)
@@ -138,13 +132,6 @@ public final class Executor: Sendable {
                 if n - 1 == 0 { enqueue(next) }
             }
         }
-        /// The position of the first task `i` depends on that is in the graph and satisfies `test`.
-        func firstDependency(of i: Int, where test: (Int) -> Bool) -> Int? {
-            for dep in tasks[i].dependsOn {
-                if let d = plan.graph.position(of: dep), test(d) { return d }
-            }
-            return nil
-        }
 
         for i in tasks.indices where unmet[i] == 0 { enqueue(i) }
 
@@ -177,11 +164,8 @@ public final class Executor: Sendable {
                         completed(i)
                         continue
                     }
-                    var inputs: [RemoteItem] = []
-                    for dep in tasks[i].dependsOn {
-                        if let d = plan.graph.position(of: dep), let made = outputs[d] { inputs += made }
-                    }
-                    let run = firstDependency(of: i) { runs[$0] != nil }.flatMap { runs[$0] }
+                    let inputs = dependencies[i].flatMap { outputs[$0] ?? [] }
+                    let run = dependencies[i].lazy.compactMap { runs[$0] }.first
                     let task = tasks[i]
                     let previous = earlier[id]
                     running += 1
@@ -201,9 +185,7 @@ public final class Executor: Sendable {
                     report.bytes += transferred
                     report.retries += retries
                     if !made.isEmpty { outputs[i] = made }
-                    if kind == .run || kind == .wait {
-                        runs[i] = record.remoteState.flatMap(RemoteStateRecord.init(json:))?.run
-                    }
+                    runs[i] = record.remoteState.flatMap(RemoteStateRecord.init(json:))?.run
                     commit(files + [record], transfer: transferred > 0 ? (id, transferred, resumed) : nil, wroteFile: wroteFile)
                     // Remote job ids must be in the journal before anything else happens: a re-run must not start them twice.
                     if kind == .run || kind == .wait { await committer.commitNow() }
@@ -213,7 +195,7 @@ public final class Executor: Sendable {
                     report.retries += retries
                     report.failures.append((task: id, error: message))
                     var records: [TaskRecord] = []
-                    if restartRun, let runTask = firstDependency(of: i, where: { tasks[$0].kind == .run }) {
+                    if restartRun, let runTask = dependencies[i].first(where: { tasks[$0].kind == .run }) {
                         // Forget the failed job so the next run starts a new one.
                         records.append(TaskRecord(id: tasks[runTask].id, action: tasks[i].action, kind: TaskKind.run.rawValue,
                                                   state: .failed, error: message))

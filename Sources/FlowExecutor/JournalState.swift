@@ -23,7 +23,6 @@ public struct JournalState: CompletedWork {
     /// Tasks the journal has no finished record of are asked of the disk in one batch (one stat
     /// per missing output folder, not one per file: before a first run, every task).
     public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
-        if records.isEmpty { return FilesOnDisk().skipReasons(for: tasks) }
         let done = tasks.indices.map { records[tasks[$0].id].flatMap { $0.state == .done ? $0 : nil } }
         var reasons = FilesOnDisk().skipReasons(for: tasks) { done[$0] == nil }
         for i in tasks.indices { if let record = done[i] { reasons[i] = journaledSkipReason(for: tasks[i], record: record) } }

@@ -11,31 +11,22 @@ public enum Timestamp {
         var time = time_t(((secondsSince1970 * 1000).rounded() / 1000).rounded(.down))
         var parts = tm()
         gmtime_r(&time, &parts)
-        let year = Int(parts.tm_year) + 1900
-        guard (1000...9999).contains(year) else {
-            func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-            return "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
-                + "T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
-        }
         // Straight into the string's bytes: a manifest formats one per file.
-        return String(unsafeUninitializedCapacity: 20) { out in
-            func put(_ value: Int, digits: Int, at offset: Int) {
-                var value = value
-                for i in stride(from: offset + digits - 1, through: offset, by: -1) {
-                    out[i] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
+        return String(unsafeUninitializedCapacity: 32) { out in
+            var count = 0
+            for byte in String(Int(parts.tm_year) + 1900).utf8 {
+                out[count] = byte
+                count += 1
             }
-            put(year, digits: 4, at: 0)
-            put(Int(parts.tm_mon) + 1, digits: 2, at: 5)
-            put(Int(parts.tm_mday), digits: 2, at: 8)
-            put(Int(parts.tm_hour), digits: 2, at: 11)
-            put(Int(parts.tm_min), digits: 2, at: 14)
-            put(Int(parts.tm_sec), digits: 2, at: 17)
-            for (offset, byte) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "Z")] as [(Int, Unicode.Scalar)] {
-                out[offset] = UInt8(ascii: byte)
+            for (separator, value) in [("-", parts.tm_mon + 1), ("-", parts.tm_mday), ("T", parts.tm_hour),
+                                       (":", parts.tm_min), (":", parts.tm_sec)] as [(Unicode.Scalar, Int32)] {
+                out[count] = UInt8(ascii: separator)
+                out[count + 1] = UInt8(ascii: "0") + UInt8(value / 10)
+                out[count + 2] = UInt8(ascii: "0") + UInt8(value % 10)
+                count += 3
             }
-            return 20
+            out[count] = UInt8(ascii: "Z")
+            return count + 1
         }
     }
 }
