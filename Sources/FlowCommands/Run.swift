@@ -53,7 +53,7 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let (report, roots) = await execute(plan, session: session, journal: journal, journaled: journaled)
-        writeManifests(roots: roots, session: session, records: report.records)
+        writeManifests(roots: roots, session: session, files: report.written)
         Console.error(RunSummary.text(report))
         if report.interrupted && report.failures.isEmpty { throw ExitCode(130) }
         if !report.succeeded { throw ExitCode(1) }
@@ -82,10 +82,10 @@ struct Run: AsyncParsableCommand {
 
 extension Run {
     /// Provenance: every download root gets a `flowctl-manifest.json` of what the journal says is there.
-    func writeManifests(roots: Set<String>, session: JobSession, records: [String: TaskRecord]) {
+    func writeManifests(roots: Set<String>, session: JobSession, files: [String: WrittenFile]) {
         for root in roots.sorted() where FileManager.default.fileExists(atPath: root) {
             let manifest = Manifest.build(root: root, job: session.job.name, flowctlVersion: Flowctl.version,
-                                          records: records.values)
+                                          files: files.values)
             do { try manifest.write(to: root) } catch { Console.error("warning: cannot write the manifest in \(root): \(error)") }
         }
     }

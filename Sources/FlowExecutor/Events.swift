@@ -181,9 +181,10 @@ public struct RunReport: Sendable {
     /// Tasks not started because a dependency failed or the run stopped.
     public var notStarted = 0
     public var interrupted = false
-    /// Every task record the journal holds after the run: the earlier ones with this run's on
-    /// top (saving replaces a task's row). Manifests are built from it, not from a re-read.
-    public var records: [String: TaskRecord] = [:]
+    /// Every file the journal says is written after the run, by task id: the earlier ones with
+    /// this run's on top (saving replaces a task's row). Manifests are built from it, not from a
+    /// re-read of the journal.
+    public var written: [String: WrittenFile] = [:]
 
     public init() {}
 

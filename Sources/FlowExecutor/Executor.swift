@@ -87,8 +87,7 @@ public final class Executor: Sendable {
         // Dependencies not yet finished; nil once the task started or was abandoned.
         var unmet: [Int?] = dependencies.map(\.count)
         let earlier = self.earlier ?? (try? journal.records()) ?? [:]
-        report.records = earlier
-        report.records.reserveCapacity(earlier.count + tasks.count)
+        report.written = earlier.compactMapValues(WrittenFile.init)
         // Outputs of finished tasks, for the tasks downstream (uploaded items, job results).
         var outputs: [Int: [RemoteItem]] = [:]
         // Remote jobs started (now or by an earlier run), by the position of their run task.
@@ -101,7 +100,7 @@ public final class Executor: Sendable {
         let runID = try? journal.beginRun(job: plan.job.name)
         /// Queues records for the journal, and keeps them for the report.
         func commit(_ records: [TaskRecord], transfer: (taskID: String, bytes: Int64, resumed: Bool)?, wroteFile: Bool) {
-            for record in records { report.records[record.id] = record }
+            for record in records { report.written[record.id] = WrittenFile(record) }
             committer.add(records, transfer: transfer, wroteFile: wroteFile)
         }
 

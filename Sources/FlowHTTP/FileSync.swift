@@ -21,23 +21,41 @@ extension FileSync {
     /// without it the file is as durable as the downloads beside it (until the next sync).
     /// (Foundation's `Data.write` always fsyncs, and `createFile` writes a temporary of its own.)
     public static func replace(_ path: String, with bytes: [UInt8], fsync: Bool = false) throws(HTTPError) {
+        try replace(path, fsync: fsync) { (write) throws(HTTPError) in try write(bytes) }
+    }
+
+    /// `replace(_:with:fsync:)` for content made piece by piece: `produce` hands each piece to
+    /// `write` as it is made, so a big file is never whole in memory.
+    public static func replace(_ path: String, fsync: Bool = false,
+                               writing produce: (_ write: ([UInt8]) throws(HTTPError) -> Void) throws(HTTPError) -> Void)
+        throws(HTTPError) {
         let part = path + ".part"
         let fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .fileSystem(path: part, errno: errno, message: errnoMessage(errno)) }
         var failure: Int32 = 0
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
+        func write(_ bytes: [UInt8]) throws(HTTPError) {
+            bytes.withUnsafeBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        failure = errno
+                        return
+                    }
+                    done += n
                 }
-                done += n
             }
+            if failure != 0 { throw .fileSystem(path: path, errno: failure, message: errnoMessage(failure)) }
         }
-        if failure == 0, fsync, Glibc.fsync(fd) != 0 { failure = errno }
+        do {
+            try produce(write)
+        } catch {
+            close(fd)
+            unlink(part)
+            throw error
+        }
+        if fsync, Glibc.fsync(fd) != 0 { failure = errno }
         if close(fd) != 0, failure == 0 { failure = errno }
         if failure == 0, rename(part, path) != 0 { failure = errno }
         guard failure == 0 else {

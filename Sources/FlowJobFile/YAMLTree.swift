@@ -47,7 +47,9 @@ enum YAMLReader {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: source.text)
+            // No tag resolution: the loader reads scalars as text (and knows plain from quoted).
+            // Yams' default resolver compiles ICU regular expressions: ~2 MB and milliseconds.
+            root = try Yams.compose(yaml: source.text, .basic)
         } catch let error as YamlError {
             switch error {
             case .scanner(let context, let problem, let mark, _),

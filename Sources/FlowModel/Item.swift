@@ -10,7 +10,8 @@ public struct Checksum: Sendable, Hashable, Codable {
     public var value: String
     public init(_ algorithm: ChecksumAlgorithm, _ value: String) {
         self.algorithm = algorithm
-        self.value = value.lowercased()
+        // Digests are mostly lower-case hex already: no new string for each of them.
+        self.value = value.utf8.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) ? value.lowercased() : value
     }
 }
 

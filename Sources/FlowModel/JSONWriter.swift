@@ -29,10 +29,17 @@ public struct JSONWriter {
         bytes.reserveCapacity(capacity)
     }
 
-    /// Hands over what has been written so far, for streaming.
+    /// Hands over what has been written so far, for streaming; the writer goes on with a buffer
+    /// of the same capacity.
     public mutating func take() -> [UInt8] {
         defer { bytes.removeAll(keepingCapacity: true) }
         return bytes
+    }
+
+    /// Hands over everything written, ending the writer: the buffer moves out, uncopied (`take`
+    /// would allocate a second buffer of the same capacity, 3 MB for a 10,000-file manifest).
+    public consuming func finish() -> [UInt8] {
+        bytes
     }
 
     // MARK: containers

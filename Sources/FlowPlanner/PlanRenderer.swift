@@ -174,7 +174,9 @@ public enum PlanRenderer {
         json.key("todo"); json.value(todo)
         json.closeObject()
         json.closeObject()
-        try output(json.take() + [UInt8(ascii: "\n")])
+        var last = json.finish()
+        last.append(UInt8(ascii: "\n"))
+        try output(last)
     }
 
     /// One task of the JSON plan; keys in byte order.

@@ -264,9 +264,27 @@ struct Fixture {
             TaskRecord(id: "a/2", action: "a", kind: "download", state: .failed, destination: "/r/x/2.bin"),
             TaskRecord(id: "b/1", action: "b", kind: "download", state: .done, destination: "/elsewhere/1.bin"),
         ]
-        let manifest = Manifest.build(root: "/r", job: "j", flowctlVersion: "v", records: records)
+        let manifest = Manifest.build(root: "/r", job: "j", flowctlVersion: "v", files: records.compactMap(WrittenFile.init))
         #expect(manifest.files.map(\.path) == ["x/1.bin"])
         #expect(manifest.files.first?.downloadedAt == "1970-01-01T00:00:00Z")
+    }
+
+    /// A big manifest is written in pieces; the file is the same as the whole rendering.
+    @Test func aManifestWrittenInPiecesIsTheWholeRendering() throws {
+        let records = (0..<3000).map { n in
+            TaskRecord(id: "a/\(n)", action: "a", kind: "download", state: .done, size: Int64(n),
+                       sha256: String(repeating: "ab", count: 32), source: "s", remoteID: "\(n)",
+                       destination: "/r/dir/file-\(n).bin", finishedAt: Double(n))
+        }
+        let manifest = Manifest.build(root: "/r", job: "j", flowctlVersion: "v", files: records.compactMap(WrittenFile.init))
+        let whole = manifest.rendered()
+        #expect(whole.count > 2 * (256 << 10), "at least three pieces")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("manifest-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try manifest.write(to: root)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: root + "/" + Manifest.fileName))) == whole)
+        #expect(try Manifest.read(from: root).files == manifest.files)
     }
 
     @Test func manifestIsWrittenAsJSONEncoderWouldAndReadsBack() throws {
@@ -276,7 +294,7 @@ struct Fixture {
                        finishedAt: 0),
             TaskRecord(id: "a/2", action: "a", kind: "download", state: .done, destination: "/r/y/2.bin"),
         ]
-        let manifest = Manifest.build(root: "/r", job: "j/ü", flowctlVersion: "v", records: records)
+        let manifest = Manifest.build(root: "/r", job: "j/ü", flowctlVersion: "v", files: records.compactMap(WrittenFile.init))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         #expect(String(decoding: manifest.rendered(), as: UTF8.self) == String(decoding: try encoder.encode(manifest), as: UTF8.self))

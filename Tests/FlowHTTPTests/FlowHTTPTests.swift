@@ -261,6 +261,31 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
     }
 }
 
+/// Small files written whole through `<path>.part` and a rename.
+@Suite struct FileSyncTests {
+    @Test func aFileMadeInPiecesAppearsWholeOrNotAtAll() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/made.json"
+        try FileSync.replace(path) { (write) throws(HTTPError) in
+            try write(Array("one ".utf8))
+            try write([])
+            try write(Array("two".utf8))
+        }
+        #expect(try readFile(path) == Array("one two".utf8))
+
+        // A producer that fails half-way leaves the old file as it was, and no part file.
+        #expect(throws: HTTPError.self) {
+            try FileSync.replace(path) { (write) throws(HTTPError) in
+                try write(Array("half".utf8))
+                throw .fileSystem(path: path, errno: ENOSPC, message: "no space")
+            }
+        }
+        #expect(try readFile(path) == Array("one two".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["made.json"])
+    }
+}
+
 /// Small downloads go to an unnamed file (O_TMPFILE) that appears, whole, only when linked.
 @Suite struct UnnamedFileTests {
     /// The folder's entries, sorted.
