@@ -97,7 +97,7 @@ public struct Manifest: Codable, Sendable {
 }
 
 /// What a manifest says of a file a task wrote: the part of its `TaskRecord` worth keeping in
-/// memory for the whole run (a third of the size, for 10,000 files 2 MB instead of 5).
+/// memory for the whole run (under half the size: for 10,000 files a 2 MB table instead of 4.6).
 public struct WrittenFile: Sendable, Hashable {
     /// Absolute path of the file.
     public var destination: String
