@@ -10,18 +10,20 @@ import Glibc
 /// On a large body the curl thread is the slowest stage: receiving, then the kernel's copy of
 /// every byte into the page cache (with page zeroing, over half of that thread's time on a
 /// 1 GiB download), and sha256 of every byte costs about as much again. So the write callback
-/// only copies each chunk into a reused buffer and queues it; the writer (`flowhttp-write`)
-/// `pwrite`s it at its offset and passes the buffer on; the hasher (`flowhttp-hash`) feeds it to
-/// the file's hashers and returns the buffer. Each stage keeps the order of the chunks.
+/// only copies each piece into a reused buffer (`FileSink` gathers them), and queues the buffer
+/// when it is full; the writer (`flowhttp-write`) `pwrite`s it at its offset and passes it on;
+/// the hasher (`flowhttp-hash`) feeds it to the file's hashers and returns the buffer. Each stage
+/// keeps the order of the chunks.
 ///
 /// At most `maxQueuedBytes` are in the pipeline at once; beyond that the curl thread waits, so
-/// memory stays bounded whatever the speed. `whenDrained` runs one closure once every chunk queued
+/// memory stays bounded whatever the speed. Taking a buffer never waits (each transfer holds
+/// at most one that is filling), only queueing one does: the writer and the hasher always drain. `whenDrained` runs one closure once every chunk queued
 /// before it is written and another once they are hashed too: the engine closes a finished
 /// download's file in the first and resumes its caller in the second, so the caller never reads
 /// a digest that is still being computed.
 final class BodyPipeline: @unchecked Sendable {
     static let maxQueuedBytes = 8 << 20
-    /// Chunk buffers are reused: a fresh 128 KiB allocation per chunk is an mmap, page faults and
+    /// Chunk buffers are reused: a fresh 256 KiB allocation per chunk is an mmap, page faults and
     /// zeroed pages, which cost more than the hashing itself.
     static let bufferSize = 256 << 10
 
@@ -42,14 +44,19 @@ final class BodyPipeline: @unchecked Sendable {
         self.hasher = hasher
     }
 
-    /// Queues a copy of `data`, to be written at `offset` of `sink`'s file and hashed into
-    /// `sink.hashers`. Waits while the pipeline is full.
-    func submit(_ data: UnsafeRawBufferPointer, at offset: Int64, for sink: FileSink) {
-        guard !data.isEmpty else { return }
-        let buffer = budget.take(data.count)
-        let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<data.count])
-        bytes.copyMemory(from: data)
-        writer.enqueue(.chunk(sink, Chunk(bytes: bytes, buffer: buffer, offset: offset)), size: data.count)
+    /// A buffer of `bufferSize` bytes to fill, a spare one when there is one.
+    func takeBuffer() -> UnsafeMutableRawBufferPointer { budget.spareBuffer() }
+
+    /// Keeps a buffer that was not queued for the next `takeBuffer`.
+    func returnBuffer(_ buffer: UnsafeMutableRawBufferPointer) { budget.keep(buffer, queued: 0) }
+
+    /// Queues the first `count` bytes of `buffer` (from `takeBuffer`, the pipeline's from now on),
+    /// to be written at `offset` of `sink`'s file and hashed into `sink.hashers`. Waits while the
+    /// pipeline is full.
+    func submit(_ buffer: UnsafeMutableRawBufferPointer, count: Int, at offset: Int64, for sink: FileSink) {
+        budget.waitForRoom(count)
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+        writer.enqueue(.chunk(sink, Chunk(bytes: bytes, buffer: buffer, offset: offset)), size: count)
     }
 
     /// Runs `written` on the writer once every chunk queued so far is in its file, then `hashed`
@@ -83,8 +90,10 @@ final class BodyPipeline: @unchecked Sendable {
         private var producerWaiting = false
         private var spare: [UnsafeMutableRawBufferPointer] = []
 
-        /// A buffer for `count` bytes, counted as queued; waits while the pipeline is full.
-        func take(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        deinit { for buffer in spare { buffer.deallocate() } }
+
+        /// Counts `count` bytes as queued; waits while the pipeline is full.
+        func waitForRoom(_ count: Int) {
             condition.lock()
             // The hasher frees room as it goes; it stops only after the last chunk, and only the
             // curl thread, which is then not in here, stops the pipeline.
@@ -93,25 +102,29 @@ final class BodyPipeline: @unchecked Sendable {
                 condition.wait()
             }
             queuedBytes += count
-            var buffer = spare.popLast()
             condition.unlock()
-            if buffer == nil || buffer!.count < count {
-                buffer?.deallocate()
-                buffer = .allocate(byteCount: max(BodyPipeline.bufferSize, count), alignment: 16)
-            }
-            return buffer!
         }
 
-        func giveBack(_ chunk: Chunk) {
+        func spareBuffer() -> UnsafeMutableRawBufferPointer {
             condition.lock()
-            queuedBytes -= chunk.bytes.count
-            spare.append(chunk.buffer)
-            if producerWaiting {
+            let buffer = spare.popLast()
+            condition.unlock()
+            return buffer ?? .allocate(byteCount: BodyPipeline.bufferSize, alignment: 16)
+        }
+
+        /// Takes back a buffer whose `queued` bytes (counted by `waitForRoom`) are done with.
+        func keep(_ buffer: UnsafeMutableRawBufferPointer, queued: Int) {
+            condition.lock()
+            queuedBytes -= queued
+            spare.append(buffer)
+            if producerWaiting && queued > 0 {
                 producerWaiting = false
                 condition.broadcast()
             }
             condition.unlock()
         }
+
+        func giveBack(_ chunk: Chunk) { keep(chunk.buffer, queued: chunk.bytes.count) }
     }
 
     /// One thread working through a queue of chunks and barriers, in order.

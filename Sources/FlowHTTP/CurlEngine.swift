@@ -219,6 +219,7 @@ final class CurlEngine: @unchecked Sendable {
             }
         }
         guard case .file(let file) = transfer.sink else { return resume(error) }
+        file.flush()  // what arrived stays in the file, complete or not (a failure is kept in the sink)
         if file.hashesInline {
             file.close()  // written and hashed here, as it arrived
             return resume(error ?? file.finalFailure)

@@ -126,6 +126,10 @@ final class Transfer: @unchecked Sendable {
 /// prefix) and starting clean. Bodies are written and hashed by the engine's `BodyPipeline`
 /// (whose hasher alone touches `hashers` meanwhile), except a small unnamed file, which the curl
 /// thread writes and hashes itself (`hashesInline`).
+///
+/// Either way the body is gathered into buffers of `BodyPipeline.bufferSize` first: curl hands
+/// it over 16 KiB at a time, and one `pwrite` per 256 KiB (or per small file) costs the kernel
+/// less than one per 16 KiB (fewer calls, and larger page-cache folios on ext4).
 final class FileSink: @unchecked Sendable {
     static let errorBodyLimit = 64 << 10
 
@@ -153,8 +157,12 @@ final class FileSink: @unchecked Sendable {
     var bytesWritten: Int64 = 0
     var appended = false
     var failure: HTTPError?
-    /// Where the next chunk goes in the file.
+    /// Where the staged bytes go in the file.
     private var offset: Int64 = 0
+    /// Body bytes received and not yet written (inline) or handed to the pipeline: the first
+    /// `staged` bytes of `stage`, a buffer of the pipeline's (no buffer until the first byte).
+    private var stage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var staged = 0
     /// The pipeline's writer could not write (set on its thread; the next chunk sees it).
     private let writeFailure = Mutex<HTTPError?>(nil)
 
@@ -222,23 +230,44 @@ final class FileSink: @unchecked Sendable {
     /// Takes a piece of the body (on the curl thread); false aborts the transfer.
     func write(_ data: UnsafeRawBufferPointer) -> Bool {
         if fd < 0 || failure != nil { return false }
-        if hashesInline {
-            let code = Self.write(data, to: fd, at: offset)
-            guard code == 0 else {
-                failure = failure ?? .fileSystem(path: path, errno: code, message: errnoMessage(code))
-                return false
-            }
-            hashers.update(data)
-        } else {
-            if let failed = writeFailure.withLock({ $0 }) {
-                failure = failed
-                return false
-            }
-            pipeline.submit(data, at: offset, for: self)
+        if !hashesInline, let failed = writeFailure.withLock({ $0 }) {
+            failure = failed
+            return false
         }
-        offset += Int64(data.count)
+        var rest = data
+        while !rest.isEmpty {
+            if stage.baseAddress == nil { stage = pipeline.takeBuffer() }
+            let n = min(rest.count, stage.count - staged)
+            UnsafeMutableRawBufferPointer(rebasing: stage[staged..<staged + n]).copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[..<n]))
+            staged += n
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+            if staged == stage.count, !flush() { return false }
+        }
         bytesWritten += Int64(data.count)
         progress?(bytesWritten)
+        return true
+    }
+
+    /// Writes and hashes the staged bytes (inline), or hands them to the pipeline; on the curl
+    /// thread, when the stage is full and when the transfer ends. False when the write failed.
+    @discardableResult
+    func flush() -> Bool {
+        guard staged > 0, fd >= 0, failure == nil else { return failure == nil }
+        let bytes = UnsafeRawBufferPointer(rebasing: stage[..<staged])
+        let position = offset
+        offset += Int64(staged)
+        staged = 0
+        if hashesInline {
+            let code = Self.write(bytes, to: fd, at: position)
+            guard code == 0 else {
+                failure = .fileSystem(path: path, errno: code, message: errnoMessage(code))
+                return false
+            }
+            hashers.update(bytes)
+        } else {
+            pipeline.submit(stage, count: bytes.count, at: position, for: self)
+            stage = UnsafeMutableRawBufferPointer(start: nil, count: 0)  // the pipeline's now
+        }
         return true
     }
 
@@ -268,9 +297,14 @@ final class FileSink: @unchecked Sendable {
         return 0
     }
 
-    /// No more writes. A `.part` file is closed; an unnamed file stays open (its `UnnamedFile`
-    /// owns the descriptor) until it is linked or dropped.
+    /// No more writes (call `flush` first). A `.part` file is closed; an unnamed file stays open
+    /// (its `UnnamedFile` owns the descriptor) until it is linked or dropped.
     func close() {
+        if stage.baseAddress != nil {
+            pipeline.returnBuffer(stage)
+            stage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+            staged = 0
+        }
         if fd >= 0 {
             if unnamed == nil, Glibc.close(fd) != 0 { _ = check(false) }
             fd = -1

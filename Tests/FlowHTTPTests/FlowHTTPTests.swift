@@ -69,15 +69,17 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
 
     /// Hashing runs on a worker thread with at most 8 MiB queued: big and small downloads at
     /// once must still each get the digest of exactly their own bytes.
-    /// Half the downloads are unnamed (small ones hashed by their caller, large ones named `.part`
-    /// and hashed by the worker), half `.part` files: every digest belongs to its own body.
+    /// Half the downloads are unnamed (small ones hashed on the curl thread, large ones named
+    /// `.part` and hashed by the worker), half `.part` files: every digest belongs to its own body.
+    /// Bodies are gathered into 256 KiB buffers: 700,001 bytes unnamed and 300,000 bytes in a
+    /// `.part` take a few buffers each, the last one part full.
     @Test func concurrentDownloadsGetTheirOwnDigestsUnderHashBackpressure() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()
         defer { client.shutdown() }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let sizes = [12 << 20, 9 << 20 + 7] + (0..<40).map { 1 + $0 * 4093 }
+        let sizes = [12 << 20, 9 << 20 + 7, 700_001, 300_000] + (0..<40).map { 1 + $0 * 4093 }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (n, size) in sizes.enumerated() {
                 group.addTask {
@@ -88,6 +90,13 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
                     #expect(result.fileSize == Int64(size))
                     #expect(result.digests[.sha256] == hexDigest(SHA256.self, expected))
                     #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, expected))
+                    // And the bytes in the file are the body, each buffer at its place.
+                    var path = "\(dir)/\(n).part"
+                    if let file = result.unnamedFile {
+                        path = "\(dir)/\(n)"
+                        try file.link(as: path)
+                    }
+                    #expect(try readFile(path) == expected)
                 }
             }
             try await group.waitForAll()
