@@ -23,9 +23,9 @@ import Glibc
 /// a digest that is still being computed.
 final class BodyPipeline: @unchecked Sendable {
     static let maxQueuedBytes = 8 << 20
-    /// Chunk buffers are reused: a fresh 256 KiB allocation per chunk is an mmap, page faults and
-    /// zeroed pages, which cost more than the hashing itself.
-    static let bufferSize = 256 << 10
+    /// Chunk buffers are reused: a fresh allocation per chunk means page faults and zeroed
+    /// pages, which cost more than the hashing itself. Why 64 KiB: see README.md.
+    static let bufferSize = 64 << 10
 
     private let budget = Budget()
     private let writer: Stage

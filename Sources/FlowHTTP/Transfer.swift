@@ -128,7 +128,7 @@ final class Transfer: @unchecked Sendable {
 /// thread writes and hashes itself (`hashesInline`).
 ///
 /// Either way the body is gathered into buffers of `BodyPipeline.bufferSize` first: curl hands
-/// it over 16 KiB at a time, and one `pwrite` per 256 KiB (or per small file) costs the kernel
+/// it over 16 KiB at a time, and one `pwrite` per 64 KiB costs the kernel
 /// less than one per 16 KiB (fewer calls, and larger page-cache folios on ext4).
 final class FileSink: @unchecked Sendable {
     static let errorBodyLimit = 64 << 10

@@ -71,7 +71,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
     /// once must still each get the digest of exactly their own bytes.
     /// Half the downloads are unnamed (small ones hashed on the curl thread, large ones named
     /// `.part` and hashed by the worker), half `.part` files: every digest belongs to its own body.
-    /// Bodies are gathered into 256 KiB buffers: 700,001 bytes unnamed and 300,000 bytes in a
+    /// Bodies are gathered into 64 KiB buffers: 700,001 bytes unnamed and 300,000 bytes in a
     /// `.part` take a few buffers each, the last one part full.
     @Test func concurrentDownloadsGetTheirOwnDigestsUnderHashBackpressure() async throws {
         let server = try await Servers.main.value
