@@ -127,9 +127,9 @@ final class Transfer: @unchecked Sendable {
 /// (whose hasher alone touches `hashers` meanwhile), except a small unnamed file, which the curl
 /// thread writes and hashes itself (`hashesInline`).
 ///
-/// Either way the body is gathered into buffers of `BodyPipeline.bufferSize` first: curl hands
-/// it over 16 KiB at a time, and one `pwrite` per 64 KiB costs the kernel
-/// less than one per 16 KiB (fewer calls, and larger page-cache folios on ext4).
+/// Either way the body is gathered into buffers of `BodyPipeline.bufferSize` (64 KiB) first:
+/// curl hands it over 16 KiB at a time, and one `pwrite` per 64 KiB costs the kernel less than
+/// four (fewer calls, and larger page-cache folios on ext4).
 final class FileSink: @unchecked Sendable {
     static let errorBodyLimit = 64 << 10
 
@@ -163,7 +163,7 @@ final class FileSink: @unchecked Sendable {
     /// `staged` bytes of `stage`, a buffer of the pipeline's (no buffer until the first byte).
     private var stage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var staged = 0
-    /// The pipeline's writer could not write (set on its thread; the next chunk sees it).
+    /// The pipeline's writer could not write (set on its thread; the next flush sees it).
     private let writeFailure = Mutex<HTTPError?>(nil)
 
     /// Opens (creating, never truncating) `path` for a download; truncation waits for a 2xx answer.
@@ -230,15 +230,12 @@ final class FileSink: @unchecked Sendable {
     /// Takes a piece of the body (on the curl thread); false aborts the transfer.
     func write(_ data: UnsafeRawBufferPointer) -> Bool {
         if fd < 0 || failure != nil { return false }
-        if !hashesInline, let failed = writeFailure.withLock({ $0 }) {
-            failure = failed
-            return false
-        }
         var rest = data
         while !rest.isEmpty {
             if stage.baseAddress == nil { stage = pipeline.takeBuffer() }
             let n = min(rest.count, stage.count - staged)
-            UnsafeMutableRawBufferPointer(rebasing: stage[staged..<staged + n]).copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[..<n]))
+            UnsafeMutableRawBufferPointer(rebasing: stage[staged..<staged + n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[..<n]))
             staged += n
             rest = UnsafeRawBufferPointer(rebasing: rest[n...])
             if staged == stage.count, !flush() { return false }
@@ -265,6 +262,10 @@ final class FileSink: @unchecked Sendable {
             }
             hashers.update(bytes)
         } else {
+            if let failed = writeFailure.withLock({ $0 }) {
+                failure = failed
+                return false
+            }
             pipeline.submit(stage, count: bytes.count, at: position, for: self)
             stage = UnsafeMutableRawBufferPointer(start: nil, count: 0)  // the pipeline's now
         }
