@@ -17,10 +17,11 @@ import Glibc
 ///
 /// At most `maxQueuedBytes` are in the pipeline at once; beyond that the curl thread waits, so
 /// memory stays bounded whatever the speed. Taking a buffer never waits (each transfer holds
-/// at most one that is filling), only queueing one does: the writer and the hasher always drain. `whenDrained` runs one closure once every chunk queued
-/// before it is written and another once they are hashed too: the engine closes a finished
-/// download's file in the first and resumes its caller in the second, so the caller never reads
-/// a digest that is still being computed.
+/// at most one that is filling), only queueing one does: the writer and the hasher always drain.
+///
+/// `whenDrained` runs one closure once every chunk queued before it is written and another once
+/// they are hashed too: the engine closes a finished download's file in the first and resumes
+/// its caller in the second, so the caller never reads a digest that is still being computed.
 final class BodyPipeline: @unchecked Sendable {
     static let maxQueuedBytes = 8 << 20
     /// Chunk buffers are reused: a fresh allocation per chunk means page faults and zeroed
