@@ -1,15 +1,14 @@
-import DequeModule
 import Foundation
 import FlowConnector
 import FlowHTTP
 import FlowModel
 import FlowPlanner
+import Synchronization
 
 /// How a run behaves.
 public struct ExecutorOptions: Sendable {
-    /// Transfers in flight at once across all sources (waits on remote jobs do not count).
-    /// A download holds its slot while its bytes arrive, not while they are verified and
-    /// put in place: up to `jobs` more tasks may be finishing (or waiting for a slot) meanwhile.
+    /// Tasks running at once across all sources, each in a worker of its own: a download holds
+    /// its worker until its file is verified and in place. Waits on remote jobs do not count.
     public var jobs: Int
     /// Go on with independent work after a failure (default: stop starting new work).
     public var keepGoing: Bool
@@ -45,8 +44,8 @@ public final class Executor: Sendable {
     let earlier: [String: TaskRecord]?
     let stopFlag = StopFlag()
     let folders = OutputFolders()
-    /// The `jobs` transfer slots (see `ExecutorOptions.jobs`).
-    let transferSlots: AsyncSemaphore
+    /// The run in progress, for `stop`.
+    private let running = Mutex<RunState?>(nil)
 
     public init(plan: Plan, connectors: [String: any Connector], journal: Journal,
                 options: ExecutorOptions = .init(), events: any EventSink, journaled earlier: [String: TaskRecord]? = nil) {
@@ -56,12 +55,14 @@ public final class Executor: Sendable {
         self.options = options
         self.events = events
         self.earlier = earlier
-        self.transferSlots = AsyncSemaphore(limit: options.jobs)
     }
 
     /// Asks the run to start nothing new; in-flight transfers are cancelled, their `.part`
     /// files kept for resume, and the journal saved.
-    public func stop() { stopFlag.set() }
+    public func stop() {
+        stopFlag.set()
+        running.withLock { $0 }?.stop()
+    }
 
     /// What a finished task hands to the tasks that depend on it.
     enum Outcome: Sendable {
@@ -76,34 +77,16 @@ public final class Executor: Sendable {
 
     public func run() async -> RunReport {
         let clock = ContinuousClock.now
-        var report = RunReport()
-        // The loop's bookkeeping is keyed by position in `tasks`: no string hashing and no copy
-        // of a task per step (10,000 tasks: 20 ms of tables before the first transfer otherwise).
-        let tasks = plan.graph.tasks
-        // Each task's dependencies in the graph, in `dependsOn` order, and the reverse.
-        let dependencies = tasks.map { $0.dependsOn.compactMap(plan.graph.position(of:)) }
-        var dependents = [[Int]](repeating: [], count: tasks.count)
-        for i in tasks.indices { for d in dependencies[i] { dependents[d].append(i) } }
-        // Dependencies not yet finished; nil once the task started or was abandoned.
-        var unmet: [Int?] = dependencies.map(\.count)
         let earlier = self.earlier ?? (try? journal.records()) ?? [:]
-        report.written = earlier.compactMapValues(WrittenFile.init)
-        // Outputs of finished tasks, for the tasks downstream (uploaded items, job results).
-        var outputs: [Int: [RemoteItem]] = [:]
-        // Remote jobs started (now or by an earlier run), by the position of their run task.
-        var runs: [Int: RemoteRun] = [:]
-        var readyTransfers: Deque<Int> = []
-        var readyWaits: Deque<Int> = []
         let committer = JournalCommitter(journal: journal, syncRoots: Array(Set(plan.roots.values)).sorted(),
                                          batchSize: options.batchSize, batchSeconds: options.batchSeconds,
                                          syncSeconds: options.syncSeconds)
+        let state = RunState(graph: plan.graph, earlier: earlier, committer: committer, events: events,
+                             keepGoing: options.keepGoing)
+        running.withLock { $0 = state }
+        if stopFlag.isSet { state.stop() }
         let runID = try? journal.beginRun(job: plan.job.name)
-        /// Queues records for the journal, and keeps them for the report.
-        func commit(_ records: [TaskRecord], transfer: (taskID: String, bytes: Int64, resumed: Bool)?, wroteFile: Bool) {
-            for record in records { report.written[record.id] = WrittenFile(record) }
-            committer.add(records, transfer: transfer, wroteFile: wroteFile)
-        }
-
+        let tasks = plan.graph.tasks
         var pendingBytes: Int64 = 0
         var skippedCount = 0
         for i in tasks.indices {
@@ -111,111 +94,26 @@ public final class Executor: Sendable {
         }
         events.emit(.runStarted(tasks: tasks.count, skipped: skippedCount, bytes: pendingBytes))
 
-        func enqueue(_ i: Int) {
-            if tasks[i].kind == .wait { readyWaits.append(i) } else { readyTransfers.append(i) }
-        }
-        /// Marks everything downstream of a failed task as never started.
-        func abandon(after i: Int) {
-            var stack = dependents[i]
-            while let next = stack.popLast() {
-                guard unmet[next] != nil else { continue }
-                unmet[next] = nil
-                report.notStarted += 1
-                stack += dependents[next]
+        await withTaskGroup(of: Void.self) { group in
+            // `jobs` workers, each taking the next ready task as it finishes one: no task and no
+            // hop through this loop per file.
+            for _ in 0..<options.jobs {
+                group.addTask {
+                    while let start = await state.nextTransfer() {
+                        await state.finish(start, await self.perform(start))
+                    }
+                }
             }
-        }
-        func completed(_ i: Int) {
-            for next in dependents[i] {
-                guard let n = unmet[next] else { continue }
-                unmet[next] = n - 1
-                if n - 1 == 0 { enqueue(next) }
-            }
-        }
-
-        for i in tasks.indices where unmet[i] == 0 { enqueue(i) }
-
-        await withTaskGroup(of: (Int, Outcome).self) { group in
-            var runningTasks = 0  // other than waits: at most 2 × jobs, half of them finishing (see `jobs`)
-            var running = 0
-            var stopping = false
+            // Waits on remote jobs hold no worker: each runs in a task of its own.
             while true {
-                if !stopping && stopFlag.isSet {
-                    stopping = true
-                    report.interrupted = true
-                    group.cancelAll()
-                }
-                // Start what is ready: skipped tasks complete at once, waits need no slot.
-                while !stopping {
-                    var next: Int?
-                    if !readyWaits.isEmpty { next = readyWaits.removeFirst() }
-                    else if let first = readyTransfers.first,
-                            runningTasks < 2 * options.jobs || tasks[first].isSkipped {
-                        next = readyTransfers.removeFirst()
-                    }
-                    guard let i = next else { break }
-                    unmet[i] = nil
-                    let id = tasks[i].id
-                    if let reason = tasks[i].skipReason {
-                        report.skipped += 1
-                        outputs[i] = Self.outputsRecorded(in: earlier[id])
-                        runs[i] = earlier[id]?.remoteState.flatMap(RemoteStateRecord.init(json:))?.run
-                        events.emit(.taskSkipped(tasks[i], reason: reason))
-                        completed(i)
-                        continue
-                    }
-                    let inputs = dependencies[i].flatMap { outputs[$0] ?? [] }
-                    let run = dependencies[i].lazy.compactMap { runs[$0] }.first
-                    let task = tasks[i]
-                    let previous = earlier[id]
-                    running += 1
-                    if task.kind != .wait { runningTasks += 1 }
-                    events.emit(.taskStarted(task))
-                    group.addTask { (i, await self.perform(task, inputs: inputs, run: run, previous: previous)) }
-                }
-                guard running > 0 else { break }
-                guard let (i, outcome) = await group.next() else { break }
-                running -= 1
-                let kind = tasks[i].kind
-                let id = tasks[i].id
-                if kind != .wait { runningTasks -= 1 }
-                switch outcome {
-                case .done(let record, let made, let transferred, let resumed, let retries, let wroteFile, let files):
-                    report.finished += 1
-                    report.bytes += transferred
-                    report.retries += retries
-                    if !made.isEmpty { outputs[i] = made }
-                    runs[i] = record.remoteState.flatMap(RemoteStateRecord.init(json:))?.run
-                    commit(files + [record], transfer: transferred > 0 ? (id, transferred, resumed) : nil, wroteFile: wroteFile)
-                    // Remote job ids must be in the journal before anything else happens: a re-run must not start them twice.
-                    if kind == .run || kind == .wait { await committer.commitNow() }
-                    events.emit(.taskFinished(tasks[i], bytes: transferred))
-                    completed(i)
-                case .failed(let message, let retries, let restartRun):
-                    report.retries += retries
-                    report.failures.append((task: id, error: message))
-                    var records: [TaskRecord] = []
-                    if restartRun, let runTask = dependencies[i].first(where: { tasks[$0].kind == .run }) {
-                        // Forget the failed job so the next run starts a new one.
-                        records.append(TaskRecord(id: tasks[runTask].id, action: tasks[i].action, kind: TaskKind.run.rawValue,
-                                                  state: .failed, error: message))
-                    }
-                    records.append(TaskRecord(id: id, action: tasks[i].action, kind: kind.rawValue, state: .failed,
-                                              attempts: retries + 1, remoteID: tasks[i].item?.id, error: message,
-                                              finishedAt: Date().timeIntervalSince1970))
-                    commit(records, transfer: nil, wroteFile: false)
-                    events.emit(.taskFailed(tasks[i], error: message))
-                    abandon(after: i)
-                    if !options.keepGoing && !stopping {
-                        stopping = true
-                        stopFlag.set()
-                    }
-                case .cancelled:
-                    report.notStarted += 1
+                switch await state.nextCoordinatorStep() {
+                case .wait(let start): group.addTask { await state.finish(start, await self.perform(start)) }
+                case .cancelInFlight: group.cancelAll()
+                case .over: return
                 }
             }
         }
-        report.notStarted += readyTransfers.count + readyWaits.count
-        report.notStarted += unmet.lazy.filter { ($0 ?? 0) > 0 }.count
+        var report = state.report
         for failure in await committer.finish() { report.failures.append((task: "journal", error: failure)) }
         if stopFlag.isSet && report.failures.isEmpty { report.interrupted = true }
         let elapsed = clock.duration(to: .now)
@@ -236,29 +134,26 @@ public final class Executor: Sendable {
 
     // MARK: one task, with retries
 
-    func perform(_ task: PlannedTask, inputs: [RemoteItem], run: RemoteRun?, previous: TaskRecord?) async -> Outcome {
+    func perform(_ start: TaskStart) async -> Outcome {
+        let task = start.task
         let sourceName = task.kind == .upload ? (task.parameters["to"] ?? "") : (task.item?.source ?? "")
         guard let connector = connectors[sourceName] ?? connectors[task.item?.source ?? ""] else {
             return .failed("no connector for source `\(sourceName)`", retries: 0)
         }
         let policy = RetryPolicy(connector.spec.retry)
-        let start = ContinuousClock.now
+        let began = ContinuousClock.now
         var attempt = 0
         while true {
             attempt += 1
             do {
                 try Task.checkCancellation()
-                // A download takes its slot only around the fetch itself (see `download`).
-                let holdsSlot = task.kind != .wait && task.kind != .download && task.kind != .downloadOutputs
-                if holdsSlot { try await acquireTransferSlot() }
-                defer { if holdsSlot { transferSlots.release() } }
-                return try await execute(task, connector: connector, inputs: inputs, run: run, previous: previous,
-                                         retries: attempt - 1)
+                return try await execute(task, connector: connector, inputs: start.inputs, run: start.run,
+                                         previous: start.previous, retries: attempt - 1)
             } catch is CancellationError {
                 return .cancelled
             } catch let error as ConnectorError {
                 if Task.isCancelled { return .cancelled }
-                let elapsed = start.duration(to: .now).components.seconds
+                let elapsed = began.duration(to: .now).components.seconds
                 let decision = policy.decide(attempt: attempt, elapsed: Double(elapsed), failure: error.retryFailure,
                                              retryAfter: error.retryAfter, alreadyReauthenticated: true,
                                              jitter: Double.random(in: 0..<1))
@@ -403,8 +298,6 @@ public final class Executor: Sendable {
                 // Small files go through an unnamed file linked into place; a larger one (by the
                 // listing, or by the answer's length) through a `.part` that a killed run resumes.
                 let small = (item.size ?? 0) <= UnnamedFile.sizeLimit
-                try await acquireTransferSlot()
-                defer { transferSlots.release() }
                 result = try await connector.fetch(item, to: part, resume: partSize != nil,
                                                    unnamed: partSize == nil && small) { bytes in
                     sink.emit(.progress(taskID: taskID, bytes: bytes))
@@ -439,15 +332,6 @@ public final class Executor: Sendable {
         return result
     }
 
-    /// Waits for one of the `jobs` transfer slots; a stopped run starts nothing once it has one.
-    func acquireTransferSlot() async throws {
-        await transferSlots.acquire()
-        if Task.isCancelled {
-            transferSlots.release()
-            throw CancellationError()
-        }
-    }
-
     /// Digests of a `.part` left complete by an earlier run, as if it had just been fetched.
     static func adopt(_ part: String, item: RemoteItem) async throws -> FetchResult {
         guard let size = FileStat.size(part) else {
@@ -459,7 +343,7 @@ public final class Executor: Sendable {
         return FetchResult(bytesTransferred: 0, fileSize: size, checksums: checksums, resumed: true)
     }
 
-    /// Polls a remote job until it ends, backing off from `poll` up to 60 s; holds no transfer slot.
+    /// Polls a remote job until it ends, backing off from `poll` up to 60 s; holds no worker.
     func waitFor(_ run: RemoteRun, timeout: Double, poll: Double, connector: any Connector) async throws -> [RemoteItem] {
         let start = ContinuousClock.now
         var interval = max(0.05, poll)

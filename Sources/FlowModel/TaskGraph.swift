@@ -10,7 +10,7 @@ public enum TaskKind: String, Sendable, Hashable, Codable, CaseIterable {
     case tag
     /// Start a remote algorithm job or task for one item.
     case run
-    /// Poll a started job until it ends; holds no transfer slot.
+    /// Poll a started job until it ends; holds no transfer worker.
     case wait
     /// Fetch the output files of a finished job (known only once it ends).
     case downloadOutputs = "download-outputs"

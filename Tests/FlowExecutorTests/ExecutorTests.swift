@@ -174,7 +174,7 @@ struct Fixture {
         defer { fixture.remove() }
         let connector = ScriptedConnector()
         connector.fetchDelay = .milliseconds(20)
-        // Twice as many tasks run as there are slots (half of them finishing): never more fetches.
+        // Three workers, each fetching one file at a time: never more than three fetches at once.
         let report = try await fixture.run(fixture.downloadJob(count: 24), items: ["all": connector.items(24)],
                                            connector: connector, options: ExecutorOptions(jobs: 3))
         #expect(report.finished == 24)

@@ -1,0 +1,70 @@
+import Testing
+import FlowModel
+@testable import FlowExecutor
+
+/// The schedule is a plain value: these drive it by hand, with no executor and no I/O.
+@Suite struct ScheduleTests {
+    /// run/a -> wait/a -> get/a, and an independent download other/b.
+    static func chain() -> TaskGraph {
+        var graph = TaskGraph()
+        graph.add(PlannedTask(id: "run/a", action: "run", kind: .run))
+        graph.add(PlannedTask(id: "wait/a", action: "wait", kind: .wait, dependsOn: ["run/a"]))
+        graph.add(PlannedTask(id: "get/a", action: "get", kind: .download, dependsOn: ["wait/a"]))
+        graph.add(PlannedTask(id: "other/b", action: "other", kind: .download))
+        return graph
+    }
+
+    @Test func aTaskIsReadyOnceItsDependenciesSucceededAndWaitsHaveTheirOwnLane() {
+        var schedule = Schedule(Self.chain())
+        #expect(!schedule.hasReady(.waits))
+        #expect(schedule.take(.transfers) == 0)
+        #expect(schedule.take(.transfers) == 3)
+        #expect(schedule.take(.transfers) == nil)
+        #expect(schedule.running == 2)
+
+        schedule.succeeded(0)
+        #expect(schedule.take(.transfers) == nil)
+        #expect(schedule.take(.waits) == 1)
+        schedule.succeeded(1)
+        #expect(schedule.take(.transfers) == 2)
+        #expect(!schedule.isOver)
+        schedule.succeeded(2)
+        schedule.succeeded(3)
+        #expect(schedule.isOver)
+        #expect(schedule.neverStarted == 0)
+        #expect(schedule.abandoned == 0)
+    }
+
+    @Test func aFailureAbandonsEverythingDownstreamAndNothingElse() {
+        var schedule = Schedule(Self.chain())
+        let run = schedule.take(.transfers)
+        let other = schedule.take(.transfers)
+        schedule.failed(run!)
+        #expect(schedule.abandoned == 2)
+        #expect(!schedule.hasReady(.waits))
+        #expect(!schedule.isOver)  // `other` still runs
+        schedule.succeeded(other!)
+        #expect(schedule.isOver)
+        #expect(schedule.neverStarted == 0)
+    }
+
+    @Test func aStoppedScheduleHandsOutNothingButWaitsForWhatRuns() {
+        var schedule = Schedule(Self.chain())
+        let run = schedule.take(.transfers)!
+        schedule.stop()
+        #expect(schedule.take(.transfers) == nil)
+        #expect(!schedule.hasReady(.transfers))
+        #expect(!schedule.isOver)
+        schedule.succeeded(run)
+        #expect(schedule.take(.waits) == nil)
+        #expect(schedule.isOver)
+        // other/b was ready and the wait became ready: neither started, and get/a never could.
+        #expect(schedule.neverStarted == 3)
+    }
+
+    @Test func anEmptyGraphIsOverAtOnce() {
+        let schedule = Schedule(TaskGraph())
+        #expect(schedule.isOver)
+        #expect(schedule.neverStarted == 0)
+    }
+}
