@@ -234,6 +234,13 @@ public enum URLText {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Percent-encodes each segment of a `/`-separated path with no empty segments; the path
+    /// itself when nothing needs encoding (no array of segments made).
+    public static func path(_ path: String) -> String {
+        if path.utf8.allSatisfy({ $0 == UInt8(ascii: "/") || isUnreserved($0) }) { return path }
+        return path.utf8.split(separator: UInt8(ascii: "/")).map { segment(String(Substring($0))) }.joined(separator: "/")
+    }
+
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     private static func isUnreserved(_ byte: UInt8) -> Bool {

@@ -24,20 +24,59 @@ public struct WebFolderConnector: Connector {
         } else {
             files = try await crawl("")
         }
-        return files.compactMap { file -> RemoteItem? in
-            // Split on bytes: one pass, no grapheme breaking (10,000 index lines take 10 ms).
-            let parts = file.path.utf8.split(separator: UInt8(ascii: "/")).map { String(Substring($0)) }
-            let name = parts.last ?? file.path
-            var fields = [
-                "file.path": file.path, "file.name": name, "file.stem": FileName.stem(of: name),
-                "file.ext": FileName.extension(of: name), "file.dir": parts.dropLast().joined(separator: "/"),
-            ]
-            if let size = file.size { fields["file.size"] = String(size) }
-            guard selection.accepts(fields) else { return nil }
-            let url = file.path.hasPrefix("http://") || file.path.hasPrefix("https://")
-                ? file.path : spec.url + parts.map(URLText.segment).joined(separator: "/")
-            return RemoteItem(source: spec.name, id: file.path, url: url, size: file.size, version: file.version, fields: fields)
-        }.sorted { $0.id < $1.id }
+        var items = files.compactMap { file -> RemoteItem? in
+            if file.path.hasPrefix("http://") || file.path.hasPrefix("https://") {
+                return item(file, path: Self.components(of: file.path).joined(separator: "/"), url: file.path, selection)
+            }
+            // The common path has no empty component: it is its own normal form, with no array
+            // of components made for it.
+            let path = Self.isPlain(file.path) ? file.path : Self.components(of: file.path).joined(separator: "/")
+            return item(file, path: path, url: spec.url + URLText.path(path), selection)
+        }
+        // An index is usually in order already: then no sort (by position: no copy of each item).
+        if !items.indices.dropFirst().allSatisfy({ items[$0 - 1].id < items[$0].id }) { items.sort { $0.id < $1.id } }
+        return items
+    }
+
+    /// An item of the listing, when the selection takes it; `path` is `file.path` without empty components.
+    private func item(_ file: (path: String, size: Int64?, version: String?), path: String, url: String,
+                      _ selection: Selection) -> RemoteItem? {
+        let slash = path.utf8.lastIndex(of: UInt8(ascii: "/"))
+        let name = slash.map { String(path[path.utf8.index(after: $0)...]) } ?? path
+        var fields = [
+            "file.path": file.path, "file.name": name, "file.stem": FileName.stem(of: name),
+            "file.ext": FileName.extension(of: name), "file.dir": slash.map { String(path[..<$0]) } ?? "",
+        ]
+        if let size = file.size { fields["file.size"] = String(size) }
+        guard selection.accepts(fields) else { return nil }
+        return RemoteItem(source: spec.name, id: file.path, url: url, size: file.size, version: file.version, fields: fields)
+    }
+
+    /// `..` anywhere in the bytes: a cheap look before splitting a line into components.
+    static func hasDoubleDot(_ bytes: ArraySlice<UInt8>) -> Bool {
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "."), previous == byte { return true }
+            previous = byte
+        }
+        return false
+    }
+
+    /// The non-empty components of a `/`-separated path, split on bytes (no grapheme breaking).
+    static func components(of path: String) -> [String] {
+        path.utf8.split(separator: UInt8(ascii: "/")).map { String(Substring($0)) }
+    }
+
+    /// No empty component: neither leading nor trailing `/`, nor `//`.
+    static func isPlain(_ path: String) -> Bool {
+        let bytes = path.utf8
+        guard let first = bytes.first, first != UInt8(ascii: "/"), bytes.last != UInt8(ascii: "/") else { return false }
+        var previous = first
+        for byte in bytes.dropFirst() {
+            if byte == UInt8(ascii: "/") && previous == byte { return false }
+            previous = byte
+        }
+        return true
     }
 
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
@@ -92,7 +131,9 @@ public struct WebFolderConnector: Connector {
             let line = String(decoding: raw[first...last], as: UTF8.self)
             if line.hasPrefix("#") { return nil }
             if line.hasPrefix("http://") || line.hasPrefix("https://") { return (line, nil, nil) }
-            if line.utf8.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) }) {
+            // Most lines have no `..` at all: only those are split into components.
+            if Self.hasDoubleDot(raw[first...last]),
+               line.utf8.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) }) {
                 throw ConnectorError.local("index file \(path): `..` in \"\(line)\"")
             }
             return (line.hasPrefix("/") ? String(line.dropFirst()) : line, nil, nil)

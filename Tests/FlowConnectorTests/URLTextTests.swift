@@ -23,4 +23,12 @@ import FlowConnector
         }
         #expect(URLText.segment("scan 1/é.dcm") == "scan%201%2F%C3%A9.dcm")
     }
+
+    @Test func aPathKeepsItsSlashesAndEncodesEachSegment() {
+        for path in ["sub-01/a.dcm", "deep/x y/b.dcm", "é/😀.dcm", "a", "100%/?x=1"] {
+            let segments = path.split(separator: "/").map { URLText.segment(String($0)) }
+            #expect(URLText.path(path) == segments.joined(separator: "/"), "\(path.debugDescription)")
+        }
+        #expect(URLText.path("deep/x y/b.dcm") == "deep/x%20y/b.dcm")
+    }
 }
