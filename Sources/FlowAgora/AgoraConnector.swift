@@ -9,6 +9,7 @@ import FlowModel
 public struct AgoraConnector: Connector {
     public let spec: SourceSpec
     let session: SourceSession
+    public var taskExecutors: [any TaskExecutor] { session.http.taskExecutors }
     let state: AgoraState
     /// Bytes per upload chunk: Agora's clients send 100 MiB (tests make it smaller).
     let chunkSize: Int64

@@ -34,9 +34,15 @@ public protocol Connector: Sendable {
 
     /// Who the server is (URL, version), for lock files and provenance.
     func identity() async throws -> [String: String]
+
+    /// Where tasks that mostly talk to this source run best: its HTTP client's curl threads
+    /// (none for a connector without one).
+    var taskExecutors: [any TaskExecutor] { get }
 }
 
 extension Connector {
+    public var taskExecutors: [any TaskExecutor] { [] }
+
     /// Fetches into `partPath` itself, never into an unnamed file.
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {

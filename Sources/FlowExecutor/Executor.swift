@@ -94,11 +94,14 @@ public final class Executor: Sendable {
         }
         events.emit(.runStarted(tasks: tasks.count, skipped: skippedCount, bytes: pendingBytes))
 
+        // Workers run on the sources' curl threads, spread evenly: a download is submitted and
+        // finished on the thread that moves its bytes, with no hop to another thread.
+        let threads = connectors.keys.sorted().flatMap { connectors[$0]!.taskExecutors }
         await withTaskGroup(of: Void.self) { group in
             // `jobs` workers, each taking the next ready task as it finishes one: no task and no
             // hop through this loop per file.
-            for _ in 0..<options.jobs {
-                group.addTask {
+            for worker in 0..<options.jobs {
+                group.addTask(executorPreference: threads.isEmpty ? nil : threads[worker % threads.count]) {
                     while let start = await state.nextTransfer() {
                         await state.finish(start, await self.perform(start))
                     }

@@ -31,7 +31,7 @@ enum CoordinatorStep: Sendable {
 /// parks here until a finishing task makes something ready or the run ends.
 ///
 /// Workers record their own outcomes, so a finished file costs one lock, not a hop through a
-/// coordinating task (10,000 small files: 0.14 CPU-s less, see benchmarks/RESULTS.md).
+/// coordinating task (10,000 small files: about 0.07 CPU-s less, see benchmarks/RESULTS.md).
 final class RunState: Sendable {
     private struct State {
         var schedule: Schedule

@@ -9,6 +9,7 @@ import FlowModel
 public struct GrandChallengeConnector: Connector {
     public let spec: SourceSpec
     let session: SourceSession
+    public var taskExecutors: [any TaskExecutor] { session.http.taskExecutors }
     /// The API root, ending in `/api/v1/`.
     let base: String
     /// Bytes per upload part (grand-challenge.org's client uses 32 MiB).

@@ -13,10 +13,14 @@ private let curlGlobalInit: Void = {
 /// locked queue and `curl_multi_wakeup` interrupts the poll. The thread adds handles, runs
 /// `curl_multi_perform` (all callbacks run here), and on completion removes the handle and
 /// resumes the caller's continuation: one resume per transfer, no other hops.
+///
+/// It is also a `TaskExecutor`: tasks that prefer it run on its thread between curl calls, so a
+/// caller there submits without a wakeup and resumes on this thread when its transfer ends.
 final class CurlEngine: @unchecked Sendable {
     private enum Command {
         case add(Transfer)
         case cancel(Transfer)
+        case run(UnownedJob)
     }
 
     private struct Inbox {
@@ -70,6 +74,10 @@ final class CurlEngine: @unchecked Sendable {
     /// Requests that chose this engine and have not finished (see `HTTPClient.claimEngine`).
     var inFlight: Int { load.load(ordering: .relaxed) }
     private let load = Atomic<Int>(0)
+    /// The curl thread (`pthread_self`), once it runs.
+    private let thread = Atomic<UInt>(0)
+    /// The caller runs on this engine's thread (a task that prefers it).
+    var isCurrentThread: Bool { thread.load(ordering: .relaxed) == UInt(pthread_self()) }
     func claim() { load.add(1, ordering: .relaxed) }
     func unclaim() { load.subtract(1, ordering: .relaxed) }
 
@@ -125,6 +133,7 @@ final class CurlEngine: @unchecked Sendable {
     // MARK: curl thread
 
     private func run() {
+        thread.store(UInt(pthread_self()), ordering: .relaxed)
         flow_name_this_thread("flowhttp-curl")
         var running: Int32 = 0
         while true {
@@ -136,6 +145,7 @@ final class CurlEngine: @unchecked Sendable {
                 switch command {
                 case .add(let transfer): add(transfer)
                 case .cancel(let transfer): cancel(transfer)
+                case .run(let job): job.runSynchronously(on: asUnownedTaskExecutor())
                 }
             }
             if stopped { break }
@@ -227,5 +237,14 @@ final class CurlEngine: @unchecked Sendable {
         // Written and hashed by the pipeline: close the file once every chunk is in it, and
         // resume the caller once every chunk is hashed too.
         bodies.whenDrained(written: { file.close() }, hashed: { resume(error ?? file.finalFailure) })
+    }
+}
+
+extension CurlEngine: TaskExecutor {
+    /// Queues a job of a task that prefers this engine; a stopped engine hands it to the
+    /// global executor instead.
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if !send(.run(job)) { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
     }
 }

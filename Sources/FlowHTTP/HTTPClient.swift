@@ -31,7 +31,17 @@ public final class HTTPClient: Sendable {
 
     /// The curl thread with the fewest requests in flight, counted as taken at once (a burst of
     /// requests must not all see the same idle thread); `unclaim()` it when the request is done.
+    /// Executors that run tasks on this client's curl threads. A task that prefers one sends its
+    /// requests through that thread's engine and resumes there when they end: no thread hop per
+    /// request (10,000 small downloads: about 9% less time, see benchmarks/RESULTS.md).
+    public var taskExecutors: [any TaskExecutor] { engines }
+
     private func claimEngine() -> CurlEngine {
+        // Called on an engine's own thread: that engine (no wakeup, and the caller resumes here).
+        if let current = engines.first(where: \.isCurrentThread) {
+            current.claim()
+            return current
+        }
         var best = engines[0]
         for engine in engines.dropFirst() where engine.inFlight < best.inFlight { best = engine }
         best.claim()

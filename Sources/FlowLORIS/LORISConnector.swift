@@ -13,6 +13,7 @@ public struct LORISConnector: Connector {
     /// The API version segment (`v0.0.3-dev`, `v0.0.3`, `v0.0.4-dev`).
     public let apiVersion: String
     let session: SourceSession
+    public var taskExecutors: [any TaskExecutor] { session.http.taskExecutors }
     /// Each visit's `GET /candidates/{id}/{visit}` reply from the listing, kept for the
     /// `visit-metadata` extra so it costs no second request.
     let visitReplies = VisitReplies()

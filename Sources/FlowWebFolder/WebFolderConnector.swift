@@ -9,6 +9,7 @@ import FlowModel
 public struct WebFolderConnector: Connector {
     public let spec: SourceSpec
     let session: SourceSession
+    public var taskExecutors: [any TaskExecutor] { session.http.taskExecutors }
 
     public init(spec: SourceSpec) throws {
         var spec = spec

@@ -8,6 +8,7 @@ import FlowModel
 public struct XNATConnector: Connector {
     public let spec: SourceSpec
     let session: SourceSession
+    public var taskExecutors: [any TaskExecutor] { session.http.taskExecutors }
 
     /// Builds the connector; credentials are `user`/`password` (or an alias token's
     /// `token`/`secret`), or `netrc: true`, or none for public data.

@@ -67,6 +67,31 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(result.digests[.sha1] == hexDigest(Insecure.SHA1.self, expected))
     }
 
+    /// A task that prefers one of the client's curl threads runs there, sends through that
+    /// thread's engine, and is back on it after each download: small (hashed inline), large (through
+    /// the pipeline) and refused alike.
+    @Test func aTaskOnACurlThreadDownloadsAndResumesThere() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient { $0.curlThreads = 2 }
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let executors = client.taskExecutors
+        #expect(executors.count == 2)
+        let onItsThread = await Task(executorPreference: executors[1]) { () -> [Bool] in
+            var seen: [Bool] = []
+            for (name, path) in [("small", "bytes/70000"), ("large", "bytes/5000000"), ("refused", "status/404")] {
+                _ = try? await client.download(HTTPRequest(url: "\(server.base)/\(path)"), to: "\(dir)/\(name).part",
+                                               resume: false, unnamed: name == "small", digests: [])
+                seen.append((executors[1] as! CurlEngine).isCurrentThread)
+            }
+            return seen
+        }.value
+        #expect(onItsThread == [true, true, true])
+        #expect(try readFile("\(dir)/large.part") == pattern(0..<5_000_000))
+        #expect(client.loads == [0, 0])
+    }
+
     /// Hashing runs on a worker thread with at most 8 MiB queued: big and small downloads at
     /// once must still each get the digest of exactly their own bytes.
     /// Half the downloads are unnamed (small ones hashed on the curl thread, large ones named
