@@ -66,38 +66,38 @@ final class RunState: Sendable {
 
     /// The next task for a worker, waiting while none is ready; nil once nothing more will start.
     func nextTransfer() async -> TaskStart? {
-        enum Step { case now(TaskStart?), park }
-        /// Skipped tasks taken on the way may have made waits ready or ended the run: `wake`.
-        func step(_ state: inout State) -> (Step, [@Sendable () -> Void]) {
-            let start = take(.transfers, &state)
-            let step: Step = start != nil || state.schedule.isStopped || state.schedule.isOver ? .now(start) : .park
-            return (step, wake(&state))
+        /// A task, or nil when nothing more will start; `.none` when the worker should park.
+        func step(_ state: inout State) -> TaskStart?? {
+            if let start = take(.transfers, &state) { return .some(start) }
+            return state.schedule.isStopped || state.schedule.isOver ? .some(nil) : .none
         }
-        let (first, resumptions) = state.withLock { step(&$0) }
+        // Skipped tasks taken on the way may have made waits ready or ended the run: `wake`.
+        let (first, resumptions) = state.withLock { state in (step(&state), wake(&state)) }
         resume(resumptions)
-        if case .now(let start) = first { return start }
+        if let first { return first }
         return await withCheckedContinuation { continuation in
-            // Something may have become ready between the look above and now.
-            let (again, resumptions) = state.withLock { state in
-                let (again, resumptions) = step(&state)
-                if case .park = again { state.parkedWorkers.append(continuation) }
-                return (again, resumptions)
+            let (found, resumptions) = state.withLock { state in
+                // Something may have become ready since the look above.
+                let found = step(&state)
+                // Parked before `wake`, which may then hand this very worker a task.
+                if found == nil { state.parkedWorkers.append(continuation) }
+                return (found, wake(&state))
             }
             resume(resumptions)
-            if case .now(let start) = again { continuation.resume(returning: start) }
+            if let found { continuation.resume(returning: found) }
         }
     }
 
     /// What the coordinator does next, waiting until there is something to do.
     func nextCoordinatorStep() async -> CoordinatorStep {
         await withCheckedContinuation { continuation in
-            let step = state.withLock { state -> CoordinatorStep? in
-                guard let step = coordinatorStep(&state) else {
-                    state.parkedCoordinator = continuation
-                    return nil
-                }
-                return step
+            // Skipped waits taken on the way may have made transfers ready: `wake`.
+            let (step, resumptions) = state.withLock { state in
+                let step = coordinatorStep(&state)
+                if step == nil { state.parkedCoordinator = continuation }
+                return (step, wake(&state))
             }
+            resume(resumptions)
             if let step { continuation.resume(returning: step) }
         }
     }
@@ -216,19 +216,24 @@ final class RunState: Sendable {
     }
 
     /// Hands ready work to parked workers and the parked coordinator; returns the resumptions,
-    /// to run once the lock is released.
+    /// to run once the lock is released. Skipped tasks taken for one lane can make tasks of the
+    /// other ready (a skipped wait, then its download): it goes round until nobody more can go.
     private func wake(_ state: inout State) -> [@Sendable () -> Void] {
         var resumptions: [@Sendable () -> Void] = []
-        while let worker = state.parkedWorkers.last {
-            let start = take(.transfers, &state)
-            guard start != nil || state.schedule.isStopped || state.schedule.isOver else { break }
-            state.parkedWorkers.removeLast()
-            resumptions.append { worker.resume(returning: start) }
-        }
-        if let coordinator = state.parkedCoordinator, let step = coordinatorStep(&state) {
-            state.parkedCoordinator = nil
-            resumptions.append { coordinator.resume(returning: step) }
-        }
+        var woken = 0
+        repeat {
+            woken = resumptions.count
+            while let worker = state.parkedWorkers.last {
+                let start = take(.transfers, &state)
+                guard start != nil || state.schedule.isStopped || state.schedule.isOver else { break }
+                state.parkedWorkers.removeLast()
+                resumptions.append { worker.resume(returning: start) }
+            }
+            if let coordinator = state.parkedCoordinator, let step = coordinatorStep(&state) {
+                state.parkedCoordinator = nil
+                resumptions.append { coordinator.resume(returning: step) }
+            }
+        } while resumptions.count > woken
         return resumptions
     }
 

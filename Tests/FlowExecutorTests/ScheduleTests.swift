@@ -68,3 +68,29 @@ import FlowModel
         #expect(schedule.neverStarted == 0)
     }
 }
+
+@Suite struct RunStateTests {
+    /// A re-run where the whole chain is done: the worker skips the run and parks (the skipped
+    /// wait is the coordinator's); the coordinator skipping the wait makes the download ready,
+    /// and must wake the worker to skip it too, or neither ever learns that the run is over.
+    @Test(.timeLimit(.minutes(1))) func skippedTasksInOneLaneWakeTheOther() async throws {
+        var graph = TaskGraph()
+        graph.add(PlannedTask(id: "run/a", action: "run", kind: .run, skipReason: "done"))
+        graph.add(PlannedTask(id: "wait/a", action: "wait", kind: .wait, dependsOn: ["run/a"], skipReason: "done"))
+        graph.add(PlannedTask(id: "get/a", action: "get", kind: .downloadOutputs, dependsOn: ["wait/a"], skipReason: "done"))
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let committer = JournalCommitter(journal: fixture.journal, syncRoots: [], batchSize: 10, batchSeconds: 1, syncSeconds: 60)
+        let state = RunState(graph: graph, earlier: [:], committer: committer, events: EventFanOut([]), keepGoing: false)
+
+        let worker = Task { await state.nextTransfer() }
+        try await Task.sleep(for: .milliseconds(50))  // the worker has skipped the run and parked
+        guard case .over = await state.nextCoordinatorStep() else {
+            Issue.record("the coordinator should find the run over")
+            return
+        }
+        #expect(await worker.value == nil)
+        #expect(state.report.skipped == 3)
+        #expect(state.report.notStarted == 0)
+    }
+}
