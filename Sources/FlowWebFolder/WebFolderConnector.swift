@@ -26,13 +26,11 @@ public struct WebFolderConnector: Connector {
             files = try await crawl("")
         }
         var items = files.compactMap { file -> RemoteItem? in
-            if file.path.hasPrefix("http://") || file.path.hasPrefix("https://") {
-                return item(file, path: Self.components(of: file.path).joined(separator: "/"), url: file.path, selection)
-            }
             // The common path has no empty component: it is its own normal form, with no array
-            // of components made for it.
+            // of components made for it. An absolute URL has one (`//`) and is its own URL.
             let path = Self.isPlain(file.path) ? file.path : Self.components(of: file.path).joined(separator: "/")
-            return item(file, path: path, url: spec.url + URLText.path(path), selection)
+            let absolute = file.path.hasPrefix("http://") || file.path.hasPrefix("https://")
+            return item(file, path: path, url: absolute ? file.path : spec.url + URLText.path(path), selection)
         }
         // An index is usually in order already: then no sort (by position: no copy of each item).
         if !items.indices.dropFirst().allSatisfy({ items[$0 - 1].id < items[$0].id }) { items.sort { $0.id < $1.id } }
