@@ -29,6 +29,29 @@ extension EndToEnd {
         #expect(noop.status == 0, "\(noop.stdout)")
     }
 
+    /// `run` ends its process as soon as its work is written (no teardown): the last event still
+    /// reaches a pipe, and the journal it leaves (its write-ahead log never checkpointed) reads back.
+    @Test func aRunEndsWithItsLastEventAndAJournalThatReadsBack() throws {
+        let sandbox = try SandboxProcess(["--platforms", "xnat"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["xnat-dwi.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("xnat-dwi.yml")
+        let run = try flowctl(["run", job, "--events", "json", "-q"], environment: sandbox.environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.filter { $0.contains("\"event\":\"finished\"") }.count == 6, "\(run.stdout)")
+        let last = try #require(lines.last.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        #expect(last["event"] as? String == "run-finished")
+        #expect(last["files"] as? Int == 6)
+
+        let status = try flowctl(["status", job, "--format", "json"], environment: sandbox.environment)
+        #expect(status.status == 0, "\(status.stderr)")
+        let journal = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect(journal["done"] as? Int == 6, "\(status.stdout)")
+        #expect(journal["failed"] as? Int == 0)
+    }
+
     @Test func xnatSessionJobSurvivesFaults() throws {
         // 5% 500s, 2% connections cut mid-body, sessions that expire every 2 s: the tree is the same.
         let calm = try SandboxProcess(["--platforms", "xnat"])
