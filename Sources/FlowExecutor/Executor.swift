@@ -9,6 +9,7 @@ import Synchronization
 public struct ExecutorOptions: Sendable {
     /// Tasks running at once across all sources, each in a worker of its own: a download holds
     /// its worker until its file is verified and in place. Waits on remote jobs do not count.
+    /// Each source's `concurrency` caps its own tasks within this.
     public var jobs: Int
     /// Go on with independent work after a failure (default: stop starting new work).
     public var keepGoing: Bool
@@ -81,8 +82,9 @@ public final class Executor: Sendable {
         let committer = JournalCommitter(journal: journal, syncRoots: Array(Set(plan.roots.values)).sorted(),
                                          batchSize: options.batchSize, batchSeconds: options.batchSeconds,
                                          syncSeconds: options.syncSeconds)
-        let state = RunState(graph: plan.graph, earlier: earlier, committer: committer, events: events,
-                             keepGoing: options.keepGoing)
+        // A worker takes a task only while its source has room: none waits on a busy source.
+        let state = RunState(graph: plan.graph, limits: connectors.mapValues(\.spec.concurrency), earlier: earlier,
+                             committer: committer, events: events, keepGoing: options.keepGoing)
         running.withLock { $0 = state }
         if stopFlag.isSet { state.stop() }
         let runID = try? journal.beginRun(job: plan.job.name)
@@ -139,9 +141,8 @@ public final class Executor: Sendable {
 
     func perform(_ start: TaskStart) async -> Outcome {
         let task = start.task
-        let sourceName = task.kind == .upload ? (task.parameters["to"] ?? "") : (task.item?.source ?? "")
-        guard let connector = connectors[sourceName] ?? connectors[task.item?.source ?? ""] else {
-            return .failed("no connector for source `\(sourceName)`", retries: 0)
+        guard let connector = connectors[task.sourceName] ?? connectors[task.item?.source ?? ""] else {
+            return .failed("no connector for source `\(task.sourceName)`", retries: 0)
         }
         let policy = RetryPolicy(connector.spec.retry)
         let began = ContinuousClock.now

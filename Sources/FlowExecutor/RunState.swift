@@ -52,8 +52,9 @@ final class RunState: Sendable {
     private let keepGoing: Bool
     private let state: Mutex<State>
 
-    init(graph: TaskGraph, earlier: [String: TaskRecord], committer: JournalCommitter, events: any EventSink,
-         keepGoing: Bool) {
+    /// `limits`: how many tasks of each source may run at once (its `concurrency`).
+    init(graph: TaskGraph, limits: [String: Int] = [:], earlier: [String: TaskRecord], committer: JournalCommitter,
+         events: any EventSink, keepGoing: Bool) {
         tasks = graph.tasks
         self.earlier = earlier
         self.committer = committer
@@ -61,7 +62,7 @@ final class RunState: Sendable {
         self.keepGoing = keepGoing
         var report = RunReport()
         report.written = earlier.compactMapValues(WrittenFile.init)
-        state = Mutex(State(schedule: Schedule(graph), report: report))
+        state = Mutex(State(schedule: Schedule(graph, limits: limits), report: report))
     }
 
     /// The next task for a worker, waiting while none is ready; nil once nothing more will start.

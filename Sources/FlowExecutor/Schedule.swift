@@ -5,18 +5,34 @@ import FlowModel
 /// task it depends on has succeeded, and a failure abandons everything downstream of it.
 ///
 /// Tasks are known by their position in the graph (no string hashing per step). Waits on remote
-/// jobs have a lane of their own, since they hold no worker.
+/// jobs have a lane of their own, since they hold no worker. A transfer is handed out only while
+/// its source has fewer than its `concurrency` tasks running: a worker never sits waiting on a
+/// busy source while another source has work (a narrow XNAT beside a wide Grand Challenge).
 struct Schedule {
     /// Where a ready task queues: transfers take one of the `jobs` workers, waits do not.
     enum Lane { case transfers, waits }
+
+    /// The transfers of one source: how many may run at once, how many do, and those ready, in
+    /// the order they became ready.
+    private struct Source {
+        let limit: Int
+        var running = 0
+        var ready: Deque<(task: Int, turn: Int)> = []
+    }
 
     /// Each task's dependencies, in `dependsOn` order.
     let dependencies: [[Int]]
     private var dependents: [[Int]]
     private let lanes: [Lane]
+    /// The position in `sources` of each task's source (waits count against none).
+    private let sourceOf: [Int]
+    private var sources: [Source]
+    private var readyWaits: Deque<Int> = []
+    /// Counts tasks as they become ready: among the sources with room, the task that became ready
+    /// first goes first, so a job whose sources have room runs in plain first-come order.
+    private var turns = 0
     /// Dependencies not yet finished; nil once the task was handed out or abandoned.
     private var unmet: [Int?]
-    private var ready: (transfers: Deque<Int>, waits: Deque<Int>) = ([], [])
     /// Tasks handed out and not yet finished.
     private(set) var running = 0
     /// Tasks that will never start because something upstream failed.
@@ -24,33 +40,53 @@ struct Schedule {
     /// Set once nothing new may start (a failure without keep-going, or a stop).
     private(set) var isStopped = false
 
-    init(_ graph: TaskGraph) {
+    /// `limits`: how many transfers of each source (by name) may run at once; no entry, no limit.
+    init(_ graph: TaskGraph, limits: [String: Int] = [:]) {
         let tasks = graph.tasks
         dependencies = tasks.map { $0.dependsOn.compactMap(graph.position(of:)) }
         dependents = Array(repeating: [], count: tasks.count)
         for i in tasks.indices { for d in dependencies[i] { dependents[d].append(i) } }
         lanes = tasks.map { $0.kind == .wait ? .waits : .transfers }
+        var positions: [String: Int] = [:]
+        var sources: [Source] = []
+        sourceOf = tasks.map { task in
+            let name = task.sourceName
+            if let known = positions[name] { return known }
+            positions[name] = sources.count
+            sources.append(Source(limit: max(1, limits[name] ?? .max)))
+            return sources.count - 1
+        }
+        self.sources = sources
         unmet = dependencies.map(\.count)
         for i in tasks.indices where unmet[i] == 0 { enqueue(i) }
     }
 
-    /// Hands out the next ready task of `lane` (nil when none is ready or the schedule stopped).
+    /// Hands out the next ready task of `lane` (nil when none is ready, none of the ready ones'
+    /// sources has room, or the schedule stopped).
     mutating func take(_ lane: Lane) -> Int? {
         guard !isStopped else { return nil }
-        let next = lane == .transfers ? ready.transfers.popFirst() : ready.waits.popFirst()
-        guard let i = next else { return nil }
+        let i: Int
+        switch lane {
+        case .waits:
+            guard let next = readyWaits.popFirst() else { return nil }
+            i = next
+        case .transfers:
+            guard let s = nextSource() else { return nil }
+            i = sources[s].ready.removeFirst().task
+            sources[s].running += 1
+        }
         unmet[i] = nil
         running += 1
         return i
     }
 
     func hasReady(_ lane: Lane) -> Bool {
-        !isStopped && !(lane == .transfers ? ready.transfers.isEmpty : ready.waits.isEmpty)
+        !isStopped && (lane == .transfers ? nextSource() != nil : !readyWaits.isEmpty)
     }
 
     /// A handed-out task succeeded: its dependents whose last dependency it was become ready.
     mutating func succeeded(_ i: Int) {
-        running -= 1
+        release(i)
         for next in dependents[i] {
             guard let n = unmet[next] else { continue }
             unmet[next] = n - 1
@@ -60,7 +96,7 @@ struct Schedule {
 
     /// A handed-out task failed or was cancelled: everything downstream of it never starts.
     mutating func failed(_ i: Int) {
-        running -= 1
+        release(i)
         var stack = dependents[i]
         while let next = stack.popLast() {
             guard unmet[next] != nil else { continue }
@@ -75,14 +111,41 @@ struct Schedule {
 
     /// Nothing runs and nothing more can start.
     var isOver: Bool {
-        running == 0 && (isStopped || (ready.transfers.isEmpty && ready.waits.isEmpty))
+        running == 0 && (isStopped || (readyWaits.isEmpty && sources.allSatisfy { $0.ready.isEmpty }))
     }
 
     /// Tasks neither handed out nor abandoned: ready ones left when the run stopped, and those
     /// still waiting on a dependency.
     var neverStarted: Int { unmet.lazy.filter { $0 != nil }.count }
 
-    private mutating func enqueue(_ i: Int) {
-        if lanes[i] == .waits { ready.waits.append(i) } else { ready.transfers.append(i) }
+    /// The source with room whose ready task came first (a job has a handful of sources).
+    private func nextSource() -> Int? {
+        var best: Int?
+        for s in sources.indices where sources[s].running < sources[s].limit {
+            guard let head = sources[s].ready.first else { continue }
+            if let b = best, sources[b].ready.first!.turn < head.turn { continue }
+            best = s
+        }
+        return best
     }
+
+    /// A handed-out task ended: it no longer runs, nor counts against its source.
+    private mutating func release(_ i: Int) {
+        running -= 1
+        if lanes[i] == .transfers { sources[sourceOf[i]].running -= 1 }
+    }
+
+    private mutating func enqueue(_ i: Int) {
+        if lanes[i] == .waits {
+            readyWaits.append(i)
+        } else {
+            sources[sourceOf[i]].ready.append((i, turns))
+            turns += 1
+        }
+    }
+}
+
+extension PlannedTask {
+    /// The source whose connector performs the task: an upload's destination, else the item's own.
+    var sourceName: String { kind == .upload ? (parameters["to"] ?? "") : (item?.source ?? "") }
 }

@@ -29,8 +29,9 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
     private var fetching = 0
     private(set) var peakFetching = 0
 
-    init(name: String = "src", retry: RetrySpec = RetrySpec(attempts: 4, maxSeconds: 30)) {
-        spec = SourceSpec(name: name, type: .grandChallenge, url: "https://example.invalid", retry: retry)
+    init(name: String = "src", concurrency: Int = 8, retry: RetrySpec = RetrySpec(attempts: 4, maxSeconds: 30)) {
+        spec = SourceSpec(name: name, type: .grandChallenge, url: "https://example.invalid", concurrency: concurrency,
+                          retry: retry)
     }
 
     static func body(_ id: String, size: Int) -> [UInt8] {
@@ -179,6 +180,27 @@ struct Fixture {
                                            connector: connector, options: ExecutorOptions(jobs: 3))
         #expect(report.finished == 24)
         #expect(connector.peakFetching == 3)
+    }
+
+    @Test func aNarrowSourceHoldsNoWorkerThatAnotherSourceCouldUse() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        // One fetch at a time from `narrow`, whose files come first; four workers in all.
+        let narrow = ScriptedConnector(name: "narrow", concurrency: 1)
+        let wide = ScriptedConnector(name: "wide", concurrency: 8)
+        for connector in [narrow, wide] { connector.fetchDelay = .milliseconds(100) }
+        let job = Job(path: "j.yml", name: "t", sources: [narrow.spec, wide.spec],
+                      selections: [Selection(name: "n", source: "narrow"), Selection(name: "w", source: "wide")],
+                      actions: [Action(name: "n", kind: .download, input: .selection("n"), to: "out/n", layout: .inline("{file.name}")),
+                                Action(name: "w", kind: .download, input: .selection("w"), to: "out/w", layout: .inline("{file.name}"))])
+        let plan = try Planner(baseDirectory: fixture.root).plan(job, items: ["n": narrow.items(4), "w": wide.items(6)])
+        let executor = Executor(plan: plan, connectors: ["narrow": narrow, "wide": wide], journal: fixture.journal,
+                                options: ExecutorOptions(jobs: 4), events: EventFanOut([]))
+        let report = await executor.run()
+        #expect(report.succeeded && report.finished == 10)
+        // The source's limit holds, and the three workers it leaves go to the other source.
+        #expect(narrow.peakFetching == 1)
+        #expect(wide.peakFetching == 3)
     }
 
     @Test func sizeMismatchIsAnIntegrityFailureAndIsRetriedClean() async throws {

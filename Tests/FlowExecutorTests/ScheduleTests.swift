@@ -35,6 +35,31 @@ import FlowModel
         #expect(schedule.abandoned == 0)
     }
 
+    @Test func aSourceAtItsLimitLetsAnotherSourcesTaskGoFirst() {
+        func download(_ id: String, from source: String) -> PlannedTask {
+            PlannedTask(id: id, action: "get", kind: .download, item: RemoteItem(source: source, id: id, url: "x"))
+        }
+        var graph = TaskGraph()
+        for id in ["a1", "a2", "a3"] { graph.add(download(id, from: "xnat")) }
+        graph.add(download("b1", from: "gc"))
+        graph.add(PlannedTask(id: "up", action: "up", kind: .upload, parameters: ["to": "xnat"]))
+        var schedule = Schedule(graph, limits: ["xnat": 1])
+
+        #expect(schedule.take(.transfers) == 0)
+        #expect(schedule.take(.transfers) == 3)  // xnat is busy: gc's task goes ahead of a2
+        #expect(schedule.take(.transfers) == nil)  // the upload counts against xnat too
+        #expect(!schedule.hasReady(.transfers) && !schedule.isOver)
+        schedule.succeeded(0)
+        #expect(schedule.take(.transfers) == 1)  // then first come, first served again
+        schedule.failed(1)  // a failure frees the slot as well
+        #expect(schedule.take(.transfers) == 2)
+        schedule.succeeded(2)
+        #expect(schedule.take(.transfers) == 4)
+        schedule.succeeded(3)
+        schedule.succeeded(4)
+        #expect(schedule.isOver)
+    }
+
     @Test func aFailureAbandonsEverythingDownstreamAndNothingElse() {
         var schedule = Schedule(Self.chain())
         let run = schedule.take(.transfers)
