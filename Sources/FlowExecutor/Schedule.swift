@@ -47,15 +47,26 @@ struct Schedule {
         dependents = Array(repeating: [], count: tasks.count)
         for i in tasks.indices { for d in dependencies[i] { dependents[d].append(i) } }
         lanes = tasks.map { $0.kind == .wait ? .waits : .transfers }
-        var positions: [String: Int] = [:]
+        // Tasks read in place, and a run of tasks of one source costs a string comparison each.
         var sources: [Source] = []
-        sourceOf = tasks.map { task in
-            let name = task.sourceName
-            if let known = positions[name] { return known }
-            positions[name] = sources.count
-            sources.append(Source(limit: max(1, limits[name] ?? .max)))
-            return sources.count - 1
+        var positions: [String: Int] = [:]
+        var sourceOf = [Int](repeating: 0, count: tasks.count)
+        var previous: (name: String, position: Int)?
+        for i in tasks.indices {
+            let name = tasks[i].sourceName
+            if let previous, previous.name == name {
+                sourceOf[i] = previous.position
+                continue
+            }
+            let position = positions[name] ?? sources.count
+            if position == sources.count {
+                positions[name] = position
+                sources.append(Source(limit: max(1, limits[name] ?? .max)))
+            }
+            sourceOf[i] = position
+            previous = (name, position)
         }
+        self.sourceOf = sourceOf
         self.sources = sources
         unmet = dependencies.map(\.count)
         for i in tasks.indices where unmet[i] == 0 { enqueue(i) }
