@@ -94,4 +94,10 @@ static inline int flow_at_empty_path(void) { return 0x1000; }
 /// Names the calling thread (15 bytes at most), as `top -H` and `perf` show it.
 static inline void flow_name_this_thread(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
+// MARK: extended attributes
+
+// A `.part` file's validator for `If-Range` (FlowHTTP's PartValidator): Glibc's module leaves
+// <sys/xattr.h> out.
+#include <sys/xattr.h>
+
 #endif

@@ -94,6 +94,8 @@ public final class HTTPClient: Sendable {
         if existing > 0 {
             prefix = try await Self.hashPrefix(of: partPath, length: existing, into: Hashers(digests))
             request.headers.replaceOrAdd(name: "Range", value: "bytes=\(existing)-")
+            // The rest only if the file is still the one the prefix came from; else all of it (200).
+            if let validator = PartValidator.read(partPath) { request.headers.replaceOrAdd(name: "If-Range", value: validator) }
         }
         var hops = 0
         var createdPart = false  // by the first hop: then nothing else has written it
@@ -127,6 +129,7 @@ public final class HTTPClient: Sendable {
                     throw HTTPError.fileSystem(path: partPath, errno: errno, message: errnoMessage(errno))
                 }
             }
+            if file.unnamed == nil { PartValidator.remove(from: partPath) }  // whole now: nothing left to resume
             return DownloadResult(status: transfer.status, headers: transfer.headers, bytesWritten: file.bytesWritten,
                                   fileSize: (file.appended ? existing : 0) + file.bytesWritten, resumed: file.appended,
                                   digests: file.hashers.finalize(), errorBody: [],

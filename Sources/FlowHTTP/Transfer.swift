@@ -97,7 +97,8 @@ final class Transfer: @unchecked Sendable {
             if isSuccessStatus {
                 if !file.started {
                     guard file.start(status: status, contentRange: headers.first("Content-Range"),
-                                     contentLength: headers.first("Content-Length").flatMap { Int64($0) }) else { return 0 }
+                                     contentLength: headers.first("Content-Length").flatMap { Int64($0) },
+                                     validator: PartValidator.of(headers)) else { return 0 }
                 }
                 return file.write(data) ? data.count : 0
             }
@@ -197,7 +198,9 @@ final class FileSink: @unchecked Sendable {
     /// An unnamed file for a body that may be large (over `UnnamedFile.sizeLimit`, or of unknown
     /// length) is named `path` now, so that a killed run can resume it like any `.part` file
     /// (a directory operation on the curl thread, but one per large file, not per small one).
-    func start(status: Int, contentRange: String?, contentLength: Int64?) -> Bool {
+    /// A `.part` file whose body starts from byte 0 records the answer's `validator`, for the
+    /// `If-Range` of a later resume (see `PartValidator`).
+    func start(status: Int, contentRange: String?, contentLength: Int64?, validator: String?) -> Bool {
         started = true
         if let file = unnamed {
             guard let length = contentLength, length <= UnnamedFile.sizeLimit else {
@@ -208,6 +211,7 @@ final class FileSink: @unchecked Sendable {
                     return false
                 }
                 unnamed = nil  // the descriptor is this sink's now
+                if validator != nil { PartValidator.store(validator, on: fd) }
                 return true
             }
             hashesInline = true
@@ -223,8 +227,10 @@ final class FileSink: @unchecked Sendable {
             offset = resumeFrom
             return true
         }
-        if created { return true }
-        return check(ftruncate(fd, 0) == 0)  // the server ignored Range (200): start clean
+        // From byte 0: a new file, or the server ignored Range or found the validator stale (200).
+        if !created && !check(ftruncate(fd, 0) == 0) { return false }
+        if validator != nil || !created { PartValidator.store(validator, on: fd) }
+        return true
     }
 
     /// Takes a piece of the body (on the curl thread); false aborts the transfer.

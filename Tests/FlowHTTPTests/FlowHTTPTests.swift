@@ -416,6 +416,40 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
     }
 
     /// An existing `.part` is resumed as usual: `unnamed` applies to fresh downloads only.
+    /// A `.part` keeps the validator its bytes came under: a resume sends it as `If-Range`, and a
+    /// file that changed upstream meanwhile comes whole, never spliced onto the old prefix.
+    @Test func aResumeOfAFileThatChangedUpstreamStartsOver() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let key = UUID().uuidString
+        let size = 600_000
+        let url = "\(server.base)/versioned/\(key)/\(size)"
+        let part = "\(dir)/v.part"
+
+        // Cut half-way through version 1, then resumed while it is still version 1: appended.
+        Versions.set(key, 1)
+        await #expect(throws: HTTPError.self) { try await client.download(HTTPRequest(url: url + "?cut"), to: part) }
+        #expect(PartValidator.read(part) == "\"v1\"")
+        #expect(try readFile(part) == Array(Versions.body(version: 1, size: size)[..<(size / 2)]))
+        let same = try await client.download(HTTPRequest(url: url), to: part, resume: true)
+        #expect(same.status == 206 && same.resumed)
+        #expect(try readFile(part) == Versions.body(version: 1, size: size))
+        #expect(PartValidator.read(part) == nil, "a finished download keeps no validator")
+
+        // Cut again, and the file changes upstream before the resume: sent and written whole.
+        try FileManager.default.removeItem(atPath: part)
+        await #expect(throws: HTTPError.self) { try await client.download(HTTPRequest(url: url + "?cut"), to: part) }
+        Versions.set(key, 2)
+        let changed = try await client.download(HTTPRequest(url: url), to: part, resume: true)
+        #expect(changed.status == 200 && !changed.resumed)
+        #expect(changed.fileSize == Int64(size))
+        #expect(try readFile(part) == Versions.body(version: 2, size: size))
+        #expect(changed.digests[.sha256] == hexDigest(SHA256.self, Versions.body(version: 2, size: size)))
+    }
+
     @Test func anExistingPartFileIsResumedNotReplaced() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()

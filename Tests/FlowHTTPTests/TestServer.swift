@@ -33,6 +33,16 @@ enum Gathering {
     static func count(_ key: String) -> Int { arrivals.withLock { counts[key, default: 0] } }
 }
 
+/// The current version of each `versioned` file, by key (one key per test).
+enum Versions {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var versions: [String: Int] = [:]
+    static func set(_ key: String, _ version: Int) { lock.withLock { versions[key] = version } }
+    static func current(_ key: String) -> Int { lock.withLock { versions[key, default: 1] } }
+    /// Every byte differs from one version to the next.
+    static func body(version: Int, size: Int) -> [UInt8] { pattern(version..<version + size) }
+}
+
 /// Started once per test process (two instances: a second origin for redirect tests).
 enum Servers {
     static let main = Task { try await TestServer.start() }
@@ -99,6 +109,30 @@ struct TestServer: Sendable {
                             body: ResponseBody(contentLength: size) { writer in
                                 try await writer.write(ByteBuffer(bytes: pattern(0..<size / 2)))
                                 throw CutConnection()
+                            })
+        }
+
+        // A file that changes with its version (`Versions`): a strong ETag per version, `Range`
+        // honoured only while `If-Range` (when sent) names the current one; `?cut` cuts the
+        // connection after half the body.
+        router.get("versioned/:key/:n") { request, context -> Response in
+            let size = try context.parameters.require("n", as: Int.self)
+            let version = Versions.current(try context.parameters.require("key"))
+            let etag = "\"v\(version)\""
+            let bytes = Versions.body(version: version, size: size)
+            var start = 0
+            if let range = request.headers[.range], range.hasPrefix("bytes="), range.hasSuffix("-"),
+               let from = Int(range.dropFirst(6).dropLast()), from < size,
+               (request.headers.first { $0.name.canonicalName == "if-range" }?.value ?? etag) == etag {
+                start = from
+            }
+            let (first, end) = (start, request.uri.query?.contains("cut") == true ? start + (size - start) / 2 : size)
+            var headers: HTTPFields = [.contentLength: "\(size - start)", .eTag: etag, .acceptRanges: "bytes"]
+            if start > 0 { headers[.contentRange] = "bytes \(start)-\(size - 1)/\(size)" }
+            return Response(status: start > 0 ? .partialContent : .ok, headers: headers,
+                            body: ResponseBody(contentLength: size - start) { writer in
+                                try await writer.write(ByteBuffer(bytes: bytes[first..<end]))
+                                if end < size { throw CutConnection() }
                             })
         }
 

@@ -90,6 +90,15 @@ struct SandboxProtocolTests {
         let (sHead, hHead, headBody) = try await c.send("HEAD", row["URI"]!)
         #expect(sHead == 200 && hHead["content-length"] == row["Size"] && headBody.isEmpty)
         #expect(try await c.send("GET", row["URI"]!, headers: ["If-None-Match": headers["etag"]!]).0 == 304)
+        // If-Range: the range while the validator is current (ETag or Last-Modified), else the whole file.
+        for current in [headers["etag"]!, headers["last-modified"]!] {
+            let (s, _, rest) = try await c.send("GET", row["URI"]!, headers: ["Range": "bytes=10-", "If-Range": current])
+            #expect(s == 206 && rest == body[10...])
+        }
+        for stale in ["\"0123\"", "W/\(headers["etag"]!)", "Thu, 01 Jan 2015 00:00:00 GMT"] {
+            let (s, _, whole) = try await c.send("GET", row["URI"]!, headers: ["Range": "bytes=10-", "If-Range": stale])
+            #expect(s == 200 && whole == body, "If-Range: \(stale)")
+        }
         let (sZip, hZip, zip) = try await c.send("GET", "/data/experiments/XNAT_E00001/scans/2/resources/NIFTI/files?format=zip")
         #expect(sZip == 200 && hZip["content-type"] == "application/zip")
         #expect(String(decoding: zip, as: UTF8.self).contains("SUBJ_001_MR1/scans/2-DWI_ALFA1/resources/NIFTI/files/\(row["Name"]!)"))

@@ -25,7 +25,7 @@ public struct ServedFile: Sendable {
 /// Thrown inside a body writer to close the connection mid-body (cut and truncate faults).
 struct InjectedConnectionCut: Error {}
 
-/// Serves `ServedFile`s: HEAD, Range (206/416), If-None-Match (304), chunked streaming with
+/// Serves `ServedFile`s: HEAD, Range (206/416) and If-Range, If-None-Match (304), chunked streaming with
 /// backpressure, and the body faults (cut, truncate, slow).
 public enum FileServer {
     static let chunkSize = 64 * 1024
@@ -46,7 +46,7 @@ public enum FileServer {
         var start: Int64 = 0
         var length = size
         var status = HTTPResponse.Status.ok
-        if let range = req.header("Range") {
+        if let range = req.header("Range"), ifRangeHolds(req.header("If-Range"), for: file) {
             switch parseRange(range, size: size) {
             case .none: break
             case .unsatisfiable:
@@ -65,6 +65,17 @@ public enum FileServer {
             return Response(status: status, headers: headers, body: ResponseBody())
         }
         return Response(status: status, headers: headers, body: stream(file.body, from: start, length: length, req: req))
+    }
+
+    /// `If-Range` (RFC 9110, 13.1.5), as Tomcat and nginx apply it: the range is served only while
+    /// the client's validator is the file's current one (a strong entity tag compared strongly,
+    /// or the exact `Last-Modified` date); otherwise the whole file comes, with 200.
+    static func ifRangeHolds(_ validator: String?, for file: ServedFile) -> Bool {
+        guard let validator else { return true }
+        if validator.hasPrefix("\"") || validator.hasPrefix("W/") {
+            return !validator.hasPrefix("W/") && validator == file.etag
+        }
+        return file.lastModified.map(HTTPDate.format) == validator
     }
 
     /// A streaming body of `length` bytes from `start`, applying the request's body faults.

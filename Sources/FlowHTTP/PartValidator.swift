@@ -1,0 +1,43 @@
+import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The validator a `.part` file's bytes were sent under (a strong `ETag`, else `Last-Modified`),
+/// kept with the file in its extended attribute `user.flowctl.validator`. A resumed request sends
+/// it as `If-Range`: a file that changed upstream since is then sent whole (200) and written over
+/// the old prefix, never spliced onto it, even where the listing gives no checksum to catch that.
+/// Where the file system keeps no extended attributes, a resume goes without `If-Range`, as
+/// before. Only `.part` files carry one (small files are never resumed), and a finished
+/// download drops it.
+enum PartValidator {
+    static let attribute = "user.flowctl.validator"
+
+    /// What `If-Range` may carry for this answer: a strong entity tag, else the `Last-Modified` date.
+    static func of(_ headers: HTTPHeaders) -> String? {
+        if let etag = headers.first("ETag"), etag.hasPrefix("\""), etag.count > 1, etag.hasSuffix("\"") { return etag }
+        return headers.first("Last-Modified")
+    }
+
+    /// Records `validator` on the open file (best effort); nil removes a stale one.
+    static func store(_ validator: String?, on fd: Int32) {
+        if let validator {
+            _ = validator.withCString { fsetxattr(fd, attribute, $0, strlen($0), 0) }
+        } else {
+            _ = fremovexattr(fd, attribute)
+        }
+    }
+
+    /// The validator recorded on the file at `path`, if any.
+    static func read(_ path: String) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = getxattr(path, attribute, &buffer, buffer.count)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[..<n], as: UTF8.self)
+    }
+
+    /// Drops the validator of a finished download: the file keeps no trace of how it was fetched.
+    static func remove(from path: String) {
+        _ = removexattr(path, attribute)
+    }
+}
