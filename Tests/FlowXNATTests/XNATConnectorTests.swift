@@ -270,14 +270,15 @@ func temporaryDirectory() throws -> String {
 
     @Test func anExpiredSessionLogsInAgainMidListing() async throws {
         var faults = FaultSettings()
-        faults.tokenLifetimeSeconds = 1
+        faults.tokenLifetimeSeconds = 3
         faults.latencyMs = 60
         try await withXNAT(subjects: 6, concurrency: 4, faults: faults) { sandbox, spec in
             let connector = try XNATConnector(spec: spec)
-            // Log in, then start the full listing 0.6 s into the 1 s session: 39 requests,
-            // 4 at a time at 60 ms, take longer than the 0.4 s the session has left.
+            // Log in, then start the full listing 2.6 s into the 3 s session: 39 requests,
+            // 4 at a time at 60 ms, take longer than the 0.4 s the session has left. (A 1 s
+            // session failed once under a loaded CI: the new session expired before its requests.)
             _ = try await connector.list(dwiSelection(subjects: ["SUBJ_001"]))
-            try await Task.sleep(for: .seconds(0.6))
+            try await Task.sleep(for: .seconds(2.6))
             sandbox.resetStats()
             let items = try await connector.list(dwiSelection())
             #expect(items.count == 36)
