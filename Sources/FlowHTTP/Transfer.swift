@@ -199,8 +199,8 @@ final class FileSink: @unchecked Sendable {
     /// length) is named `path` now, so that a killed run can resume it like any `.part` file
     /// (a directory operation on the curl thread, but one per large file, not per small one).
     /// A `.part` file whose body starts from byte 0 records the answer's `validator`, for the
-    /// `If-Range` of a later resume (see `PartValidator`).
-    func start(status: Int, contentRange: String?, contentLength: Int64?, validator: String?) -> Bool {
+    /// `If-Range` of a later resume (see `PartValidator`); a small unnamed file never asks for it.
+    func start(status: Int, contentRange: String?, contentLength: Int64?, validator: @autoclosure () -> String?) -> Bool {
         started = true
         if let file = unnamed {
             guard let length = contentLength, length <= UnnamedFile.sizeLimit else {
@@ -211,7 +211,7 @@ final class FileSink: @unchecked Sendable {
                     return false
                 }
                 unnamed = nil  // the descriptor is this sink's now
-                if validator != nil { PartValidator.store(validator, on: fd) }
+                if let validator = validator() { PartValidator.store(validator, on: fd) }
                 return true
             }
             hashesInline = true
@@ -229,6 +229,7 @@ final class FileSink: @unchecked Sendable {
         }
         // From byte 0: a new file, or the server ignored Range or found the validator stale (200).
         if !created && !check(ftruncate(fd, 0) == 0) { return false }
+        let validator = validator()
         if validator != nil || !created { PartValidator.store(validator, on: fd) }
         return true
     }
