@@ -75,10 +75,13 @@ PY
 done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-printf '\n%-10s %10s %10s %10s %10s\n' tool "wall s" "run s" "wide first" "wide last"
+column() { awk -v c="$2" '{ print $c }' "$ROOT/$1.times" | median; }
+printf '\n%-10s %10s %10s %10s %10s %12s\n' tool "wall s" "run s" "wide first" "wide last" "vs baseline"
 for tool in "${tools[@]}"; do
     printf '%-10s' "$tool"
-    for column in 1 2 3 4; do printf ' %10.3f' "$(awk -v c=$column '{ print $c }' "$ROOT/$tool.times" | median)"; done
+    for c in 1 2 3 4; do printf ' %10.3f' "$(column "$tool" "$c")"; done
+    # The baseline's median wall time over this tool's (above 1: this build is faster).
+    [ -n "${BASELINE:-}" ] && printf ' %11.2fx' "$(awk -v b="$(column baseline 1)" -v t="$(column "$tool" 1)" 'BEGIN { print b / t }')"
     printf '\n'
 done
 printf '\nMedians of %d interleaved runs; "wide first"/"wide last": seconds after run-started when the\nwide source'"'"'s first file started and its last one finished (the narrow source alone needs ~0.7 s).\n' "$RUNS"
