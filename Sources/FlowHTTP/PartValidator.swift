@@ -12,11 +12,15 @@ import Glibc
 /// download drops it.
 enum PartValidator {
     static let attribute = "user.flowctl.validator"
+    /// Longer validators are not kept (`read` could not read them back): such a file resumes unguarded.
+    static let maxLength = 1024
 
     /// What `If-Range` may carry for this answer: a strong entity tag, else the `Last-Modified` date.
     static func of(_ headers: HTTPHeaders) -> String? {
-        if let etag = headers.first("ETag"), etag.hasPrefix("\""), etag.count > 1, etag.hasSuffix("\"") { return etag }
-        return headers.first("Last-Modified")
+        let etag = headers.first("ETag")
+        let strong = etag.map { $0.utf8.count > 1 && $0.hasPrefix("\"") && $0.hasSuffix("\"") } ?? false
+        let validator = strong ? etag : headers.first("Last-Modified")
+        return validator.flatMap { $0.utf8.count <= maxLength ? $0 : nil }
     }
 
     /// Records `validator` on the open file (best effort); nil removes a stale one.
@@ -30,7 +34,7 @@ enum PartValidator {
 
     /// The validator recorded on the file at `path`, if any.
     static func read(_ path: String) -> String? {
-        var buffer = [UInt8](repeating: 0, count: 1024)
+        var buffer = [UInt8](repeating: 0, count: maxLength)
         let n = getxattr(path, attribute, &buffer, buffer.count)
         guard n > 0 else { return nil }
         return String(decoding: buffer[..<n], as: UTF8.self)

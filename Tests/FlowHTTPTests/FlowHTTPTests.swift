@@ -450,6 +450,19 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(changed.digests[.sha256] == hexDigest(SHA256.self, Versions.body(version: 2, size: size)))
     }
 
+    @Test func onlyAStrongETagOrADateOfSaneLengthIsKeptAsAValidator() {
+        func headers(_ pairs: [(String, String)]) -> HTTPHeaders {
+            var h = HTTPHeaders()
+            for (name, value) in pairs { h.add(name: name, value: value) }
+            return h
+        }
+        let date = "Thu, 03 Dec 2026 10:00:00 GMT"
+        #expect(PartValidator.of(headers([("ETag", "\"abc\""), ("Last-Modified", date)])) == "\"abc\"")
+        #expect(PartValidator.of(headers([("ETag", "W/\"abc\""), ("Last-Modified", date)])) == date)
+        #expect(PartValidator.of(headers([("ETag", "abc")])) == nil)  // unquoted: not an entity tag
+        #expect(PartValidator.of(headers([("ETag", "\"" + String(repeating: "x", count: 2000) + "\"")])) == nil)
+    }
+
     @Test func anExistingPartFileIsResumedNotReplaced() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()
