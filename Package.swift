@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "FlowHTTP", dependencies: [
-            "CCurl",
+            "CCurl", "FlowModel",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 

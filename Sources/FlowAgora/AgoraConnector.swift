@@ -65,15 +65,7 @@ public struct AgoraConnector: Connector {
     /// Downloads a datafile (`GET /api/v1/datafile/{id}/download/`) and checks its size and SHA-1.
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        let result = try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed,
-                                                digests: [.sha1, .sha256], progress: progress)
-        if let size = item.size, result.fileSize != size {
-            throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, Agora listed \(size)")
-        }
-        if let expected = item.checksum(.sha1), let got = result.checksum(.sha1), expected != got {
-            throw ConnectorError.integrity("\(item.id): SHA-1 \(got) does not match Agora's \(expected)")
-        }
-        return result
+        try await session.fetch(item, to: partPath, resume: resume, unnamed: unnamed, progress: progress)
     }
 
     // MARK: items

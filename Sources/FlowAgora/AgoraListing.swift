@@ -11,13 +11,13 @@ extension AgoraConnector {
 
     public func list(_ selection: Selection) async throws -> [RemoteItem] {
         let projects = try await listProjects(selection)
-        return try await concurrentFlatMap(projects) { project in
+        return try await listEach(projects) { project in
             if selection.filters(on: "folder").isEmpty {
                 let exams = try await listExams(project, selection)
-                return try await concurrentFlatMap(exams) { exam in try await listExamFiles(exam, selection) }
+                return try await listEach(exams) { exam in try await listExamFiles(exam, selection) }
             }
             let folders = try await listFolders(project, selection)
-            return try await concurrentFlatMap(folders) { folder in try await listFolderContents(folder, selection) }
+            return try await listEach(folders) { folder in try await listFolderContents(folder, selection) }
         }
     }
 
@@ -76,7 +76,7 @@ extension AgoraConnector {
             return selection.accepts(fields, levels: ["series"]) ? fields : nil
         }
         let types = datasetTypeFilter(selection)
-        var items = try await concurrentFlatMap(series) { s in
+        var items = try await listEach(series) { s in
             let datasets = try await filteredList("/api/v1/serie/\(s["series.id"]!)/datasets/", param: "type", values: types)
             return try await datasetItems(datasets, s, selection)
         }
@@ -96,7 +96,7 @@ extension AgoraConnector {
 
     /// Items of the datafiles of some datasets; a dataset listed without its datafiles (v2) is read through v1.
     func datasetItems(_ datasets: [JSONValue], _ context: Fields, _ selection: Selection) async throws -> [RemoteItem] {
-        try await concurrentFlatMap(datasets) { row in
+        try await listEach(datasets) { row in
             guard let id = row["id"]?.int else { throw ConnectorError.badReply("a dataset has no id") }
             var probe = context
             probe["dataset.id"] = String(id)
@@ -104,7 +104,7 @@ extension AgoraConnector {
             probe["dataset.type"] = row["type"]?.int.map(AgoraTypes.name(of:)) ?? ""
             guard selection.accepts(probe, levels: ["datasets"]) else { return [] }
             let dataset = row["datafiles"]?.array != nil ? row : try await session.agoraJSON("/api/v1/dataset/\(id)/")
-            return try (dataset["datafiles"]?.array ?? []).compactMap { file in
+            return try listingRows(dataset["datafiles"]?.array ?? [], at: "dataset \(id)") { file in
                 let item = try self.item(datafile: file, dataset: dataset, context: context)
                 return selection.accepts(item.allFields) ? item : nil
             }
@@ -180,7 +180,7 @@ extension AgoraConnector {
             }
         }
         var result = try await datasetItems(datasets, folder, selection)
-        result += try await concurrentFlatMap(exams) { exam in try await listExamFiles(exam, selection) }
+        result += try await listEach(exams) { exam in try await listExamFiles(exam, selection) }
         return result
     }
 }

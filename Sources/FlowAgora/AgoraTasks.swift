@@ -39,7 +39,7 @@ extension AgoraConnector {
                 let now = Set(try await session.agoraList(tagsURL).compactMap { $0["label"]?.text })
                 guard now.contains(label) else {
                     throw ConnectorError.status(400, url: session.url("/api/v2/tag-instance/"),
-                                                message: SourceSession.summary(of: response.body), retryAfter: nil)
+                                                message: "", retryAfter: nil)
                 }
             }
         }

@@ -82,7 +82,7 @@ extension AgoraConnector {
                 } else if let id = try await subfolders(current).first(where: { $0.0 == part })?.1 {
                     current = id  // someone else made it meanwhile
                 } else {
-                    throw ConnectorError.badReply("Agora did not create folder \(part) (HTTP \(response.status): \(SourceSession.summary(of: response.body)))")
+                    throw ConnectorError.badReply("Agora did not create folder \(ErrorText.quoted(part)) (HTTP \(response.status))")
                 }
             }
             return current

@@ -181,7 +181,7 @@ public enum ConnectorError: Error, Sendable, CustomStringConvertible {
             if case .timedOut = error { return .timeout }
             if case .stalled = error { return .timeout }
             return error.isTransient ? .transport : .permanent
-        case .integrity: return .transport
+        case .integrity: return .integrity
         case .authentication: return .status(401)
         default: return .permanent
         }

@@ -26,14 +26,6 @@ extension SourceSession {
     public func request(_ request: HTTPRequest, accept: Set<Int> = []) async throws -> HTTPResponse {
         try await RequestTicket.with { try await send(request, accept: accept) }
     }
-
-    /// `download`, under a fresh `RequestTicket`.
-    public func ticketedDownload(_ request: HTTPRequest, to partPath: String, resume: Bool, unnamed: Bool,
-                                 digests: Set<DigestAlgorithm>, progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        try await RequestTicket.with {
-            try await download(request, to: partPath, resume: resume, unnamed: unnamed, digests: digests, progress: progress)
-        }
-    }
 }
 
 /// The session a login runs through. The session owns the login (as its authenticator), so the

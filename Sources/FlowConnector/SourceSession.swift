@@ -58,15 +58,14 @@ public final class SourceSession: Sendable {
                 // Credentials are added once a slot is held, so a request that queued behind
                 // others never carries a token that expired while it waited.
                 response = try await limits.run {
-                    var signed = unsigned
-                    try await self.auth?.authorize(&signed)
-                    return try await self.http.send(signed)
+                    try await self.http.send(try await self.signed(unsigned))
                 }
             } catch let error as HTTPError {
                 throw ConnectorError.transport(error, url: request.url)
             }
             if response.isSuccess || accept.contains(response.status) { return response }
-            throw ConnectorError.status(response.status, url: request.url, message: Self.summary(of: response.body),
+            // The status says what happened; a reply's body is the server's text, never ours to print.
+            throw ConnectorError.status(response.status, url: request.url, message: "",
                                         retryAfter: RetryPolicy.parseRetryAfter(response.headers.first("Retry-After")))
         }
     }
@@ -82,10 +81,25 @@ public final class SourceSession: Sendable {
         do {
             return try JSONDecoder().decode(type, from: Data(body))
         } catch let error as DecodingError {
-            throw ConnectorError.badReply("\(what): \(describe(error)); body starts \"\(summary(of: body, limit: 120))\"")
+            throw ConnectorError.badReply("\(what): \(describe(error))")
         } catch {
-            throw ConnectorError.badReply("\(what): \(error)")
+            throw ConnectorError.badReply("\(what): not readable JSON")
         }
+    }
+
+    /// Fetches an item's bytes to `partPath` in one attempt: hashed with sha256 and every digest
+    /// the listing gave, and stopped at once past its listed size. Checking size and digests is
+    /// the executor's, which knows whether a mismatch is a damaged transfer or drift from a lock.
+    /// `ticketed`: through the platform's login tickets (see `RequestTicket`).
+    public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool, ticketed: Bool = false,
+                      progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
+        var request = HTTPRequest(url: item.url)
+        request.expectedSize = item.size
+        let digests = Set(item.checksums.compactMap { DigestAlgorithm(rawValue: $0.algorithm.rawValue) }).union([.sha256])
+        let download = { [self] in
+            try await self.download(request, to: partPath, resume: resume, unnamed: unnamed, digests: digests, progress: progress)
+        }
+        return ticketed ? try await RequestTicket.with(download) : try await download()
     }
 
     /// Downloads to a `.part` file in one attempt (the executor retries), with one re-login on 401.
@@ -97,13 +111,14 @@ public final class SourceSession: Sendable {
             let result: DownloadResult
             do {
                 result = try await limits.run {
-                    var signed = unsigned
-                    try await self.auth?.authorize(&signed)
-                    return try await self.http.download(signed, to: partPath, resume: resume, unnamed: unnamed, digests: digests,
+                    try await self.http.download(try await self.signed(unsigned), to: partPath, resume: resume, unnamed: unnamed, digests: digests,
                                                          progress: progress)
                 }
             } catch let error as HTTPError {
                 if case .fileSystem = error { throw ConnectorError.local(error.description) }
+                if case .bodyTooLarge(let limit) = error, let listed = request.expectedSize {
+                    throw ConnectorError.integrity("the server sent more than the \(listed) bytes listed" + (listed == limit ? "" : " (limit \(limit))"))
+                }
                 throw ConnectorError.transport(error, url: request.url)
             }
             if result.status == 401, let auth, !reauthenticated {
@@ -112,7 +127,7 @@ public final class SourceSession: Sendable {
                 continue
             }
             guard result.isSuccess else {
-                throw ConnectorError.status(result.status, url: request.url, message: Self.summary(of: result.errorBody),
+                throw ConnectorError.status(result.status, url: request.url, message: "",
                                             retryAfter: RetryPolicy.parseRetryAfter(result.headers.first("Retry-After")))
             }
             let checksums = result.digests.map { Checksum(ChecksumAlgorithm(rawValue: $0.key.rawValue)!, $0.value) }
@@ -120,6 +135,15 @@ public final class SourceSession: Sendable {
             return FetchResult(bytesTransferred: result.bytesWritten, fileSize: result.fileSize, checksums: checksums,
                                version: result.headers.first("ETag"), resumed: result.resumed, unnamedFile: result.unnamedFile)
         }
+    }
+
+    /// `request` with the source's credentials, when it goes to the source's own origin: a URL
+    /// a server handed us (a file's URI, a link) that points elsewhere gets none.
+    func signed(_ request: HTTPRequest) async throws -> HTTPRequest {
+        guard let auth, HTTPClient.isSameOrigin(request.url, spec.url) else { return request }
+        var signed = request
+        try await auth.authorize(&signed)
+        return signed
     }
 
     /// Runs `attempt` until it succeeds or the retry policy gives up.
@@ -153,7 +177,8 @@ public final class SourceSession: Sendable {
         }
     }
 
-    /// A short, single-line, printable summary of an error body (HTML pages reduced to their text).
+    /// A short, single-line, printable summary of an error body (HTML pages reduced to their text),
+    /// for recognising a platform's known answers; never for a message (`ErrorText` quotes).
     public static func summary(of body: [UInt8], limit: Int = 200) -> String {
         var text = String(decoding: body.prefix(4096), as: UTF8.self)
         if text.contains("<") {

@@ -292,22 +292,29 @@ public final class Executor: Sendable {
         let partSize = firstAttempt && !folders.mayHold(part) ? nil : FileStat.size(part)
         let sink = events
         let result: FetchResult
-        if let partSize, let expected = item.size, partSize >= expected {
+        if let partSize, let expected = item.size, partSize == expected {
             // A run killed between the last byte and the rename left a whole file: check it
-            // instead of asking for an empty range (416). Longer than listed: start again.
-            if partSize > expected { unlink(part) }
+            // instead of asking for an empty range (416).
             result = try await Self.adopt(part, item: item)
         } else {
+            // Longer than listed: its bytes cannot be the file's; start again.
+            var resumable = partSize
+            if let size = partSize, let expected = item.size, size > expected {
+                unlink(part)
+                resumable = nil
+            }
             do {
                 // Small files go through an unnamed file linked into place; a larger one (by the
                 // listing, or by the answer's length) through a `.part` that a killed run resumes.
                 let small = (item.size ?? 0) <= UnnamedFile.sizeLimit
-                result = try await connector.fetch(item, to: part, resume: partSize != nil,
-                                                   unnamed: partSize == nil && small) { bytes in
+                result = try await connector.fetch(item, to: part, resume: resumable != nil,
+                                                   unnamed: resumable == nil && small) { bytes in
                     sink.emit(.progress(taskID: taskID, bytes: bytes))
                 }
             } catch ConnectorError.status(let code, _, _, _) where options.locked && (code == 404 || code == 410) {
                 throw ConnectorError.changedUpstream("\(item.id) vanished (HTTP \(code))")
+            } catch ConnectorError.integrity(let message) where options.locked {
+                throw ConnectorError.changedUpstream("\(item.id): \(message)")
             } catch ConnectorError.status(416, let url, let message, _) {
                 // The server will not continue this .part (it changed, or it is complete): start clean.
                 unlink(part)
@@ -320,12 +327,13 @@ public final class Executor: Sendable {
             if result.unnamedFile == nil { unlink(part) }
             return options.locked ? .changedUpstream(message) : .integrity(message)
         }
+        let promised = options.locked ? "the lock says" : "the listing says"
         if let expected = item.size, result.fileSize != expected {
-            throw mismatch("\(item.id): got \(result.fileSize) bytes, expected \(expected)")
+            throw mismatch("\(item.id): \(result.fileSize) bytes arrived, \(promised) \(expected)")
         }
         for checksum in item.checksums {
             if let got = result.checksum(checksum.algorithm), got != checksum.value {
-                throw mismatch("\(item.id): \(checksum.algorithm.rawValue) is \(got), expected \(checksum.value)")
+                throw mismatch("\(item.id): \(checksum.algorithm.rawValue) is \(got), \(promised) \(checksum.value)")
             }
         }
         if let file = result.unnamedFile {

@@ -31,7 +31,7 @@ extension GrandChallengeConnector {
                 return RemoteRun(id: existing.pk, url: existing.api_url, input: input)
             }
             guard message.contains("too many active jobs") else {
-                throw ConnectorError.status(400, url: api("algorithms/jobs/"), message: message, retryAfter: nil)
+                throw ConnectorError.status(400, url: api("algorithms/jobs/"), message: ErrorText.quoted(message), retryAfter: nil)
             }
             // The platform caps unfinished jobs per user: wait for some to finish, then ask again.
             try await Task.sleep(for: .seconds(wait))

@@ -20,7 +20,7 @@ extension GrandChallengeConnector {
         let containers = try await containers(selection)
         let nameFilter = selection.filters(on: "images").filter { $0.field == "image.name" }.compactMap { $0.matcher.literalValues }
             .first.flatMap { $0.count == 1 ? $0[0] : nil }
-        let perContainer = try await concurrentMap(containers) { container in
+        return try await listEach(containers) { container in
             let images = try await images(in: container, name: nameFilter)
             return images.flatMap { image -> [RemoteItem] in
                 var fields = container.fields
@@ -32,7 +32,6 @@ extension GrandChallengeConnector {
                 }
             }
         }
-        return perContainer.flatMap { $0 }
     }
 
     /// The archives and reader studies a selection names (`archive:` / `reader-study:`).

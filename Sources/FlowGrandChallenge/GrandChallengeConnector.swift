@@ -81,10 +81,11 @@ public struct GrandChallengeConnector: Connector {
         let first = try await get(Page<T>.self, api(path, query + [("limit", String(limit)), ("offset", "0")]))
         guard first.count > first.results.count, first.results.count > 0 else { return first.results }
         let offsets = Array(stride(from: first.results.count, to: first.count, by: limit))
-        let rest = try await concurrentMap(offsets) { offset in
+        // A page that fails costs only its own results while a listing collects problems.
+        let rest = try await listEach(offsets) { offset in
             try await get(Page<T>.self, api(path, query + [("limit", String(limit)), ("offset", String(offset))])).results
         }
-        return first.results + rest.flatMap { $0 }
+        return first.results + rest
     }
 
     // MARK: identity and fetch
@@ -97,12 +98,7 @@ public struct GrandChallengeConnector: Connector {
 
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        let result = try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed,
-                                                digests: [.sha256], progress: progress)
-        if let size = item.size, result.fileSize != size {
-            throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, the listing said \(size)")
-        }
-        return result
+        try await session.fetch(item, to: partPath, resume: resume, unnamed: unnamed, progress: progress)
     }
 }
 

@@ -1,4 +1,5 @@
 import CCurl
+import FlowModel
 import Foundation
 
 /// An HTTP client over libcurl's multi interface, driven by one dedicated thread.
@@ -59,11 +60,9 @@ public final class HTTPClient: Sendable {
         while true {
             let engine = claimEngine()
             defer { engine.unclaim() }
-            let transfer = try makeTransfer(request, on: engine, sink: .memory(limit: limit), download: false)
+            let transfer = try makeTransfer(request, on: engine, sink: .memory(limit: limit), maxBody: Int64(limit))
             try await engine.perform(transfer)
-            if let next = nextHop(after: transfer, of: request) {
-                hops += 1
-                guard hops <= configuration.maxRedirects else { throw HTTPError.tooManyRedirects(configuration.maxRedirects) }
+            if let next = try nextHop(after: transfer, of: request, hops: &hops) {
                 request = next
                 continue
             }
@@ -91,6 +90,8 @@ public final class HTTPClient: Sendable {
         if resume, stat(partPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { existing = Int64(info.st_size) }
         var prefix: Hashers?  // hashes of the bytes already in the file
         var request = request
+        // The resource's own bytes: a body encoded on the way is refused (see `Transfer`).
+        request.headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
         if existing > 0 {
             prefix = try await Self.hashPrefix(of: partPath, length: existing, into: Hashers(digests))
             request.headers.replaceOrAdd(name: "Range", value: "bytes=\(existing)-")
@@ -105,11 +106,10 @@ public final class HTTPClient: Sendable {
             let file = try FileSink(path: partPath, unnamed: unnamed, resumeFrom: existing, prefixHashers: prefix,
                                     freshHashers: Hashers(digests), pipeline: engine.bodies, progress: progress)
             if hops == 0 { createdPart = file.created && file.unnamed == nil }
-            let transfer = try makeTransfer(request, on: engine, sink: .file(file), download: true)
+            let transfer = try makeTransfer(request, on: engine, sink: .file(file),
+                                            maxBody: request.expectedSize ?? configuration.maxDownloadSize)
             try await engine.perform(transfer)
-            if let next = nextHop(after: transfer, of: request) {
-                hops += 1
-                guard hops <= configuration.maxRedirects else { throw HTTPError.tooManyRedirects(configuration.maxRedirects) }
+            if let next = try nextHop(after: transfer, of: request, hops: &hops) {
                 request = next
                 continue
             }
@@ -140,10 +140,10 @@ public final class HTTPClient: Sendable {
     // MARK: building transfers
 
     private func makeTransfer(_ request: HTTPRequest, on engine: CurlEngine, sink: Transfer.Sink,
-                              download: Bool) throws -> Transfer {
-        let transfer = Transfer(easy: try engine.makeEasyHandle(), sink: sink)
+                              maxBody: Int64) throws -> Transfer {
+        let transfer = Transfer(easy: try engine.makeEasyHandle(), sink: sink, maxBody: maxBody)
         do {
-            try configure(transfer, request, download: download)
+            try configure(transfer, request)
         } catch {
             engine.discard(transfer.easy)
             throw error
@@ -152,7 +152,7 @@ public final class HTTPClient: Sendable {
     }
 
     /// Sets every option of one hop. Runs in the caller's task: the handle is not shared yet.
-    private func configure(_ transfer: Transfer, _ request: HTTPRequest, download: Bool) throws(HTTPError) {
+    private func configure(_ transfer: Transfer, _ request: HTTPRequest) throws(HTTPError) {
         let easy = transfer.easy
         let config = configuration
         func set(_ option: CURLoption, _ value: Int) { _ = flow_easy_setopt_long(easy, option, value) }
@@ -162,6 +162,12 @@ public final class HTTPClient: Sendable {
 
         guard !request.url.isEmpty else { throw .other(code: Int(CURLE_URL_MALFORMAT.rawValue), message: "empty URL") }
         set(CURLOPT_URL, request.url)
+        // Only the web: never `file:`, `ftp:` or any other scheme curl knows, whatever a job
+        // file or a server's redirect says.
+        set(CURLOPT_PROTOCOLS_STR, "http,https")
+        set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        // A `Content-Length` over the limit fails at once, before a byte of the body is read.
+        _ = flow_easy_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(transfer.maxBody))
         set(CURLOPT_NOSIGNAL, 1)  // no SIGALRM for DNS timeouts: we are multithreaded
         set(CURLOPT_FOLLOWLOCATION, 0)  // redirects are followed by `nextHop`, which drops credentials
         set(CURLOPT_HTTP_VERSION, flow_http_version_2tls())
@@ -176,7 +182,7 @@ public final class HTTPClient: Sendable {
         _ = flow_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
         _ = flow_easy_setopt_write_cb(easy, CURLOPT_HEADERFUNCTION, headerCallback)
         _ = flow_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
-        if download {
+        if case .file = transfer.sink {
             set(CURLOPT_BUFFERSIZE, 128 << 10)
         } else {
             set(CURLOPT_ACCEPT_ENCODING, "")  // any encoding curl can decode (API answers)
@@ -288,9 +294,16 @@ public final class HTTPClient: Sendable {
     // MARK: redirects
 
     /// The request for the next redirect hop, or nil when `transfer` is the final answer.
-    private func nextHop(after transfer: Transfer, of request: HTTPRequest) -> HTTPRequest? {
+    /// Only http and https are followed, and at most `maxRedirects` hops (`hops` counts them).
+    private func nextHop(after transfer: Transfer, of request: HTTPRequest, hops: inout Int) throws(HTTPError) -> HTTPRequest? {
         guard request.followRedirects, [301, 302, 303, 307, 308].contains(transfer.status),
               let target = transfer.redirectURL else { return nil }
+        hops += 1
+        guard hops <= configuration.maxRedirects else { throw .tooManyRedirects(configuration.maxRedirects) }
+        let scheme = Origin(target).scheme
+        guard scheme == "http" || scheme == "https" else {
+            throw .refusedRedirect("\(ErrorText.quoted(scheme ?? "?")) URL from \(ErrorText.quoted(Origin(request.url).description))")
+        }
         var next = request
         next.url = target
         let method = request.method.uppercased()
@@ -325,6 +338,15 @@ private func milliseconds(_ duration: Duration) -> Int {
     return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
 }
 
+extension HTTPClient {
+    /// Whether two URLs share scheme, host and port (as curl parses them): credentials given
+    /// for one may go to the other.
+    public static func isSameOrigin(_ a: String, _ b: String) -> Bool {
+        let origin = Origin(a)
+        return origin.host != nil && origin == Origin(b)
+    }
+}
+
 /// Scheme, host and port of a URL, parsed by curl (default ports filled in).
 struct Origin: Equatable {
     var scheme: String?
@@ -345,6 +367,9 @@ struct Origin: Equatable {
         host = part(CURLUPART_HOST, 0)
         port = part(CURLUPART_PORT, UInt32(CURLU_DEFAULT_PORT))
     }
+
+    /// `scheme://host:port`, for messages.
+    var description: String { "\(scheme ?? "?")://\(host ?? "?"):\(port ?? "?")" }
 }
 
 // MARK: C callbacks (curl calls them on the curl thread)

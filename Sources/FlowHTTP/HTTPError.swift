@@ -12,8 +12,14 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     case tls(String)
     /// The calling task was cancelled, or the client shut down.
     case cancelled
-    /// A response body exceeded the in-memory cap of `send`.
+    /// A response body exceeded the in-memory cap of `send`, or a download its listed size
+    /// or the largest file allowed (announced by `Content-Length` or found while it streamed).
     case bodyTooLarge(limit: Int)
+    /// A redirect pointed somewhere flowctl never goes (a scheme other than http/https).
+    case refusedRedirect(String)
+    /// A download's body came encoded (`Content-Encoding: gzip`...) although none was asked for:
+    /// its bytes are not the resource's bytes.
+    case unexpectedEncoding(String)
     /// The connection was cut or the body ended before its announced length.
     case partialBody(String)
     /// Reading or writing a local file failed (for example ENOSPC, disk full).
@@ -27,7 +33,7 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isTransient: Bool {
         switch self {
         case .couldNotConnect, .timedOut, .stalled, .partialBody: true
-        case .tls, .cancelled, .bodyTooLarge, .fileSystem, .tooManyRedirects, .other: false
+        case .tls, .cancelled, .bodyTooLarge, .refusedRedirect, .unexpectedEncoding, .fileSystem, .tooManyRedirects, .other: false
         }
     }
 
@@ -38,7 +44,9 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .stalled(let m): "transfer stalled: \(m)"
         case .tls(let m): "TLS failure: \(m)"
         case .cancelled: "cancelled"
-        case .bodyTooLarge(let limit): "response body larger than the limit of \(limit) bytes"
+        case .bodyTooLarge(let limit): "the body is larger than the \(limit) bytes expected (listed size or limit)"
+        case .refusedRedirect(let m): "refused redirect: \(m)"
+        case .unexpectedEncoding(let m): "the server sent the body with Content-Encoding \(m), which was not asked for"
         case .partialBody(let m): "connection cut before the whole body arrived: \(m)"
         case .fileSystem(let path, let errno, let message): "\(path): \(message) (errno \(errno))"
         case .tooManyRedirects(let n): "more than \(n) redirects"
@@ -62,6 +70,8 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING,
              CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_HTTP3:
             return .partialBody(message)
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            return .refusedRedirect(message)
         case CURLE_ABORTED_BY_CALLBACK:
             return .cancelled
         default:

@@ -127,6 +127,9 @@ public struct HTTPRequest: Sendable {
     public var lowSpeedTime: Duration?
     /// Overrides `HTTPClientConfiguration.maxResponseBodySize` for `send`.
     public var maxResponseBodySize: Int?
+    /// A download's size as listed: a body that announces or streams more stops at once
+    /// (`.bodyTooLarge`) instead of filling the disk. Nil: `maxDownloadSize` caps it.
+    public var expectedSize: Int64?
     /// Follow 3xx redirects (credential headers are dropped when the origin changes).
     public var followRedirects: Bool
 
@@ -235,8 +238,12 @@ public struct HTTPClientConfiguration: Sendable {
     /// An explicit proxy URL. When nil, curl honours `http_proxy`, `https_proxy`, `all_proxy`
     /// and `no_proxy` from the environment.
     public var proxy: String?
-    /// Largest body `send` keeps in memory; beyond it the request fails with `.bodyTooLarge`.
-    public var maxResponseBodySize: Int = 64 << 20
+    /// Largest body `send` keeps in memory; beyond it the request fails with `.bodyTooLarge`,
+    /// at once when `Content-Length` announces it. 32 MiB holds a listing of ~100,000 rows and
+    /// keeps a run's memory near its 64 MiB goal while it is parsed.
+    public var maxResponseBodySize: Int = 32 << 20
+    /// Largest download of unlisted size (a LORIS file, a web folder's); larger fails.
+    public var maxDownloadSize: Int64 = 64 << 30
     public var maxRedirects: Int = 10
     /// Request headers dropped when a redirect leaves the request's scheme, host and port.
     public var credentialHeaderNames: Set<String> = ["authorization", "cookie", "proxy-authorization",

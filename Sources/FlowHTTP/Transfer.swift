@@ -39,9 +39,13 @@ final class Transfer: @unchecked Sendable {
     var effectiveURL = ""
     var redirectURL: String?
 
-    init(easy: UnsafeMutableRawPointer, sink: Sink) {
+    /// The largest body accepted (a download's listed size, or a cap): more fails the transfer.
+    let maxBody: Int64
+
+    init(easy: UnsafeMutableRawPointer, sink: Sink, maxBody: Int64) {
         self.easy = easy
         self.sink = sink
+        self.maxBody = maxBody
         errorBuffer = .allocate(capacity: Int(flow_error_size()))
         errorBuffer.initialize(repeating: 0, count: Int(flow_error_size()))
     }
@@ -96,9 +100,19 @@ final class Transfer: @unchecked Sendable {
         case .file(let file):
             if isSuccessStatus {
                 if !file.started {
+                    // Asked for with `Accept-Encoding: identity`: encoded bytes are not the file's
+                    // bytes (a gzip bomb would be kept as the file), and decoding is not ours to guess.
+                    if let encoding = headers.first("Content-Encoding")?.lowercased(), !encoding.isEmpty, encoding != "identity" {
+                        file.failure = .unexpectedEncoding(String(encoding.prefix(40)))
+                        return 0
+                    }
                     guard file.start(status: status, contentRange: headers.first("Content-Range"),
                                      contentLength: headers.first("Content-Length").flatMap { Int64($0) },
                                      validator: PartValidator.of(headers)) else { return 0 }
+                }
+                if file.sizeAfterWriting(data.count) > maxBody {
+                    file.failure = .bodyTooLarge(limit: Int(clamping: maxBody))
+                    return 0
                 }
                 return file.write(data) ? data.count : 0
             }
@@ -112,6 +126,7 @@ final class Transfer: @unchecked Sendable {
     /// The error to report for a failed curl result.
     func error(for code: CURLcode) -> HTTPError {
         if case .memory(let limit) = sink, overflowed { return .bodyTooLarge(limit: limit) }
+        if code == CURLE_FILESIZE_EXCEEDED { return .bodyTooLarge(limit: Int(clamping: maxBody)) }
         if case .file(let file) = sink, let failure = file.failure { return failure }
         if let failure = uploads.lazy.compactMap(\.failure).first { return failure }
         var message = String(cString: errorBuffer)
@@ -251,6 +266,9 @@ final class FileSink: @unchecked Sendable {
         progress?(bytesWritten)
         return true
     }
+
+    /// The file's size once `count` more body bytes are written.
+    func sizeAfterWriting(_ count: Int) -> Int64 { (appended ? resumeFrom : 0) + bytesWritten + Int64(count) }
 
     /// Writes and hashes the staged bytes (inline), or hands them to the pipeline; on the curl
     /// thread, when the stage is full and when the transfer ends. False when the write failed.

@@ -78,12 +78,7 @@ public struct LORISConnector: Connector {
 
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        let result = try await session.ticketedDownload(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed,
-                                                digests: [.sha256], progress: progress)
-        if let size = item.size, result.fileSize != size {
-            throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, LORIS said \(size)")
-        }
-        return result
+        try await session.fetch(item, to: partPath, resume: resume, unnamed: unnamed, ticketed: true, progress: progress)
     }
 
     /// `qc`: the image's QC JSON as the server sends it (stored as `<file>.qc.json`);
@@ -108,7 +103,7 @@ public struct LORISConnector: Connector {
             }
             let object = try? JSONSerialization.jsonObject(with: Data(body))
             guard let meta = (object as? [String: Any])?["Meta"], JSONSerialization.isValidJSONObject(meta) else {
-                throw ConnectorError.badReply("\(path): no `Meta` object in the visit's reply; body starts \"\(SourceSession.summary(of: body, limit: 120))\"")
+                throw ConnectorError.badReply("\(path): no `Meta` object in the visit's reply")
             }
             let data = try JSONSerialization.data(withJSONObject: meta, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return Array(data) + [UInt8(ascii: "\n")]
@@ -134,9 +129,10 @@ final class VisitReplies: Sendable {
 
 /// Reading LORIS replies.
 enum LORISReply {
-    /// The `error` message of a LORIS error body, else a short summary of the body.
+    /// The `error` field of a LORIS error body, quoted and bounded (`ErrorText`); else nothing.
     static func errorMessage(_ body: [UInt8]) -> String {
-        if let value = try? JSONDecoder().decode(JSONValue.self, from: Data(body)), let message = value["error"]?.text { return message }
-        return SourceSession.summary(of: body)
+        guard body.count <= 64 << 10, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(body)),
+              let message = value["error"]?.text else { return "" }
+        return ErrorText.quoted(message)
     }
 }

@@ -9,9 +9,9 @@ extension LORISConnector {
 
     public func list(_ selection: Selection) async throws -> [RemoteItem] {
         let candidates = try await listCandidates(selection)
-        return try await concurrentFlatMap(candidates) { candidate in
+        return try await listEach(candidates) { candidate in
             let visits = try await listVisits(candidate, selection)
-            return try await concurrentFlatMap(visits) { visit in
+            return try await listEach(visits) { visit in
                 try await listImages(visit, selection)
             }
         }
@@ -26,9 +26,9 @@ extension LORISConnector {
         guard let rows = reply["Candidates"]?.array else {
             throw ConnectorError.badReply("/candidates: no `Candidates` array in the reply")
         }
-        return try rows.map { row in
+        return try listingRows(rows, at: "/candidates") { row in
             guard let candID = row["CandID"]?.text, !candID.isEmpty else {
-                throw ConnectorError.badReply("/candidates: a candidate has no CandID")
+                throw ConnectorError.badReply("a candidate has no CandID")
             }
             var fields: Fields = ["candidate.CandID": candID]
             for key in ["PSCID", "Site", "Sex", "Project", "EDC", "DoB"] { fields["candidate.\(key)"] = row[key]?.text ?? "" }
@@ -43,7 +43,7 @@ extension LORISConnector {
         let reply = try await getJSON(path)
         guard let visits = reply["Visits"]?.array else { throw ConnectorError.badReply("\(path): no `Visits` array in the reply") }
         let labelFilters = selection.filters(on: "visits").filter { $0.field == "visit.label" }
-        return visits.compactMap { value in
+        return try listingRows(visits, at: path) { value in
             guard let label = value.text, !label.isEmpty else { return nil }
             var fields = candidate
             fields["visit.label"] = label
@@ -71,7 +71,7 @@ extension LORISConnector {
             (meta, files) = try await (reply, rows)
             fields.merge(try Self.visitFields(meta.json, path: path)) { $1 }
         }
-        let items = try files.compactMap { file in
+        let items = try listingRows(files, at: path + "/images") { file in
             let item = try self.item(file, visit: fields, listing: path)
             return selection.accepts(item.allFields) ? item : nil
         }
@@ -84,7 +84,7 @@ extension LORISConnector {
     /// even when hostile (`../x`, `a/b`): layouts make paths safe; in the URL it is one escaped segment.
     func item(_ file: JSONValue, visit fields: Fields, listing path: String) throws -> RemoteItem {
         guard let name = file["Filename"]?.text, !name.isEmpty else {
-            throw ConnectorError.badReply("\(path)/images: a file has no Filename")
+            throw ConnectorError.badReply("a file has no Filename")
         }
         var itemFields = fields
         itemFields["file.name"] = name

@@ -54,7 +54,21 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
         }
         if !literal.isEmpty { segments.append(.literal(literal)) }
         if segments.isEmpty { throw ParseError(message: "empty layout", offset: 0) }
+        try LayoutTemplate.checkLiterals(text)
         self.segments = segments
+    }
+
+    /// A layout's own text never leaves the output folder: no leading `/` (paths are relative to
+    /// the action's `to:`) and no `..` part. Field values are checked as they render.
+    static func checkLiterals(_ text: String) throws(ParseError) {
+        if text.hasPrefix("/") {
+            throw ParseError(message: "a layout is a path inside the output folder (`to:`); it cannot start with `/`", offset: 0)
+        }
+        var offset = 0
+        for part in text.split(separator: "/", omittingEmptySubsequences: false) {
+            if part == ".." { throw ParseError(message: "a layout cannot climb out of the output folder with `..`", offset: offset) }
+            offset += part.count + 1
+        }
     }
 
     private static func parseField(_ body: String, offset: Int) throws(ParseError) -> Segment {
@@ -116,12 +130,23 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
 
     /// Renders a relative path for an item's fields, safe to join to an output root.
     public func render(_ fields: [String: String], maps: [String: [String: String]] = [:]) throws(RenderError) -> String {
-        try render(field: { fields[$0] }, maps: maps)
+        var renamed: [Rename] = []
+        return try render(field: { fields[$0] }, maps: maps, renamed: &renamed)
+    }
+
+    /// A server's value that had to change to be a safe path (`a/b` -> `a_b`).
+    public struct Rename: Sendable, Hashable, CustomStringConvertible {
+        public var field: String
+        public var original: String
+        public var safe: String
+        public var description: String { "`\(field)` \(ErrorText.quoted(original)) written as \(ErrorText.quoted(safe))" }
     }
 
     /// Renders a relative path, asking `field` for each value (so no dictionary of fields need
     /// be built per item).
-    public func render(field: (String) -> String?, maps: [String: [String: String]] = [:]) throws(RenderError) -> String {
+    /// Every value that had to change to be safe is added to `renamed`.
+    public func render(field: (String) -> String?, maps: [String: [String: String]] = [:],
+                       renamed: inout [Rename]) throws(RenderError) -> String {
         var path = ""
         for segment in segments {
             switch segment {
@@ -136,10 +161,12 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
                 // An empty folder field (a file at the top) renders as nothing; other fields must say something.
                 if value.isEmpty {
                     if LayoutTemplate.isPathField(name) { continue }
-                    throw .missingField(name)
+                    throw .unsafe("`\(name)` is empty")
                 }
                 // A field value is one path component unless the field is itself a path.
-                path += LayoutTemplate.isPathField(name) ? try SafePath.relativePath(value) : SafePath.component(value)
+                let safe = LayoutTemplate.isPathField(name) ? try SafePath.relativePath(value) : try SafePath.component(value)
+                if safe != value { renamed.append(Rename(field: name, original: value, safe: safe)) }
+                path += safe
             }
         }
         return try SafePath.normalize(path)
@@ -202,6 +229,12 @@ public struct LayoutSpec: Sendable, Hashable {
 
     /// Renders the relative path of an item from its fields (`RemoteItem.allFields`).
     public func render(_ item: RemoteItem) throws(LayoutTemplate.RenderError) -> String {
-        try template.render(field: item.field, maps: maps)
+        var renamed: [LayoutTemplate.Rename] = []
+        return try template.render(field: item.field, maps: maps, renamed: &renamed)
+    }
+
+    /// `render`, adding to `renamed` every server value that had to change to be safe.
+    public func render(_ item: RemoteItem, renamed: inout [LayoutTemplate.Rename]) throws(LayoutTemplate.RenderError) -> String {
+        try template.render(field: item.field, maps: maps, renamed: &renamed)
     }
 }

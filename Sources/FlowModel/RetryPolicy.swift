@@ -27,6 +27,8 @@ public struct RetryPolicy: Sendable, Hashable {
         case transport
         /// The attempt took too long or stalled.
         case timeout
+        /// The bytes arrived but do not match the listed size or digest (once may be the wire).
+        case integrity
         /// The server answered with this status.
         case status(Int)
         /// Anything else: a bug, a refused file, a malformed reply. Never retried.
@@ -61,6 +63,10 @@ public struct RetryPolicy: Sendable, Hashable {
             break
         }
         if attempt >= maxAttempts { return .giveUp("gave up after \(attempt) attempts") }
+        // A server silent that long three times over is down, not slow: give up in minutes, not
+        // after every attempt's full stall time. A file that arrived wrong twice will again.
+        if failure == .timeout && attempt >= min(maxAttempts, 3) { return .giveUp("gave up after \(attempt) timeouts") }
+        if failure == .integrity && attempt >= 2 { return .giveUp("gave up after \(attempt) attempts") }
         // Full jitter: a uniform wait up to the exponential ceiling, spreading clients apart.
         let ceiling = min(maxDelay, baseDelay * Double(1 << min(attempt - 1, 30)))
         var delay = jitter * ceiling
@@ -71,10 +77,15 @@ public struct RetryPolicy: Sendable, Hashable {
         return .retry(afterSeconds: delay)
     }
 
-    /// Seconds in a `Retry-After` header: a number of seconds (HTTP dates are treated as 1 s).
-    public static func parseRetryAfter(_ value: String?) -> Double? {
+    /// Seconds to wait by a `Retry-After` header, in either of its HTTP forms: a number of
+    /// seconds, or an HTTP date (`now` is the current Unix time; a date past is 0 s). Anything
+    /// else is ignored (nil), so the backoff decides.
+    public static func parseRetryAfter(_ value: String?, now: Double = Timestamp.now) -> Double? {
         guard let value = value?.trimmingWhitespace, !value.isEmpty else { return nil }
-        if let seconds = Double(value), seconds >= 0 { return seconds }
-        return 1
+        if value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            return Double(value.prefix(9)) ?? nil  // nine digits is 31 years: plenty, and no overflow
+        }
+        guard let date = HTTPDate.parse(value) else { return nil }
+        return max(0, date - now)
     }
 }

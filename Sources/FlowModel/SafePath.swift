@@ -1,23 +1,25 @@
 /// Keeps every rendered path inside the output root, whatever a server puts in a name:
-/// `/`, `\`, `..`, NUL, control characters and over-long names are made safe or refused.
+/// `/`, `\`, NUL, control characters and over-long names are made safe (and the change is
+/// reported, see `LayoutTemplate.render`); `.`, `..` and empty names are refused, since no safe
+/// rewrite of them says what the server meant.
 public enum SafePath {
     /// Longest path component in bytes that common filesystems accept.
     public static let maxComponentBytes = 255
 
-    /// One value made into a single safe path component.
-    public static func component(_ value: String) -> String {
+    /// One value made into a single safe path component; `.`, `..` and empty are refused.
+    public static func component(_ value: String) throws(LayoutTemplate.RenderError) -> String {
         // Most values are fine as they are: say so in one pass over the bytes, without a new string.
-        isClean(value, slashes: false) ? value : componentByCharacter(value)
+        isClean(value, slashes: false) ? value : try componentByCharacter(value)
     }
 
     /// `component` the long way, character by character (what the fast path must agree with).
-    static func componentByCharacter(_ value: String) -> String {
-        var text = String(value.map { ch -> Character in
+    static func componentByCharacter(_ value: String) throws(LayoutTemplate.RenderError) -> String {
+        if value.isEmpty || value == "." || value == ".." { throw .unsafe("the name \(ErrorText.quoted(value)) is not a file name") }
+        let text = String(value.map { ch -> Character in
             if ch == "/" || ch == "\\" { return "_" }
             if ch.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "_" }
             return ch
         })
-        if text == "." || text == ".." { text = String(repeating: "_", count: text.count) }
         return shorten(text)
     }
 
@@ -32,10 +34,10 @@ public enum SafePath {
         var parts: [String] = []
         for raw in value.split(separator: "/", omittingEmptySubsequences: true) {
             if raw == "." { continue }
-            if raw == ".." { throw .unsafe("`..` in \"\(printable(value))\"") }
-            parts.append(component(String(raw)))
+            if raw == ".." { throw .unsafe("`..` in \(ErrorText.quoted(value))") }
+            parts.append(try component(String(raw)))
         }
-        guard !parts.isEmpty else { throw .unsafe("empty path \"\(printable(value))\"") }
+        guard !parts.isEmpty else { throw .unsafe("empty path \(ErrorText.quoted(value))") }
         return parts.joined(separator: "/")
     }
 
@@ -49,8 +51,8 @@ public enum SafePath {
         var parts: [String] = []
         for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
             if raw == "." { continue }
-            if raw == ".." { throw .unsafe("`..` in the layout's output \"\(printable(path))\"") }
-            if raw.utf8.contains(0) { throw .unsafe("NUL in \"\(printable(path))\"") }
+            if raw == ".." { throw .unsafe("`..` in the layout's output \(ErrorText.quoted(path))") }
+            if raw.utf8.contains(0) { throw .unsafe("NUL in \(ErrorText.quoted(path))") }
             parts.append(shorten(String(raw)))
         }
         guard !parts.isEmpty else { throw .unsafe("the layout rendered an empty path") }
@@ -94,11 +96,6 @@ public enum SafePath {
             head.append(ch)
         }
         return head + "~" + hash + ext
-    }
-
-    /// For messages: control characters shown escaped.
-    static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.value < 0x20 ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined())
     }
 
     /// A fast, stable (not cryptographic) 64-bit hash for names.

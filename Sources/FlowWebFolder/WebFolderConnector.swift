@@ -80,7 +80,7 @@ public struct WebFolderConnector: Connector {
 
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        try await session.download(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed, digests: [.sha256], progress: progress)
+        try await session.fetch(item, to: partPath, resume: resume, unnamed: unnamed, progress: progress)
     }
 
     /// One entry of nginx's JSON autoindex.
@@ -98,22 +98,19 @@ public struct WebFolderConnector: Connector {
         let entries = try SourceSession.decode([IndexEntry].self, response.body, from: url)
         var files: [(path: String, size: Int64?, version: String?)] = []
         var folders: [String] = []
-        for entry in entries {
+        try _ = listingRows(entries, at: URLText.redacted(url)) { entry -> Void? in
             // A name is one path component; anything else is a hostile or broken index.
             guard !entry.name.isEmpty, !entry.name.contains("/"), entry.name != ".", entry.name != "..",
                   !entry.name.contains("\0") else {
-                throw ConnectorError.badReply("\(url): unsafe name \"\(entry.name)\" in the directory index")
+                throw ConnectorError.badReply("unsafe name \(ErrorText.quoted(entry.name)) in the directory index")
             }
             let path = folder.isEmpty ? entry.name : folder + "/" + entry.name
             if entry.type == "directory" { folders.append(path) } else if entry.type == "file" {
                 files.append((path, entry.size, entry.mtime))
             }
+            return nil
         }
-        try await withThrowingTaskGroup(of: [(path: String, size: Int64?, version: String?)].self) { group in
-            for sub in folders { group.addTask { try await crawl(sub) } }
-            for try await more in group { files += more }
-        }
-        return files
+        return try await files + listEach(folders) { sub in try await crawl(sub) }
     }
 
     /// Paths (relative to the source URL) or absolute URLs, one per line; `#` starts a comment.

@@ -51,14 +51,6 @@ public struct XNATConnector: Connector {
 
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,
                       progress: (@Sendable (Int64) -> Void)?) async throws -> FetchResult {
-        let result = try await session.ticketedDownload(HTTPRequest(url: item.url), to: partPath, resume: resume, unnamed: unnamed,
-                                                digests: [.md5, .sha256], progress: progress)
-        if let size = item.size, result.fileSize != size {
-            throw ConnectorError.integrity("\(item.id): \(result.fileSize) bytes received, the listing said \(size)")
-        }
-        if let expected = item.checksum(.md5), let got = result.checksum(.md5), expected != got {
-            throw ConnectorError.integrity("\(item.id): MD5 \(got) does not match XNAT's digest \(expected)")
-        }
-        return result
+        try await session.fetch(item, to: partPath, resume: resume, unnamed: unnamed, ticketed: true, progress: progress)
     }
 }

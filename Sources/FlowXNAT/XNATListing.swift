@@ -16,18 +16,18 @@ extension XNATConnector {
         let early = earlyListings(selection)
         defer { early.cancel() }
         let projects = try await listProjects(selection)
-        return try await concurrentFlatMap(projects) { project in
+        return try await listEach(projects) { project in
             let subjects = try await listSubjects(project, selection, early: early)
-            return try await concurrentFlatMap(subjects) { subject in
+            return try await listEach(subjects) { subject in
                 let experiments = try await listExperiments(subject, selection, early: early)
-                return try await concurrentFlatMap(experiments) { experiment in
+                return try await listEach(experiments) { experiment in
                     let scans = try await listScans(experiment, selection)
-                    return try await concurrentFlatMap(scans) { scan in
+                    return try await listEach(scans) { scan in
                         let earlyFiles = EarlyResults(keys: literals(selection, level: "resource", field: "resource.label")
                             .map { filesPath(scan, label: $0) }) { path in try await session.xnatRows(path, query: []) }
                         defer { earlyFiles.cancel() }
                         let resources = try await listResources(scan, selection)
-                        return try await concurrentFlatMap(resources) { resource in
+                        return try await listEach(resources) { resource in
                             try await listFiles(resource, selection, early: earlyFiles)
                         }
                     }
@@ -78,7 +78,7 @@ extension XNATConnector {
 
     func listProjects(_ selection: Selection) async throws -> [Fields] {
         let rows = try await session.xnatRows("/data/projects", query: [])
-        return rows.compactMap { row in
+        return try listingRows(rows, at: "/data/projects") { row in
             guard let id = row["ID"]?.text, !id.isEmpty else { return nil }
             let fields = ["project.id": id, "project.name": row["name"]?.text ?? ""]
             return selection.accepts(fields, levels: ["project"]) ? fields : nil
@@ -94,8 +94,8 @@ extension XNATConnector {
         let request = subjectsRequest(projectID: project["project.id"]!, selection)
         let path = request.path
         let rows = try await early.value(for: Self.key(request)) { try await session.xnatRows(path, query: request.query) }
-        return try rows.compactMap { row in
-            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("\(path): a subject row has no ID") }
+        return try listingRows(rows, at: path) { row in
+            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("a subject row has no ID") }
             var fields = project
             fields["subject.id"] = id
             fields["subject.label"] = row["label"]?.text ?? ""
@@ -116,8 +116,8 @@ extension XNATConnector {
         // Asked for early by label when the selection named the subject.
         let byLabel = experimentsRequest(projectID: subject["project.id"]!, subject: subject["subject.label"] ?? "", selection)
         let rows = try await early.value(for: Self.key(byLabel)) { try await session.xnatRows(path, query: request.query) }
-        return try rows.compactMap { row in
-            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("\(path): an experiment row has no ID") }
+        return try listingRows(rows, at: path) { row in
+            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("an experiment row has no ID") }
             let xsiType = row["xsiType"]?.text ?? ""
             var fields = subject
             fields["experiment.id"] = id
@@ -140,8 +140,8 @@ extension XNATConnector {
     func listScans(_ experiment: Fields, _ selection: Selection) async throws -> [Fields] {
         let path = "/data/experiments/\(URLText.segment(experiment["experiment.id"]!))/scans"
         let rows = try await session.xnatRows(path, query: serverFilter(selection, level: "scans", field: "scan.type", param: "type"))
-        return try rows.compactMap { row in
-            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("\(path): a scan row has no ID") }
+        return try listingRows(rows, at: path) { row in
+            guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("a scan row has no ID") }
             var fields = experiment
             fields["scan.id"] = id
             fields["scan.type"] = row["type"]?.text ?? ""
@@ -156,7 +156,7 @@ extension XNATConnector {
     func listResources(_ scan: Fields, _ selection: Selection) async throws -> [Fields] {
         let path = scanPath(scan) + "/resources"
         let rows = try await session.xnatRows(path, query: [])
-        return rows.compactMap { row in
+        return try listingRows(rows, at: path) { row in
             guard let label = row["label"]?.text, !label.isEmpty else { return nil }
             var fields = scan
             fields["resource.label"] = label
@@ -177,7 +177,7 @@ extension XNATConnector {
     func listFiles(_ resource: Fields, _ selection: Selection, early: EarlyResults<[JSONValue]> = .none) async throws -> [RemoteItem] {
         let path = filesPath(resource, label: resource["resource.label"]!)
         let rows = try await early.value(for: path) { try await session.xnatRows(path, query: []) }
-        return try rows.compactMap { row in
+        return try listingRows(rows, at: path) { row in
             guard let item = try fileItem(row, resource: resource, listing: path) else { return nil }
             return selection.accepts(item.allFields) ? item : nil
         }
@@ -185,12 +185,16 @@ extension XNATConnector {
 
     /// One file row as an item. Names are passed through as field values, never used as paths here.
     func fileItem(_ row: JSONValue, resource: Fields, listing: String) throws -> RemoteItem? {
-        guard let uri = row["URI"]?.text, !uri.isEmpty else { throw ConnectorError.badReply("\(listing): a file row has no URI") }
-        guard let range = uri.range(of: "/files/") else { throw ConnectorError.badReply("\(listing): file URI \"\(uri)\" has no /files/ part") }
+        guard let uri = row["URI"]?.text, !uri.isEmpty else { throw ConnectorError.badReply("a file row has no URI") }
+        // A path on this server: XNAT's URIs are `/data/...`; a full URL would send us elsewhere.
+        guard uri.hasPrefix("/"), !uri.hasPrefix("//") else {
+            throw ConnectorError.badReply("file URI \(ErrorText.quoted(uri)) is not a path on this server")
+        }
+        guard let range = uri.range(of: "/files/") else { throw ConnectorError.badReply("file URI \(ErrorText.quoted(uri)) has no /files/ part") }
         let relative = String(uri[range.upperBound...])
         let sizeText = row["Size"]?.text ?? ""
         guard let size = Int64(sizeText), size >= 0 else {
-            throw ConnectorError.badReply("\(listing): file \"\(relative)\" has size \"\(sizeText)\", not a number of bytes")
+            throw ConnectorError.badReply("file \(ErrorText.quoted(relative)) has size \(ErrorText.quoted(sizeText)), not a number of bytes")
         }
         let digest = (row["digest"]?.text ?? "").lowercased()
         var fields = resource

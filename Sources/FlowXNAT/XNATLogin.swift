@@ -95,10 +95,10 @@ actor XNATLogin: Authenticator {
                 }
                 // Bad credentials are final: thrown outside ConnectorError so no retry loop re-logs in.
                 if response.status == 401 || response.status == 403 {
-                    throw Refused(message: SourceSession.summary(of: response.body))
+                    throw Refused(message: "HTTP \(response.status)")
                 }
                 guard response.isSuccess else {
-                    throw ConnectorError.status(response.status, url: url, message: SourceSession.summary(of: response.body),
+                    throw ConnectorError.status(response.status, url: url, message: "",
                                                 retryAfter: RetryPolicy.parseRetryAfter(response.headers.first("Retry-After")))
                 }
                 return sessionID(response)

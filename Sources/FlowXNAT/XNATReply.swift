@@ -18,11 +18,11 @@ enum XNATReply {
     static func rows(_ body: [UInt8], from path: String) throws -> [JSONValue] {
         if body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "<") {
             // A 200 with an HTML page is XNAT's login page or an error page (xnatpy treats it the same).
-            throw ConnectorError.badReply("\(path): XNAT answered an HTML page instead of JSON: \"\(SourceSession.summary(of: body, limit: 160))\"")
+            throw ConnectorError.badReply("\(path): XNAT answered an HTML page (a login or error page) instead of JSON")
         }
         let value = try SourceSession.decode(JSONValue.self, body, from: path)
         guard let rows = value["ResultSet"]?["Result"]?.array else {
-            throw ConnectorError.badReply("\(path): no ResultSet.Result array in the reply; body starts \"\(SourceSession.summary(of: body, limit: 120))\"")
+            throw ConnectorError.badReply("\(path): no ResultSet.Result array in the reply")
         }
         return rows
     }
