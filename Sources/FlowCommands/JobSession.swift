@@ -62,14 +62,18 @@ struct JobSession {
     /// What is already done: the journal when there is one (read-only), else the files on disk.
     func completedWork() -> any CompletedWork {
         let path = Journal.path(forRoot: stateRoot)
-        guard FileManager.default.fileExists(atPath: path), let records = try? Journal(path: path, create: false).records()
-        else { return FilesOnDisk() }
+        guard let records = try? Journal.existingRecords(at: path) else { return FilesOnDisk() }
         return JournalState(records: records)
     }
 
-    /// Lists every selection the actions use.
-    func resolve() async throws -> [String: [RemoteItem]] {
+    /// Lists every selection the actions use (with what could not be listed).
+    func resolve() async throws -> Resolver.Resolution {
         try await Resolver(connectors: connectors).resolve(job)
+    }
+
+    /// The items of the lock file, or a listing: what `run` and `plan` work from.
+    func items(locked: Bool) async throws -> Resolver.Resolution {
+        locked ? Resolver.Resolution(items: try lockedItems()) : try await resolve()
     }
 
     /// The items of the lock file instead of a listing (no listing request is made).

@@ -32,7 +32,13 @@ struct Lock: AsyncParsableCommand {
         }
         do {
             let listed = try await session.resolve()
-            let lock = try await LockWriter(session: session, jobs: jobs).lock(listed: listed)
+            // A lock pins the whole remote: one with holes would reproduce a different pull.
+            guard listed.problems.isEmpty else {
+                for error in listed.errors { Console.error("error: \(error)") }
+                Console.error("no lock written: \(listed.errors.count) part(s) of the listing could not be read")
+                throw ExitCode(1)
+            }
+            let lock = try await LockWriter(session: session, jobs: jobs).lock(listed: listed.items)
             try LockWriter.write(lock, to: lockPath)
             let count = lock.selections.values.reduce(0) { $0 + $1.items.count }
             Console.error("wrote \(lockPath): \(count) item(s) in \(lock.selections.count) selection(s)")

@@ -32,10 +32,10 @@ struct Plan: AsyncParsableCommand {
         let plan: FlowPlanner.Plan
         var drift = Drift()
         do {
-            let items = locked ? try session.lockedItems() : try await session.resolve()
-            if !locked, let lock = session.existingLock() { drift = Drift.between(lock: lock, listed: items) }
+            let listed = try await session.items(locked: locked)
+            if !locked, let lock = session.existingLock() { drift = Drift.between(lock: lock, listed: listed.items) }
             plan = try Planner(baseDirectory: session.baseDirectory, completed: session.completedWork())
-                .plan(session.job, items: items)
+                .plan(session.job, resolution: listed)
         } catch {
             Console.error("error: \(error)")
             throw ExitCode(1)
@@ -51,6 +51,11 @@ struct Plan: AsyncParsableCommand {
             }
         case .dot: print(PlanRenderer.dot(plan), terminator: "")
         case .mermaid: print(PlanRenderer.mermaid(plan), terminator: "")
+        }
+        // What cannot be planned is an error, whatever else the plan holds (the text shows it).
+        if !plan.problems.isEmpty {
+            Console.error("error: \(plan.problems.count) item(s) or listing(s) cannot be planned (see above)")
+            throw ExitCode(1)
         }
         if detailedExitcode && (plan.hasChanges || !drift.isEmpty) { throw ExitCode(2) }
     }

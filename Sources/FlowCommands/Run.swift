@@ -36,6 +36,12 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let session = try JobSession.open(options)
+        // From the first moment: SIGTERM (Slurm's and Kubernetes' notice) is Ctrl-C, also while listing.
+        let stopper = RunStopper()
+        let signals = SignalTrap { stopper.stop() }
+        // Past a file-size limit (`ulimit -f`), a write then fails with EFBIG and is reported like
+        // a full disk, instead of SIGXFSZ killing the run in the middle of a file.
+        signal(SIGXFSZ, SIG_IGN)
         let journal: Journal
         let journaled: [String: TaskRecord]
         let plan: FlowPlanner.Plan
@@ -43,16 +49,29 @@ struct Run: AsyncParsableCommand {
             // A new journal costs a few fsyncs: it is created while the sources are listed.
             let journalPath = Journal.path(forRoot: session.stateRoot)
             let opening = Task { try await offThePool { try Journal(path: journalPath) } }
-            let items = locked ? try session.lockedItems() : try await session.resolve()
+            let listing = Task { [locked] in try await session.items(locked: locked) }
+            stopper.whenStopped { listing.cancel() }
+            let listed: Resolver.Resolution
+            do { listed = try await listing.value } catch {
+                _ = try? await opening.value  // a journal is whole or absent, never half-made
+                throw error
+            }
+            if stopper.isStopped { throw CancellationError() }
             journal = try await opening.value
             journaled = try journal.records()
             plan = try Planner(baseDirectory: session.baseDirectory, completed: JournalState(records: journaled))
-                .plan(session.job, items: items)
+                .plan(session.job, resolution: listed)
         } catch {
+            if stopper.isStopped {
+                Console.error("stopped while listing: nothing was transferred")
+                fflush(nil)
+                _exit(130)
+            }
             Console.error("error: \(error)")
             throw ExitCode(1)
         }
-        let (report, roots) = await execute(plan, session: session, journal: journal, journaled: journaled)
+        let (report, roots) = await execute(plan, session: session, journal: journal, journaled: journaled, stopper: stopper)
+        signals.cancel()
         writeManifests(roots: roots, session: session, files: report.written)
         Console.error(RunSummary.text(report))
         // Everything the run leaves behind is written: the journal's last batch, the manifests,
@@ -67,7 +86,7 @@ struct Run: AsyncParsableCommand {
     /// Runs the plan; returns the report and the output roots. The plan and the executor's state
     /// die here, before the manifests are built (10,000 items weigh ~20 MB).
     private func execute(_ plan: consuming FlowPlanner.Plan, session: JobSession, journal: Journal,
-                         journaled: [String: TaskRecord]) async -> (RunReport, Set<String>) {
+                         journaled: [String: TaskRecord], stopper: RunStopper) async -> (RunReport, Set<String>) {
         var sinks: [any EventSink] = []
         if events == .json { sinks.append(JSONEventWriter()) }
         if !quiet { sinks.append(ProgressDisplay(live: Console.stderrIsTerminal)) }
@@ -75,12 +94,8 @@ struct Run: AsyncParsableCommand {
         let executor = Executor(plan: plan, connectors: session.connectors, journal: journal,
                                 options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing || locked, locked: locked),
                                 events: EventFanOut(sinks), journaled: journaled)
-        let signals = SignalTrap { executor.stop() }
-        // Past a file-size limit (`ulimit -f`), a write then fails with EFBIG and is reported like
-        // a full disk, instead of SIGXFSZ killing the run in the middle of a file.
-        signal(SIGXFSZ, SIG_IGN)
+        stopper.whenStopped { executor.stop() }
         let report = await executor.run()
-        signals.cancel()
         return (report, roots)
     }
 }
@@ -103,6 +118,7 @@ enum RunSummary {
         var text = "\(report.finished) done, \(Quantities.formatBytes(report.bytes)) in \(String(format: "%.1f", report.seconds)) s"
             + " (\(Quantities.formatBytes(Int64(rate)))/s), \(report.retries) retries, \(report.skipped) skipped"
             + ", \(report.failures.count) failed"
+        if report.stoppedInFlight > 0 { text += ", \(report.stoppedInFlight) stopped in flight" }
         if report.notStarted > 0 { text += ", \(report.notStarted) not started" }
         if report.interrupted { text += "; interrupted: partial files are kept and resume on the next run" }
         let upstream = report.failures.filter { $0.error.hasPrefix("changed upstream") }
@@ -112,6 +128,33 @@ enum RunSummary {
         }
         for failure in report.failures { text += "\n  failed \(failure.task): \(failure.error)" }
         return text
+    }
+}
+
+/// What a stop request stops: the listing first, then the executor.
+final class RunStopper: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    private var actions: [@Sendable () -> Void] = []
+
+    var isStopped: Bool { lock.withLock { stopped } }
+
+    /// Runs `action` on a stop, at once if the stop has already come.
+    func whenStopped(_ action: @escaping @Sendable () -> Void) {
+        let now = lock.withLock {
+            if !stopped { actions.append(action) }
+            return stopped
+        }
+        if now { action() }
+    }
+
+    func stop() {
+        let due = lock.withLock {
+            stopped = true
+            defer { actions = [] }
+            return actions
+        }
+        for action in due { action() }
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FlowExecutor
+import FlowModel
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,23 +15,35 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let session = try JobSession.open(options)
         let path = Journal.path(forRoot: session.stateRoot)
-        guard FileManager.default.fileExists(atPath: path) else {
-            Console.out(format == .json ? "{\"format_version\":1,\"journal\":null}" : "no journal yet at \(path): the job has not run")
-            return
+        let records: [String: TaskRecord]
+        do {
+            guard let existing = try Journal.existingRecords(at: path) else {
+                Console.out(format == .json ? "{\"format_version\":1,\"journal\":null}" : "no journal yet at \(path): the job has not run")
+                return
+            }
+            records = existing
+        } catch {
+            Console.error("error: cannot read the journal \(path): \(ErrorText.clean("\(error)"))")
+            throw ExitCode(1)
         }
-        let records = try Journal(path: path, create: false).records()
-        let done = records.values.filter { $0.state == .done }
-        let failed = records.values.filter { $0.state == .failed }.sorted { $0.id < $1.id }
-        let bytes = done.reduce(Int64(0)) { $0 + ($1.size ?? 0) }
+        // Tasks, counted as `run` counts them; the files a remote job produced are rows of their
+        // own (`output-file`), counted apart.
+        let tasks = records.values.filter { $0.kind != "output-file" }
+        let resultFiles = records.values.filter { $0.kind == "output-file" && $0.state == .done }
+        let done = tasks.filter { $0.state == .done }
+        let failed = tasks.filter { $0.state == .failed }.sorted { $0.id < $1.id }
+        let bytes = done.reduce(Int64(0)) { $0 + ($1.size ?? 0) } + resultFiles.reduce(Int64(0)) { $0 + ($1.size ?? 0) }
         if format == .json {
             let object: [String: Any] = [
                 "format_version": 1, "journal": path, "done": done.count, "failed": failed.count, "bytes": bytes,
+                "result_files": resultFiles.count,
                 "failures": failed.map { ["task": $0.id, "error": $0.error ?? ""] },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             Console.out(String(decoding: data, as: UTF8.self))
         } else {
-            Console.out("journal \(path)\n  \(done.count) done (\(bytes) bytes), \(failed.count) failed")
+            let results = resultFiles.isEmpty ? "" : " (\(resultFiles.count) result files of remote jobs among them)"
+            Console.out("journal \(path)\n  \(done.count) done\(results), \(bytes) bytes, \(failed.count) failed")
             for record in failed { Console.out("  failed \(record.id): \(record.error ?? "")") }
             Console.out("Run `flowctl plan \(options.job)` to see what is still pending.")
         }

@@ -10,6 +10,10 @@ public enum ExecutionEvent: Sendable {
     case taskFinished(PlannedTask, bytes: Int64)
     case taskSkipped(PlannedTask, reason: String)
     case taskFailed(PlannedTask, error: String)
+    /// An item (or part of a listing) the plan left out, with why: a failure of its own.
+    case notPlanned(task: String, reason: String)
+    /// A server's names had to change to be safe paths.
+    case renamed(PlannedTask, renames: [String])
     case runFinished(RunReport)
 }
 
@@ -94,11 +98,19 @@ public final class JSONEventWriter: EventSink, @unchecked Sendable {
             members.append(("event", .text("failed")))
             describe(task)
             members.append(("error", .text(error)))
+        case .notPlanned(let task, let reason):
+            members += [("event", .text("failed")), ("task", .text(task)), ("error", .text(reason)), ("planned", .flag(false))]
+        case .renamed(let task, let renames):
+            members.append(("event", .text("renamed")))
+            describe(task)
+            members.append(("renames", .text(renames.joined(separator: "; "))))
         case .runFinished(let report):
             members += [("event", .text("run-finished")), ("files", .integer(Int64(report.finished))),
                         ("bytes", .integer(report.bytes)), ("seconds", .number(report.seconds)),
                         ("retries", .integer(Int64(report.retries))), ("skipped", .integer(Int64(report.skipped))),
-                        ("failed", .integer(Int64(report.failures.count))), ("interrupted", .flag(report.interrupted))]
+                        ("failed", .integer(Int64(report.failures.count))), ("interrupted", .flag(report.interrupted)),
+                        ("not_started", .integer(Int64(report.notStarted))),
+                        ("stopped_in_flight", .integer(Int64(report.stoppedInFlight)))]
         }
         var json = JSONWriter(.compact, reservingCapacity: 256)
         json.openObject()
@@ -180,6 +192,8 @@ public struct RunReport: Sendable {
     public var failures: [(task: String, error: String)] = []
     /// Tasks not started because a dependency failed or the run stopped.
     public var notStarted = 0
+    /// Tasks that had started when the run stopped (their partial files resume next time).
+    public var stoppedInFlight = 0
     public var interrupted = false
     /// Every file the journal says is written after the run, by task id: the earlier ones with
     /// this run's on top (saving replaces a task's row). Manifests are built from it, not from a
@@ -188,5 +202,5 @@ public struct RunReport: Sendable {
 
     public init() {}
 
-    public var succeeded: Bool { failures.isEmpty && !interrupted && notStarted == 0 }
+    public var succeeded: Bool { failures.isEmpty && !interrupted && notStarted == 0 && stoppedInFlight == 0 }
 }

@@ -95,6 +95,13 @@ public final class Executor: Sendable {
             if tasks[i].isSkipped { skippedCount += 1 } else { pendingBytes += tasks[i].bytes ?? 0 }
         }
         events.emit(.runStarted(tasks: tasks.count, skipped: skippedCount, bytes: pendingBytes))
+        // What the plan left out fails now, each with its reason; the rest runs all the same.
+        for problem in plan.problems { events.emit(.notPlanned(task: problem.task, reason: problem.reason)) }
+        if !plan.renames.isEmpty {
+            for task in tasks where !task.isSkipped {
+                if let renames = plan.renames[task.id] { events.emit(.renamed(task, renames: renames.map(\.description))) }
+            }
+        }
 
         // Workers run on the sources' curl threads, spread evenly: a download is submitted and
         // finished on the thread that moves its bytes, with no hop to another thread.
@@ -119,6 +126,7 @@ public final class Executor: Sendable {
             }
         }
         var report = state.report
+        report.failures.insert(contentsOf: plan.problems.map { (task: $0.task, error: $0.reason) }, at: 0)
         for failure in await committer.finish() { report.failures.append((task: "journal", error: failure)) }
         if stopFlag.isSet && report.failures.isEmpty { report.interrupted = true }
         let elapsed = clock.duration(to: .now)
@@ -162,13 +170,13 @@ public final class Executor: Sendable {
                                              retryAfter: error.retryAfter, alreadyReauthenticated: true,
                                              jitter: Double.random(in: 0..<1))
                 guard case .retry(let delay) = decision else {
-                    return .failed("\(error)", retries: attempt - 1)
+                    return .failed(ErrorText.clean("\(error)"), retries: attempt - 1)
                 }
                 events.emit(.retried(task, attempt: attempt, delaySeconds: delay, reason: "\(error)"))
                 do { try await Task.sleep(for: .seconds(delay)) } catch { return .cancelled }
             } catch {
                 if Task.isCancelled { return .cancelled }
-                return .failed("\(error)", retries: attempt - 1, restartRun: error is RemoteJobFailed)
+                return .failed(ErrorText.clean("\(error)"), retries: attempt - 1, restartRun: error is RemoteJobFailed)
             }
         }
     }

@@ -190,9 +190,23 @@ public final class Journal: Sendable {
         try migrator.migrate(db)
     }
 
-    /// Every record, by task id.
+    /// The records of the journal at `path`, for commands that only look (`status`, `plan`):
+    /// nil when there is no journal, none when a run died before it made its tables. Read-only
+    /// first; a journal whose write-ahead log must be recovered is opened for writing.
+    public static func existingRecords(at path: String) throws -> [String: TaskRecord]? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let journal: Journal
+        do { journal = try Journal(path: path, create: false) } catch { journal = try Journal(path: path, create: true) }
+        do { return try journal.records() } catch {
+            guard access(path, W_OK) == 0 else { throw error }
+            return try Journal(path: path, create: true).records()
+        }
+    }
+
+    /// Every record, by task id (none before the tables exist).
     public func records() throws -> [String: TaskRecord] {
         try db.read { db in
+            guard try db.tableExists("tasks") else { return [:] }
             var records: [String: TaskRecord] = [:]
             let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.columns) FROM tasks")
             while let row = try rows.next() {

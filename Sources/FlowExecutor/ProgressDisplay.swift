@@ -59,6 +59,13 @@ public final class ProgressDisplay: EventSink, @unchecked Sendable {
             if let entry = active.removeValue(forKey: task.id) { doneBytes -= entry.bytes }
             clear()
             write("failed \(task.id): \(error)\n")
+        case .notPlanned(let task, let reason):
+            failed += 1
+            clear()
+            write("failed \(task): \(reason)\n")
+        case .renamed(let task, let renames):
+            clear()
+            write("warning: \(task.id): \(renames.joined(separator: "; "))\n")
         case .runFinished:
             clear()
             return

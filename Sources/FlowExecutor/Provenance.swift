@@ -43,6 +43,20 @@ public struct Manifest: Codable, Sendable {
                          downloadedAt: file.finishedAt.map(Timestamp.iso8601))
         }
         files.sort { $0.path < $1.path }  // in place: no second array of 10,000 entries
+        // One entry per path: the file there is the one written last (a journal from before
+        // the plan refused shared paths may hold two writers of one path).
+        if files.count > 1 {
+            var unique: [Entry] = []
+            unique.reserveCapacity(files.count)
+            for entry in files {
+                if let last = unique.last, last.path == entry.path {
+                    if (entry.downloadedAt ?? "") >= (last.downloadedAt ?? "") { unique[unique.count - 1] = entry }
+                } else {
+                    unique.append(entry)
+                }
+            }
+            files = unique
+        }
         return Manifest(formatVersion: currentFormatVersion, job: job, flowctlVersion: flowctlVersion, files: files)
     }
 
@@ -133,9 +147,10 @@ public enum Verifier {
 
     public static func verify(root: String, manifest: Manifest, concurrency: Int = 4) async throws -> Report {
         var report = Report()
-        let expected = Dictionary(uniqueKeysWithValues: manifest.files.map { ($0.path, $0) })
+        // A manifest from elsewhere may name a path twice: the last entry counts.
+        let expected = Dictionary(manifest.files.map { ($0.path, $0) }, uniquingKeysWith: { _, last in last })
         // Hash in bounded parallel batches: hashing is disk- and CPU-bound.
-        let entries = manifest.files
+        let entries = expected.values.sorted { $0.path < $1.path }
         var index = 0
         while index < entries.count {
             let batch = entries[index..<min(index + concurrency * 4, entries.count)]

@@ -211,7 +211,7 @@ final class RunState: Sendable {
             if !keepGoing { state.schedule.stop() }
             return false
         case .cancelled:
-            state.report.notStarted += 1
+            state.report.stoppedInFlight += 1
             return false
         }
     }

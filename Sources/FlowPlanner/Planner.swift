@@ -66,6 +66,10 @@ public struct Plan: Sendable {
     public var items: [String: [RemoteItem]]
     /// Output root per download action, absolute.
     public var roots: [String: String]
+    /// Items and parts of listings left out, and why: the run reports each as failed.
+    public var problems: [PlanProblem] = []
+    /// Task id -> the server values its path had to change to be safe.
+    public var renames: [String: [LayoutTemplate.Rename]] = [:]
 
     public var pending: [PlannedTask] { graph.tasks.filter { !$0.isSkipped } }
     /// How many tasks would run, without collecting them.
@@ -77,11 +81,26 @@ public struct Plan: Sendable {
     public var hasChanges: Bool { graph.tasks.contains { !$0.isSkipped } }
 }
 
-/// A problem that makes a job impossible to plan (two items mapped to one path, a bad name).
+/// A problem that makes a job impossible to plan (two actions writing one path).
 public struct PlanError: Error, CustomStringConvertible, Sendable {
     public var action: String
     public var message: String
     public var description: String { "action `\(action)`: \(message)" }
+}
+
+/// An item (or a part of a listing) the plan leaves out, and why. It costs only itself: the
+/// rest is planned, and the run reports it among its failures.
+public struct PlanProblem: Sendable, Hashable, CustomStringConvertible {
+    /// What a user would look for: `action/item id`, or the action and the selection listed.
+    public var task: String
+    public var reason: String
+
+    public init(task: String, reason: String) {
+        self.task = task
+        self.reason = reason
+    }
+
+    public var description: String { "\(task): \(reason)" }
 }
 
 /// Builds the task graph of a job from the items its selections matched.
@@ -96,19 +115,28 @@ public struct Planner: Sendable {
     }
 
     public func plan(_ job: Job, items: [String: [RemoteItem]]) throws -> Plan {
+        try plan(job, resolution: Resolver.Resolution(items: items))
+    }
+
+    /// The plan of what was listed; what could not be listed becomes the plan's problems.
+    public func plan(_ job: Job, resolution: Resolver.Resolution) throws -> Plan {
+        let items = resolution.items
         var graph = TaskGraph()
         var roots: [String: String] = [:]
         var tasksOfAction: [String: [String]] = [:]
-        var problems: [PlanError] = []
+        var problems: [PlanProblem] = []
+        var renames: [String: [LayoutTemplate.Rename]] = [:]
         let order = Planner.actionOrder(job)
         for action in order {
             let after = action.after.flatMap { tasksOfAction[$0] ?? [] }
             var made: [PlannedTask] = []
             switch action.input {
             case .selection(let name)?:
-                let inputs = items[name] ?? []
-                do { made = try tasks(for: action, inputs: inputs, job: job, roots: &roots) }
-                catch let error as PlanError { problems.append(error) }
+                for problem in resolution.problems[name] ?? [] {
+                    problems.append(PlanProblem(task: "\(action.name) (listing `\(name)`)", reason: problem.description))
+                }
+                made = tasks(for: action, inputs: items[name] ?? [], job: job, roots: &roots, problems: &problems,
+                             renames: &renames)
             case .outputs(let producer)?:
                 made = chained(action, on: producer, job: job, graph: graph, roots: &roots)
             case nil:
@@ -128,11 +156,37 @@ public struct Planner: Sendable {
             graph.add(contentsOf: made)
             tasksOfAction[action.name, default: []] += ids
         }
-        if let first = problems.first {
-            throw problems.count == 1 ? first : PlanError(action: first.action,
-                message: first.message + " (and \(problems.count - 1) more problem(s))")
+        try Planner.checkNoSharedPaths(graph, roots: roots, job: job)
+        var plan = Plan(job: job, graph: graph, items: items, roots: roots)
+        plan.problems = problems
+        plan.renames = renames
+        return plan
+    }
+
+    /// Two download actions never write one file: they would race on it, and each re-run would
+    /// flip it between their sources. A job-file mistake, so the plan fails naming both.
+    static func checkNoSharedPaths(_ graph: TaskGraph, roots: [String: String], job: Job) throws {
+        // Only actions whose output folders are one or nest can meet (the usual job: none).
+        let folders = roots.map { (action: $0.key, root: $0.value.hasSuffix("/") ? $0.value : $0.value + "/") }
+        let overlapping = Set(folders.flatMap { a in
+            folders.filter { b in a.action != b.action && a.root.hasPrefix(b.root) }.flatMap { [a.action, $0.action] }
+        })
+        guard !overlapping.isEmpty else { return }
+        var writer: [String: String] = [:]  // destination -> task id
+        for task in graph.tasks where overlapping.contains(task.action) {
+            guard let destination = task.destination else { continue }
+            if let other = writer.updateValue(task.id, forKey: destination), let otherAction = other.split(separator: "/").first,
+               otherAction != Substring(task.action) {
+                let source = { (id: String) in job.action(named: String(id.split(separator: "/").first ?? ""))
+                    .flatMap { action -> String? in
+                        if case .selection(let s)? = action.input { return job.selections.first { $0.name == s }?.source }
+                        return nil
+                    } ?? "?" }
+                throw PlanError(action: task.action, message: "writes \(ErrorText.quoted(destination)), as action `\(otherAction)` "
+                    + "does (`\(other)` from source `\(source(other))` and `\(task.id)` from source `\(source(task.id))`); "
+                    + "give the actions different `to:` folders or layouts")
+            }
         }
-        return Plan(job: job, graph: graph, items: items, roots: roots)
     }
 
     /// Actions with every dependency first (the loader has rejected cycles).
@@ -166,7 +220,9 @@ public struct Planner: Sendable {
     }
 
     /// Tasks of an action that consumes a selection's items.
-    func tasks(for action: Action, inputs: [RemoteItem], job: Job, roots: inout [String: String]) throws -> [PlannedTask] {
+    /// Items that cannot be given a path (or would share one) become `problems`, not tasks.
+    func tasks(for action: Action, inputs: [RemoteItem], job: Job, roots: inout [String: String],
+               problems: inout [PlanProblem], renames: inout [String: [LayoutTemplate.Rename]]) -> [PlannedTask] {
         switch action.kind {
         case .download:
             let root = root(of: action)
@@ -178,16 +234,26 @@ public struct Planner: Sendable {
             // a dictionary of 100,000 paths rehashes every one of them several times.
             var byPath: [String: String] = [:]
             byPath.reserveCapacity(inputs.count)
+            // Items that share a path with another: none of them is written (which one would be
+            // right?). Names equal as Unicode text (NFC and NFD `é`) share a path too.
+            var shared: [String: [String]] = [:]
             var visitDocs = Set<String>()
+            var renamed: [LayoutTemplate.Rename] = []
             for item in inputs {
                 let path: String
-                do { path = try layout.render(item) }
-                catch { throw PlanError(action: action.name, message: "item `\(item.id)`: \(error)") }
-                if let other = byPath.updateValue(item.id, forKey: path) {
-                    throw PlanError(action: action.name, message: "layout `\(layout.template)` puts two items at `\(path)` "
-                        + "(`\(other)` and `\(item.id)`); add a field that tells them apart")
+                do { path = try layout.render(item, renamed: &renamed) } catch {
+                    problems.append(PlanProblem(task: "\(action.name)/\(item.id)", reason: "\(error)"))
+                    renamed.removeAll()
+                    continue
                 }
                 let id = "\(action.name)/\(item.id)"
+                if !renamed.isEmpty {
+                    renames[id] = renamed
+                    renamed.removeAll()
+                }
+                if let other = byPath.updateValue(item.id, forKey: path) {
+                    shared[path, default: [other]].append(item.id)
+                }
                 tasks.append(PlannedTask(id: id, action: action.name, kind: .download, item: item, path: path,
                                          root: root, bytes: item.size))
                 for extra in action.extras {
@@ -202,7 +268,18 @@ public struct Planner: Sendable {
                                              path: extraPath, root: root, parameters: ["extra": extra]))
                 }
             }
-            return tasks
+            guard !shared.isEmpty else { return tasks }
+            var left = Set<String>()
+            for (path, ids) in shared.sorted(by: { $0.key < $1.key }) {
+                for id in ids {
+                    let others = ids.filter { $0 != id }.map { "`\($0)`" }.joined(separator: ", ")
+                    problems.append(PlanProblem(task: "\(action.name)/\(id)", reason: "layout `\(layout.template)` puts it at "
+                        + "\(ErrorText.quoted(path)), as it does \(others) (names equal as Unicode text count as one); "
+                        + "none of them is written: add a field to the layout that tells them apart"))
+                    left.insert(id)
+                }
+            }
+            return tasks.filter { !left.contains($0.item?.id ?? "") }
         case .upload:
             return inputs.map { item in
                 var parameters = action.into

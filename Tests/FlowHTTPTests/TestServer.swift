@@ -156,6 +156,48 @@ struct TestServer: Sendable {
             return Response(status: Gathering.count(key) >= n ? .ok : .gatewayTimeout)
         }
 
+        // A body with no length and no end (stops after 256 MiB, or when the client goes).
+        router.get("endless") { _, _ -> Response in
+            Response(status: .ok, body: ResponseBody { writer in
+                let chunk = ByteBuffer(bytes: pattern(0..<(64 << 10)))
+                for _ in 0..<4096 { try await writer.write(chunk) }
+                try await writer.finish(nil)
+            })
+        }
+
+        // `Content-Encoding: gzip` although the client asked for none (a gzip bomb's first step).
+        router.get("gzipped") { _, _ -> Response in
+            let gzip: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3] + [UInt8](repeating: 0, count: 1000)
+            return Response(status: .ok, headers: [.contentEncoding: "gzip", .contentLength: "\(gzip.count)"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: gzip)))
+        }
+
+        // Announces N bytes, sends 64 KiB, then waits 5 s: a client that reads a length over its
+        // cap fails at once, not after the wait.
+        router.get("announced/:n") { _, context -> Response in
+            let size = try context.parameters.require("n", as: Int.self)
+            return Response(status: .ok, headers: [.contentLength: "\(size)"], body: ResponseBody(contentLength: size) { writer in
+                try await writer.write(ByteBuffer(bytes: pattern(0..<(64 << 10))))
+                try await Task.sleep(for: .seconds(5))
+                throw CutConnection()
+            })
+        }
+
+        // N bytes of `pattern`, 1 KiB every 50 ms: a small file on a slow link.
+        router.get("trickle/:n") { _, context -> Response in
+            let size = try context.parameters.require("n", as: Int.self)
+            return Response(status: .ok, headers: [.contentLength: "\(size)"], body: ResponseBody(contentLength: size) { writer in
+                var at = 0
+                while at < size {
+                    let end = min(at + 1024, size)
+                    try await writer.write(ByteBuffer(bytes: pattern(at..<end)))
+                    at = end
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                try await writer.finish(nil)
+            })
+        }
+
         // 10 bytes, then nothing for 3 s, then the rest: a stalled transfer.
         router.get("slow") { _, _ -> Response in
             Response(status: .ok, headers: [.contentLength: "20"], body: ResponseBody(contentLength: 20) { writer in

@@ -36,7 +36,7 @@ import Testing
     @Test func backsOffExponentiallyWithFullJitter() {
         #expect(policy.decide(attempt: 1, elapsed: 0, failure: .transport, jitter: 0.5) == .retry(afterSeconds: 0.5))
         #expect(policy.decide(attempt: 3, elapsed: 0, failure: .transport, jitter: 0.5) == .retry(afterSeconds: 2))
-        #expect(policy.decide(attempt: 4, elapsed: 0, failure: .timeout, jitter: 0.999) == .retry(afterSeconds: 7.992))
+        #expect(policy.decide(attempt: 4, elapsed: 0, failure: .transport, jitter: 0.999) == .retry(afterSeconds: 7.992))
         // The ceiling stops at maxDelay.
         let capped = RetryPolicy(maxAttempts: 50, maxTotalSeconds: 1000, baseDelay: 1, maxDelay: 8)
         #expect(capped.decide(attempt: 20, elapsed: 0, failure: .transport, jitter: 1) == .retry(afterSeconds: 8))
@@ -75,7 +75,33 @@ import Testing
             Issue.record("second 401"); return
         }
         #expect(RetryPolicy.parseRetryAfter("12") == 12)
-        #expect(RetryPolicy.parseRetryAfter("Wed, 21 Oct 2026 07:28:00 GMT") == 1)
         #expect(RetryPolicy.parseRetryAfter(nil) == nil)
+    }
+
+    /// Both forms of RFC 9110: seconds, and an HTTP date (in its three spellings), as seconds from now.
+    @Test func retryAfterReadsSecondsAndHTTPDates() {
+        let now = 1_792_567_675.0  // Wed, 21 Oct 2026 07:27:55 GMT
+        #expect(RetryPolicy.parseRetryAfter("12", now: now) == 12)
+        #expect(RetryPolicy.parseRetryAfter("Wed, 21 Oct 2026 07:28:00 GMT", now: now) == 5)
+        #expect(RetryPolicy.parseRetryAfter("Wednesday, 21-Oct-26 07:28:00 GMT", now: now) == 5)
+        #expect(RetryPolicy.parseRetryAfter("Wed Oct 21 07:28:00 2026", now: now) == 5)
+        #expect(RetryPolicy.parseRetryAfter("Wed, 21 Oct 2026 07:00:00 GMT", now: now) == 0)  // past: at once
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)  // RFC 9110's example
+        for junk in ["soon", "-5", "1.5e9999", "Wed, 32 Oct 2026 07:28:00 GMT", "Wed, 21 Foo 2026 07:28:00 GMT",
+                     "99999999999999999999999"] {
+            #expect(RetryPolicy.parseRetryAfter(junk, now: now) == nil || junk.allSatisfy(\.isNumber), "\(junk)")
+        }
+    }
+
+    /// A server silent three times over is down; a file that arrived wrong twice will again.
+    @Test func timeoutsAndIntegrityFailuresGiveUpSooner() {
+        let generous = RetryPolicy(maxAttempts: 10, maxTotalSeconds: 600, baseDelay: 1, maxDelay: 8)
+        #expect(generous.decide(attempt: 2, elapsed: 0, failure: .timeout, jitter: 0) == .retry(afterSeconds: 0))
+        #expect(generous.decide(attempt: 3, elapsed: 0, failure: .timeout, jitter: 0) == .giveUp("gave up after 3 timeouts"))
+        #expect(generous.decide(attempt: 1, elapsed: 0, failure: .integrity, jitter: 0) == .retry(afterSeconds: 0))
+        guard case .giveUp = generous.decide(attempt: 2, elapsed: 0, failure: .integrity, jitter: 0) else {
+            Issue.record("a second integrity failure is retried"); return
+        }
+        #expect(generous.decide(attempt: 5, elapsed: 0, failure: .transport, jitter: 0) == .retry(afterSeconds: 0))
     }
 }

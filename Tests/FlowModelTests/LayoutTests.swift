@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("../../etc/passwd", ".._.._etc_passwd"), ("/abs/path", "_abs_path"), ("..", "__"), (".", "_"),
+        ("../../etc/passwd", ".._.._etc_passwd"), ("/abs/path", "_abs_path"), ("...", "..."),
         ("a\u{0}b", "a_b"), ("tab\there", "tab_here"), ("back\\slash", "back_slash"), ("ünïcødé ok", "ünïcødé ok"),
     ])
     func hostileValuesStayOneComponent(value: String, expected: String) throws {
@@ -47,8 +47,26 @@ import Testing
         #expect(try LayoutTemplate("{file.dir}/{file.name}").render(["file.dir": "", "file.name": "x"]) == "x")
     }
 
-    @Test func literalDotDotInTemplateIsRefused() throws {
-        #expect(throws: LayoutTemplate.RenderError.self) { try LayoutTemplate("../{file.name}").render(fields) }
+    /// `.`, `..` and empty names say nothing a rewrite could keep: the item fails, named.
+    @Test(arguments: [".", "..", ""])
+    func namesThatAreNoFileNameAreRefused(value: String) throws {
+        let t = try LayoutTemplate("out/{file.name}")
+        #expect(throws: LayoutTemplate.RenderError.self) { try t.render(["file.name": value]) }
+    }
+
+    @Test func renamedValuesAreReported() throws {
+        var renamed: [LayoutTemplate.Rename] = []
+        let path = try LayoutTemplate("{subject.label}/{file.name}")
+            .render(field: { ["subject.label": "S1", "file.name": "a/b\u{7}.dcm"][$0] }, renamed: &renamed)
+        #expect(path == "S1/a_b_.dcm")
+        #expect(renamed == [LayoutTemplate.Rename(field: "file.name", original: "a/b\u{7}.dcm", safe: "a_b_.dcm")])
+        #expect(renamed[0].description.contains("\\u{7}"))  // escaped in messages
+    }
+
+    /// A layout's own text is checked when the job is loaded (so `validate` names the line).
+    @Test(arguments: ["../{file.name}", "{file.dir}/../../..", "/abs/{file.name}", "a/../{file.name}"])
+    func layoutsThatLeaveTheRootAreRefusedWhenParsed(text: String) {
+        #expect(throws: LayoutTemplate.ParseError.self) { try LayoutTemplate(text) }
     }
 
     @Test func longNamesAreShortenedStablyAndKeepTheirExtension() throws {

@@ -64,8 +64,8 @@ func plan(in scratch: Scratch, text: String = jobText, completed: any CompletedW
         .load(path: "jobs/golden.yml", bytes: Array(text.utf8))
     let job = try #require(result.job, "\(result.rendered())")
     let connectors: [String: any Connector] = ["disk": LocalConnector(spec: job.sources[0])]
-    let items = try await Resolver(connectors: connectors).resolve(job)
-    return try Planner(baseDirectory: scratch.root, completed: completed).plan(job, items: items)
+    let listed = try await Resolver(connectors: connectors).resolve(job)
+    return try Planner(baseDirectory: scratch.root, completed: completed).plan(job, resolution: listed)
 }
 
 /// Compares with a golden file; `FLOWCTL_UPDATE_GOLDEN=1 swift test` rewrites them.
@@ -127,12 +127,53 @@ func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.Source
         #expect(try plan.graph.topologicalOrder().last?.kind == .upload)
     }
 
-    @Test func twoItemsAtOnePathIsAnError() async throws {
+    @Test func twoItemsAtOnePathAreBothLeftOutAndTheRestIsPlanned() async throws {
         let scratch = try Scratch(files: files)
         defer { scratch.remove() }
         let clashing = jobText.replacingOccurrences(of: "path: \"{file.dir|default(top)}/{file.stem|lower}{file.ext}\"",
                                                     with: "path: \"{file.name}\"")
-        await #expect(throws: PlanError.self) { try await plan(in: scratch, text: clashing) }
+        let plan = try await plan(in: scratch, text: clashing)
+        // The two T1w.nii.gz share a path: neither is written, each is named; the others go on.
+        let problems = plan.problems.map(\.task).sorted()
+        #expect(problems.count == 2)
+        #expect(problems.allSatisfy { $0.hasSuffix("T1w.nii.gz") })
+        #expect(plan.problems.allSatisfy { $0.reason.contains("none of them is written") })
+        let downloads = plan.graph.tasks.filter { $0.kind == .download }.compactMap(\.path).sorted()
+        #expect(downloads == ["DWI.nii.gz"])
+    }
+
+    @Test func twoActionsWritingOnePathIsAPlanError() async throws {
+        let scratch = try Scratch(files: files)
+        defer { scratch.remove() }
+        let job = Job(path: "j.yml", name: "twice",
+                      sources: [SourceSpec(name: "a", type: .local, url: scratch.root), SourceSpec(name: "b", type: .local, url: scratch.root)],
+                      selections: [Selection(name: "one", source: "a"), Selection(name: "two", source: "b")],
+                      actions: [Action(name: "first", kind: .download, input: .selection("one"), to: "out"),
+                                Action(name: "second", kind: .download, input: .selection("two"), to: "out")])
+        let items = { (source: String) in [RemoteItem(source: source, id: "x.dcm", url: "/data/x.dcm", size: 1)] }
+        let error = try #require(throws: PlanError.self) {
+            try Planner(baseDirectory: scratch.root, completed: NothingDone()).plan(job, items: ["one": items("a"), "two": items("b")])
+        }
+        #expect(error.description.contains("`first`") && error.description.contains("`second`"))
+        #expect(error.description.contains("source `a`") && error.description.contains("source `b`"))
+    }
+
+    @Test func unsafeNamesFailTheirItemAndRenamesAreReported() throws {
+        let job = Job(path: "j.yml", name: "names", sources: [SourceSpec(name: "x", type: .local, url: "/data")],
+                      selections: [Selection(name: "all", source: "x")],
+                      actions: [Action(name: "pull", kind: .download, input: .selection("all"), to: "out",
+                                       layout: .inline("{file.name}"))])
+        let items = ["good.dcm", ".", "..", "", "a/b.dcm", "tab\there.dcm"].enumerated().map { index, name in
+            RemoteItem(source: "x", id: "item\(index)", url: "/data/\(index)", size: 1, fields: ["file.name": name])
+        }
+        let plan = try Planner(baseDirectory: "/tmp", completed: NothingDone()).plan(job, items: ["all": items])
+        #expect(Set(plan.problems.map(\.task)) == ["pull/item1", "pull/item2", "pull/item3"])
+        #expect(plan.problems.allSatisfy { $0.reason.contains("unsafe path") })
+        let paths = plan.graph.tasks.compactMap(\.path).sorted()
+        #expect(paths == ["a_b.dcm", "good.dcm", "tab_here.dcm"])
+        #expect(plan.renames["pull/item4"]?.first?.safe == "a_b.dcm")
+        #expect(plan.renames["pull/item5"]?.first?.original == "tab\there.dcm")
+        #expect(plan.renames["pull/item0"] == nil)
     }
 
     @Test func runChainsArePerItem() throws {
