@@ -216,6 +216,70 @@ struct Fixture {
         #expect(!FileManager.default.fileExists(atPath: fixture.root + "/out/item0.bin"))
     }
 
+    /// Against a lock, a file that is not what the lock says is drift: reported at once as
+    /// "changed since the lock", never retried (it would come back the same).
+    @Test(arguments: [false, true])
+    func aLockedMismatchIsDriftOnTheFirstAttempt(connectorNoticed: Bool) async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        var items = connector.items(2)
+        if connectorNoticed {
+            connector.failures["item0"] = [.integrity("the server sent more than the 1000 bytes listed")]
+        } else {
+            items[0].fields["bytes"] = "1200"  // the remote file grew since the lock
+        }
+        let report = try await fixture.run(fixture.downloadJob(count: 2), items: ["all": items], connector: connector,
+                                           options: ExecutorOptions(keepGoing: true, locked: true))
+        #expect(report.failures.count == 1)
+        #expect(report.failures.first?.error.hasPrefix("changed upstream since the lock") == true)
+        #expect(report.failures.first?.error.contains("the listing") == false)
+        #expect(connector.fetches["item0"] == 1)
+        #expect(report.finished == 1)
+    }
+
+    /// Without a lock a mismatch may be the wire: tried once more, then reported.
+    @Test func anUnlockedMismatchIsTriedTwiceThenReported() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector(retry: RetrySpec(attempts: 6, maxSeconds: 30))
+        var items = connector.items(1)
+        items[0].fields["bytes"] = "1000"
+        items[0].size = 999
+        let report = try await fixture.run(fixture.downloadJob(count: 1), items: ["all": items], connector: connector)
+        #expect(connector.fetches["item0"] == 2)
+        #expect(report.failures.first?.error.contains("1000 bytes arrived, the listing says 999") == true)
+    }
+
+    /// A `.part` longer than the listed size (a lying server's) is fetched again, not "vanished".
+    @Test func aPartFileLongerThanListedIsFetchedAgain() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        let items = connector.items(1)
+        try FileManager.default.createDirectory(atPath: fixture.root + "/out", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: fixture.root + "/out/item0.bin.part", contents: Data(count: 5000))
+        let report = try await fixture.run(fixture.downloadJob(count: 1), items: ["all": items], connector: connector)
+        #expect(report.succeeded, "\(report.failures)")
+        #expect(connector.resumeFlags["item0"] == [false])
+        #expect(try readBytes(fixture.root + "/out/item0.bin") == ScriptedConnector.body("item0", size: 1000))
+    }
+
+    /// An item the plan could not place fails alone, named, and the others arrive.
+    @Test func itemsThePlanLeftOutAreReportedAndTheRestRuns() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        var items = connector.items(3)
+        items[1].fields["file.name"] = ".."
+        let report = try await fixture.run(fixture.downloadJob(count: 3), items: ["all": items], connector: connector,
+                                           options: ExecutorOptions(keepGoing: false))
+        #expect(report.finished == 2)
+        #expect(report.failures.map(\.task) == ["pull/item1"])
+        #expect(report.failures.first?.error.contains("is not a file name") == true)
+        #expect(!report.succeeded)
+    }
+
     @Test func runWaitDownloadChainsPerItemAndNeverRunsTwice() async throws {
         let fixture = try Fixture()
         defer { fixture.remove() }

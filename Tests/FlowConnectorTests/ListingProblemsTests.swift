@@ -1,0 +1,57 @@
+import FlowConnector
+import Testing
+
+/// One bad row or one failed branch of a listing costs only itself, when problems are collected.
+@Suite struct ListingProblemsTests {
+    struct Row: Sendable { var name: String; var size: String }
+
+    static func item(_ row: Row) throws -> String? {
+        guard !row.name.isEmpty else { throw ConnectorError.badReply("a file has no name") }
+        guard Int64(row.size) != nil else { throw ConnectorError.badReply("size \(row.size) is not a number of bytes") }
+        return row.name
+    }
+
+    static let rows = [Row(name: "a.dcm", size: "1"), Row(name: "", size: "2"),
+                       Row(name: "b.dcm", size: "184467440737095516160"), Row(name: "c.dcm", size: "3")]
+
+    @Test func badRowsAreProblemsOfTheirOwnWhileCollecting() async throws {
+        let (names, problems) = try await ListingProblems.collecting {
+            try listingRows(Self.rows, at: "/files", Self.item)
+        }
+        #expect(names == ["a.dcm", "c.dcm"])
+        #expect(problems.map(\.place) == ["/files row 2", "/files row 3"])
+        #expect(problems[1].reason.contains("184467440737095516160"))
+    }
+
+    @Test func withoutACollectorTheFirstBadRowFailsTheListingNamingItsPlace() {
+        #expect {
+            _ = try listingRows(Self.rows, at: "/files", Self.item)
+        } throws: { error in
+            "\(error)".contains("/files row 2: a file has no name")
+        }
+    }
+
+    @Test func aFailedBranchCostsOnlyItsOwnItems() async throws {
+        let (items, problems) = try await ListingProblems.collecting {
+            try await listEach(["S1", "S2", "S3"]) { subject -> [String] in
+                if subject == "S2" { throw ConnectorError.badReply("/subjects/S2/experiments: not readable JSON") }
+                return ["\(subject)/x.dcm"]
+            }
+        }
+        #expect(items == ["S1/x.dcm", "S3/x.dcm"])
+        #expect(problems.map(\.description) == ["unexpected reply: /subjects/S2/experiments: not readable JSON"])
+    }
+
+    @Test func aCancelledListingIsNotAProblemButACancellation() async throws {
+        let listing = Task {
+            try await ListingProblems.collecting {
+                try await listEach([1]) { _ -> [Int] in
+                    try await Task.sleep(for: .seconds(30))
+                    return [1]
+                }
+            }
+        }
+        listing.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await listing.value }
+    }
+}
