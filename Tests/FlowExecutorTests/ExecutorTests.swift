@@ -328,6 +328,21 @@ struct Fixture {
 
     /// Closing the journal writes nothing (a checkpoint's fsync would wait for every file the run
     /// left in the page cache): the log stays, and the next open reads it.
+    /// A run killed while it made its journal leaves an empty file: readers see no records, and
+    /// no SQLite error (`no such table`) reaches the user.
+    @Test func aJournalARunLeftHalfMadeReadsAsEmpty() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-journal-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = Journal.path(forRoot: dir)
+        #expect(try Journal.existingRecords(at: path) == nil)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path, contents: Data())
+        #expect(try Journal.existingRecords(at: path)?.isEmpty == true)
+        // And the next run makes its tables in it.
+        try Journal(path: path).save([TaskRecord(id: "t", action: "a", kind: "download", state: .done)])
+        #expect(try Journal.existingRecords(at: path)?.keys.sorted() == ["t"])
+    }
+
     @Test func closingLeavesTheLogForTheNextOpen() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -89,6 +89,17 @@ func expectDiagnostics(_ result: LoadResult, _ expected: [(Int, Int, String)],
         ])
     }
 
+    /// A layout that would leave the output folder is a job-file error, located, before any run.
+    @Test func layoutsThatClimbOrAreAbsoluteAreLocated() {
+        expectDiagnostics(fixture("climbing.yml"), [
+            (12, 28, "cannot climb out of the output folder"),  // at the `..`
+            (17, 14, "cannot climb out of the output folder"),
+            (21, 25, "cannot climb out of the output folder"),
+            (25, 13, "cannot start with `/`"),
+            (29, 13, "unknown layout `up`"),  // the refused one
+        ])
+    }
+
     @Test func wrongTypesAndValues() {
         expectDiagnostics(fixture("types.yml"), [
             (5, 10, "must start with https://"),
