@@ -41,7 +41,7 @@ public enum JSONValue: Decodable, Sendable {
     public var int: Int? {
         switch self {
         case .integer(let i): return Int(i)
-        case .number(let d) where d == d.rounded(): return Int(d)
+        case .number(let d): return Int(exactly: d)  // nil past Int's range (a size of 1.8e20), not a trap
         case .string(let s): return Int(s)
         default: return nil
         }

@@ -381,8 +381,7 @@ private let writeCallback: curl_write_callback = { data, size, count, user in
 
 private let headerCallback: curl_write_callback = { data, size, count, user in
     let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
-    transfer.receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
-    return size * count
+    return transfer.receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
 }
 
 private let readCallback: curl_read_callback = { buffer, size, count, user in

@@ -58,11 +58,23 @@ final class Transfer: @unchecked Sendable {
 
     var isSuccessStatus: Bool { status >= 200 && status < 300 }
 
-    /// Called by curl with one header line (status lines included), CRLF-terminated.
-    func receiveHeader(_ line: UnsafeRawBufferPointer) {
+    /// Most header bytes one exchange may send (all responses of it, interim ones included).
+    static let maxHeaderBytes = 256 << 10
+    private var headerBytes = 0
+    /// The server sent more than `maxHeaderBytes` of headers (a header bomb).
+    private(set) var headersOverflowed = false
+
+    /// Called by curl with one header line (status lines included), CRLF-terminated; false
+    /// aborts the transfer.
+    func receiveHeader(_ line: UnsafeRawBufferPointer) -> Bool {
+        headerBytes += line.count
+        if headerBytes > Self.maxHeaderBytes {
+            headersOverflowed = true
+            return false
+        }
         var end = line.count
         while end > 0, line[end - 1] == UInt8(ascii: "\n") || line[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-        guard end > 0 else { return }
+        guard end > 0 else { return true }
         let bytes = UnsafeRawBufferPointer(rebasing: line[0..<end])
         if bytes.starts(with: "HTTP/".utf8) {
             // A new response begins (interim 1xx, proxy CONNECT): forget the previous one.
@@ -77,14 +89,15 @@ final class Transfer: @unchecked Sendable {
                 }
                 status = code
             }
-            return
+            return true
         }
-        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return true }
         let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<colon]), as: UTF8.self)
         var start = colon + 1
         while start < end, bytes[start] == 32 || bytes[start] == 9 { start += 1 }
         let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         headers.add(name: name, value: value)
+        return true
     }
 
     /// Called by curl with a piece of the body; returns the bytes consumed (less aborts).
@@ -127,6 +140,7 @@ final class Transfer: @unchecked Sendable {
     func error(for code: CURLcode) -> HTTPError {
         if case .memory(let limit) = sink, overflowed { return .bodyTooLarge(limit: limit) }
         if code == CURLE_FILESIZE_EXCEEDED { return .bodyTooLarge(limit: Int(clamping: maxBody)) }
+        if headersOverflowed { return .other(code: Int(code.rawValue), message: "the server sent more than \(Self.maxHeaderBytes) bytes of headers") }
         if case .file(let file) = sink, let failure = file.failure { return failure }
         if let failure = uploads.lazy.compactMap(\.failure).first { return failure }
         var message = String(cString: errorBuffer)

@@ -1,4 +1,5 @@
 import FlowConnector
+import FlowHTTP
 import Testing
 
 /// One bad row or one failed branch of a listing costs only itself, when problems are collected.
@@ -53,5 +54,33 @@ import Testing
         }
         listing.cancel()
         await #expect(throws: CancellationError.self) { _ = try await listing.value }
+    }
+}
+
+/// Numbers and nesting a server may send, read without a trap.
+@Suite struct JSONValueTests {
+    static func decode(_ text: String) throws -> JSONValue {
+        try SourceSession.decode(JSONValue.self, Array(text.utf8), from: "test")
+    }
+
+    @Test func numbersPastAnyIntegerAreNotIntegers() throws {
+        let row = try Self.decode(#"{"size": 184467440737095516160, "n": -0.5, "ok": 42}"#)
+        #expect(row["size"]?.int == nil)
+        #expect(row["size"]?.text.flatMap { Int64($0) } == nil)
+        #expect(row["n"]?.int == nil)
+        #expect(row["ok"]?.int == 42)
+        // Past even a Double: the reply is unreadable (a problem of its listing branch), not a trap.
+        #expect(throws: ConnectorError.self) { _ = try Self.decode(#"{"size": 1e400}"#) }
+    }
+
+    @Test func deepNestingIsABadReplyNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: ConnectorError.self) { _ = try Self.decode(deep) }
+    }
+
+    @Test func textThatIsNotUTF8IsABadReply() {
+        #expect(throws: ConnectorError.self) {
+            _ = try SourceSession.decode(JSONValue.self, [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D], from: "test")
+        }
     }
 }

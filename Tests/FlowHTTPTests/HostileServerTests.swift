@@ -30,6 +30,15 @@ import Testing
         guard case .refusedRedirect = error else { Issue.record("got \(String(describing: error))"); return }
     }
 
+    @Test func aHeaderBombStopsTheTransfer() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let error = await httpError { _ = try await client.send(HTTPRequest(url: "\(server.base)/headerbomb")) }
+        guard case .other(_, let message) = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(message.contains("bytes of headers"))
+    }
+
     @Test func anEndlessBodyStopsAtTheListedSize() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()

@@ -156,6 +156,14 @@ struct TestServer: Sendable {
             return Response(status: Gathering.count(key) >= n ? .ok : .gatewayTimeout)
         }
 
+        // A thousand headers of 1 KiB each: a header bomb.
+        router.get("headerbomb") { _, _ -> Response in
+            var headers = HTTPFields()
+            let value = String(repeating: "x", count: 1024)
+            for i in 0..<1000 { headers[.init("X-Bomb-\(i)")!] = value }
+            return Response(status: .ok, headers: headers)
+        }
+
         // A body with no length and no end (stops after 256 MiB, or when the client goes).
         router.get("endless") { _, _ -> Response in
             Response(status: .ok, body: ResponseBody { writer in
