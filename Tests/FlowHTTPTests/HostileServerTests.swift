@@ -98,7 +98,12 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let part = dir + "/slow.part"
         let transfer = Task { try await client.download(HTTPRequest(url: "\(server.base)/trickle/40000"), to: part, unnamed: true) }
-        try await Task.sleep(for: .milliseconds(900))
+        // The name comes a moment after the first byte; on a loaded machine the first byte may be late.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: part), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(300))
         transfer.cancel()
         _ = try? await transfer.value
         let kept = try readFile(part)
