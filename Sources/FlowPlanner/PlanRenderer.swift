@@ -82,10 +82,22 @@ public enum PlanRenderer {
             }
             if s.todo > listed { out += "      ... and \(s.todo - listed) more\n" }
         }
+        if !plan.renames.isEmpty {
+            out += "\n  \(plan.renames.count) item(s) renamed to be safe paths (the manifest keeps the server's id):\n"
+            for (task, renames) in plan.renames.sorted(by: { $0.key < $1.key }).prefix(listedTasks) {
+                out += "    ~ \(task): \(renames.map(\.description).joined(separator: "; "))\n"
+            }
+            if plan.renames.count > listedTasks { out += "    ... and \(plan.renames.count - listedTasks) more\n" }
+        }
+        if !plan.problems.isEmpty {
+            out += "\n  \(plan.problems.count) item(s) or listing(s) cannot be planned; the rest can:\n"
+            for problem in plan.problems { out += "    ! \(problem.task): \(problem.reason)\n" }
+        }
         let total = plan.graph.count
         let todo = plan.pendingCount
         out += "\n\(total) task(s): \(todo) to do, \(total - todo) skipped."
-        out += todo == 0 ? " Nothing to do.\n" : "\n"
+        if !plan.problems.isEmpty { out += " \(plan.problems.count) cannot be planned." }
+        out += todo == 0 && plan.problems.isEmpty ? " Nothing to do.\n" : "\n"
         return out
     }
 
@@ -158,6 +170,32 @@ public enum PlanRenderer {
         json.key("name"); json.value(plan.job.name)
         json.key("path"); json.value(plan.job.path)
         json.closeObject()
+        if !plan.problems.isEmpty {
+            json.key("problems")
+            json.openArray()
+            for problem in plan.problems {
+                json.openObject()
+                json.key("reason"); json.value(problem.reason)
+                json.key("task"); json.value(problem.task)
+                json.closeObject()
+            }
+            json.closeArray()
+        }
+        if !plan.renames.isEmpty {
+            json.key("renames")
+            json.openArray()
+            for (task, renames) in plan.renames.sorted(by: { $0.key < $1.key }) {
+                for rename in renames {
+                    json.openObject()
+                    json.key("field"); json.value(rename.field)
+                    json.key("original"); json.value(rename.original)
+                    json.key("safe"); json.value(rename.safe)
+                    json.key("task"); json.value(task)
+                    json.closeObject()
+                }
+            }
+            json.closeArray()
+        }
         json.key("tasks")
         json.openArray()
         let tasks = plan.graph.tasks

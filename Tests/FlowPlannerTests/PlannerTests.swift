@@ -174,6 +174,16 @@ func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.Source
         #expect(plan.renames["pull/item4"]?.first?.safe == "a_b.dcm")
         #expect(plan.renames["pull/item5"]?.first?.original == "tab\there.dcm")
         #expect(plan.renames["pull/item0"] == nil)
+        // `flowctl plan` shows both, and its JSON carries them.
+        let text = PlanRenderer.text(plan)
+        #expect(text.contains("! pull/item2: unsafe path: the name \"..\" is not a file name"))
+        #expect(text.contains("~ pull/item4: `file.name` \"a/b.dcm\" written as \"a_b.dcm\""))
+        #expect(text.contains("3 cannot be planned"))
+        var json: [UInt8] = []
+        PlanRenderer.writeJSON(plan) { json += $0 }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])
+        #expect((object["problems"] as? [Any])?.count == 3)
+        #expect((object["renames"] as? [Any])?.count == 2)
     }
 
     @Test func runChainsArePerItem() throws {
