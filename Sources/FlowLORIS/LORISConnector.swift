@@ -30,7 +30,8 @@ public struct LORISConnector: Connector {
         }
         self.spec = spec
         let ref = SessionRef()
-        session = try SourceSession(spec: spec, auth: LORISLogin(user: user, password: password, apiBase: apiBase, session: ref))
+        let login = SessionLogin(try LORISLogin(user: user, password: password, apiBase: apiBase), session: ref)
+        session = try SourceSession(spec: spec, auth: login)
         ref.value = session
     }
 
@@ -124,15 +125,5 @@ final class VisitReplies: Sendable {
     /// The reply kept for a visit, forgotten once taken (a retried extra asks the server again).
     func take(_ path: String) -> [UInt8]? {
         replies.withLock { $0.removeValue(forKey: path) }
-    }
-}
-
-/// Reading LORIS replies.
-enum LORISReply {
-    /// The `error` field of a LORIS error body, quoted and bounded (`ErrorText`); else nothing.
-    static func errorMessage(_ body: [UInt8]) -> String {
-        guard body.count <= 64 << 10, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(body)),
-              let message = value["error"]?.text else { return "" }
-        return ErrorText.quoted(message)
     }
 }

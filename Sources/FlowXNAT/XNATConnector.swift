@@ -24,7 +24,8 @@ public struct XNATConnector: Connector {
         }
         if user != nil || spec.netrc {
             let ref = SessionRef()
-            session = try SourceSession(spec: spec, auth: XNATLogin(user: user, password: password, baseURL: spec.url, session: ref))
+            let login = SessionLogin(XNATLogin(user: user, password: password, baseURL: spec.url), session: ref)
+            session = try SourceSession(spec: spec, auth: login)
             ref.value = session
         } else {
             session = try SourceSession(spec: spec)

@@ -193,7 +193,8 @@ let nineTypes = ["t1w", "t2w", "FLAIR", "dwi65", "bold", "asl", "fieldmap", "MP2
                 _ = try await LORISConnector(spec: wrong).list(selection())
             } throws: { error in
                 let text = "\(error)"
-                return text.contains("Incorrect username or password.") && !text.contains("not-the-password")
+                // Our words and the status; the server's own text stays out of messages.
+                return text.contains("refused the login (HTTP 401)") && !text.contains("not-the-password")
             }
         }
     }

@@ -298,7 +298,7 @@ func temporaryDirectory() throws -> String {
             } throws: { error in
                 let text = "\(error)"
                 // Our words and the status, never the server's page (nor the password).
-                return text.contains("refused the login") && text.contains("HTTP 401")
+                return text.contains("refused the login (HTTP 401)")
                     && !text.contains("requires user authentication") && !text.contains("not-the-password")
             }
         }
