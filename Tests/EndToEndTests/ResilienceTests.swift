@@ -3,18 +3,6 @@ import Testing
 
 extension EndToEnd {
 @Suite struct ResilienceTests {
-    /// Starts the built `flowctl` in the background (output discarded), for tests that signal it.
-    func startFlowctl(_ arguments: [String], environment: [String: String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try builtProduct("flowctl"))
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     /// Kill -9 at 20 random moments, re-run each time: the tree ends byte-identical, no `.part`
     /// is left, and the journal shows no file transferred in full twice (resumes only).
     @Test func survivesTwentyKills() throws {

@@ -1,23 +1,28 @@
 import Foundation
 import Testing
 
+/// Starts the built `flowctl` in the background, for tests that signal it: its stderr goes to
+/// `stderrFile` when given, else nowhere; its stdout nowhere.
+func startFlowctl(_ arguments: [String], environment: [String: String], stderrFile: String? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try builtProduct("flowctl"))
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.standardOutput = FileHandle.nullDevice
+    if let stderrFile {
+        FileManager.default.createFile(atPath: stderrFile, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
+    } else {
+        process.standardError = FileHandle.nullDevice
+    }
+    try process.run()
+    return process
+}
+
 extension EndToEnd {
 /// SIGTERM is what Slurm and Kubernetes send before SIGKILL: flowctl treats it as Ctrl-C at any
 /// moment, listing included, and says what it stopped.
 @Suite struct SignalTests {
-    /// Starts the built `flowctl` with its stderr going to a file; returns the process and the file.
-    func startFlowctl(_ arguments: [String], environment: [String: String], stderrFile: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try builtProduct("flowctl"))
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        FileManager.default.createFile(atPath: stderrFile, contents: nil)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
-        try process.run()
-        return process
-    }
-
     @Test func sigtermWhileListingStopsCleanly() throws {
         // Every request takes 400 ms: the listing of 6 subjects takes seconds.
         let sandbox = try SandboxProcess(["--platforms", "xnat", "--xnat-subjects", "6", "--latency-ms", "400"])
