@@ -10,7 +10,7 @@ func startFlowctl(_ arguments: [String], environment: [String: String], stderrFi
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.standardOutput = FileHandle.nullDevice
     if let stderrFile {
-        FileManager.default.createFile(atPath: stderrFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
     } else {
         process.standardError = FileHandle.nullDevice
