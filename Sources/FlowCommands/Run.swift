@@ -121,12 +121,12 @@ enum RunSummary {
         if report.stoppedInFlight > 0 { text += ", \(report.stoppedInFlight) stopped in flight" }
         if report.notStarted > 0 { text += ", \(report.notStarted) not started" }
         if report.interrupted { text += "; interrupted: partial files are kept and resume on the next run" }
-        let upstream = report.failures.filter { $0.error.hasPrefix("changed upstream") }
+        let upstream = report.failures.filter { $0.kind == .drift }
         if !upstream.isEmpty {
             text += "\n\(upstream.count) item(s) changed or vanished upstream since the lock; "
                 + "`flowctl plan` shows the drift, `flowctl lock --update` accepts it"
         }
-        for failure in report.failures { text += "\n  failed \(failure.task): \(failure.error)" }
+        for failure in report.failures { text += "\n  failed \(failure)" }
         return text
     }
 }

@@ -9,9 +9,9 @@ public enum ExecutionEvent: Sendable {
     case retried(PlannedTask, attempt: Int, delaySeconds: Double, reason: String)
     case taskFinished(PlannedTask, bytes: Int64)
     case taskSkipped(PlannedTask, reason: String)
-    case taskFailed(PlannedTask, error: String)
+    case taskFailed(PlannedTask, TaskFailure)
     /// An item (or part of a listing) the plan left out, with why: a failure of its own.
-    case notPlanned(task: String, reason: String)
+    case notPlanned(TaskFailure)
     /// A server's names had to change to be safe paths.
     case renamed(PlannedTask, renames: [String])
     case runFinished(RunReport)
@@ -94,12 +94,13 @@ public final class JSONEventWriter: EventSink, @unchecked Sendable {
             members.append(("event", .text("skipped")))
             describe(task)
             members.append(("reason", .text(reason)))
-        case .taskFailed(let task, let error):
+        case .taskFailed(let task, let failure):
             members.append(("event", .text("failed")))
             describe(task)
-            members.append(("error", .text(error)))
-        case .notPlanned(let task, let reason):
-            members += [("event", .text("failed")), ("task", .text(task)), ("error", .text(reason)), ("planned", .flag(false))]
+            members += [("error", .text(failure.message)), ("failure", .text(failure.kind.rawValue))]
+        case .notPlanned(let failure):
+            members += [("event", .text("failed")), ("task", .text(failure.task)), ("error", .text(failure.message)),
+                        ("failure", .text(failure.kind.rawValue)), ("planned", .flag(false))]
         case .renamed(let task, let renames):
             members.append(("event", .text("renamed")))
             describe(task)
@@ -189,7 +190,7 @@ public struct RunReport: Sendable {
     public var bytes: Int64 = 0
     public var retries = 0
     public var seconds = 0.0
-    public var failures: [(task: String, error: String)] = []
+    public var failures: [TaskFailure] = []
     /// Tasks not started because a dependency failed or the run stopped.
     public var notStarted = 0
     /// Tasks that had started when the run stopped (their partial files resume next time).

@@ -72,7 +72,7 @@ public final class Executor: Sendable {
         /// `wroteFile`: the task wrote to the output folders (a later filesystem sync makes it durable).
         case done(TaskRecord, outputs: [RemoteItem], transferred: Int64, resumed: Bool, retries: Int, wroteFile: Bool,
                   files: [TaskRecord] = [])
-        case failed(String, retries: Int, restartRun: Bool = false)
+        case failed(TaskFailure, retries: Int, restartRun: Bool = false)
         case cancelled
     }
 
@@ -96,7 +96,7 @@ public final class Executor: Sendable {
         }
         events.emit(.runStarted(tasks: tasks.count, skipped: skippedCount, bytes: pendingBytes))
         // What the plan left out fails now, each with its reason; the rest runs all the same.
-        for problem in plan.problems { events.emit(.notPlanned(task: problem.task, reason: problem.reason)) }
+        for problem in plan.problems { events.emit(.notPlanned(TaskFailure(problem))) }
         if !plan.renames.isEmpty {
             for task in tasks where !task.isSkipped {
                 if let renames = plan.renames[task.id] { events.emit(.renamed(task, renames: renames.map(\.description))) }
@@ -126,8 +126,8 @@ public final class Executor: Sendable {
             }
         }
         var report = state.report
-        report.failures.insert(contentsOf: plan.problems.map { (task: $0.task, error: $0.reason) }, at: 0)
-        for failure in await committer.finish() { report.failures.append((task: "journal", error: failure)) }
+        report.failures.insert(contentsOf: plan.problems.map(TaskFailure.init), at: 0)
+        for failure in await committer.finish() { report.failures.append(TaskFailure(task: "journal", kind: .local, message: failure)) }
         if stopFlag.isSet && report.failures.isEmpty { report.interrupted = true }
         let elapsed = clock.duration(to: .now)
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -150,7 +150,7 @@ public final class Executor: Sendable {
     func perform(_ start: TaskStart) async -> Outcome {
         let task = start.task
         guard let connector = connectors[task.sourceName] ?? connectors[task.item?.source ?? ""] else {
-            return .failed("no connector for source `\(task.sourceName)`", retries: 0)
+            return .failed(TaskFailure(task: task.id, kind: .unsupported, message: "no connector for source `\(task.sourceName)`"), retries: 0)
         }
         let policy = RetryPolicy(connector.spec.retry)
         let began = ContinuousClock.now
@@ -170,13 +170,13 @@ public final class Executor: Sendable {
                                              retryAfter: error.retryAfter, alreadyReauthenticated: true,
                                              jitter: Double.random(in: 0..<1))
                 guard case .retry(let delay) = decision else {
-                    return .failed(ErrorText.clean("\(error)"), retries: attempt - 1)
+                    return .failed(TaskFailure(task: task.id, error: error), retries: attempt - 1)
                 }
                 events.emit(.retried(task, attempt: attempt, delaySeconds: delay, reason: "\(error)"))
                 do { try await Task.sleep(for: .seconds(delay)) } catch { return .cancelled }
             } catch {
                 if Task.isCancelled { return .cancelled }
-                return .failed(ErrorText.clean("\(error)"), retries: attempt - 1, restartRun: error is RemoteJobFailed)
+                return .failed(TaskFailure(task: task.id, error: error), retries: attempt - 1, restartRun: error is RemoteJobFailed)
             }
         }
     }

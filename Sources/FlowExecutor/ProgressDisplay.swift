@@ -53,16 +53,16 @@ public final class ProgressDisplay: EventSink, @unchecked Sendable {
             if let entry = active.removeValue(forKey: task.id) { doneBytes += bytes - entry.bytes }
         case .taskSkipped:
             break
-        case .taskFailed(let task, let error):
+        case .taskFailed(let task, let failure):
             doneTasks += 1
             failed += 1
             if let entry = active.removeValue(forKey: task.id) { doneBytes -= entry.bytes }
             clear()
-            write("failed \(task.id): \(error)\n")
-        case .notPlanned(let task, let reason):
+            write("failed \(task.id): \(failure.message)\n")
+        case .notPlanned(let failure):
             failed += 1
             clear()
-            write("failed \(task): \(reason)\n")
+            write("failed \(failure)\n")
         case .renamed(let task, let renames):
             clear()
             write("warning: \(task.id): \(renames.joined(separator: "; "))\n")

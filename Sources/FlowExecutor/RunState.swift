@@ -194,9 +194,10 @@ final class RunState: Sendable {
             committer.add(records, transfer: transferred > 0 ? (task.id, transferred, resumed) : nil, wroteFile: wroteFile)
             events.emit(.taskFinished(task, bytes: transferred))
             return true
-        case .failed(let message, let retries, let restartRun):
+        case .failed(let failure, let retries, let restartRun):
+            let message = failure.message
             state.report.retries += retries
-            state.report.failures.append((task: task.id, error: message))
+            state.report.failures.append(failure)
             var records: [TaskRecord] = []
             if restartRun, let runTask = state.schedule.dependencies[i].first(where: { tasks[$0].kind == .run }) {
                 // Forget the failed job so the next run starts a new one.
@@ -207,7 +208,7 @@ final class RunState: Sendable {
                                       attempts: retries + 1, remoteID: task.item?.id, error: message,
                                       finishedAt: Date().timeIntervalSince1970))
             committer.add(records, transfer: nil, wroteFile: false)
-            events.emit(.taskFailed(task, error: message))
+            events.emit(.taskFailed(task, failure))
             if !keepGoing { state.schedule.stop() }
             return false
         case .cancelled:

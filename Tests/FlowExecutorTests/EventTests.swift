@@ -26,11 +26,12 @@ import FlowModel
         var report = RunReport()
         report.finished = 1
         report.bytes = 10
-        report.failures = [(task: "pull/c", error: "gone")]
+        report.failures = [TaskFailure(task: "pull/c", kind: .status, message: "gone")]
         let (text, objects) = try lines(for: [
             .runStarted(tasks: 2, skipped: 0, bytes: 10), .taskStarted(task), .progress(taskID: task.id, bytes: 4),
             .progress(taskID: task.id, bytes: 8), .retried(task, attempt: 1, delaySeconds: 0.5, reason: "HTTP 503"),
-            .taskFinished(task, bytes: 10), .taskFailed(task, error: "line\nbreak"), .runFinished(report),
+            .taskFinished(task, bytes: 10), .taskFailed(task, TaskFailure(task: task.id, kind: .transport, message: "line\nbreak")),
+            .runFinished(report),
         ])
         // The second progress line came within 0.25 s of the first: dropped.
         #expect(objects.map { $0["event"] as? String } == ["run-started", "started", "progress", "retried", "finished",
@@ -40,7 +41,8 @@ import FlowModel
         #expect(objects[1]["path"] as? String == "out/a \"b\"")
         #expect(objects[1]["size"] as? Int == 10)
         #expect(objects[3]["delay_seconds"] as? Double == 0.5)
-        #expect(objects[5]["error"] as? String == "line\nbreak")
+        #expect(objects[5]["error"] as? String == "line\\u{a}break")  // messages carry no raw control character
+        #expect(objects[5]["failure"] as? String == "transport")
         #expect(objects[6]["failed"] as? Int == 1)
         #expect(objects[6]["interrupted"] as? Bool == false)
         // Keys in byte order, as `.sortedKeys` wrote them before.

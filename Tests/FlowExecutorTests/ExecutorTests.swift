@@ -151,7 +151,7 @@ struct Fixture {
         #expect(report.finished == 2)
         #expect(report.retries == 2)
         #expect(report.failures.map(\.task) == ["pull/item1"])
-        #expect(report.failures.first?.error.contains("HTTP 404") == true)
+        #expect(report.failures.first?.message.contains("HTTP 404") == true)
         #expect(connector.fetches["item0"] == 3)
         #expect(connector.fetches["item1"] == 1)
         #expect(try fixture.journal.records()["pull/item1"]?.state == .failed)
@@ -211,7 +211,7 @@ struct Fixture {
         items[0].fields["bytes"] = "1000"
         items[0].size = 999  // the server lists a size the bytes do not have
         let report = try await fixture.run(fixture.downloadJob(count: 1), items: ["all": items], connector: connector)
-        #expect(report.failures.first?.error.contains("integrity check failed") == true)
+        #expect(report.failures.first?.message.contains("integrity check failed") == true)
         #expect(!FileManager.default.fileExists(atPath: fixture.root + "/out/item0.bin.part"))
         #expect(!FileManager.default.fileExists(atPath: fixture.root + "/out/item0.bin"))
     }
@@ -232,8 +232,9 @@ struct Fixture {
         let report = try await fixture.run(fixture.downloadJob(count: 2), items: ["all": items], connector: connector,
                                            options: ExecutorOptions(keepGoing: true, locked: true))
         #expect(report.failures.count == 1)
-        #expect(report.failures.first?.error.hasPrefix("changed upstream since the lock") == true)
-        #expect(report.failures.first?.error.contains("the listing") == false)
+        #expect(report.failures.first?.message.hasPrefix("changed upstream since the lock") == true)
+        #expect(report.failures.first?.kind == .drift)
+        #expect(report.failures.first?.message.contains("the listing") == false)
         #expect(connector.fetches["item0"] == 1)
         #expect(report.finished == 1)
     }
@@ -248,7 +249,7 @@ struct Fixture {
         items[0].size = 999
         let report = try await fixture.run(fixture.downloadJob(count: 1), items: ["all": items], connector: connector)
         #expect(connector.fetches["item0"] == 2)
-        #expect(report.failures.first?.error.contains("1000 bytes arrived, the listing says 999") == true)
+        #expect(report.failures.first?.message.contains("1000 bytes arrived, the listing says 999") == true)
     }
 
     /// A `.part` longer than the listed size (a lying server's) is fetched again, not "vanished".
@@ -276,7 +277,8 @@ struct Fixture {
                                            options: ExecutorOptions(keepGoing: false))
         #expect(report.finished == 2)
         #expect(report.failures.map(\.task) == ["pull/item1"])
-        #expect(report.failures.first?.error.contains("is not a file name") == true)
+        #expect(report.failures.first?.message.contains("is not a file name") == true)
+        #expect(report.failures.first?.kind == .notPlanned)
         #expect(!report.succeeded)
     }
 
@@ -293,7 +295,7 @@ struct Fixture {
         let items = ["ct": connector.items(4)]
         let report = try await fixture.run(job, items: items, connector: connector, options: ExecutorOptions(keepGoing: true))
         #expect(report.failures.count == 1)
-        #expect(report.failures.first?.error.contains("the algorithm crashed on item2") == true)
+        #expect(report.failures.first?.message.contains("the algorithm crashed on item2") == true)
         for i in [0, 1, 3] {
             #expect(FileManager.default.fileExists(atPath: fixture.root + "/out/item\(i)/lobes.mha"))
         }
