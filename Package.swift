@@ -1,7 +1,10 @@
 // swift-tools-version:6.1
 // flowctl — a declarative pipeline runner for medical-imaging research data.
-// Layering (bottom to top): FlowModel -> FlowJobFile / FlowHTTP -> FlowConnector -> connectors
-// -> FlowPlanner -> FlowExecutor -> FlowCommands -> flowctl. See DESIGN notes in README.md.
+// Layering (bottom to top): FlowModel -> FlowJobFile, FlowHTTP (over CCurl) -> FlowConnector ->
+// the connectors (FlowXNAT, FlowLORIS, FlowGrandChallenge, FlowAgora, FlowLocal, FlowWebFolder) ->
+// FlowPlanner -> FlowExecutor -> FlowCommands -> flowctl. FlowSandbox (-> flowctl-sandbox)
+// stands apart: the platforms' emulators. Each target declares every module it imports.
+// See "Layout of the code" in README.md.
 import PackageDescription
 
 let package = Package(
@@ -21,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // Hummingbird's own dependencies, named because the sandbox imports them directly.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // MARK: bottom: pure values
@@ -39,12 +46,12 @@ let package = Package(
         .target(name: "FlowConnector", dependencies: [
             "FlowModel", "FlowHTTP", .product(name: "DequeModule", package: "swift-collections"),
         ]),
-        .target(name: "FlowLocal", dependencies: ["FlowConnector"]),
-        .target(name: "FlowXNAT", dependencies: ["FlowConnector"]),
-        .target(name: "FlowLORIS", dependencies: ["FlowConnector"]),
-        .target(name: "FlowGrandChallenge", dependencies: ["FlowConnector"]),
-        .target(name: "FlowAgora", dependencies: ["FlowConnector"]),
-        .target(name: "FlowWebFolder", dependencies: ["FlowConnector"]),
+        .target(name: "FlowLocal", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
+        .target(name: "FlowXNAT", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
+        .target(name: "FlowLORIS", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
+        .target(name: "FlowGrandChallenge", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
+        .target(name: "FlowAgora", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
+        .target(name: "FlowWebFolder", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
 
         // MARK: pipeline
         .target(name: "FlowPlanner", dependencies: ["FlowModel", "FlowConnector"]),
@@ -69,7 +76,11 @@ let package = Package(
         // MARK: sandbox: emulators of the four platforms
         .target(name: "FlowSandbox", dependencies: [
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
@@ -88,13 +99,13 @@ let package = Package(
 let testTargets: [Target] = [
     .testTarget(name: "FlowModelTests", dependencies: ["FlowModel"]),
     .testTarget(name: "FlowJobFileTests", dependencies: ["FlowJobFile", "Yams"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "FlowPlannerTests", dependencies: ["FlowPlanner", "FlowLocal", "FlowJobFile"],
+    .testTarget(name: "FlowPlannerTests", dependencies: ["FlowPlanner", "FlowLocal", "FlowJobFile", "FlowConnector", "FlowModel"],
                 exclude: ["Golden"]),
-    .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal"]),
-    .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowHTTP"]),
-    .testTarget(name: "FlowConnectorTests", dependencies: ["FlowConnector"]),
+    .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal", "FlowConnector", "FlowModel"]),
+    .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowHTTP", "FlowConnector", "FlowModel", "FlowPlanner"]),
+    .testTarget(name: "FlowConnectorTests", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
     .testTarget(name: "FlowWebFolderTests", dependencies: [
-        "FlowWebFolder", .product(name: "Hummingbird", package: "hummingbird"),
+        "FlowWebFolder", "FlowConnector", "FlowModel", .product(name: "Hummingbird", package: "hummingbird"),
     ]),
     .testTarget(name: "FlowCommandsTests", dependencies: [
         "FlowCommands", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,14 +113,16 @@ let testTargets: [Target] = [
     // Runs the built `flowctl` against the built `flowctl-sandbox`, as a user would.
     .testTarget(name: "EndToEndTests", exclude: ["Golden"]),
     .testTarget(name: "FlowXNATTests", dependencies: [
-        "FlowXNAT", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowXNAT", "FlowConnector", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .testTarget(name: "FlowLORISTests", dependencies: [
-        "FlowLORIS", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowLORIS", "FlowConnector", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
-    .testTarget(name: "FlowGrandChallengeTests", dependencies: ["FlowGrandChallenge", "FlowSandbox"]),
+    .testTarget(name: "FlowGrandChallengeTests", dependencies: [
+        "FlowGrandChallenge", "FlowConnector", "FlowHTTP", "FlowModel", "FlowSandbox",
+    ]),
     .testTarget(name: "FlowAgoraTests", dependencies: [
-        "FlowAgora", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowAgora", "FlowConnector", "FlowHTTP", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .testTarget(name: "FlowSandboxTests", dependencies: ["FlowSandbox", .product(name: "Crypto", package: "swift-crypto")]),
     .testTarget(name: "FlowHTTPTests", dependencies: [
@@ -120,7 +133,7 @@ let testTargets: [Target] = [
 ]
 package.targets += testTargets
 
-// Each library module keeps a README.md stating its purpose; it is documentation, not a resource.
-for target in package.targets where target.type == .regular && target.name.hasPrefix("Flow") {
+// Each module keeps a README.md stating its purpose; it is documentation, not a resource.
+for target in package.targets where [.regular, .executable].contains(target.type) && !target.name.hasSuffix("Tests") {
     target.exclude.append("README.md")
 }

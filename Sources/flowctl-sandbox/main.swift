@@ -8,7 +8,7 @@ import Logging
 struct FlowctlSandbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flowctl-sandbox",
-        abstract: "Faithful emulators of XNAT and LORIS (more to come) over deterministic synthetic data.",
+        abstract: "Faithful emulators of XNAT, LORIS, Grand Challenge and Agora over deterministic synthetic data.",
         subcommands: [Serve.self],
         defaultSubcommand: Serve.self)
 }
