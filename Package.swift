@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "flowctl", targets: ["flowctl"]),
         .executable(name: "flowctl-sandbox", targets: ["flowctl-sandbox"]),
         .library(name: "FlowSandbox", targets: ["FlowSandbox"]),
+        .library(name: "FlowConnectorTesting", targets: ["FlowConnectorTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -85,6 +86,10 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // A testing library beside the product: the sandbox set-up and the connector contract.
+        .target(name: "FlowConnectorTesting", dependencies: [
+            "FlowConnector", "FlowHTTP", "FlowModel", "FlowSandbox", "FlowCommands",
+        ]),
         .executableTarget(name: "flowctl-sandbox", dependencies: [
             "FlowSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -104,6 +109,10 @@ let testTargets: [Target] = [
     .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal", "FlowConnector", "FlowModel"]),
     .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowHTTP", "FlowConnector", "FlowModel", "FlowPlanner"]),
     .testTarget(name: "FlowConnectorTests", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
+    // The connector contract, run against every connector.
+    .testTarget(name: "ConnectorConformanceTests", dependencies: [
+        "FlowConnectorTesting", "FlowCommands", "FlowConnector", "FlowModel", "FlowSandbox",
+    ]),
     .testTarget(name: "FlowWebFolderTests", dependencies: [
         "FlowWebFolder", "FlowConnector", "FlowModel", .product(name: "Hummingbird", package: "hummingbird"),
     ]),
@@ -113,16 +122,16 @@ let testTargets: [Target] = [
     // Runs the built `flowctl` against the built `flowctl-sandbox`, as a user would.
     .testTarget(name: "EndToEndTests", exclude: ["Golden"]),
     .testTarget(name: "FlowXNATTests", dependencies: [
-        "FlowXNAT", "FlowConnector", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowXNAT", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .testTarget(name: "FlowLORISTests", dependencies: [
-        "FlowLORIS", "FlowConnector", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowLORIS", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .testTarget(name: "FlowGrandChallengeTests", dependencies: [
-        "FlowGrandChallenge", "FlowConnector", "FlowHTTP", "FlowModel", "FlowSandbox",
+        "FlowGrandChallenge", "FlowConnector", "FlowConnectorTesting", "FlowHTTP", "FlowModel", "FlowSandbox",
     ]),
     .testTarget(name: "FlowAgoraTests", dependencies: [
-        "FlowAgora", "FlowConnector", "FlowHTTP", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowAgora", "FlowConnector", "FlowConnectorTesting", "FlowHTTP", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .testTarget(name: "FlowSandboxTests", dependencies: ["FlowSandbox", .product(name: "Crypto", package: "swift-crypto")]),
     .testTarget(name: "FlowHTTPTests", dependencies: [

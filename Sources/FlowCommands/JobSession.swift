@@ -103,9 +103,9 @@ struct JobSession {
     }
 }
 
-/// Makes the connector of a source type.
-enum ConnectorFactory {
-    static func make(_ spec: SourceSpec) throws -> any Connector {
+/// Makes the connector of a source type (the one place that knows every connector).
+public enum ConnectorFactory {
+    public static func make(_ spec: SourceSpec) throws -> any Connector {
         switch spec.type {
         case .local:
             return LocalConnector(spec: spec)

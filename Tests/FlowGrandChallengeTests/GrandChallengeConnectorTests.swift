@@ -1,5 +1,6 @@
 import Foundation
 import FlowConnector
+import FlowConnectorTesting
 import FlowHTTP
 import FlowModel
 import Testing
@@ -9,24 +10,11 @@ import Testing
 /// Starts a Grand-Challenge-only sandbox (HTTPS, port 0, jobs moving on every 20 ms), runs `body`
 /// with a source spec that trusts the sandbox CA, stops it.
 func withGC(faults: FaultSettings = FaultSettings(), _ body: (Sandbox, GrandChallengeEmulator, SourceSpec) async throws -> Void) async throws {
-    var config = SandboxConfiguration()
-    config.platforms = [.grandChallenge]
-    config.fileSize = FileSizeRange(min: 2000, max: 20_000)
-    config.faults = SandboxFaults(platforms: ["gc": faults])
-    let sandbox = try await Sandbox.start(config)
-    let emulator = try #require(sandbox.emulator(GrandChallengeEmulator.self))
-    emulator.jobStepSeconds = 0.02
-    let endpoint = sandbox.endpoint(.grandChallenge)
-    let spec = SourceSpec(name: "gc", type: .grandChallenge, url: endpoint.url,
-                          credentials: ["token": Secret(endpoint.credentials.token!)], concurrency: 4,
-                          retry: RetrySpec(attempts: 10, maxSeconds: 30), tls: TLSSpec(caBundle: sandbox.caCertificatePath))
-    do {
+    try await withSandboxSource(.grandChallenge, faults: faults, configure: { $0.fileSize = FileSizeRange(min: 2000, max: 20_000) }) { sandbox, spec in
+        let emulator = try #require(sandbox.emulator(GrandChallengeEmulator.self))
+        emulator.jobStepSeconds = 0.02
         try await body(sandbox, emulator, spec)
-    } catch {
-        await sandbox.stop()
-        throw error
     }
-    await sandbox.stop()
 }
 
 func archiveSelection(_ slug: String = "coronacases.org", images: String = "*.mha") -> Selection {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import FlowConnector
+import FlowConnectorTesting
 import FlowModel
 import FlowSandbox
 import Testing
@@ -9,24 +10,11 @@ import Testing
 /// Starts a LORIS-only sandbox on port 0, runs `body` with a source spec pointing at it, stops it.
 func withLORIS(candidates: Int = 3, filesPerVisit: ClosedRange<Int> = 9...9, api: String = "v0.0.3-dev", concurrency: Int = 4,
                faults: FaultSettings = FaultSettings(), _ body: (Sandbox, SourceSpec) async throws -> Void) async throws {
-    var config = SandboxConfiguration()
-    config.platforms = [.loris]
-    config.lorisCandidates = candidates
-    config.lorisFilesPerVisit = filesPerVisit
-    config.fileSize = FileSizeRange(min: 1000, max: 5000)
-    config.faults = SandboxFaults(platforms: ["loris": faults])
-    let sandbox = try await Sandbox.start(config)
-    let endpoint = sandbox.endpoint(.loris)
-    let spec = SourceSpec(name: "loris", type: .loris, url: endpoint.url,
-                          credentials: ["user": Secret(endpoint.credentials.username!), "password": Secret(endpoint.credentials.password!)],
-                          concurrency: concurrency, retry: RetrySpec(attempts: 10, maxSeconds: 30), options: ["api": api])
-    do {
-        try await body(sandbox, spec)
-    } catch {
-        await sandbox.stop()
-        throw error
-    }
-    await sandbox.stop()
+    try await withSandboxSource(.loris, concurrency: concurrency, faults: faults, options: ["api": api], configure: {
+        $0.lorisCandidates = candidates
+        $0.lorisFilesPerVisit = filesPerVisit
+        $0.fileSize = FileSizeRange(min: 1000, max: 5000)
+    }, body)
 }
 
 func selection(_ filters: [Selection.Filter] = []) -> Selection { Selection(name: "s", source: "loris", filters: filters) }
@@ -152,19 +140,6 @@ let nineTypes = ["t1w", "t2w", "FLAIR", "dwi65", "bold", "asl", "fieldmap", "MP2
 }
 
 @Suite struct LORISResilienceTests {
-    @Test func failuresAndRateLimitsAreRetriedToTheSameResult() async throws {
-        var faults = FaultSettings()
-        faults.errorRates = ["500": 0.1, "503": 0.05, "429": 0.05]
-        faults.retryAfterSeconds = 1
-        try await withLORIS(candidates: 5) { sandbox, spec in
-            let clean = try await LORISConnector(spec: spec).list(selection())
-            sandbox.faults = SandboxFaults(platforms: ["loris": faults])
-            sandbox.resetStats()
-            let faulty = try await LORISConnector(spec: spec).list(selection())
-            #expect(faulty == clean)
-            #expect(sandbox.stats(.loris).faultsInjected.values.reduce(0, +) > 0)
-        }
-    }
 
     @Test func anExpiredTokenLogsInAgain() async throws {
         try await withLORIS(candidates: 6, concurrency: 4) { sandbox, spec in

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import FlowConnector
+import FlowConnectorTesting
 import FlowModel
 import FlowSandbox
 import Testing
@@ -9,23 +10,7 @@ import Testing
 /// Starts an XNAT-only sandbox on port 0, runs `body` with a source spec pointing at it, stops it.
 func withXNAT(subjects: Int = 20, concurrency: Int = 4, faults: FaultSettings = FaultSettings(),
               _ body: (Sandbox, SourceSpec) async throws -> Void) async throws {
-    var config = SandboxConfiguration()
-    config.platforms = [.xnat]
-    config.xnatSubjects = subjects
-    config.fileSize = FileSizeRange(min: 1000, max: 9000)
-    config.faults = SandboxFaults(platforms: ["xnat": faults])
-    let sandbox = try await Sandbox.start(config)
-    let endpoint = sandbox.endpoint(.xnat)
-    let spec = SourceSpec(name: "xnat", type: .xnat, url: endpoint.url,
-                          credentials: ["user": Secret(endpoint.credentials.username!), "password": Secret(endpoint.credentials.password!)],
-                          concurrency: concurrency, retry: RetrySpec(attempts: 10, maxSeconds: 30))
-    do {
-        try await body(sandbox, spec)
-    } catch {
-        await sandbox.stop()
-        throw error
-    }
-    await sandbox.stop()
+    try await withSandboxSource(.xnat, concurrency: concurrency, faults: faults, configure: { $0.xnatSubjects = subjects }, body)
 }
 
 /// The seed's selection: two DWI scan types, NIFTI resource, optionally some subjects.
@@ -173,24 +158,6 @@ func temporaryDirectory() throws -> String {
 }
 
 @Suite struct XNATTransferTests {
-    @Test func fetchesBytesThatMatchTheListedMD5() async throws {
-        try await withXNAT(subjects: 2) { _, spec in
-            let connector = try XNATConnector(spec: spec)
-            let items = try await connector.list(dwiSelection(subjects: ["SUBJ_002"]))
-            let dir = try temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            for (n, item) in items.enumerated() {
-                let part = "\(dir)/\(n).part"
-                let result = try await connector.fetch(item, to: part, resume: false, progress: nil)
-                let bytes = try Data(contentsOf: URL(fileURLWithPath: part))
-                #expect(Int64(bytes.count) == item.size)
-                #expect(result.fileSize == item.size)
-                #expect(hex(Insecure.MD5.hash(data: bytes)) == item.checksum(.md5))
-                #expect(result.checksum(.md5) == item.checksum(.md5))
-                #expect(result.checksum(.sha256) == hex(SHA256.hash(data: bytes)))
-            }
-        }
-    }
 
     /// A fetch hashes with every digest the listing gave, for the executor to check (in one
     /// place, which knows whether a mismatch is a damaged transfer or drift from a lock).
@@ -253,20 +220,6 @@ func temporaryDirectory() throws -> String {
 }
 
 @Suite struct XNATResilienceTests {
-    @Test func failuresAndRateLimitsAreRetriedToTheSameResult() async throws {
-        var faults = FaultSettings()
-        faults.errorRates = ["500": 0.1, "503": 0.05, "429": 0.05]
-        faults.retryAfterSeconds = 1
-        try await withXNAT(subjects: 6) { sandbox, spec in
-            let clean = try await XNATConnector(spec: spec).list(dwiSelection())
-            sandbox.faults = SandboxFaults(platforms: ["xnat": faults])
-            sandbox.resetStats()
-            let faulty = try await XNATConnector(spec: spec).list(dwiSelection())
-            #expect(faulty == clean)
-            let injected = sandbox.stats(.xnat).faultsInjected.values.reduce(0, +)
-            #expect(injected > 0)
-        }
-    }
 
     @Test func anExpiredSessionLogsInAgainMidListing() async throws {
         var faults = FaultSettings()
