@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // flowctl — a declarative pipeline runner for medical-imaging research data.
-// Layering (bottom to top): FlowModel -> FlowJobFile, FlowHTTP (over CCurl) -> FlowConnector ->
+// Layering (bottom to top): FlowModel, FlowFiles -> FlowJobFile, FlowHTTP (over CCurl) -> FlowConnector ->
 // the connectors (FlowXNAT, FlowLORIS, FlowGrandChallenge, FlowAgora, FlowLocal, FlowWebFolder) ->
 // FlowPlanner -> FlowExecutor -> FlowCommands -> flowctl. FlowSandbox (-> flowctl-sandbox)
 // stands apart: the platforms' emulators. Each target declares every module it imports.
@@ -35,29 +35,33 @@ let package = Package(
         .target(name: "FlowModel"),
         .target(name: "FlowJobFile", dependencies: ["FlowModel", "Yams"]),
 
-        // MARK: transport
+        // MARK: files and transport
+        .target(name: "CFileSystem"),
+        .target(name: "FlowFiles", dependencies: [
+            "CFileSystem", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "FlowHTTP", dependencies: [
-            "CCurl", "FlowModel",
+            "CCurl", "FlowFiles", "FlowModel",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // MARK: connectors (one protocol, one module per platform)
-        .target(name: "FlowConnector", dependencies: [
+        .target(name: "FlowConnector", dependencies: ["FlowFiles",
             "FlowModel", "FlowHTTP", .product(name: "DequeModule", package: "swift-collections"),
         ]),
-        .target(name: "FlowLocal", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
-        .target(name: "FlowXNAT", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
+        .target(name: "FlowLocal", dependencies: ["FlowFiles", "FlowConnector", "FlowModel"]),
+        .target(name: "FlowXNAT", dependencies: ["FlowFiles", "FlowConnector", "FlowHTTP", "FlowModel"]),
         .target(name: "FlowLORIS", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
         .target(name: "FlowGrandChallenge", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
-        .target(name: "FlowAgora", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
+        .target(name: "FlowAgora", dependencies: ["FlowFiles", "FlowConnector", "FlowHTTP", "FlowModel"]),
         .target(name: "FlowWebFolder", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
 
         // MARK: pipeline
         .target(name: "FlowPlanner", dependencies: ["FlowModel", "FlowConnector"]),
         .target(name: "CSQLiteOptions", linkerSettings: [.linkedLibrary("sqlite3")]),
-        .target(name: "FlowExecutor", dependencies: [
+        .target(name: "FlowExecutor", dependencies: ["FlowFiles",
             "FlowModel", "FlowConnector", "FlowHTTP", "FlowPlanner", "CSQLiteOptions",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -65,7 +69,7 @@ let package = Package(
         ]),
 
         // MARK: commands and entry points
-        .target(name: "FlowCommands", dependencies: [
+        .target(name: "FlowCommands", dependencies: ["FlowFiles",
             "FlowModel", "FlowJobFile", "FlowPlanner", "FlowExecutor", "FlowConnector", "FlowHTTP",
             "FlowLocal", "FlowXNAT", "FlowLORIS", "FlowGrandChallenge", "FlowAgora", "FlowWebFolder",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -87,7 +91,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // A testing library beside the product: the sandbox set-up and the connector contract.
-        .target(name: "FlowConnectorTesting", dependencies: [
+        .target(name: "FlowConnectorTesting", dependencies: ["FlowFiles",
             "FlowConnector", "FlowHTTP", "FlowModel", "FlowSandbox", "FlowCommands",
         ]),
         .executableTarget(name: "flowctl-sandbox", dependencies: [
@@ -103,11 +107,12 @@ let package = Package(
 // A target is listed here once it has real tests.
 let testTargets: [Target] = [
     .testTarget(name: "FlowModelTests", dependencies: ["FlowModel"]),
+    .testTarget(name: "FlowFilesTests", dependencies: ["FlowFiles"]),
     .testTarget(name: "FlowJobFileTests", dependencies: ["FlowJobFile", "Yams"], resources: [.copy("Fixtures")]),
     .testTarget(name: "FlowPlannerTests", dependencies: ["FlowPlanner", "FlowLocal", "FlowJobFile", "FlowConnector", "FlowModel"],
                 exclude: ["Golden"]),
     .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal", "FlowConnector", "FlowModel"]),
-    .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowHTTP", "FlowConnector", "FlowModel", "FlowPlanner"]),
+    .testTarget(name: "FlowExecutorTests", dependencies: ["FlowFiles", "FlowExecutor", "FlowHTTP", "FlowConnector", "FlowModel", "FlowPlanner"]),
     .testTarget(name: "FlowConnectorTests", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
     // The connector contract, run against every connector.
     .testTarget(name: "ConnectorConformanceTests", dependencies: [
@@ -127,14 +132,14 @@ let testTargets: [Target] = [
     .testTarget(name: "FlowLORISTests", dependencies: [
         "FlowLORIS", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
-    .testTarget(name: "FlowGrandChallengeTests", dependencies: [
+    .testTarget(name: "FlowGrandChallengeTests", dependencies: ["FlowFiles",
         "FlowGrandChallenge", "FlowConnector", "FlowConnectorTesting", "FlowHTTP", "FlowModel", "FlowSandbox",
     ]),
     .testTarget(name: "FlowAgoraTests", dependencies: [
         "FlowAgora", "FlowConnector", "FlowConnectorTesting", "FlowHTTP", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .testTarget(name: "FlowSandboxTests", dependencies: ["FlowSandbox", .product(name: "Crypto", package: "swift-crypto")]),
-    .testTarget(name: "FlowHTTPTests", dependencies: [
+    .testTarget(name: "FlowHTTPTests", dependencies: ["FlowFiles",
         "FlowHTTP",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Crypto", package: "swift-crypto"),

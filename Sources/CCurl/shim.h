@@ -67,37 +67,10 @@ static inline size_t flow_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
 static inline size_t flow_error_size(void) { return CURL_ERROR_SIZE; }
 static inline long flow_global_default(void) { return CURL_GLOBAL_DEFAULT; }
 
-// MARK: file system (glibc declares syncfs only under _GNU_SOURCE)
-
-extern int syncfs(int fd);
-static inline int flow_syncfs(int fd) { return syncfs(fd); }
-
-// O_TMPFILE is a macro of macros (with O_DIRECTORY, whose value differs between architectures),
-// which Swift does not import; glibc's <fcntl.h> names it only under _GNU_SOURCE, but always
-// defines the architecture's __O_TMPFILE.
-#include <fcntl.h>
-#if defined(O_TMPFILE)
-#define __FLOW_O_TMPFILE O_TMPFILE
-#elif defined(__O_TMPFILE)
-#define __FLOW_O_TMPFILE __O_TMPFILE
-#else
-#define __FLOW_O_TMPFILE (020000000 | O_DIRECTORY)
-#endif
-static inline int flow_o_tmpfile(void) { return __FLOW_O_TMPFILE; }
-
-// AT_EMPTY_PATH (linkat on a descriptor itself) is named by <fcntl.h> only under _GNU_SOURCE.
-static inline int flow_at_empty_path(void) { return 0x1000; }
-
 // MARK: threads
 
 #include <sys/prctl.h>
 /// Names the calling thread (15 bytes at most), as `top -H` and `perf` show it.
 static inline void flow_name_this_thread(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
-
-// MARK: extended attributes
-
-// A `.part` file's validator for `If-Range` (FlowHTTP's PartValidator): Glibc's module leaves
-// <sys/xattr.h> out.
-#include <sys/xattr.h>
 
 #endif

@@ -1,3 +1,4 @@
+import FlowFiles
 import Foundation
 import FlowConnector
 import FlowHTTP
@@ -23,7 +24,7 @@ extension AgoraConnector {
 
         let digests: [DigestAlgorithm: String]
         do { digests = try await FileDigest.compute(path: file.path, algorithms: [.sha1, .sha256]) }
-        catch let error as HTTPError { throw ConnectorError.local(error.description) }
+        catch let error as FileSystemError { throw ConnectorError.local(error.description) }
         guard let sha1 = digests[.sha1] else { throw ConnectorError.local("no SHA-1 computed for \(file.path)") }
         let size = FileManager.default.fileSize(file.path) ?? file.size
 

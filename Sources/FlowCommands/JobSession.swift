@@ -1,9 +1,9 @@
+import FlowFiles
 import Foundation
 import ArgumentParser
 import FlowAgora
 import FlowConnector
 import FlowExecutor
-import FlowHTTP
 import FlowGrandChallenge
 import FlowJobFile
 import FlowLocal

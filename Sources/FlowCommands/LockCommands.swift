@@ -1,8 +1,8 @@
+import FlowFiles
 import ArgumentParser
 import Foundation
 import FlowConnector
 import FlowExecutor
-import FlowHTTP
 import FlowModel
 
 struct Lock: AsyncParsableCommand {

@@ -1,7 +1,7 @@
+import FlowFiles
 import ArgumentParser
 import Foundation
 import FlowExecutor
-import FlowHTTP
 import FlowModel
 import FlowPlanner
 

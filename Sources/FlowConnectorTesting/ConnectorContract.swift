@@ -1,3 +1,4 @@
+import FlowFiles
 import FlowConnector
 import FlowHTTP
 import FlowModel

@@ -1,6 +1,6 @@
+import FlowFiles
 import Foundation
 import FlowConnector
-import FlowHTTP
 import FlowModel
 import FlowPlanner
 import Synchronization

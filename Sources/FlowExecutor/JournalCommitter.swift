@@ -1,6 +1,6 @@
+import FlowFiles
 import Dispatch
 import Foundation
-import FlowHTTP
 import Synchronization
 
 /// Group commit off the executor's workers: finished tasks go to the journal in batches on a

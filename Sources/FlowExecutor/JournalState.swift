@@ -1,4 +1,4 @@
-import FlowHTTP
+import FlowFiles
 import FlowModel
 import FlowPlanner
 

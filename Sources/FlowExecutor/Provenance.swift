@@ -1,5 +1,5 @@
+import FlowFiles
 import Foundation
-import FlowHTTP
 import FlowModel
 
 /// `flowctl-manifest.json` in an output root: every file flowctl wrote there, with where it
@@ -64,7 +64,7 @@ public struct Manifest: Codable, Sendable {
     /// entries are 3 MB of JSON). Not flushed on its own: like the downloads it lists, it reaches
     /// the disk with the next sync, and every run rewrites it.
     public func write(to root: String) throws {
-        try FileSync.replace(root + "/" + Manifest.fileName) { (write) throws(HTTPError) in
+        try FileSync.replace(root + "/" + Manifest.fileName) { (write) throws(FileSystemError) in
             try render(pieceSize: 256 << 10, to: write)
         }
     }

@@ -1,3 +1,4 @@
+import FlowFiles
 import CCurl
 import FlowModel
 import Foundation

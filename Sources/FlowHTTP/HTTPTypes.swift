@@ -1,4 +1,5 @@
 // Value types of the FlowHTTP API: requests, responses, headers, configuration.
+import FlowFiles
 import Foundation
 
 /// An ordered list of HTTP header fields with case-insensitive lookup.
@@ -166,10 +167,6 @@ public struct HTTPResponse: Sendable {
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// Digest algorithms computed while a download streams to disk.
-public enum DigestAlgorithm: String, Sendable, Hashable, CaseIterable, Codable {
-    case md5, sha1, sha256
-}
 
 /// The outcome of `HTTPClient.download`: any HTTP status (transport failures throw instead).
 public struct DownloadResult: Sendable {

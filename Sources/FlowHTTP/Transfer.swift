@@ -1,3 +1,4 @@
+import FlowFiles
 import CCurl
 import Synchronization
 #if canImport(Glibc)
@@ -214,7 +215,11 @@ final class FileSink: @unchecked Sendable {
         self.pipeline = pipeline
         self.progress = progress
         let folder = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[..<$0]) } ?? "."
-        if unnamed, resumeFrom == 0, let (file, fd) = try UnnamedFile.create(in: folder.isEmpty ? "/" : folder) {
+        let opened: (UnnamedFile, Int32)?
+        do { opened = unnamed && resumeFrom == 0 ? try UnnamedFile.create(in: folder.isEmpty ? "/" : folder) : nil } catch {
+            throw HTTPError(error)
+        }
+        if let (file, fd) = opened {
             self.unnamed = file
             self.fd = fd
             created = true
@@ -243,7 +248,7 @@ final class FileSink: @unchecked Sendable {
                 do {
                     try file.nameAndKeepOpen(as: path)
                 } catch {
-                    failure = error
+                    failure = HTTPError(error)
                     return false
                 }
                 unnamed = nil  // the descriptor is this sink's now
@@ -279,7 +284,7 @@ final class FileSink: @unchecked Sendable {
             do {
                 try file.nameAndKeepOpen(as: path)
             } catch {
-                failure = error
+                failure = HTTPError(error)
                 return false
             }
             unnamed = nil  // the descriptor is this sink's now; it goes on hashing inline

@@ -1,6 +1,6 @@
+import FlowFiles
 import Foundation
 import FlowConnector
-import FlowHTTP
 import FlowModel
 
 /// A folder as a source: its files are items (for uploads, tests and plans without a server),
@@ -59,7 +59,7 @@ public struct LocalConnector: Connector {
             progress?(bytes)
             return FetchResult(bytesTransferred: bytes, fileSize: bytes,
                                checksums: digests.map { Checksum(ChecksumAlgorithm(rawValue: $0.key.rawValue)!, $0.value) })
-        } catch let error as HTTPError {
+        } catch let error as FileSystemError {
             throw ConnectorError.local(error.description)
         }
     }

@@ -1,3 +1,4 @@
+import FlowFiles
 import Foundation
 import FlowConnector
 import FlowHTTP
@@ -92,7 +93,7 @@ extension XNATConnector {
                 throw ConnectorError.local("no MD5 computed for \(path)")
             }
             return md5
-        } catch let error as HTTPError {
+        } catch let error as FileSystemError {
             throw ConnectorError.local(error.description)
         }
     }

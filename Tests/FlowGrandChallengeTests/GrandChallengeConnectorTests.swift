@@ -1,3 +1,4 @@
+import FlowFiles
 import Foundation
 import FlowConnector
 import FlowConnectorTesting
@@ -211,7 +212,8 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
 @Suite struct GrandChallengeJobTests {
     @Test func aJobGoesThroughItsStatusesToSucceededWithALobeMask() async throws {
         try await withGC { _, emulator, spec in
-            emulator.jobStepSeconds = 0.1
+            // Steps long enough that a poll sees one even on a loaded machine (0.1 s failed once).
+            emulator.jobStepSeconds = 0.3
             let connector = try GrandChallengeConnector(spec: spec)
             let input = try #require(try await connector.list(archiveSelection()).first)
             let run = try await connector.startRun("pulmonary-lobe-segmentation", input: input, inputName: nil)

@@ -1,3 +1,4 @@
+import FlowFiles
 import Crypto
 @testable import FlowHTTP
 import Foundation
@@ -295,31 +296,6 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
     }
 }
 
-/// Small files written whole through `<path>.part` and a rename.
-@Suite struct FileSyncTests {
-    @Test func aFileMadeInPiecesAppearsWholeOrNotAtAll() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/made.json"
-        try FileSync.replace(path) { (write) throws(HTTPError) in
-            try write(Array("one ".utf8))
-            try write([])
-            try write(Array("two".utf8))
-        }
-        #expect(try readFile(path) == Array("one two".utf8))
-
-        // A producer that fails half-way leaves the old file as it was, and no part file.
-        #expect(throws: HTTPError.self) {
-            try FileSync.replace(path) { (write) throws(HTTPError) in
-                try write(Array("half".utf8))
-                throw .fileSystem(path: path, errno: ENOSPC, message: "no space")
-            }
-        }
-        #expect(try readFile(path) == Array("one two".utf8))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["made.json"])
-    }
-}
-
 /// Small downloads go to an unnamed file (O_TMPFILE) that appears, whole, only when linked.
 @Suite struct UnnamedFileTests {
     /// The folder's entries, sorted.
@@ -344,7 +320,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         try file.link(as: "\(dir)/a")
         #expect(try entries(dir) == ["a"])
         #expect(try readFile("\(dir)/a") == pattern(0..<size))
-        #expect(throws: HTTPError.self) { try file.link(as: "\(dir)/again") }
+        #expect(throws: FileSystemError.self) { try file.link(as: "\(dir)/again") }
     }
 
     @Test func linkReplacesAnExistingFileAtomically() async throws {
@@ -359,19 +335,6 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         try #require(result.unnamedFile).link(as: "\(dir)/a")
         #expect(try readFile("\(dir)/a") == pattern(0..<5000))
         #expect(try entries(dir) == ["a"], "no helper name left behind")
-    }
-
-    /// Where the kernel refuses `AT_EMPTY_PATH` (before Linux 6.10, without privilege), the file
-    /// is named through `/proc/self/fd`.
-    @Test func anUnnamedFileCanBeNamedThroughProc() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (file, fd) = try #require(try UnnamedFile.create(in: dir))
-        #expect(write(fd, "bytes", 5) == 5)
-        #expect(try entries(dir).isEmpty)
-        #expect(UnnamedFile.linkThroughProc(fd, as: "\(dir)/b") == 0)
-        #expect(try readFile("\(dir)/b") == Array("bytes".utf8))
-        withExtendedLifetime(file) {}
     }
 
     @Test func droppedOrFailedDownloadsLeaveNothing() async throws {

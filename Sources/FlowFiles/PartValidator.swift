@@ -1,4 +1,4 @@
-import CCurl
+import CFileSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,21 +10,13 @@ import Glibc
 /// Where the file system keeps no extended attributes, a resume goes without `If-Range`, as
 /// before. Only `.part` files carry one (small files are never resumed), and a finished
 /// download drops it.
-enum PartValidator {
-    static let attribute = "user.flowctl.validator"
+package enum PartValidator {
+    package static let attribute = "user.flowctl.validator"
     /// Longer validators are not kept (`read` could not read them back): such a file resumes unguarded.
-    static let maxLength = 1024
-
-    /// What `If-Range` may carry for this answer: a strong entity tag, else the `Last-Modified` date.
-    static func of(_ headers: HTTPHeaders) -> String? {
-        let etag = headers.first("ETag")
-        let strong = etag.map { $0.utf8.count > 1 && $0.hasPrefix("\"") && $0.hasSuffix("\"") } ?? false
-        let validator = strong ? etag : headers.first("Last-Modified")
-        return validator.flatMap { $0.utf8.count <= maxLength ? $0 : nil }
-    }
+    package static let maxLength = 1024
 
     /// Records `validator` on the open file (best effort); nil removes a stale one.
-    static func store(_ validator: String?, on fd: Int32) {
+    package static func store(_ validator: String?, on fd: Int32) {
         if let validator {
             _ = validator.withCString { fsetxattr(fd, attribute, $0, strlen($0), 0) }
         } else {
@@ -33,7 +25,7 @@ enum PartValidator {
     }
 
     /// The validator recorded on the file at `path`, if any.
-    static func read(_ path: String) -> String? {
+    package static func read(_ path: String) -> String? {
         var buffer = [UInt8](repeating: 0, count: maxLength)
         let n = getxattr(path, attribute, &buffer, buffer.count)
         guard n > 0 else { return nil }
@@ -41,7 +33,7 @@ enum PartValidator {
     }
 
     /// Drops the validator of a finished download: the file keeps no trace of how it was fetched.
-    static func remove(from path: String) {
+    package static func remove(from path: String) {
         _ = removexattr(path, attribute)
     }
 }

@@ -15,7 +15,7 @@ public enum FileDigest {
     public static func computeBlocking(path: String, algorithms: Set<DigestAlgorithm> = [.sha256]) throws -> [DigestAlgorithm: String] {
         var hashers = Hashers(algorithms)
         var info = stat()
-        guard stat(path, &info) == 0 else { throw HTTPError.fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+        guard stat(path, &info) == 0 else { throw FileSystemError(path: path, errno: errno) }
         try hashers.hashPrefix(of: path, length: Int64(info.st_size))
         return hashers.finalize()
     }
@@ -25,10 +25,10 @@ public enum FileDigest {
                             algorithms: Set<DigestAlgorithm> = [.sha256]) async throws -> (bytes: Int64, digests: [DigestAlgorithm: String]) {
         try await offThePool {
             let input = open(source, O_RDONLY | O_CLOEXEC)
-            guard input >= 0 else { throw HTTPError.fileSystem(path: source, errno: errno, message: errnoMessage(errno)) }
+            guard input >= 0 else { throw FileSystemError(path: source, errno: errno) }
             defer { close(input) }
             let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard output >= 0 else { throw HTTPError.fileSystem(path: destination, errno: errno, message: errnoMessage(errno)) }
+            guard output >= 0 else { throw FileSystemError(path: destination, errno: errno) }
             defer { close(output) }
             var hashers = Hashers(algorithms)
             let chunk = 1 << 20
@@ -39,7 +39,7 @@ public enum FileDigest {
                 let n = read(input, buffer.baseAddress, chunk)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw HTTPError.fileSystem(path: source, errno: errno, message: errnoMessage(errno))
+                    throw FileSystemError(path: source, errno: errno)
                 }
                 if n == 0 { break }
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
@@ -48,7 +48,7 @@ public enum FileDigest {
                     let w = write(output, bytes.baseAddress! + written, n - written)
                     if w < 0 {
                         if errno == EINTR { continue }
-                        throw HTTPError.fileSystem(path: destination, errno: errno, message: errnoMessage(errno))
+                        throw FileSystemError(path: destination, errno: errno)
                     }
                     written += w
                 }

@@ -1,4 +1,4 @@
-import CCurl
+import CFileSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -24,13 +24,13 @@ public final class UnnamedFile: Sendable {
 
     /// Opens a new unnamed file in `folder`; nil where the file system or kernel cannot
     /// (then the caller writes a named file), throws on any other failure.
-    static func create(in folder: String) throws(HTTPError) -> (UnnamedFile, Int32)? {
+    package static func create(in folder: String) throws(FileSystemError) -> (UnnamedFile, Int32)? {
         guard procFileDescriptors else { return nil }
         let fd = open(folder, flow_o_tmpfile() | O_RDWR | O_CLOEXEC, 0o644)
         if fd < 0 {
             // EOPNOTSUPP: the file system has no O_TMPFILE; EISDIR / EINVAL: an older kernel.
             if errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL { return nil }
-            throw .fileSystem(path: folder, errno: errno, message: errnoMessage(errno))
+            throw FileSystemError(path: folder, errno: errno)
         }
         return (UnnamedFile(fd: fd, folder: folder), fd)
     }
@@ -56,24 +56,24 @@ public final class UnnamedFile: Sendable {
 
     /// Gives the file the name `path` (in `folder`) and closes it; an existing file at `path` is
     /// replaced atomically, as `rename` would.
-    public func link(as path: String) throws(HTTPError) {
+    public func link(as path: String) throws(FileSystemError) {
         let fd = try release(linking: path)
         close(fd)
     }
 
     /// Gives the file the name `path` and hands its still open descriptor to the caller, who
     /// writes on and closes it.
-    func nameAndKeepOpen(as path: String) throws(HTTPError) {
+    package func nameAndKeepOpen(as path: String) throws(FileSystemError) {
         _ = try release(linking: path)
     }
 
     /// Links the file as `path` and gives up the descriptor (closed here if the link fails).
-    private func release(linking path: String) throws(HTTPError) -> Int32 {
+    private func release(linking path: String) throws(FileSystemError) -> Int32 {
         let fd = descriptor.withLock { fd in
             defer { fd = -1 }
             return fd
         }
-        guard fd >= 0 else { throw .fileSystem(path: path, errno: EBADF, message: "the unnamed file was already linked") }
+        guard fd >= 0 else { throw FileSystemError(path: path, errno: EBADF, message: "the unnamed file was already linked") }
         do {
             try Self.link(fd, as: path)
         } catch {
@@ -83,19 +83,19 @@ public final class UnnamedFile: Sendable {
         return fd
     }
 
-    private static func link(_ fd: Int32, as path: String) throws(HTTPError) {
+    private static func link(_ fd: Int32, as path: String) throws(FileSystemError) {
         if linkNow(fd, as: path) == 0 { return }
-        guard errno == EEXIST else { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+        guard errno == EEXIST else { throw FileSystemError(path: path, errno: errno) }
         // A file is in the way (a changed remote file replaces the old copy): link under a
         // name of our own, then rename over it, so `path` is never missing or half written.
         let temporary = path + ".flowctl-\(UInt32.random(in: 0...UInt32.max))"
         guard linkNow(fd, as: temporary) == 0 else {
-            throw .fileSystem(path: temporary, errno: errno, message: errnoMessage(errno))
+            throw FileSystemError(path: temporary, errno: errno)
         }
         guard rename(temporary, path) == 0 else {
             let code = errno
             unlink(temporary)
-            throw .fileSystem(path: path, errno: code, message: errnoMessage(code))
+            throw FileSystemError(path: path, errno: code)
         }
     }
 

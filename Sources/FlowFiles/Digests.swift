@@ -5,23 +5,23 @@ import Glibc
 
 /// Running hashes of a download; a value type so the state of a hashed prefix can be copied.
 // swift-crypto hash functions are copy-on-write values without a Sendable conformance.
-struct Hashers: @unchecked Sendable {
-    var sha256 = SHA256()
-    var md5: Insecure.MD5?
-    var sha1: Insecure.SHA1?
+package struct Hashers: @unchecked Sendable {
+    package var sha256 = SHA256()
+    package var md5: Insecure.MD5?
+    package var sha1: Insecure.SHA1?
 
-    init(_ algorithms: Set<DigestAlgorithm>) {
+    package init(_ algorithms: Set<DigestAlgorithm>) {
         if algorithms.contains(.md5) { md5 = Insecure.MD5() }
         if algorithms.contains(.sha1) { sha1 = Insecure.SHA1() }
     }
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         sha256.update(bufferPointer: bytes)
         md5?.update(bufferPointer: bytes)
         sha1?.update(bufferPointer: bytes)
     }
 
-    func finalize() -> [DigestAlgorithm: String] {
+    package func finalize() -> [DigestAlgorithm: String] {
         var out: [DigestAlgorithm: String] = [.sha256: hex(sha256.finalize())]
         if let md5 { out[.md5] = hex(md5.finalize()) }
         if let sha1 { out[.sha1] = hex(sha1.finalize()) }
@@ -30,9 +30,9 @@ struct Hashers: @unchecked Sendable {
 
     /// Feeds the first `length` bytes of the file at `path` (the prefix a resumed download keeps).
     /// Blocking: called on a Dispatch thread, never on the cooperative pool or the curl thread.
-    mutating func hashPrefix(of path: String, length: Int64) throws(HTTPError) {
+    package mutating func hashPrefix(of path: String, length: Int64) throws(FileSystemError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
+        guard fd >= 0 else { throw FileSystemError(path: path, errno: errno) }
         defer { close(fd) }
         let chunk = Int(max(1, min(length, 1 << 20)))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
@@ -43,10 +43,10 @@ struct Hashers: @unchecked Sendable {
             let n = pread(fd, buffer.baseAddress, want, off_t(offset))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno))
+                throw FileSystemError(path: path, errno: errno)
             }
             if n == 0 {
-                throw .fileSystem(path: path, errno: EIO, message: "file shorter than \(length) bytes")
+                throw FileSystemError(path: path, errno: EIO, message: "file shorter than \(length) bytes")
             }
             update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             offset += Int64(n)
@@ -56,7 +56,7 @@ struct Hashers: @unchecked Sendable {
 
 private let hexDigits = Array("0123456789abcdef".utf8)
 
-func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+package func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
     var out = [UInt8]()
     out.reserveCapacity(64)
     for byte in digest {
@@ -64,8 +64,4 @@ func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
         out.append(hexDigits[Int(byte & 0x0f)])
     }
     return String(decoding: out, as: UTF8.self)
-}
-
-func errnoMessage(_ code: Int32) -> String {
-    String(cString: strerror(code))
 }
