@@ -88,6 +88,23 @@ public final class Executor: Sendable {
         running.withLock { $0 = state }
         if stopFlag.isSet { state.stop() }
         let runID = try? journal.beginRun(job: plan.job.name)
+        announce()
+        await work(state)
+        var report = state.report
+        report.failures.insert(contentsOf: plan.problems.map(TaskFailure.init), at: 0)
+        for failure in await committer.finish() { report.failures.append(TaskFailure(task: "journal", kind: .local, message: failure)) }
+        if stopFlag.isSet && report.failures.isEmpty { report.interrupted = true }
+        let elapsed = clock.duration(to: .now)
+        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        if let runID {
+            try? journal.endRun(runID, outcome: report.succeeded ? "succeeded" : report.interrupted ? "interrupted" : "failed")
+        }
+        events.emit(.runFinished(report))
+        return report
+    }
+
+    /// The run's first events: what it will do, what the plan left out, what it renamed.
+    private func announce() {
         let tasks = plan.graph.tasks
         var pendingBytes: Int64 = 0
         var skippedCount = 0
@@ -102,13 +119,17 @@ public final class Executor: Sendable {
                 if let renames = plan.renames[task.id] { events.emit(.renamed(task, renames: renames.map(\.description))) }
             }
         }
+    }
 
-        // Workers run on the sources' curl threads, spread evenly: a download is submitted and
-        // finished on the thread that moves its bytes, with no hop to another thread.
+    /// Runs every task: `jobs` workers on the sources' curl threads for transfers, a task of its
+    /// own for each wait on a remote job; returns when nothing runs and nothing more will start.
+    private func work(_ state: RunState) async {
+        // Spread evenly over the curl threads: a download is submitted and finished on the
+        // thread that moves its bytes, with no hop to another thread.
         let threads = connectors.keys.sorted().flatMap { connectors[$0]!.taskExecutors }
         await withTaskGroup(of: Void.self) { group in
-            // `jobs` workers, each taking the next ready task as it finishes one: no task and no
-            // hop through this loop per file.
+            // Each worker takes the next ready task as it finishes one: no task and no hop
+            // through this loop per file.
             for worker in 0..<options.jobs {
                 group.addTask(executorPreference: threads.isEmpty ? nil : threads[worker % threads.count]) {
                     while let start = await state.nextTransfer() {
@@ -116,7 +137,7 @@ public final class Executor: Sendable {
                     }
                 }
             }
-            // Waits on remote jobs hold no worker: each runs in a task of its own.
+            // Waits on remote jobs hold no worker.
             while true {
                 switch await state.nextCoordinatorStep() {
                 case .wait(let start): group.addTask { await state.finish(start, await self.perform(start)) }
@@ -125,17 +146,6 @@ public final class Executor: Sendable {
                 }
             }
         }
-        var report = state.report
-        report.failures.insert(contentsOf: plan.problems.map(TaskFailure.init), at: 0)
-        for failure in await committer.finish() { report.failures.append(TaskFailure(task: "journal", kind: .local, message: failure)) }
-        if stopFlag.isSet && report.failures.isEmpty { report.interrupted = true }
-        let elapsed = clock.duration(to: .now)
-        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        if let runID {
-            try? journal.endRun(runID, outcome: report.succeeded ? "succeeded" : report.interrupted ? "interrupted" : "failed")
-        }
-        events.emit(.runFinished(report))
-        return report
     }
 
     /// Outputs a done task left in the journal (uploaded item, job results), for skipped tasks.
@@ -181,112 +191,134 @@ public final class Executor: Sendable {
         }
     }
 
+    /// One attempt at a task: the work of its kind, and the journal record of what it did.
     func execute(_ task: PlannedTask, connector: any Connector, inputs: [RemoteItem], run started: RemoteRun?,
-                 previous: TaskRecord?,
-                 retries: Int) async throws -> Outcome {
-        let now = Date().timeIntervalSince1970
+                 previous: TaskRecord?, retries: Int) async throws -> Outcome {
         var record = TaskRecord(id: task.id, action: task.action, kind: task.kind.rawValue, state: .done,
                                 attempts: retries + 1, source: task.item?.source, remoteID: task.item?.id,
-                                startedAt: now)
+                                startedAt: Date().timeIntervalSince1970)
         switch task.kind {
-        case .download:
-            guard let item = task.item, let destination = task.destination else { throw ExecutionError("download without item") }
-            let result = try await download(item, to: destination, taskID: task.id, connector: connector,
-                                            firstAttempt: retries == 0)
-            let (bytes, resumed, checksums) = (result.bytesTransferred, result.resumed, result.checksums)
-            record.bytesTransferred = bytes
-            record.size = result.fileSize
-            record.sha256 = checksums.first { $0.algorithm == .sha256 }?.value
-            record.serverChecksum = item.checksums.first { $0.algorithm != .sha256 }.map { "\($0.algorithm.rawValue):\($0.value)" }
-            record.remoteVersion = item.version
-            record.destination = destination
-            record.markWritten()
-            return .done(record, outputs: [], transferred: bytes, resumed: resumed, retries: retries, wroteFile: true)
-
-        case .downloadExtra:
-            guard let item = task.item, let destination = task.destination else { throw ExecutionError("extra without item") }
-            let bytes = try await connector.extra(task.parameters["extra"] ?? "", of: item)
-            try writeAtomically(bytes, to: destination)
-            record.size = Int64(bytes.count)
-            record.bytesTransferred = Int64(bytes.count)
-            record.destination = destination
-            record.markWritten()
-            return .done(record, outputs: [], transferred: Int64(bytes.count), resumed: false, retries: retries, wroteFile: true)
-
-        case .upload:
-            guard let item = task.item else { throw ExecutionError("upload without item") }
-            let file = LocalFile(path: item.url, relativePath: item.fields["file.path"] ?? item.id, size: item.size ?? 0)
-            var destination = task.parameters
-            destination["to"] = nil
-            let overwrite = plan.job.action(named: task.action)?.overwrite ?? false
-            let outcome = try await connector.upload(file, into: destination, overwrite: overwrite)
-            record.bytesTransferred = outcome.transferred ? file.size : 0
-            record.size = file.size
-            record.remoteState = RemoteStateRecord(outputs: [outcome.item]).json
-            record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: [outcome.item], transferred: record.bytesTransferred, resumed: false,
-                         retries: retries, wroteFile: false)
-
-        case .tag:
-            let targets = inputs.isEmpty ? [task.item].compactMap { $0 } : inputs
-            let tags = (task.parameters["tags"] ?? "").split(separator: ",").map(String.init)
-            for target in targets { try await connector.tag(target, with: tags) }
-            record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: targets, transferred: 0, resumed: false, retries: retries, wroteFile: false)
-
-        case .run:
-            // The input is what the upstream task produced (an uploaded item), else the item itself.
-            guard let input = inputs.first ?? task.item else { throw ExecutionError("run without input") }
-            let run = try await connector.startRun(task.parameters["target"] ?? "", input: input,
-                                                   inputName: task.parameters["input"].flatMap { $0.isEmpty ? nil : $0 })
-            record.remoteID = run.id
-            record.remoteState = RemoteStateRecord(outputs: [input], run: run).json
-            record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: [input], transferred: 0, resumed: false, retries: retries, wroteFile: false)
-
-        case .wait:
-            guard let run = started else {
-                throw ExecutionError("no started job recorded for \(task.item?.id ?? task.id)")
-            }
-            let outputs = try await waitFor(run, timeout: Double(task.parameters["timeout"] ?? "") ?? 3600,
-                                            poll: Double(task.parameters["poll"] ?? "") ?? 5, connector: connector)
-            record.remoteID = run.id
-            record.remoteState = RemoteStateRecord(outputs: outputs, run: run).json
-            record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: outputs, transferred: 0, resumed: false, retries: retries, wroteFile: false)
-
+        case .download: return try await downloadItem(task, connector: connector, retries: retries, record: &record)
+        case .downloadExtra: return try await downloadExtra(task, connector: connector, retries: retries, record: &record)
+        case .upload: return try await upload(task, connector: connector, retries: retries, record: &record)
+        case .tag: return try await tag(task, inputs: inputs, connector: connector, retries: retries, record: &record)
+        case .run: return try await startRun(task, inputs: inputs, connector: connector, retries: retries, record: &record)
+        case .wait: return try await wait(task, run: started, connector: connector, retries: retries, record: &record)
         case .downloadOutputs:
-            guard let action = plan.job.action(named: task.action), let root = task.root else {
-                throw ExecutionError("download of outputs without an action")
-            }
-            let layout = Planner.layout(of: action, in: plan.job)
-            var total: Int64 = 0
-            var files: [TaskRecord] = []
-            for output in inputs {
-                var fields = output.allFields
-                for (key, value) in task.item?.allFields ?? [:] where fields[key] == nil { fields[key] = value }
-                let path = try layout.render(fields)
-                let destination = root + "/" + path
-                let checksums: [Checksum]
-                if let size = FileStat.size(destination), size == output.size {
-                    checksums = try await Self.adopt(destination, item: output).checksums
-                } else {
-                    let result = try await download(output, to: destination, taskID: task.id, connector: connector)
-                    total += result.bytesTransferred
-                    checksums = result.checksums
-                }
-                files.append(TaskRecord(id: "\(task.id)#\(output.id)", action: task.action, kind: "output-file", state: .done,
-                                        size: FileStat.size(destination),
-                                        sha256: checksums.first { $0.algorithm == .sha256 }?.value, source: output.source,
-                                        remoteID: output.id, destination: destination, finishedAt: Date().timeIntervalSince1970,
-                                        durable: false, bootID: BootIdentity.current))
-            }
-            record.bytesTransferred = total
-            record.remoteState = RemoteStateRecord(outputs: inputs).json
-            record.finishedAt = Date().timeIntervalSince1970
-            return .done(record, outputs: inputs, transferred: total, resumed: false, retries: retries,
-                         wroteFile: !files.isEmpty, files: files)
+            return try await downloadOutputs(task, inputs: inputs, connector: connector, retries: retries, record: &record)
         }
+    }
+
+    /// A listed item to its place, verified.
+    func downloadItem(_ task: PlannedTask, connector: any Connector, retries: Int, record: inout TaskRecord) async throws -> Outcome {
+        guard let item = task.item, let destination = task.destination else { throw ExecutionError("download without item") }
+        let result = try await download(item, to: destination, taskID: task.id, connector: connector, firstAttempt: retries == 0)
+        record.bytesTransferred = result.bytesTransferred
+        record.size = result.fileSize
+        record.sha256 = result.checksum(.sha256)
+        record.serverChecksum = item.checksums.first { $0.algorithm != .sha256 }.map { "\($0.algorithm.rawValue):\($0.value)" }
+        record.remoteVersion = item.version
+        record.destination = destination
+        record.markWritten()
+        return .done(record, outputs: [], transferred: result.bytesTransferred, resumed: result.resumed, retries: retries,
+                     wroteFile: true)
+    }
+
+    /// An item's extra document (`qc`, `visit-metadata`) beside it.
+    func downloadExtra(_ task: PlannedTask, connector: any Connector, retries: Int, record: inout TaskRecord) async throws -> Outcome {
+        guard let item = task.item, let destination = task.destination else { throw ExecutionError("extra without item") }
+        let bytes = try await connector.extra(task.parameters["extra"] ?? "", of: item)
+        try writeAtomically(bytes, to: destination)
+        record.size = Int64(bytes.count)
+        record.bytesTransferred = Int64(bytes.count)
+        record.destination = destination
+        record.markWritten()
+        return .done(record, outputs: [], transferred: Int64(bytes.count), resumed: false, retries: retries, wroteFile: true)
+    }
+
+    /// A local file to the source; its remote item goes downstream.
+    func upload(_ task: PlannedTask, connector: any Connector, retries: Int, record: inout TaskRecord) async throws -> Outcome {
+        guard let item = task.item else { throw ExecutionError("upload without item") }
+        let file = LocalFile(path: item.url, relativePath: item.fields["file.path"] ?? item.id, size: item.size ?? 0)
+        var destination = task.parameters
+        destination["to"] = nil
+        let overwrite = plan.job.action(named: task.action)?.overwrite ?? false
+        let outcome = try await connector.upload(file, into: destination, overwrite: overwrite)
+        record.bytesTransferred = outcome.transferred ? file.size : 0
+        record.size = file.size
+        record.remoteState = RemoteStateRecord(outputs: [outcome.item]).json
+        record.finishedAt = Date().timeIntervalSince1970
+        return .done(record, outputs: [outcome.item], transferred: record.bytesTransferred, resumed: false,
+                     retries: retries, wroteFile: false)
+    }
+
+    /// Tags on what upstream produced (or the item itself).
+    func tag(_ task: PlannedTask, inputs: [RemoteItem], connector: any Connector, retries: Int,
+             record: inout TaskRecord) async throws -> Outcome {
+        let targets = inputs.isEmpty ? [task.item].compactMap { $0 } : inputs
+        let tags = (task.parameters["tags"] ?? "").split(separator: ",").map(String.init)
+        for target in targets { try await connector.tag(target, with: tags) }
+        record.finishedAt = Date().timeIntervalSince1970
+        return .done(record, outputs: targets, transferred: 0, resumed: false, retries: retries, wroteFile: false)
+    }
+
+    /// Starts a remote job; its id reaches the journal before anything downstream starts.
+    func startRun(_ task: PlannedTask, inputs: [RemoteItem], connector: any Connector, retries: Int,
+                  record: inout TaskRecord) async throws -> Outcome {
+        // The input is what the upstream task produced (an uploaded item), else the item itself.
+        guard let input = inputs.first ?? task.item else { throw ExecutionError("run without input") }
+        let run = try await connector.startRun(task.parameters["target"] ?? "", input: input,
+                                               inputName: task.parameters["input"].flatMap { $0.isEmpty ? nil : $0 })
+        record.remoteID = run.id
+        record.remoteState = RemoteStateRecord(outputs: [input], run: run).json
+        record.finishedAt = Date().timeIntervalSince1970
+        return .done(record, outputs: [input], transferred: 0, resumed: false, retries: retries, wroteFile: false)
+    }
+
+    /// Waits for a started job; its outputs go downstream.
+    func wait(_ task: PlannedTask, run started: RemoteRun?, connector: any Connector, retries: Int,
+              record: inout TaskRecord) async throws -> Outcome {
+        guard let run = started else { throw ExecutionError("no started job recorded for \(task.item?.id ?? task.id)") }
+        let outputs = try await waitFor(run, timeout: Double(task.parameters["timeout"] ?? "") ?? 3600,
+                                        poll: Double(task.parameters["poll"] ?? "") ?? 5, connector: connector)
+        record.remoteID = run.id
+        record.remoteState = RemoteStateRecord(outputs: outputs, run: run).json
+        record.finishedAt = Date().timeIntervalSince1970
+        return .done(record, outputs: outputs, transferred: 0, resumed: false, retries: retries, wroteFile: false)
+    }
+
+    /// A finished job's outputs to their places (each journaled as a file of its own).
+    func downloadOutputs(_ task: PlannedTask, inputs: [RemoteItem], connector: any Connector, retries: Int,
+                         record: inout TaskRecord) async throws -> Outcome {
+        guard let action = plan.job.action(named: task.action), let root = task.root else {
+            throw ExecutionError("download of outputs without an action")
+        }
+        let layout = plan.job.layout(of: action)
+        var total: Int64 = 0
+        var files: [TaskRecord] = []
+        for output in inputs {
+            var fields = output.allFields
+            for (key, value) in task.item?.allFields ?? [:] where fields[key] == nil { fields[key] = value }
+            let destination = root + "/" + (try layout.render(fields))
+            let checksums: [Checksum]
+            if let size = FileStat.size(destination), size == output.size {
+                checksums = try await Self.adopt(destination, item: output).checksums
+            } else {
+                let result = try await download(output, to: destination, taskID: task.id, connector: connector)
+                total += result.bytesTransferred
+                checksums = result.checksums
+            }
+            files.append(TaskRecord(id: "\(task.id)#\(output.id)", action: task.action, kind: "output-file", state: .done,
+                                    size: FileStat.size(destination),
+                                    sha256: checksums.first { $0.algorithm == .sha256 }?.value, source: output.source,
+                                    remoteID: output.id, destination: destination, finishedAt: Date().timeIntervalSince1970,
+                                    durable: false, bootID: BootIdentity.current))
+        }
+        record.bytesTransferred = total
+        record.remoteState = RemoteStateRecord(outputs: inputs).json
+        record.finishedAt = Date().timeIntervalSince1970
+        return .done(record, outputs: inputs, transferred: total, resumed: false, retries: retries,
+                     wroteFile: !files.isEmpty, files: files)
     }
 
     /// Streams an item to `<destination>.part` (or, when small, to an unnamed file), verifies

@@ -32,6 +32,16 @@ public struct Job: Sendable {
         layouts.first { $0.name == name } ?? (name == LayoutSpec.bids.name ? LayoutSpec.bids : nil)
     }
 
+    /// The layout a download uses (the default one when it names none; the loader has refused
+    /// unknown names and bad templates).
+    public func layout(of action: Action) -> LayoutSpec {
+        switch action.layout {
+        case .none: return .default
+        case .named(let name): return layout(named: name) ?? .default
+        case .inline(let text): return LayoutSpec(name: "inline", template: (try? LayoutTemplate(text)) ?? LayoutSpec.default.template)
+        }
+    }
+
     /// The source an action works on: the one named, else the source of what it consumes
     /// (following `x.outputs` back to a selection; nil on a cycle, which the loader reports).
     public func sourceName(of action: Action) -> String? {

@@ -209,16 +209,6 @@ public struct Planner: Sendable {
         return to.hasPrefix("/") ? to : (baseDirectory.hasSuffix("/") ? baseDirectory : baseDirectory + "/") + to
     }
 
-    /// The layout a download uses.
-    /// The layout a download uses (the default one when it names none).
-    public static func layout(of action: Action, in job: Job) -> LayoutSpec {
-        switch action.layout {
-        case .none: return .default
-        case .named(let name): return job.layout(named: name) ?? .default
-        case .inline(let text): return LayoutSpec(name: "inline", template: (try? LayoutTemplate(text)) ?? LayoutSpec.default.template)
-        }
-    }
-
     /// Tasks of an action that consumes a selection's items.
     /// Items that cannot be given a path (or would share one) become `problems`, not tasks.
     func tasks(for action: Action, inputs: [RemoteItem], job: Job, roots: inout [String: String],
@@ -227,7 +217,7 @@ public struct Planner: Sendable {
         case .download:
             let root = root(of: action)
             roots[action.name] = root
-            let layout = Planner.layout(of: action, in: job)
+            let layout = job.layout(of: action)
             var tasks: [PlannedTask] = []
             tasks.reserveCapacity(inputs.count * (1 + action.extras.count))
             // Item id per rendered path, to refuse two items at one path. Sized up front: growing
