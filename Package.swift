@@ -2,6 +2,7 @@
 // flowctl — a declarative pipeline runner for medical-imaging research data.
 // Layering (bottom to top): FlowModel -> FlowJobFile / FlowHTTP -> FlowConnector -> connectors
 // -> FlowPlanner -> FlowExecutor -> FlowCommands -> flowctl. See DESIGN notes in README.md.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -117,8 +118,33 @@ let testTargets: [Target] = [
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Crypto", package: "swift-crypto"),
     ]),
+    // Feeds the fuzz targets' crashers and seed corpus (Fuzz/) through the same adapters, which
+    // are symlinks to Fuzz/<target>/Adapter.swift (see Fuzz/README.md).
+    .testTarget(name: "FuzzRegressionTests", dependencies: [
+        "FlowJobFile", "FlowConnector", "FlowModel",
+        "FlowXNAT", "FlowLORIS", "FlowGrandChallenge", "FlowAgora", "FlowWebFolder",
+    ]),
 ]
 package.targets += testTargets
+
+// libFuzzer targets (issue #23), only when FLOWCTL_FUZZ is set: `scripts/fuzz.sh` builds them
+// with `-sanitize=fuzzer` into `.build-fuzz`; the normal build and `swift test` never see them.
+// Each is `Fuzz/<name>/`: an Adapter.swift (the parse call, shared with FuzzRegressionTests) and
+// a main.swift (`LLVMFuzzerTestOneInput`, and a `main` that runs libFuzzer's driver: SwiftPM
+// links an executable's own `main`, so libFuzzer's is not used).
+if ProcessInfo.processInfo.environment["FLOWCTL_FUZZ"] != nil {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzJobFile", ["FlowJobFile"]),
+        ("FuzzXNAT", ["FlowXNAT", "FlowConnector", "FlowModel"]),
+        ("FuzzLORIS", ["FlowLORIS", "FlowConnector", "FlowModel"]),
+        ("FuzzGrandChallenge", ["FlowGrandChallenge", "FlowConnector", "FlowModel"]),
+        ("FuzzAgora", ["FlowAgora", "FlowConnector", "FlowModel"]),
+        ("FuzzWebFolder", ["FlowWebFolder", "FlowConnector", "FlowModel"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: dependencies, path: "Fuzz/\(name)"))
+    }
+}
 
 // Each library module keeps a README.md stating its purpose; it is documentation, not a resource.
 for target in package.targets where target.type == .regular && target.name.hasPrefix("Flow") {
