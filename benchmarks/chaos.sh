@@ -26,7 +26,10 @@
 #   whole answers          GETs answered 200 from byte 0 (a fresh start, not a Range resume)
 #   files fetched whole 2+ files answered whole more than once (the sandboxes'
 #                          `pathsAnsweredWholeAgain`), with the worst count
+#   files                  planned files found intact (size and the listing's MD5, checked here,
+#                          not by flowctl), missing, corrupt, and files nobody planned
 #   verify                 the last line of `flowctl verify` per folder, and its exit status
+#                          (`extra` there: a file on disk that the manifest does not name)
 #   final run              the exit status of the completing run (0 expected)
 #   MODE=term also checks  every SIGTERM'd run exited 130 and printed its summary line
 # Targets (issue #23): 0 files lost or corrupt, re-fetched < 5 % of data, no file fetched
@@ -135,7 +138,7 @@ for i in $(seq "$N"); do
     deadline=$(($(now_ms) + delay))
     while kill -0 "$run_pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.02; done
     if ! kill -0 "$run_pid" 2>/dev/null; then
-        status=0; wait "$run_pid" || status=$?
+        status=0; { wait "$run_pid"; } 2>/dev/null || status=$?  # (no "Killed" line from bash)
         ended_early=$((ended_early + 1))
         log "  run $i: ended by itself before its kill at ${delay} ms (exit $status)"
         continue
@@ -149,7 +152,7 @@ for i in $(seq "$N"); do
             kill -KILL "$run_pid" 2>/dev/null || true
             log "  run $i: still running 30 s after SIGTERM; killed"
         fi
-        status=0; wait "$run_pid" || status=$?
+        status=0; { wait "$run_pid"; } 2>/dev/null || status=$?
         summary=$(grep -c 'interrupted: partial files are kept' "$log_file" || true)
         if [ "$status" != 130 ] || [ "$summary" = 0 ]; then
             term_bad=$((term_bad + 1))
@@ -158,7 +161,7 @@ for i in $(seq "$N"); do
             log "  run $i: SIGTERM at ${delay} ms -> exit 130, $(grep -m1 ' done, ' "$log_file")"
         fi
     else
-        status=0; wait "$run_pid" || status=$?
+        status=0; { wait "$run_pid"; } 2>/dev/null || status=$?
         log "  run $i: SIGKILL at ${delay} ms (exit $status)"
     fi
 done
@@ -175,7 +178,41 @@ for folder in small large; do
     [ "$status" = 0 ] || verify_status=$status
     verify_lines+=("$folder: $(tail -1 "$ROOT/verify-$folder.log") (exit $status)")
 done
-present=$(find "$OUT/small" "$OUT/large" -type f ! -path '*/.flowctl/*' ! -name flowctl-manifest.json | wc -l)
+# Independently of flowctl's manifest: every planned file present, of its size and MD5 (the
+# listing's digest), and no other file beside them.
+read -r GOOD MISSING CORRUPT UNPLANNED < <(python3 - "$ROOT/plan.json" "$OUT" <<'PY'
+import hashlib, json, os, sys
+plan, out = json.load(open(sys.argv[1])), sys.argv[2]
+good = missing = corrupt = 0
+expected = set()
+for task in plan["tasks"]:
+    if "item" not in task:
+        continue
+    path = os.path.join(out, task["action"], task["path"])
+    expected.add(path)
+    if not os.path.isfile(path):
+        missing += 1
+        print("missing", path, file=sys.stderr)
+        continue
+    with open(path, "rb") as f:
+        digest = hashlib.file_digest(f, "md5").hexdigest()
+    want = task["item"].get("checksums", {}).get("md5")
+    if os.path.getsize(path) != task["item"]["size"] or (want and digest != want):
+        corrupt += 1
+        print("corrupt", path, file=sys.stderr)
+    else:
+        good += 1
+unplanned = 0
+for folder, dirs, files in os.walk(out):
+    dirs[:] = [d for d in dirs if d != ".flowctl"]
+    for name in files:
+        path = os.path.join(folder, name)
+        if name != "flowctl-manifest.json" and path not in expected:
+            unplanned += 1
+            print("unplanned", path, file=sys.stderr)
+print(good, missing, corrupt, unplanned)
+PY
+)
 
 curl -sf "$SMALL_URL/_sandbox/stats" >"$ROOT/stats-small.json"
 curl -sf "$LARGE_URL/_sandbox/stats" >"$ROOT/stats-large.json"
@@ -192,7 +229,7 @@ RATIO=$(python3 -c "print(f'{100 * $REFETCHED / $DATA_BYTES:.1f}')")
 
 printf '\n'
 printf '%-24s %s\n' "mode" "$MODE (SIG$SIGNAL), seed $SEED, kills after ${KILL_MIN}-${KILL_MAX} s, $BPS B/s per connection"
-printf '%-24s %s\n' "files" "$FILES planned, $present present"
+printf '%-24s %s\n' "files" "$FILES planned: $GOOD intact, $MISSING missing, $CORRUPT corrupt (size or MD5), $UNPLANNED unplanned files beside them"
 printf '%-24s %s\n' "data bytes" "$DATA_BYTES"
 printf '%-24s %s\n' "kills delivered" "$delivered of $N ($ended_early runs ended by themselves first)"
 printf '%-24s %s\n' "bytes served" "$SERVED"
@@ -206,7 +243,8 @@ printf '%-24s %s\n' "final run" "exit $final_status"
 ok=0
 check() { if eval "$2"; then printf 'PASS  %s\n' "$1"; else printf 'FAIL  %s\n' "$1"; ok=1; fi; }
 check "final run completed (exit 0)" '[ "$final_status" = 0 ]'
-check "0 files lost or corrupt (verify clean, $FILES present)" '[ "$verify_status" = 0 ] && [ "$present" = "$FILES" ]'
+check "0 files lost or corrupt ($GOOD of $FILES intact)" '[ "$GOOD" = "$FILES" ] && [ "$UNPLANNED" = 0 ]'
+check "verify clean in both folders (every file in the manifest, none changed)" '[ "$verify_status" = 0 ]'
 check "re-fetched < 5 % of data" 'python3 -c "import sys; sys.exit(0 if $REFETCHED < 0.05 * $DATA_BYTES else 1)"'
 check "no file fetched whole twice" '[ "$AGAIN" = 0 ]'
 [ "$MODE" = term ] && check "every SIGTERM'd run exited 130 with its summary" '[ "$term_bad" = 0 ]'

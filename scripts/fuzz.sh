@@ -79,6 +79,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}
 # Swift's own backtracer would also catch a trap (slowly); libFuzzer's report is enough.
 export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 
+# Swift symbols made readable, when the toolchain's demangler is there.
+demangle() { if command -v swift-demangle >/dev/null; then swift-demangle --simplified; else cat; fi; }
+
 # Runs one target; writes its result line to $SCRATCH/logs/<target>.result.
 run_target() {
     local target=$1
@@ -120,8 +123,8 @@ run_target() {
         name=$(basename "$input")
         cp "$input" "$crashers/$name"
         { printf '%s\n' "$signature"
-          printf 'reproduce: %s %s\n\n' "$binary" "Fuzz/Crashers/$target/$name"
-          grep -E 'Fatal error|ERROR:|SUMMARY|^ *#[0-9]+ ' <<<"$report" | head -40; } >"$crashers/$name.txt"
+          printf 'reproduce: %s %s\n\n' "${binary#"$REPO"/}" "Fuzz/Crashers/$target/$name"
+          grep -E 'Fatal error|ERROR:|SUMMARY|^ *#[0-9]+ ' <<<"$report" | head -40 | demangle | sed "s|$REPO/||g"; } >"$crashers/$name.txt"
         kept=$((kept + 1))
         printf '  Fuzz/Crashers/%s/%s\n    %s\n' "$target" "$name" "$signature" >>"$SCRATCH/logs/$target.kept"
     done
@@ -138,7 +141,7 @@ for target in "${TARGETS[@]}"; do
 done
 wait
 
-printf '%-20s %8s %17s %14s %13s %8s\n' target time runs corpus crashes kept
+printf '\nresults (target, time, inputs executed, working corpus, crashing inputs, new distinct crashers kept):\n'
 new=0
 for target in "${TARGETS[@]}"; do
     cat "$SCRATCH/logs/$target.result"

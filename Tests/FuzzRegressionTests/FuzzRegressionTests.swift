@@ -56,9 +56,26 @@ struct FuzzRegressionTests {
         }
     }
 
-    /// Feeds every crasher of `target`; exits non-zero (or traps) when one misbehaves.
-    static func feedCrashers(_ target: String) {
-        for file in inputs("Crashers", target) {
+    /// Crashers whose bug is not fixed yet: `Fuzz/Crashers/OPEN`, one `<target>/<file>  <why>`
+    /// per line. They are fed apart, as a known issue: the run stays green while the bug is open,
+    /// and fails once it is fixed until the line is removed (the known issue no longer occurs).
+    static func openCrashers() -> Set<String> {
+        let text = (try? String(contentsOf: fuzzRoot.appendingPathComponent("Crashers/OPEN"), encoding: .utf8)) ?? ""
+        return Set(text.split(separator: "\n").compactMap { line in
+            line.hasPrefix("#") ? nil : line.split(separator: " ").first.map(String.init)
+        })
+    }
+
+    /// The crashers of `target` that are open (or not).
+    static func crashers(_ target: String, open: Bool) -> [URL] {
+        let known = openCrashers()
+        return inputs("Crashers", target).filter { !$0.lastPathComponent.hasSuffix(".txt") }
+            .filter { known.contains("\(target)/\($0.lastPathComponent)") == open }
+    }
+
+    /// Feeds the crashers of `target`; exits non-zero (or traps) when one misbehaves.
+    static func feedCrashers(_ target: String, open: Bool) {
+        for file in crashers(target, open: open) {
             guard let data = FileManager.default.contents(atPath: file.path) else { exit(3) }
             if let problem = check(target, [UInt8](data), seed: false) {
                 FileHandle.standardError.write(Data("\(file.lastPathComponent): \(problem)\n".utf8))
@@ -89,30 +106,19 @@ struct FuzzRegressionTests {
         }
     }
 
-    // One exit test per target: an exit test's body is a literal closure that captures nothing,
-    // so each names its target. A crasher that still traps fails the test, not the whole run.
-    @Test func crashersJobFile() async {
-        guard !Self.inputs("Crashers", "FuzzJobFile").isEmpty else { return }
-        await #expect(processExitsWith: .success) { FuzzRegressionTests.feedCrashers("FuzzJobFile") }
-    }
-    @Test func crashersXNAT() async {
-        guard !Self.inputs("Crashers", "FuzzXNAT").isEmpty else { return }
-        await #expect(processExitsWith: .success) { FuzzRegressionTests.feedCrashers("FuzzXNAT") }
-    }
-    @Test func crashersLORIS() async {
-        guard !Self.inputs("Crashers", "FuzzLORIS").isEmpty else { return }
-        await #expect(processExitsWith: .success) { FuzzRegressionTests.feedCrashers("FuzzLORIS") }
-    }
-    @Test func crashersGrandChallenge() async {
-        guard !Self.inputs("Crashers", "FuzzGrandChallenge").isEmpty else { return }
-        await #expect(processExitsWith: .success) { FuzzRegressionTests.feedCrashers("FuzzGrandChallenge") }
-    }
-    @Test func crashersAgora() async {
-        guard !Self.inputs("Crashers", "FuzzAgora").isEmpty else { return }
-        await #expect(processExitsWith: .success) { FuzzRegressionTests.feedCrashers("FuzzAgora") }
-    }
-    @Test func crashersWebFolder() async {
-        guard !Self.inputs("Crashers", "FuzzWebFolder").isEmpty else { return }
-        await #expect(processExitsWith: .success) { FuzzRegressionTests.feedCrashers("FuzzWebFolder") }
+    // Each crasher runs in a child process (an exit test), so one that still traps fails its test
+    // instead of ending the whole run.
+    @Test("no crasher of Fuzz/Crashers traps any more", arguments: targets)
+    func crashersNoLongerTrap(target: String) async {
+        if !Self.crashers(target, open: false).isEmpty {
+            await #expect(processExitsWith: .success, "a crasher of \(target) still fails (its stderr names it)") { [target] in
+                FuzzRegressionTests.feedCrashers(target, open: false)
+            }
+        }
+        if !Self.crashers(target, open: true).isEmpty {
+            await withKnownIssue("open crashers of \(target), listed in Fuzz/Crashers/OPEN") {
+                await #expect(processExitsWith: .success) { [target] in FuzzRegressionTests.feedCrashers(target, open: true) }
+            }
+        }
     }
 }
