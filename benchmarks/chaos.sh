@@ -28,6 +28,8 @@
 #                          `pathsAnsweredWholeAgain`), with the worst count
 #   files                  planned files found intact (size and the listing's MD5, checked here,
 #                          not by flowctl), missing, corrupt, and files nobody planned
+#   small/large source     the same per source: small files (<= 4 MiB: unnamed files today)
+#                          and large ones (`.part` files, resumed with Range: 206 answers)
 #   verify                 the last line of `flowctl verify` per folder, and its exit status
 #                          (`extra` there: a file on disk that the manifest does not name)
 #   final run              the exit status of the completing run (0 expected)
@@ -224,6 +226,20 @@ print(sum(s["fileBytesServed"] for s in stats), sum(s["wholeFileAnswers"] for s 
       len(again), max(again, default=1))
 PY
 )
+# The same per source: small files (unnamed files today) and large ones (`.part` files).
+python3 - "$ROOT/plan.json" "$ROOT/stats-small.json" "$ROOT/stats-large.json" >"$ROOT/per-source.txt" <<'PY'
+import json, sys
+tasks = [t for t in json.load(open(sys.argv[1]))["tasks"] if "item" in t]
+for name, path in (("small", sys.argv[2]), ("large", sys.argv[3])):
+    s = json.load(open(path))
+    files = [t for t in tasks if t["action"] == name]
+    data = sum(t["bytes"] for t in files)
+    served = s["fileBytesServed"]
+    print(f'{name + " source":<24} {len(files)} files, {data} data bytes, {served} served, '
+          f'{served - data} re-fetched ({100 * (served - data) / max(data, 1):.1f} %), '
+          f'{s["wholeFileAnswers"]} whole answers, {len(s["pathsAnsweredWholeAgain"])} files fetched whole 2+, '
+          f'{s["statuses"].get("206", 0)} ranged (206) answers')
+PY
 REFETCHED=$((SERVED - DATA_BYTES))
 RATIO=$(python3 -c "print(f'{100 * $REFETCHED / $DATA_BYTES:.1f}')")
 
@@ -236,6 +252,7 @@ printf '%-24s %s\n' "bytes served" "$SERVED"
 printf '%-24s %s\n' "re-fetched bytes" "$REFETCHED ($RATIO % of data)"
 printf '%-24s %s\n' "whole answers" "$WHOLE (for $FILES files)"
 printf '%-24s %s\n' "files fetched whole 2+" "$AGAIN (worst: $WORST times)"
+cat "$ROOT/per-source.txt"
 for line in "${verify_lines[@]}"; do printf '%-24s %s\n' "verify" "$line"; done
 printf '%-24s %s\n' "final run" "exit $final_status"
 [ "$MODE" = term ] && printf '%-24s %s\n' "SIGTERM runs not clean" "$term_bad of $delivered"
