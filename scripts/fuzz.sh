@@ -116,7 +116,7 @@ run_target() {
         report=$(timeout 60 "$binary" -runs=1 "$input" 2>&1 || true)
         signature="$(grep -m1 -E 'Fatal error|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY' <<<"$report" | sed -E 's/0x[0-9a-f]+//g; s/[0-9]+ bytes//'  || true) | $(grep -m1 -E '#[0-9]+ .* in .*Flow' <<<"$report" | sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ in //; s/ \/.*//' || true)"
         local key
-        key=$(printf '%s' "$signature" | cksum | cut -d' ' -f1)
+        key=$(printf '%s\n' "$signature" | cksum | cut -d' ' -f1)  # as `head -1 | cksum` above
         case "$seen" in *" $key "*) continue ;; esac
         seen+="$key "
         local name
