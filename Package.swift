@@ -5,6 +5,7 @@
 // FlowPlanner -> FlowExecutor -> FlowCommands -> flowctl. FlowSandbox (-> flowctl-sandbox)
 // stands apart: the platforms' emulators. Each target declares every module it imports.
 // See "Layout of the code" in README.md.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -144,10 +145,36 @@ let testTargets: [Target] = [
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Crypto", package: "swift-crypto"),
     ]),
+    // Feeds the fuzz targets' crashers and seed corpus (Fuzz/) through the same adapters, which
+    // are symlinks to Fuzz/<target>/Adapter.swift (see Fuzz/README.md).
+    .testTarget(name: "FuzzRegressionTests", dependencies: [
+        "FlowJobFile", "FlowConnector", "FlowModel",
+        "FlowXNAT", "FlowLORIS", "FlowGrandChallenge", "FlowAgora", "FlowWebFolder",
+    ]),
 ]
 package.targets += testTargets
 
+// libFuzzer targets (issue #23), only when FLOWCTL_FUZZ is set: `scripts/fuzz.sh` builds them
+// with `-sanitize=fuzzer` into `.build-fuzz`; the normal build and `swift test` never see them.
+// Each is `Fuzz/<name>/`: an Adapter.swift (the parse call, shared with FuzzRegressionTests) and
+// a main.swift (`LLVMFuzzerTestOneInput`, and a `main` that runs libFuzzer's driver: SwiftPM
+// links an executable's own `main`, so libFuzzer's is not used).
+if ProcessInfo.processInfo.environment["FLOWCTL_FUZZ"] != nil {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzJobFile", ["FlowJobFile"]),
+        ("FuzzXNAT", ["FlowXNAT", "FlowConnector", "FlowModel"]),
+        ("FuzzLORIS", ["FlowLORIS", "FlowConnector", "FlowModel"]),
+        ("FuzzGrandChallenge", ["FlowGrandChallenge", "FlowConnector", "FlowModel"]),
+        ("FuzzAgora", ["FlowAgora", "FlowConnector", "FlowModel"]),
+        ("FuzzWebFolder", ["FlowWebFolder", "FlowConnector", "FlowModel"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: dependencies, path: "Fuzz/\(name)"))
+    }
+}
+
 // Each module keeps a README.md stating its purpose; it is documentation, not a resource.
-for target in package.targets where [.regular, .executable].contains(target.type) && !target.name.hasSuffix("Tests") {
+for target in package.targets where [.regular, .executable].contains(target.type)
+    && !target.name.hasSuffix("Tests") && !target.name.hasPrefix("Fuzz") {
     target.exclude.append("README.md")
 }

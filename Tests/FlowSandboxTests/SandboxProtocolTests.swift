@@ -104,6 +104,26 @@ struct SandboxProtocolTests {
         #expect(String(decoding: zip, as: UTF8.self).contains("SUBJ_001_MR1/scans/2-DWI_ALFA1/resources/NIFTI/files/\(row["Name"]!)"))
     }
 
+    @Test func wholeFileAnswersAreCountedPerPath() async throws {
+        let sb = try await Sandbox.start(small())
+        defer { Task { await sb.stop() } }
+        let c = xnatClient(sb)
+        let files = try await c.json("/data/experiments/XNAT_E00001/scans/1/resources/NIFTI/files?format=json")
+        let uri = ((files["ResultSet"] as! [String: Any])["Result"] as! [[String: String]])[0]["URI"]!
+        let size = Int64(try await c.send("GET", uri).2.count)
+        _ = try await c.send("GET", uri, headers: ["Range": "bytes=10-"])          // a resume: 206
+        _ = try await c.send("HEAD", uri)                                          // no body
+        _ = try await c.send("GET", uri, headers: ["Range": "bytes=10-", "If-Range": "\"stale\""])  // whole again
+        // The server counts a chunk once written: the client may have it a moment before.
+        let expected = size + (size - 10) + size
+        for _ in 0..<200 where sb.stats(.xnat).fileBytesServed < expected { try await Task.sleep(for: .milliseconds(10)) }
+        let stats = sb.stats(.xnat)
+        #expect(stats.wholeFileAnswers == 2)
+        #expect(stats.pathsAnsweredWholeAgain == [uri: 2])
+        #expect(stats.fileBytesServed == expected)
+        #expect(stats.bytesServed > stats.fileBytesServed)  // the listing too
+    }
+
     @Test func xnatUploadsAreStoredByteIdentical() async throws {
         let sb = try await Sandbox.start(small())
         defer { Task { await sb.stop() } }

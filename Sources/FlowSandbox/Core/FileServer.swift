@@ -64,6 +64,7 @@ public enum FileServer {
         if req.method == .head {
             return Response(status: status, headers: headers, body: ResponseBody())
         }
+        if status == .ok { req.stats.wholeFileAnswer(req.platform, path: req.path) }
         return Response(status: status, headers: headers, body: stream(file.body, from: start, length: length, req: req))
     }
 
@@ -96,7 +97,7 @@ public enum FileServer {
                 let n = Int(min(Int64(chunk), limit - sent))
                 let buffer = body.chunk(offset: start + sent, length: n)
                 try await writer.write(buffer)
-                stats.bytesServed(platform, n)
+                stats.fileBytesServed(platform, n)
                 sent += Int64(n)
                 if let bps, bps > 0 {
                     try await Task.sleep(nanoseconds: UInt64(Double(n) / Double(bps) * 1e9))

@@ -20,6 +20,12 @@ public struct PlatformStats: Sendable, Codable, Equatable {
     public var authRequests: Int = 0
     /// Response body bytes written to sockets (downloads, listings, everything).
     public var bytesServed: Int64 = 0
+    /// File body bytes written to sockets (downloads only: what `FileServer` streams, whole or ranged).
+    public var fileBytesServed: Int64 = 0
+    /// GETs of a file answered whole (200, from byte 0: no `Range`, or an `If-Range` that failed).
+    public var wholeFileAnswers: Int = 0
+    /// Request paths answered whole more than once, with how many times (files fetched whole again).
+    public var pathsAnsweredWholeAgain: [String: Int] = [:]
     /// Request body bytes received by uploads.
     public var bytesReceived: Int64 = 0
     /// Faults injected, by kind (`status-503`, `cut`, `truncate`, `latency`).
@@ -36,6 +42,8 @@ public struct PlatformStats: Sendable, Codable, Equatable {
 /// Thread-safe counters, one `PlatformStats` per platform.
 public final class StatsRecorder: Sendable {
     private let state: Mutex<[PlatformID: PlatformStats]>
+    /// Whole-file answers per platform and request path, so `pathsAnsweredWholeAgain` lists only repeats.
+    private let wholeAnswers = Mutex<[PlatformID: [String: Int]]>([:])
 
     init(platforms: [PlatformID]) {
         state = Mutex(Dictionary(uniqueKeysWithValues: platforms.map { ($0, PlatformStats(platform: $0.rawValue)) }))
@@ -61,6 +69,9 @@ public final class StatsRecorder: Sendable {
                 fresh.peakInFlightRequests = old.inFlightRequests
                 all[key] = fresh
             }
+        }
+        wholeAnswers.withLock { counts in
+            if let id { counts[id] = nil } else { counts.removeAll() }
         }
     }
 
@@ -94,6 +105,18 @@ public final class StatsRecorder: Sendable {
         }
     }
     func bytesServed(_ id: PlatformID, _ n: Int) { update(id) { $0.bytesServed += Int64(n) } }
+    /// File body bytes: counted in `bytesServed` too.
+    func fileBytesServed(_ id: PlatformID, _ n: Int) { update(id) { $0.bytesServed += Int64(n); $0.fileBytesServed += Int64(n) } }
+    func wholeFileAnswer(_ id: PlatformID, path: String) {
+        let count = wholeAnswers.withLock { counts -> Int in
+            counts[id, default: [:]][path, default: 0] += 1
+            return counts[id]![path]!
+        }
+        update(id) { s in
+            s.wholeFileAnswers += 1
+            if count > 1 { s.pathsAnsweredWholeAgain[path] = count }
+        }
+    }
     func bytesReceived(_ id: PlatformID, _ n: Int) { update(id) { $0.bytesReceived += Int64(n) } }
     func fault(_ id: PlatformID, _ kind: String) { update(id) { $0.faultsInjected[kind, default: 0] += 1 } }
 }

@@ -1,0 +1,1 @@
+../../Fuzz/FuzzAgora/Adapter.swift

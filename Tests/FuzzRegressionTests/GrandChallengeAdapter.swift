@@ -1,0 +1,1 @@
+../../Fuzz/FuzzGrandChallenge/Adapter.swift

@@ -1,0 +1,1 @@
+../../Fuzz/FuzzJobFile/Adapter.swift

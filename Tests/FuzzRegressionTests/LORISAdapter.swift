@@ -1,0 +1,1 @@
+../../Fuzz/FuzzLORIS/Adapter.swift

@@ -1,0 +1,1 @@
+../../Fuzz/FuzzXNAT/Adapter.swift
