@@ -328,6 +328,13 @@ public final class Executor: Sendable {
                   connector: any Connector, firstAttempt: Bool = false) async throws -> FetchResult {
         let part = destination + ".part"
         try folders.ensureParent(of: destination)
+        // In place but not in the journal: a run killed between the rename and its journal
+        // batch, or a file put there by hand. Checked against the listing and journaled, not
+        // fetched again; a file that does not match is fetched and replaced.
+        if let expected = item.size, folders.mayPredate(destination), FileStat.size(destination) == expected {
+            let found = try await Self.adopt(destination, item: item)
+            if item.checksums.allSatisfy({ found.checksum($0.algorithm) == $0.value }) { return found }
+        }
         // A retry may find a `.part` its first attempt wrote; a first attempt trusts the listing.
         let partSize = firstAttempt && !folders.mayHold(part) ? nil : FileStat.size(part)
         let sink = events
@@ -387,7 +394,7 @@ public final class Executor: Sendable {
     /// Digests of a `.part` left complete by an earlier run, as if it had just been fetched.
     static func adopt(_ part: String, item: RemoteItem) async throws -> FetchResult {
         guard let size = FileStat.size(part) else {
-            throw ConnectorError.integrity("\(item.id): the partial file vanished")
+            throw ConnectorError.integrity("\(item.id): the file vanished while it was checked")
         }
         let wanted = Set(item.checksums.compactMap { DigestAlgorithm(rawValue: $0.algorithm.rawValue) })
         let digests = try await FileDigest.compute(path: part, algorithms: wanted.union([.sha256]))
@@ -479,6 +486,8 @@ final class OutputFolders: @unchecked Sendable {
     private let lock = NSLock()
     /// Per folder seen: the names of the `.part` files it held then (none in one made by this run).
     private var parts: [String: Set<String>] = [:]
+    /// Folders this run made: nothing in them predates it.
+    private var made: Set<String> = []
 
     /// Makes sure the folder of `path` exists.
     func ensureParent(of path: String) throws {
@@ -491,8 +500,15 @@ final class OutputFolders: @unchecked Sendable {
                 throw ConnectorError.local("cannot create folder \(folder): \(error.localizedDescription)")
             }
             found = []
+            lock.withLock { _ = made.insert(folder) }
         }
         lock.withLock { parts[folder] = parts[folder] ?? found }
+    }
+
+    /// Whether a file at `path` may predate this run (its folder did): worth a `stat`.
+    func mayPredate(_ path: String) -> Bool {
+        guard let (folder, _) = Self.split(path) else { return true }
+        return lock.withLock { !made.contains(folder) }
     }
 
     /// False when `part`'s folder held no file of that name when this run first looked (call

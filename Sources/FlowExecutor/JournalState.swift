@@ -13,20 +13,12 @@ public struct JournalState: CompletedWork {
         self.boot = boot
     }
 
+    /// Only what the journal records as done is skipped. A file on disk that the journal does
+    /// not know (a run killed before its journal batch) is planned: the executor checks it
+    /// against the listing and journals it (it reaches the manifest) instead of fetching it again.
     public func skipReason(for task: PlannedTask) -> String? {
-        guard let record = records[task.id], record.state == .done else {
-            return FilesOnDisk().skipReason(for: task)
-        }
+        guard let record = records[task.id], record.state == .done else { return nil }
         return journaledSkipReason(for: task, record: record)
-    }
-
-    /// Tasks the journal has no finished record of are asked of the disk in one batch (one stat
-    /// per missing output folder, not one per file: before a first run, every task).
-    public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
-        let done = tasks.indices.map { records[tasks[$0].id].flatMap { $0.state == .done ? $0 : nil } }
-        var reasons = FilesOnDisk().skipReasons(for: tasks) { done[$0] == nil }
-        for i in tasks.indices { if let record = done[i] { reasons[i] = journaledSkipReason(for: tasks[i], record: record) } }
-        return reasons
     }
 
     private func journaledSkipReason(for task: PlannedTask, record: TaskRecord) -> String? {

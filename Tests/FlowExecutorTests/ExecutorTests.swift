@@ -267,6 +267,27 @@ struct Fixture {
         #expect(try readBytes(fixture.root + "/out/item0.bin") == ScriptedConnector.body("item0", size: 1000))
     }
 
+    /// A file in place that the journal does not know (a run killed after the rename, before its
+    /// journal batch) is checked and journaled, not fetched again, so it reaches the manifest; one
+    /// whose bytes do not match the listing is fetched and replaced.
+    @Test func filesInPlaceButNotJournaledAreCheckedAndJournaled() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        var items = connector.items(3)
+        for i in items.indices { items[i].checksums = [Checksum(.sha256, FileDigest.sha256(ScriptedConnector.body(items[i].id, size: 1000)))] }
+        try FileManager.default.createDirectory(atPath: fixture.root + "/out", withIntermediateDirectories: true)
+        try Data(ScriptedConnector.body("item0", size: 1000)).write(to: URL(fileURLWithPath: fixture.root + "/out/item0.bin"))
+        try Data(count: 1000).write(to: URL(fileURLWithPath: fixture.root + "/out/item1.bin"))  // right size, wrong bytes
+        let report = try await fixture.run(fixture.downloadJob(count: 3), items: ["all": items], connector: connector)
+        #expect(report.succeeded, "\(report.failures)")
+        #expect(connector.fetches["item0"] == nil)
+        #expect(connector.fetches["item1"] == 1 && connector.fetches["item2"] == 1)
+        #expect(try readBytes(fixture.root + "/out/item1.bin") == ScriptedConnector.body("item1", size: 1000))
+        #expect(Set(report.written.keys) == ["pull/item0", "pull/item1", "pull/item2"])
+        #expect(try fixture.journal.records()["pull/item0"]?.sha256 == items[0].checksum(.sha256))
+    }
+
     /// An item the plan could not place fails alone, named, and the others arrive.
     @Test func itemsThePlanLeftOutAreReportedAndTheRestRuns() async throws {
         let fixture = try Fixture()
@@ -531,10 +552,17 @@ struct Fixture {
         FileManager.default.createFile(atPath: fixture.root + "/out/journaled.bin", contents: Data("hello".utf8))
         let record = TaskRecord(id: "pull/journaled.bin", action: "pull", kind: "download", state: .done, size: 5,
                                 destination: fixture.root + "/out/journaled.bin", durable: true)
-        for state in [JournalState(records: [:]), JournalState(records: [record.id: record])] {
+        // The disk alone (what `plan` shows without a journal): a file of the expected size is done.
+        let disk = FilesOnDisk()
+        #expect(disk.skipReasons(for: tasks) == tasks.map(disk.skipReason(for:)))
+        #expect(disk.skipReasons(for: tasks).map { $0 != nil } == [true, false, false, false, false, true])
+        // A run skips only what its journal records as done; the rest it checks (see
+        // filesInPlaceButNotJournaledAreCheckedAndJournaled).
+        for (state, skipped) in [(JournalState(records: [:]), [false, false, false, false, false, false]),
+                                 (JournalState(records: [record.id: record]), [false, false, false, false, false, true])] {
             let batched = state.skipReasons(for: tasks)
             #expect(batched == tasks.map(state.skipReason(for:)))
-            #expect(batched.map { $0 != nil } == [true, false, false, false, false, true])
+            #expect(batched.map { $0 != nil } == skipped)
         }
     }
 }
