@@ -23,7 +23,8 @@
 #                          `fileBytesServed` counter: downloads only, listings left out)
 #   re-fetched bytes       served - data: bytes sent again because a kill threw them away,
 #                          and the ratio re-fetched / data
-#   whole answers          GETs answered 200 from byte 0 (a fresh start, not a Range resume)
+#   whole answers          GETs answered 200 from byte 0 and sent to the end (a file fetched
+#                          whole; an answer a kill cut short is not counted)
 #   files fetched whole 2+ files answered whole more than once (the sandboxes'
 #                          `pathsAnsweredWholeAgain`), with the worst count
 #   files                  planned files found intact (size and the listing's MD5, checked here,

@@ -192,6 +192,12 @@ final class FileSink: @unchecked Sendable {
     /// a slow link or a kill then keeps what arrived, and the next attempt resumes it, instead
     /// of fetching it from byte 0 again (a small file on a slow link could loop forever).
     static let nameSlowFilesAfterNanoseconds: UInt64 = 250_000_000
+    /// A slow body's gathered bytes go to the disk at least this often, not only when a 64 KiB
+    /// buffer fills: a kill then loses at most this long of what arrived (a buffer fills in
+    /// microseconds on a fast link, so fast transfers never reach it).
+    static let flushSlowBodiesAfterNanoseconds: UInt64 = 100_000_000
+    /// When the staged bytes last went to the disk (or the pipeline).
+    private var lastFlushAt: UInt64 = 0
     var bytesWritten: Int64 = 0
     var appended = false
     var failure: HTTPError?
@@ -243,6 +249,7 @@ final class FileSink: @unchecked Sendable {
     /// `If-Range` of a later resume (see `PartValidator`); a small unnamed file never asks for it.
     func start(status: Int, contentRange: String?, contentLength: Int64?, validator: @autoclosure () -> String?) -> Bool {
         started = true
+        lastFlushAt = Self.monotonicNanoseconds()
         if let file = unnamed {
             guard let length = contentLength, length <= UnnamedFile.sizeLimit else {
                 do {
@@ -300,6 +307,7 @@ final class FileSink: @unchecked Sendable {
             rest = UnsafeRawBufferPointer(rebasing: rest[n...])
             if staged == stage.count, !flush() { return false }
         }
+        if staged > 0, Self.monotonicNanoseconds() - lastFlushAt > Self.flushSlowBodiesAfterNanoseconds, !flush() { return false }
         bytesWritten += Int64(data.count)
         progress?(bytesWritten)
         return true
@@ -320,6 +328,7 @@ final class FileSink: @unchecked Sendable {
     @discardableResult
     func flush() -> Bool {
         guard staged > 0, fd >= 0, failure == nil else { return failure == nil }
+        lastFlushAt = Self.monotonicNanoseconds()
         let bytes = UnsafeRawBufferPointer(rebasing: stage[..<staged])
         let position = offset
         offset += Int64(staged)

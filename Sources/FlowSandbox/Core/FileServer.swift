@@ -64,8 +64,8 @@ public enum FileServer {
         if req.method == .head {
             return Response(status: status, headers: headers, body: ResponseBody())
         }
-        if status == .ok { req.stats.wholeFileAnswer(req.platform, path: req.path) }
-        return Response(status: status, headers: headers, body: stream(file.body, from: start, length: length, req: req))
+        return Response(status: status, headers: headers,
+                        body: stream(file.body, from: start, length: length, req: req, countsAsWhole: status == .ok))
     }
 
     /// `If-Range` (RFC 9110, 13.1.5), as Tomcat and nginx apply it: the range is served only while
@@ -80,10 +80,14 @@ public enum FileServer {
     }
 
     /// A streaming body of `length` bytes from `start`, applying the request's body faults.
-    public static func stream(_ body: FileBody, from start: Int64, length: Int64, req: SandboxRequest) -> ResponseBody {
+    /// `countsAsWhole`: a 200 whose every byte was written counts as the file fetched whole (an
+    /// answer cut before its end, by a fault or a client that went away, does not).
+    public static func stream(_ body: FileBody, from start: Int64, length: Int64, req: SandboxRequest,
+                              countsAsWhole: Bool = false) -> ResponseBody {
         let faults = req.faults
         let stats = req.stats
         let platform = req.platform
+        let path = req.path
         var stopAfter: Int64? = faults.stopAfterBytes
         if faults.stopReason == "truncate" { stopAfter = Int64(Double(length) * faults.truncatePoint) }
         let finalStop = stopAfter.map { min($0, length) }
@@ -108,6 +112,7 @@ public enum FileServer {
                 throw InjectedConnectionCut()
             }
             try await writer.finish(nil)
+            if countsAsWhole { stats.wholeFileAnswer(platform, path: path) }
         }
     }
 

@@ -22,7 +22,8 @@ public struct PlatformStats: Sendable, Codable, Equatable {
     public var bytesServed: Int64 = 0
     /// File body bytes written to sockets (downloads only: what `FileServer` streams, whole or ranged).
     public var fileBytesServed: Int64 = 0
-    /// GETs of a file answered whole (200, from byte 0: no `Range`, or an `If-Range` that failed).
+    /// GETs of a file answered whole (200, from byte 0: no `Range`, or an `If-Range` that failed)
+    /// and sent to their last byte: a file fetched whole (an answer cut short does not count).
     public var wholeFileAnswers: Int = 0
     /// Request paths answered whole more than once, with how many times (files fetched whole again).
     public var pathsAnsweredWholeAgain: [String: Int] = [:]
