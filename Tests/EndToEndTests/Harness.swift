@@ -166,7 +166,9 @@ func runMeasured(_ executable: String, _ arguments: [String], environment: [Stri
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-    guard pipe2(&outPipe, O_CLOEXEC) == 0, pipe2(&errPipe, O_CLOEXEC) == 0 else { throw HarnessError("pipe2 failed") }
+    guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw HarnessError("pipe failed") }
+    // Close-on-exec, so no other child keeps these pipes open (dup2 clears it on the child's 1 and 2).
+    for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }

@@ -15,14 +15,31 @@ extension EndToEnd {
         #expect(!run.result.output.contains("\u{1B}[31m"), "flowctl printed a server-supplied control sequence raw")
     }
 
+    /// Empty, `.`, `..` and NUL names: each is renamed or refused alone, never the whole job.
+    @Test func degenerateNamesCostOnlyThemselves() throws {
+        try HostileRun(subjects: ["GOOD", "NAMES_DEGENERATE"]).checkAll()
+    }
+
+    /// `CASE-TWIN.dcm`/`case-twin.dcm` and `été.dcm` in NFC/NFD: distinct files, none overwrites
+    /// another, and a clash costs only the twins.
+    @Test func twinNamesNeverOverwriteEachOther() throws {
+        try HostileRun(subjects: ["GOOD", "NAMES_TWINS"]).checkAll()
+    }
+
     @Test func redirectsNeverCarryCredentialsElsewhere() throws {
         let run = try HostileRun(subjects: ["GOOD", "REDIRECTS"])
         try run.checkAll()
-        #expect(!run.workspaceHolds("root:x:0:0"), "a redirect to file:///etc/passwd was read into the output")
+        #expect(!run.workspaceHolds("root:x:0:0"), "a redirect to file:///etc/passwd was read into the output root")
+        #expect(!run.result.output.contains("root:x:0:0"), "a redirect to file:///etc/passwd was read and printed")
     }
 
     @Test func lyingBodiesAreNeverKept() throws {
         try HostileRun(subjects: ["GOOD", "BODIES"]).checkAll()
+    }
+
+    /// A row with an impossible size, a row without URI: each named, their siblings kept.
+    @Test func badRowsCostOnlyThemselves() throws {
+        try HostileRun(subjects: ["GOOD", "ROWS"]).checkAll()
     }
 
     @Test func stormsEndWithinTheRetryBudget() throws {
@@ -222,8 +239,9 @@ struct HostileRun {
                 if slug == "good-01" { #expect(sha == servedGoodSHA, "the catalogue's sha256 is not what the sandbox serves") }
             case "fails":
                 #expect(atName == nil, "\(slug): a bad file was kept as \(name)", sourceLocation: sourceLocation)
-                #expect(names(slug, keywords: keywords), "\(slug): not named as failed"
-                        + (keywords.isEmpty ? "" : " with one of \(keywords)") + "; lines: \(lines(mentioning: slug))\n\(transcript)",
+                let wanted = keywords.isEmpty ? "" : " with one of \(keywords)"
+                #expect(names(slug, keywords: keywords),
+                        "\(slug): not named as failed\(wanted); lines: \(lines(mentioning: slug))\n\(transcript)",
                         sourceLocation: sourceLocation)
             case "exactOrFails":
                 #expect(atName == sha || (atName == nil && named),

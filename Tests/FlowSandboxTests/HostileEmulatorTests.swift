@@ -23,7 +23,7 @@ func curl(_ url: String, _ arguments: [String] = [], user: Bool = true) throws -
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     let credentials = user ? ["-u", "\(HostileXNATEmulator.username):\(HostileXNATEmulator.password)"] : []
-    process.arguments = ["-sS", "--max-time", "20", "-D", dir + "/headers", "-o", dir + "/body"] + credentials + arguments + [url]
+    process.arguments = ["-sS", "--max-time", "60", "-D", dir + "/headers", "-o", dir + "/body"] + credentials + arguments + [url]
     process.standardError = FileHandle.nullDevice
     try process.run()
     process.waitUntilExit()
@@ -58,7 +58,8 @@ func rawExchange(port: Int, _ request: String, timeout: Double = 5, limit: Int =
     _ = request.withCString { send(fd, $0, strlen($0), 0) }
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
-    while received.count < limit {
+    let deadline = Date().addingTimeInterval(timeout)
+    while received.count < limit && Date() < deadline {
         let n = recv(fd, &buffer, buffer.count, 0)
         if n <= 0 { break }
         received += buffer[0..<n]
@@ -149,7 +150,7 @@ struct HostileEmulatorTests {
         let names = try fileRows(sb, subject: "NAMES")
         let climbing = try #require(names.first { ($0["URI"] as? String)?.hasSuffix("/files/name-climbing") ?? false })
         #expect(climbing["Name"] as? String == "../name-climbing.dcm")
-        #expect(names.contains { $0["Name"] as? String == "name-nul\u{0}.dcm" })
+        #expect(try fileRows(sb, subject: "NAMES_DEGENERATE").contains { $0["Name"] as? String == "name-nul\u{0}.dcm" })
         #expect(names.contains { ($0["Name"] as? String)?.utf8.count == 4096 })
         // NFC and NFD twins are different bytes (Swift's == would call them equal).
         let twins = names.compactMap { $0["Name"] as? String }.filter { $0.hasSuffix("t\u{E9}.dcm") || $0.hasSuffix("te\u{301}.dcm") }
@@ -166,8 +167,8 @@ struct HostileEmulatorTests {
         #expect(row("body-digest-lies", in: bodies)?["digest"] as? String == "0123456789abcdef0123456789abcdef")
         let other = try #require(row("body-uri-other-host", in: bodies))
         #expect((other["URI"] as? String)?.hasPrefix(sb.endpoint(.hostileElsewhere).origin + "/data/") == true)
-        #expect(row("row-size-overflow", in: try fileRows(sb, subject: "BODIES", scan: "2"))?["Size"] as? String == "184467440737095516160")
-        let noURI = try fileRows(sb, subject: "BODIES", scan: "3")
+        #expect(row("row-size-overflow", in: try fileRows(sb, subject: "ROWS"))?["Size"] as? String == "184467440737095516160")
+        let noURI = try fileRows(sb, subject: "ROWS", scan: "2")
         #expect(noURI.contains { $0["Name"] as? String == "row-no-uri.dcm" && $0["URI"] == nil })
         #expect(noURI.contains { $0["Name"] as? String == "good-beside-no-uri.dcm" && $0["URI"] != nil })
     }
@@ -210,7 +211,7 @@ struct HostileEmulatorTests {
         defer { Task { await sb.stop() } }
         let endless = try curl(fileURL(sb, "body-endless"), ["--max-time", "2"])
         #expect(endless.exitCode == 28 && endless.header("Content-Length") == nil)        // 28: still going at 2 s
-        #expect(endless.body.count > 1 << 20 && endless.body.count < 8 << 20)              // paced at ~2 MiB/s
+        #expect(endless.body.count > 256 << 10 && endless.body.count < 8 << 20)            // paced at ~2 MiB/s
 
         let bomb = try curl(fileURL(sb, "body-gzip-bomb"))
         #expect(bomb.header("Content-Encoding") == "gzip" && bomb.body.starts(with: [0x1F, 0x8B]))
@@ -222,7 +223,7 @@ struct HostileEmulatorTests {
         let headers = String(decoding: rawExchange(
             port: sb.endpoint(.hostileXNAT).port,
             "GET /data/experiments/BODIES_E1/scans/1/resources/DICOM/files/body-header-bomb HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                + "Authorization: \(basicAuthorization)\r\nConnection: close\r\n\r\n", timeout: 3), as: UTF8.self)
+                + "Authorization: \(basicAuthorization)\r\nConnection: close\r\n\r\n", timeout: 3), as: UTF8.self).lowercased()
         #expect(headers.components(separatedBy: "\r\nx-hostile-bomb-").count - 1 == 4000)
     }
 
@@ -293,7 +294,7 @@ struct HostileEmulatorTests {
         let huge = String(decoding: rawExchange(port: port, "GET /data/projects/hostile/subjects/LISTING_HUGE/experiments?format=json HTTP/1.1\r\n"
                                                     + "Host: 127.0.0.1\r\nAuthorization: \(basicAuthorization)\r\n\r\n", timeout: 1), as: UTF8.self)
         #expect(huge.lowercased().contains("content-length: 200000000\r\n"))
-        #expect(huge.utf8.count < 1 << 20)   // paced: about 2 MB in the first second
+        #expect(huge.utf8.count < 3_500_000)   // paced at 2 MB/s: about 2 MB in the first second, not 4 MiB
 
         let started = Date()
         let silent = rawExchange(port: port, "GET /data/projects/hostile/subjects/LISTING_SILENT/experiments?format=json HTTP/1.1\r\n"

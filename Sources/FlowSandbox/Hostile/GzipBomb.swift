@@ -43,7 +43,8 @@ struct GzipBomb: Sendable {
             if matchesLeft == 0 {
                 while literalsLeft > 0 { putCode(0x30, 8); literalsLeft -= 1; drain(into: &out) }
                 putCode(0, 7)            // end of block
-                if bitCount > 0 { put(0, 8 - bitCount) }
+                drain(into: &out)
+                if bitCount > 0 { put(0, 8 - bitCount) }   // pad the last byte
                 drain(into: &out)
                 stage = .trailer
             }

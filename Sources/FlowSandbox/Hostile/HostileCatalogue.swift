@@ -148,8 +148,8 @@ public struct HostileCatalogue: Sendable {
 
     static let nameFiles: [HostileFile] = {
         let safe = "present under a safe name inside the root (exact bytes), or refused and named"
-        func named(_ slug: String, _ name: String, _ attack: String) -> HostileFile {
-            file(slug, "NAMES", name: name, expect: .safeOrFails, attack: attack, duty: safe)
+        func named(_ slug: String, _ name: String, _ attack: String, subject: String = "NAMES") -> HostileFile {
+            file(slug, subject, name: name, expect: .safeOrFails, attack: attack, duty: safe)
         }
         return [
             named("name-climbing", "../name-climbing.dcm", "`Name` climbs out of the root: `../name-climbing.dcm`"),
@@ -159,16 +159,16 @@ public struct HostileCatalogue: Sendable {
             named("name-absolute", "/tmp/flowctl-hostile/name-absolute.dcm", "`Name` is an absolute path"),
             named("name-backslash", "..\\..\\name-backslash.dcm", "`Name` climbs with Windows separators `..\\..\\`"),
             named("name-tilde", "~/name-tilde.dcm", "`Name` starts with `~/`"),
-            named("name-nul", "name-nul\u{0}.dcm", "`Name` holds a NUL byte"),
+            named("name-nul", "name-nul\u{0}.dcm", "`Name` holds a NUL byte", subject: "NAMES_DEGENERATE"),
             named("name-control", "name-control\u{1B}[31m\r\n\u{7}.dcm", "`Name` holds ESC, CR, LF and BEL"),
             named("name-long", "name-long-" + String(repeating: "x", count: 4096 - 14) + ".dcm", "`Name` is 4096 bytes long"),
-            named("name-empty", "", "`Name` is empty"),
-            named("name-dot", ".", "`Name` is `.`"),
-            named("name-dotdot", "..", "`Name` is `..`"),
-            named("name-case-upper", "CASE-TWIN.dcm", "case twin of `case-twin.dcm` (distinct bytes)"),
-            named("name-case-lower", "case-twin.dcm", "case twin of `CASE-TWIN.dcm` (distinct bytes)"),
-            named("name-nfc", "\u{E9}t\u{E9}.dcm", "`été.dcm` in NFC; canonically equal to its NFD twin"),
-            named("name-nfd", "e\u{301}te\u{301}.dcm", "`été.dcm` in NFD; canonically equal to its NFC twin"),
+            named("name-empty", "", "`Name` is empty", subject: "NAMES_DEGENERATE"),
+            named("name-dot", ".", "`Name` is `.`", subject: "NAMES_DEGENERATE"),
+            named("name-dotdot", "..", "`Name` is `..`", subject: "NAMES_DEGENERATE"),
+            named("name-case-upper", "CASE-TWIN.dcm", "case twin of `case-twin.dcm` (distinct bytes)", subject: "NAMES_TWINS"),
+            named("name-case-lower", "case-twin.dcm", "case twin of `CASE-TWIN.dcm` (distinct bytes)", subject: "NAMES_TWINS"),
+            named("name-nfc", "\u{E9}t\u{E9}.dcm", "`été.dcm` in NFC; canonically equal to its NFD twin", subject: "NAMES_TWINS"),
+            named("name-nfd", "e\u{301}te\u{301}.dcm", "`été.dcm` in NFD; canonically equal to its NFC twin", subject: "NAMES_TWINS"),
         ]
     }()
 
@@ -217,10 +217,10 @@ public struct HostileCatalogue: Sendable {
             file("body-truncated", "BODIES", .truncated, expect: .fails,
                  attack: "Content-Length is the full size, half is sent, the connection closes (every attempt)",
                  duty: "retries, then fails and is named; no final file"),
-            file("body-reset-once", "BODIES", size: 6 << 20, .resetOnce, expect: .arrives,
+            file("body-reset-once", "BODIES", size: 5 << 20, .resetOnce, expect: .arrives,
                  attack: "the first GET is cut after half the body; later ones and ranges are honest",
                  duty: "resumes (or refetches); present, exact bytes"),
-            file("body-range-lies", "BODIES", size: 6 << 20, .rangeLies, expect: .fails,
+            file("body-range-lies", "BODIES", size: 5 << 20, .rangeLies, expect: .fails,
                  attack: "whole GETs are cut at half; a Range request gets 206 with the asked Content-Range but bytes from 0",
                  duty: "never keeps the spliced bytes; fails and is named"),
             file("body-digest-lies", "BODIES", lie: .digest("0123456789abcdef0123456789abcdef"), expect: .fails,
@@ -241,15 +241,15 @@ public struct HostileCatalogue: Sendable {
                  attack: "the row's URI is an absolute URL on the elsewhere origin (which serves honest bytes)",
                  duty: "no credentials sent to the other host; exact bytes without them, or refused and named"),
             // Rows that are bad on their own, each in a listing with a good sibling (promise 6).
-            file("row-size-overflow", "BODIES", scan: "2", lie: .size("184467440737095516160"), expect: .fails,
+            file("row-size-overflow", "ROWS", lie: .size("184467440737095516160"), expect: .fails,
                  attack: "the listed Size is 184467440737095516160 (more than 2^64)",
                  duty: "that row is named as bad; its siblings in the same listing still arrive"),
-            file("good-beside-overflow", "BODIES", scan: "2", expect: .arrives,
+            file("good-beside-overflow", "ROWS", expect: .arrives,
                  attack: "honest, in the same listing as row-size-overflow", duty: "present, exact bytes"),
-            file("row-no-uri", "BODIES", scan: "3", lie: .noURI, expect: .fails,
+            file("row-no-uri", "ROWS", scan: "2", lie: .noURI, expect: .fails,
                  attack: "a file row without URI (Name row-no-uri.dcm)",
                  duty: "that row is named as bad; its siblings in the same listing still arrive"),
-            file("good-beside-no-uri", "BODIES", scan: "3", expect: .arrives,
+            file("good-beside-no-uri", "ROWS", scan: "2", expect: .arrives,
                  attack: "honest, in the same listing as row-no-uri", duty: "present, exact bytes"),
         ]
     }()

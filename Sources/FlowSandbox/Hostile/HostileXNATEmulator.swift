@@ -28,6 +28,8 @@ public final class HostileXNATEmulator: PlatformEmulator {
     /// GETs of each file so far, by slug (storms and cut-once bodies count them).
     private let attempts = Mutex<[String: Int]>([:])
     private let links = Mutex<HostileLinks?>(nil)
+    /// The catalogue's JSON, digests included: hashed once, on first request.
+    private let catalogueJSON = Mutex<JSON?>(nil)
 
     public init(context: PlatformContext) throws {
         configuration = context.configuration
@@ -59,7 +61,10 @@ public final class HostileXNATEmulator: PlatformEmulator {
     public func control(method: HTTPRequest.Method, path: [String], query: [String: String]) -> Response? {
         switch (method, path) {
         case (.get, ["hostile", "catalogue"]):
-            return Reply.json(.ok, catalogue.json())
+            if let cached = catalogueJSON.withLock({ $0 }) { return Reply.json(.ok, cached) }
+            let json = catalogue.json()
+            catalogueJSON.withLock { $0 = json }
+            return Reply.json(.ok, json)
         case (.get, ["hostile", "elsewhere"]):
             return links.withLock { $0?.elsewhere }?.recordJSON() ?? Reply.json(.notFound, .object([("error", "no elsewhere origin")]))
         case (.delete, ["hostile", "elsewhere"]), (.post, ["hostile", "elsewhere", "reset"]):
