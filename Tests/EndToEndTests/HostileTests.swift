@@ -207,7 +207,8 @@ struct HostileRun {
     func checkAll(sourceLocation: SourceLocation = #_sourceLocation) throws {
         let transcript = "flowctl output (tail):\n" + String(result.output.suffix(6000))
         // Ended by itself, with failures (1), within time and memory.
-        #expect(!result.killedAtDeadline, "flowctl was killed at the harness deadline (200 s)", sourceLocation: sourceLocation)
+        let killed = result.killedAtDeadline
+        #expect(!killed, "flowctl was killed at the harness deadline (200 s)\n\(transcript)", sourceLocation: sourceLocation)
         #expect(result.signal == nil, "flowctl died of signal \(result.signal ?? 0)\n\(transcript)", sourceLocation: sourceLocation)
         #expect(result.exitStatus == 1, "exit status \(result.exitStatus.map(String.init) ?? "none"), want 1\n\(transcript)",
                 sourceLocation: sourceLocation)
