@@ -178,3 +178,6 @@ for target in package.targets where [.regular, .executable].contains(target.type
     && !target.name.hasSuffix("Tests") && !target.name.hasPrefix("Fuzz") {
     target.exclude.append("README.md")
 }
+
+// The hostile platforms' scenario catalogue is a README beside their code.
+package.targets.first { $0.name == "FlowSandbox" }?.exclude.append("Hostile/README.md")

@@ -30,6 +30,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "XNAT subjects in project testenv (before --scale).") var xnatSubjects: Int = 20
     @Option(help: "DICOM files per XNAT scan.") var xnatDicomFiles: Int = 4
     @Flag(help: "Answer duplicate XNAT uploads with 409 instead of 200 {\"duplicates\":[...]}.") var xnatDuplicateConflict = false
+    @Flag(help: "Also start the hostile platforms: hostile-xnat and its elsewhere origin (Sources/FlowSandbox/Hostile/README.md).")
+    var hostile = false
     @Option(help: "LORIS candidates (before --scale).") var lorisCandidates: Int = 233
     @Option(help: "LORIS MINC files per visit, as MIN..MAX.") var lorisFilesPerVisit: String = "9..19"
     @Flag(help: "LORIS v0.0.3-dev behaves like LORIS 22 module code instead of PREVENT-AD's legacy scripts.") var lorisModernDev = false
@@ -73,6 +75,7 @@ struct Serve: AsyncParsableCommand {
         config.xnatDicomFilesPerScan = xnatDicomFiles
         config.xnatDuplicateUploadConflict = xnatDuplicateConflict
         config.lorisCandidates = lorisCandidates
+        config.hostile = hostile
         let fpv = lorisFilesPerVisit.components(separatedBy: "..").compactMap { Int($0) }
         guard fpv.count == 2, fpv[0] <= fpv[1], fpv[0] >= 0 else { throw ValidationError("bad --loris-files-per-visit, want MIN..MAX") }
         config.lorisFilesPerVisit = fpv[0]...fpv[1]

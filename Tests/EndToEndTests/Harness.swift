@@ -68,6 +68,11 @@ final class SandboxProcess: @unchecked Sendable {
         if let g = platforms["gc"] as? [String: Any] ?? platforms["grand-challenge"] as? [String: Any] {
             env["GC_URL"] = g["url"] as? String; env["GC_TOKEN"] = g["token"] as? String
         }
+        if let h = platforms["hostile-xnat"] as? [String: Any] {
+            env["HOSTILE_XNAT_URL"] = h["url"] as? String; env["HOSTILE_XNAT_USER"] = h["username"] as? String
+            env["HOSTILE_XNAT_PASS"] = h["password"] as? String
+        }
+        if let e = platforms["hostile-elsewhere"] as? [String: Any] { env["HOSTILE_ELSEWHERE_URL"] = e["url"] as? String }
         if let a = platforms["agora"] as? [String: Any] {
             env["AGORA_URL"] = a["url"] as? String; env["AGORA_API_KEY"] = (a["apiKey"] ?? a["api_key"] ?? a["token"]) as? String
         }
@@ -135,6 +140,83 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     process.waitUntilExit()
     return ProcessResult(status: process.terminationStatus, stdout: String(decoding: stdout.data, as: UTF8.self),
                          stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// How a measured process ended, what it printed, and what it cost.
+struct MeasuredRun {
+    /// The exit status, when it exited (nil when a signal ended it).
+    var exitStatus: Int32?
+    /// The signal that ended it, if one did.
+    var signal: Int32?
+    /// Whether the harness killed it at its deadline.
+    var killedAtDeadline: Bool
+    var stdout: String
+    var stderr: String
+    var seconds: Double
+    /// Peak resident set size (`ru_maxrss` from `wait4`), in KiB.
+    var peakRSSKiB: Int
+    /// stdout and stderr together, for searching.
+    var output: String { stdout + "\n" + stderr }
+}
+
+/// Runs a program to completion under a hard deadline (SIGKILL), measuring its wall time and
+/// peak RSS with `wait4`, which `Process` cannot give since it reaps the child itself.
+func runMeasured(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                 deadline: Double = 200) throws -> MeasuredRun {
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+    guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw HarnessError("pipe failed") }
+    // Close-on-exec, so no other child keeps these pipes open (dup2 clears it on the child's 1 and 2).
+    for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for p in argv + envp { free(p) } }
+    var pid: pid_t = 0
+    let started = Date()
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    close(outPipe[1]); close(errPipe[1])
+    guard spawned == 0 else {
+        close(outPipe[0]); close(errPipe[0])
+        throw HarnessError("posix_spawn \(executable): \(String(cString: strerror(spawned)))")
+    }
+    final class Flag: @unchecked Sendable { var killed = false }
+    let killed = Flag()
+    let watchdog = DispatchWorkItem { [pid] in killed.killed = true; kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + deadline, execute: watchdog)
+    // Both pipes are read while it runs, so a chatty process cannot block on a full pipe.
+    final class Box: @unchecked Sendable { var data = Data() }
+    let out = Box(), err = Box()
+    let group = DispatchGroup()
+    for (fd, box) in [(outPipe[0], out), (errPipe[0], err)] {
+        group.enter()
+        DispatchQueue.global().async {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(fd, &buffer, buffer.count)
+                if n > 0 { box.data.append(contentsOf: buffer[0..<n]); continue }
+                if n < 0 && errno == EINTR { continue }
+                break
+            }
+            close(fd)
+            group.leave()
+        }
+    }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    watchdog.cancel()
+    let seconds = Date().timeIntervalSince(started)
+    group.wait()
+    let signal = status & 0x7F
+    return MeasuredRun(exitStatus: signal == 0 ? (status >> 8) & 0xFF : nil, signal: signal == 0 ? nil : signal,
+                       killedAtDeadline: killed.killed, stdout: String(decoding: out.data, as: UTF8.self),
+                       stderr: String(decoding: err.data, as: UTF8.self), seconds: seconds, peakRSSKiB: usage.ru_maxrss)
 }
 
 /// Runs the built `flowctl`.

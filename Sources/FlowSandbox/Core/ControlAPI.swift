@@ -66,6 +66,9 @@ final class ControlAPI: Sendable {
                 }
                 return Reply.json(.ok, .object(items))
             default:
+                if let answer = emulators[platform]?.control(method: method, path: Array(path.dropFirst()), query: query) {
+                    return answer
+                }
                 return Reply.json(.notFound, .object([("error", .string("unknown sandbox control route \(method.rawValue) /\(path.joined(separator: "/"))"))]))
             }
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Identifies one emulated platform; each platform is served on its own origin (own port).
@@ -75,11 +76,24 @@ public protocol PlatformEmulator: AnyObject, Sendable {
     func mutate(_ mutation: SandboxMutation) throws -> String
     /// Summary counts of the synthetic data (for `GET /_sandbox/info` and the CLI).
     var dataSummary: [String: Int] { get }
+    /// Whether the platform misbehaves on purpose: started only with `SandboxConfiguration.hostile`
+    /// or when named in `platforms`, never by default.
+    static var isHostile: Bool { get }
+    /// Platforms that start whenever this one does (e.g. a second origin it redirects to).
+    static var companions: [PlatformID] { get }
+    /// Called once every origin listens, with the endpoints and emulators of the whole sandbox.
+    func sandboxDidStart(endpoints: [PlatformID: SandboxEndpoint], peers: [PlatformID: any PlatformEmulator])
+    /// Answers one of the platform's own control routes `/_sandbox/<path>` (nil: not one of them).
+    func control(method: HTTPRequest.Method, path: [String], query: [String: String]) -> Response?
 }
 
 extension PlatformEmulator {
     public func baseURL(origin: String) -> String { origin }
     public var endpointExtras: [String: String] { [:] }
+    public static var isHostile: Bool { false }
+    public static var companions: [PlatformID] { [] }
+    public func sandboxDidStart(endpoints: [PlatformID: SandboxEndpoint], peers: [PlatformID: any PlatformEmulator]) {}
+    public func control(method: HTTPRequest.Method, path: [String], query: [String: String]) -> Response? { nil }
 }
 
 /// A runtime change of the synthetic data.
@@ -110,7 +124,19 @@ enum PlatformRegistry {
         LORISEmulator.self,
         GrandChallengeEmulator.self,
         AgoraEmulator.self,
+        HostileXNATEmulator.self,
+        HostileElsewhereEmulator.self,
     ]
+
+    /// The platforms to start: the configured ones (or every non-hostile one), the hostile ones
+    /// when asked for, and the companions of each, in order and without repeats.
+    static func platformsToStart(_ configuration: SandboxConfiguration) -> [PlatformID] {
+        var ids = configuration.platforms ?? all.filter { !$0.isHostile }.map { $0.id }
+        if configuration.hostile { ids += all.filter { $0.isHostile }.map { $0.id } }
+        ids += ids.flatMap { type(for: $0)?.companions ?? [] }
+        var seen = Set<PlatformID>()
+        return ids.filter { seen.insert($0).inserted }
+    }
     static func type(for id: PlatformID) -> (any PlatformEmulator.Type)? {
         all.first { $0.id == id }
     }

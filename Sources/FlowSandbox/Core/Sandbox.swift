@@ -36,7 +36,7 @@ public final class Sandbox: Sendable {
     public static func start(_ configuration: SandboxConfiguration = SandboxConfiguration(), logger: Logger? = nil) async throws -> Sandbox {
         var logger = logger ?? Logger(label: "flowctl-sandbox")
         if logger.logLevel < .warning && ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { logger.logLevel = .warning }
-        let ids = configuration.platforms ?? PlatformRegistry.all.map { $0.id }
+        let ids = PlatformRegistry.platformsToStart(configuration)
         let faults = FaultController(plan: configuration.faults, seed: configuration.seed)
         let stats = StatsRecorder(platforms: ids)
 
@@ -107,6 +107,7 @@ public final class Sandbox: Sendable {
             throw error
         }
         control.setEndpoints(endpoints)
+        for emulator in emulators.values { emulator.sandboxDidStart(endpoints: endpoints, peers: emulators) }
         return Sandbox(configuration: configuration, endpoints: endpoints, caCertificatePath: caPath, emulators: emulators,
                        faults: faults, stats: stats, tasks: tasks, ownsCADirectory: ownsDir)
     }

@@ -87,6 +87,14 @@ public struct SandboxConfiguration: Sendable, Codable, Equatable {
     /// `v0.0.3-dev` behaves like PREVENT-AD's legacy scripts (true) or like LORIS 22 module code (false).
     public var lorisLegacyDev: Bool = true
 
+    // Hostile platforms (Hostile/README.md)
+    /// Start the hostile platforms too (`flowctl-sandbox serve --hostile`).
+    public var hostile: Bool = false
+    /// Bytes a hostile gzip bomb inflates to (small in tests of the emulator itself).
+    public var hostileGzipInflatedBytes: Int64 = 1 << 30
+    /// How long a hostile listing that never answers keeps silent before giving up (seconds).
+    public var hostileSilenceSeconds: Int = 240
+
     public init() {}
 
     /// Options for one platform (defaults when not set).
