@@ -105,10 +105,13 @@ final class Transfer: @unchecked Sendable {
     func receiveBody(_ data: UnsafeRawBufferPointer) -> Int {
         switch sink {
         case .memory(let limit):
-            if body.count + data.count > limit {
+            let needed = body.count + data.count
+            if needed > limit {
                 overflowed = true
                 return 0
             }
+            // Grown by doubling, but never past the limit: a body near it holds the limit, not twice.
+            if needed > body.capacity { body.reserveCapacity(min(limit, max(body.capacity * 2, needed))) }
             body.append(contentsOf: data)
             return data.count
         case .file(let file):

@@ -70,7 +70,13 @@ public struct RetryPolicy: Sendable, Hashable {
         // Full jitter: a uniform wait up to the exponential ceiling, spreading clients apart.
         let ceiling = min(maxDelay, baseDelay * Double(1 << min(attempt - 1, 30)))
         var delay = jitter * ceiling
-        if let retryAfter, retryAfter > delay { delay = min(retryAfter, maxTotalSeconds) }
+        if let retryAfter, retryAfter > delay {
+            // A wait past the budget is a refusal, said at once (not slept through).
+            if elapsed + retryAfter > maxTotalSeconds {
+                return .giveUp("the server asks to wait \(Int(min(retryAfter, 1e9))) s, past the retry time cap of \(Int(maxTotalSeconds)) s")
+            }
+            delay = retryAfter
+        }
         if elapsed + delay > maxTotalSeconds {
             return .giveUp("gave up after \(Int(elapsed.rounded())) s (retry time cap \(Int(maxTotalSeconds)) s)")
         }

@@ -185,7 +185,9 @@ extension XNATConnector {
 
     /// One file row as an item. Names are passed through as field values, never used as paths here.
     func fileItem(_ row: JSONValue, resource: Fields, listing: String) throws -> RemoteItem? {
-        guard let uri = row["URI"]?.text, !uri.isEmpty else { throw ConnectorError.badReply("a file row has no URI") }
+        // A bad row is named by whatever it says of itself, so the report points at it.
+        let named = row["Name"]?.text.map { " (Name \(ErrorText.quoted($0)))" } ?? ""
+        guard let uri = row["URI"]?.text, !uri.isEmpty else { throw ConnectorError.badReply("a file row\(named) has no URI") }
         // A path on this server: XNAT's URIs are `/data/...`; a full URL would send us elsewhere.
         guard uri.hasPrefix("/"), !uri.hasPrefix("//") else {
             throw ConnectorError.badReply("file URI \(ErrorText.quoted(uri)) is not a path on this server")

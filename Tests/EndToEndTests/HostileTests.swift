@@ -51,8 +51,13 @@ extension EndToEnd {
                                   "LISTING_HUGE"]).checkAll()
     }
 
-    /// flowctl's defaults would wait out a silent server for longer than 3 minutes (a 60 s stall
-    /// limit per attempt, 6 attempts, a 300 s retry cap), so this job sets its own, shorter ones.
+    /// With flowctl's defaults (45 s without a byte is a stall; three stalls and it gives up), a
+    /// silent listing costs its branch within the 3 minutes, and the rest of the job arrives.
+    @Test func aSilentListingTimesOutWithTheDefaults() throws {
+        try HostileRun(subjects: ["GOOD", "LISTING_SILENT"]).checkAll()
+    }
+
+    /// A job can say sooner: its source's `timeout` and `retry`.
     @Test func aSilentListingTimesOutWithinTheJobsLimits() throws {
         try HostileRun(subjects: ["GOOD", "LISTING_SILENT"],
                        sourceOptions: ["timeout: 10s", "retry: {attempts: 2, max-time: 30s}"]).checkAll()

@@ -93,6 +93,18 @@ import Testing
         }
     }
 
+    /// A `Retry-After` past the time cap is a refusal, reported at once, not slept through.
+    @Test func aRetryAfterPastTheBudgetGivesUpAtOnce() {
+        #expect(policy.decide(attempt: 1, elapsed: 0, failure: .status(503), retryAfter: 5, jitter: 0) == .retry(afterSeconds: 5))
+        guard case .giveUp(let why) = policy.decide(attempt: 1, elapsed: 0, failure: .status(503), retryAfter: 999_999_999, jitter: 0) else {
+            Issue.record("waited for 999999999 s"); return
+        }
+        #expect(why.contains("past the retry time cap of 60 s"))
+        guard case .giveUp = policy.decide(attempt: 2, elapsed: 58, failure: .status(429), retryAfter: 5, jitter: 0) else {
+            Issue.record("waited past the cap"); return
+        }
+    }
+
     /// A server silent three times over is down; a file that arrived wrong twice will again.
     @Test func timeoutsAndIntegrityFailuresGiveUpSooner() {
         let generous = RetryPolicy(maxAttempts: 10, maxTotalSeconds: 600, baseDelay: 1, maxDelay: 8)
