@@ -207,16 +207,36 @@ func runMeasured(_ executable: String, _ arguments: [String], environment: [Stri
             group.leave()
         }
     }
+    // Peak memory from the process's own high-water mark (VmHWM, which only grows), read every
+    // 10 ms until it exits. Not `ru_maxrss`: Linux carries the spawning process's RSS across
+    // exec into it (posix_spawn shares the parent's memory until exec), so a large test process
+    // made every child look as large.
+    final class Peak: @unchecked Sendable { var kib = 0; var done = false; let lock = NSLock() }
+    let peak = Peak()
+    let sampler = DispatchGroup()
+    sampler.enter()
+    DispatchQueue.global().async { [pid] in
+        defer { sampler.leave() }
+        while !peak.lock.withLock({ peak.done }) {
+            if let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+               let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+                peak.lock.withLock { peak.kib = max(peak.kib, kib) }
+            }
+            usleep(10_000)
+        }
+    }
     var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    peak.lock.withLock { peak.done = true }
+    sampler.wait()
     watchdog.cancel()
     let seconds = Date().timeIntervalSince(started)
     group.wait()
     let signal = status & 0x7F
     return MeasuredRun(exitStatus: signal == 0 ? (status >> 8) & 0xFF : nil, signal: signal == 0 ? nil : signal,
                        killedAtDeadline: killed.killed, stdout: String(decoding: out.data, as: UTF8.self),
-                       stderr: String(decoding: err.data, as: UTF8.self), seconds: seconds, peakRSSKiB: usage.ru_maxrss)
+                       stderr: String(decoding: err.data, as: UTF8.self), seconds: seconds, peakRSSKiB: peak.kib)
 }
 
 /// Runs the built `flowctl`.
