@@ -39,6 +39,8 @@ public final class SourceSession: Sendable {
         config.caBundlePath = spec.tls.caBundle
         config.insecure = spec.tls.insecure
         config.netrc = spec.netrc
+        if let stall = spec.stallSeconds { config.lowSpeedTime = .milliseconds(Int64(max(1, stall) * 1000)) }
+        if let size = spec.maxFileSize { config.maxDownloadSize = size }
         config.maxConnectionsPerHost = max(spec.concurrency, 2)
         config.maxConnections = max(spec.concurrency * 2, 8)
         return config

@@ -217,6 +217,11 @@ struct JobBuilder {
             else { error("`rate` must look like `20/s`, `600/m` or `5000/h`, not `\(text)`", n) }
         }
         if let n = node["timeout"] { spec.timeoutSeconds = seconds(n, "`timeout`") }
+        if let n = node["stall"] { spec.stallSeconds = seconds(n, "`stall`") }
+        if let n = node["max-file-size"], let text = string(n, "`max-file-size`") {
+            if let size = Quantities.bytes(text), size >= 1, size < 9e18 { spec.maxFileSize = Int64(size) }
+            else { error("`max-file-size` must be a size such as `20GiB`, not `\(text)`", n) }
+        }
         if let n = node["retry"], mapping(n, "`retry`") != nil {
             checkKeys(n, allowed: Keys.retry, context: "in `retry`")
             if let a = n["attempts"] { spec.retry.attempts = integer(a, "`attempts`", min: 1) ?? spec.retry.attempts }

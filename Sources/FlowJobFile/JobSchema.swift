@@ -87,6 +87,8 @@ public enum JobSchema {
             "concurrency": ["type": ["integer", "string"]],
             "rate": ["type": "string", "description": "Requests per second at most: 20/s, 600/m."] as [String: Any],
             "timeout": scalar,
+            "stall": ["type": ["string", "number"], "description": "How long without a byte is a stalled transfer: 45s."] as [String: Any],
+            "max-file-size": ["type": ["string", "number"], "description": "Largest file of unlisted size: 64GiB."] as [String: Any],
             "retry": object(["attempts": ["type": ["integer", "string"]], "max-time": scalar]),
             "tls": object(["ca": text, "insecure": ["type": "boolean"]]),
         ]

@@ -4,7 +4,8 @@ import FlowModel
 /// tables and the JSON Schema is generated from them, so the two cannot drift apart.
 public enum Keys {
     public static let top = ["flowctl", "name", "description", "vars", "sources", "select", "actions", "layouts"]
-    public static let sourceCommon = ["type", "url", "netrc", "concurrency", "rate", "timeout", "retry", "tls"]
+    public static let sourceCommon = ["type", "url", "netrc", "concurrency", "rate", "timeout", "stall", "max-file-size",
+                                      "retry", "tls"]
     /// Credential keys of all platforms (each platform accepts its own, see `PlatformCatalog`).
     public static let credentials = ["user", "password", "token", "secret", "api-key"]
     /// Plain options per source type: the LORIS API flavour (`v0.0.3-dev`, `v0.0.3`,

@@ -77,6 +77,10 @@ public struct SourceSpec: Sendable {
     public var ratePerSecond: Double?
     /// Seconds one request may take before it is cancelled and retried.
     public var timeoutSeconds: Double?
+    /// Seconds without a byte after which a transfer counts as stalled (default 45).
+    public var stallSeconds: Double?
+    /// Largest file of unlisted size (a LORIS file, a web folder's) a download accepts.
+    public var maxFileSize: Int64?
     public var retry: RetrySpec
     public var tls: TLSSpec
     /// Platform-specific plain settings (`api: v0.0.3-dev` for LORIS, ...).

@@ -89,6 +89,29 @@ func expectDiagnostics(_ result: LoadResult, _ expected: [(Int, Int, String)],
         ])
     }
 
+    /// The rules for files of unknown size, a user's to change per source.
+    @Test func stallAndMaxFileSizeAreSourceSettings() throws {
+        let text = """
+            flowctl: 1
+            sources:
+              web: {type: http, url: "https://data.example.org/", stall: 10s, max-file-size: 2GiB}
+              bad: {type: http, url: "https://data.example.org/", stall: soon, max-file-size: lots}
+            select:
+              all: {source: web}
+            actions:
+              pull: {download: all, to: out}
+            """
+        let result = JobLoader(environment: [:]).load(path: "stall.yml", bytes: Array(text.utf8))
+        #expect(errors(result).count == 2)
+        #expect(errors(result).contains { $0.hasPrefix("4:") && $0.contains("`stall` must be a duration") })
+        #expect(errors(result).contains { $0.hasPrefix("4:") && $0.contains("`max-file-size` must be a size") })
+        let good = JobLoader(environment: [:]).load(path: "stall.yml", bytes: Array(text.replacingOccurrences(
+            of: "  bad: {type: http, url: \"https://data.example.org/\", stall: soon, max-file-size: lots}\n", with: "").utf8))
+        let source = try #require(good.job?.sources.first)
+        #expect(source.stallSeconds == 10)
+        #expect(source.maxFileSize == 2 << 30)
+    }
+
     /// A layout that would leave the output folder is a job-file error, located, before any run.
     @Test func layoutsThatClimbOrAreAbsoluteAreLocated() {
         expectDiagnostics(fixture("climbing.yml"), [
