@@ -194,11 +194,11 @@ final class FileSink: @unchecked Sendable {
     /// A small unnamed file still arriving after this long is named `<file>.part` (one link):
     /// a slow link or a kill then keeps what arrived, and the next attempt resumes it, instead
     /// of fetching it from byte 0 again (a small file on a slow link could loop forever).
-    static let nameSlowFilesAfterNanoseconds: UInt64 = 250_000_000
+    static let nameSlowFilesAfterNanoseconds: UInt64 = 100_000_000
     /// A slow body's gathered bytes go to the disk at least this often, not only when a 64 KiB
     /// buffer fills: a kill then loses at most this long of what arrived (a buffer fills in
     /// microseconds on a fast link, so fast transfers never reach it).
-    static let flushSlowBodiesAfterNanoseconds: UInt64 = 100_000_000
+    static let flushSlowBodiesAfterNanoseconds: UInt64 = 20_000_000
     /// When the staged bytes last went to the disk (or the pipeline).
     private var lastFlushAt: UInt64 = 0
     var bytesWritten: Int64 = 0
