@@ -22,6 +22,12 @@ public final class LORISEmulator: PlatformEmulator {
     private let jwtKeyBytes: [UInt8]
     private var jwtKey: SymmetricKey { SymmetricKey(data: jwtKeyBytes) }
     private let logins = Mutex<(failures: [String: [Date]], lockedUntil: [String: Date])>(([:], [:]))
+    /// Tokens carry the generation they were issued in (a `gen` claim); `expireTokens` starts a new one.
+    private let tokenGeneration = Mutex(0)
+
+    /// Makes every token issued so far invalid now: the next request with one gets 401 (tests of
+    /// re-login, with no waiting for a lifetime to run out).
+    public func expireTokens() { tokenGeneration.withLock { $0 += 1 } }
 
     public init(context: PlatformContext) throws {
         let c = context.configuration
@@ -145,7 +151,8 @@ public final class LORISEmulator: PlatformEmulator {
         let now = Int(Date().timeIntervalSince1970)
         let header = JSON.object([("typ", "JWT"), ("alg", "HS256")]).serialized()
         let claims = JSON.object([("iss", .string(origin)), ("aud", .string(origin)), ("iat", .int(Int64(now))), ("nbf", .int(Int64(now))),
-                                  ("exp", .int(Int64(now + lifetime))), ("user", .string(user))]).serialized()
+                                  ("exp", .int(Int64(now + lifetime))), ("user", .string(user)),
+                                  ("gen", .int(Int64(tokenGeneration.withLock { $0 })))]).serialized()
         let signingInput = LORISEmulator.base64url(Data(header.utf8)) + "." + LORISEmulator.base64url(Data(claims.utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: jwtKey)
         return signingInput + "." + LORISEmulator.base64url(Data(mac))
@@ -164,6 +171,7 @@ public final class LORISEmulator: PlatformEmulator {
               let exp = (claims["exp"] as? NSNumber)?.doubleValue, let iat = (claims["iat"] as? NSNumber)?.doubleValue else { return false }
         let now = Date().timeIntervalSince1970
         if now >= exp { return false }
+        if (claims["gen"] as? NSNumber)?.intValue != tokenGeneration.withLock({ $0 }) { return false }
         if let lifetime = faults.settings(for: .loris).tokenLifetimeSeconds, now >= iat + Double(lifetime) { return false }
         return true
     }

@@ -63,6 +63,9 @@ final class XNATAuth: Sendable {
         }
     }
 
+    /// Ends every session at once, as a server restart or a timeout would.
+    func endAllSessions() { state.withLock { $0.sessions.removeAll() } }
+
     func endSession(_ id: String) { _ = state.withLock { $0.sessions.removeValue(forKey: id) } }
 
     /// Expiration cookie value XNAT sends: `"<epoch-ms>,<timeout-ms>"`.

@@ -13,6 +13,10 @@ public final class XNATEmulator: PlatformEmulator {
 
     let data: Mutex<XNATData>
     let auth: XNATAuth
+
+    /// Ends every session now: the next request with one gets 401 (tests of re-login, with no
+    /// waiting for a lifetime to run out).
+    public func expireSessions() { auth.endAllSessions() }
     let configuration: SandboxConfiguration
 
     public init(context: PlatformContext) throws {
