@@ -21,8 +21,9 @@ public struct AgoraConnector: Connector {
 
     /// As `init(spec:)`, with another upload chunk size (tests exercise multi-chunk uploads with small files).
     public init(spec: SourceSpec, chunkSize: Int64) throws {
+        try spec.requireWebURL("Agora")
         guard let origin = Self.origin(of: spec.url) else {
-            throw ConnectorError.unsupported("Agora source `\(spec.name)` needs an http(s) URL, got \"\(URLText.redacted(spec.url))\"")
+            throw ConnectorError.unsupported("Agora source `\(spec.name)` has no host in its URL \(ErrorText.quoted(URLText.redacted(spec.url)))")
         }
         guard let key = spec.credentials["api-key"]?.revealed, !key.isEmpty else {
             let hint = spec.credentials["password"] != nil ? " (password login is not supported: create an API key in your Agora profile)" : ""

@@ -208,6 +208,17 @@ public enum ConnectorError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+extension SourceSpec {
+    /// Refuses a source whose URL is not http(s): the one check every web platform's connector
+    /// makes before anything else (`platform` names it in the message).
+    public func requireWebURL(_ platform: String) throws {
+        let lower = url.prefix(8).lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            throw ConnectorError.unsupported("\(platform) source `\(name)` needs an http(s) URL, got \(ErrorText.quoted(URLText.redacted(url)))")
+        }
+    }
+}
+
 /// URL helpers that keep credentials out of messages.
 public enum URLText {
     /// The URL without `user:password@` and without a query (which may carry tokens).

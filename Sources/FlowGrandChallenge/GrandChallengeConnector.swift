@@ -24,9 +24,7 @@ public struct GrandChallengeConnector: Connector {
 
     /// As `init(spec:)`, with the upload part size given (tests use small parts).
     public init(spec: SourceSpec, partSize: Int64) throws {
-        guard spec.url.hasPrefix("https://") || spec.url.hasPrefix("http://") else {
-            throw ConnectorError.unsupported("Grand Challenge source `\(spec.name)` needs an https URL, got \"\(URLText.redacted(spec.url))\"")
-        }
+        try spec.requireWebURL("Grand Challenge")
         guard let raw = spec.credentials["token"]?.revealed, let token = raw.split(separator: " ").last.map(String.init), !token.isEmpty else {
             throw ConnectorError.authentication("Grand Challenge source `\(spec.name)` needs a `token` (a personal API token)")
         }

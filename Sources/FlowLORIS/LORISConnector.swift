@@ -21,9 +21,7 @@ public struct LORISConnector: Connector {
     /// Builds the connector. The URL is either the API root (`.../api/v0.0.3-dev`) or the site
     /// (`https://host`), in which case `options.api` (default `v0.0.3`) picks the version.
     public init(spec: SourceSpec) throws {
-        guard spec.url.hasPrefix("http://") || spec.url.hasPrefix("https://") else {
-            throw ConnectorError.unsupported("LORIS source `\(spec.name)` needs an http(s) URL, got \"\(URLText.redacted(spec.url))\"")
-        }
+        try spec.requireWebURL("LORIS")
         (apiBase, apiVersion) = try Self.apiRoot(url: spec.url, option: spec.options["api"])
         guard let user = spec.credentials["user"]?.revealed, let password = spec.credentials["password"]?.revealed else {
             throw ConnectorError.authentication("LORIS source `\(spec.name)` needs `user` and `password` (the API logs in with them for a token)")

@@ -12,6 +12,7 @@ public struct WebFolderConnector: Connector {
     public var taskExecutors: [any TaskExecutor] { session.http.taskExecutors }
 
     public init(spec: SourceSpec) throws {
+        try spec.requireWebURL("Web folder")
         var spec = spec
         if !spec.url.hasSuffix("/") { spec.url += "/" }
         self.spec = spec

@@ -13,9 +13,7 @@ public struct XNATConnector: Connector {
     /// Builds the connector; credentials are `user`/`password` (or an alias token's
     /// `token`/`secret`), or `netrc: true`, or none for public data.
     public init(spec: SourceSpec) throws {
-        guard spec.url.hasPrefix("http://") || spec.url.hasPrefix("https://") else {
-            throw ConnectorError.unsupported("XNAT source `\(spec.name)` needs an http(s) URL, got \"\(URLText.redacted(spec.url))\"")
-        }
+        try spec.requireWebURL("XNAT")
         self.spec = spec
         let user = (spec.credentials["user"] ?? spec.credentials["token"])?.revealed
         let password = (spec.credentials["password"] ?? spec.credentials["secret"])?.revealed
