@@ -11,8 +11,12 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
-        .target(name: "FlowHTTP", dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "FlowModel", path: "Sources/FlowModel", exclude: ["README.md"]),
+        .target(name: "CFileSystem", path: "Sources/CFileSystem", exclude: ["README.md"]),
+        .target(name: "FlowFiles", dependencies: ["CFileSystem", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/FlowFiles", exclude: ["README.md"]),
+        .target(name: "FlowHTTP", dependencies: ["CCurl", "FlowFiles", "FlowModel", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Sources/FlowHTTP", exclude: ["README.md"]),
-        .executableTarget(name: "flowhttp-bench", dependencies: ["FlowHTTP"]),
+        .executableTarget(name: "flowhttp-bench", dependencies: ["FlowHTTP", "FlowFiles"]),
     ]
 )

@@ -6,6 +6,7 @@
 //
 // The URL list holds one path per line (relative to base-url); output names are the last path
 // component. Prints: `files=N bytes=B seconds=S files_per_s=F mb_per_s=M peak_rss_mib=R`.
+import FlowFiles
 import FlowHTTP
 import Foundation
 
