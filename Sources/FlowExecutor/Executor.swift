@@ -360,8 +360,11 @@ public final class Executor: Sendable {
                 }
             } catch ConnectorError.status(let code, _, _, _) where options.locked && (code == 404 || code == 410) {
                 throw ConnectorError.changedUpstream("\(item.id) vanished (HTTP \(code))")
-            } catch ConnectorError.integrity(let message) where options.locked {
-                throw ConnectorError.changedUpstream("\(item.id): \(message)")
+            } catch ConnectorError.integrity(let message) {
+                // The server sent more than the listed size: none of it is kept, nor resumed
+                // from (the first listed-size bytes of a lying body are no file).
+                unlink(part)
+                throw options.locked ? ConnectorError.changedUpstream("\(item.id): \(message)") : ConnectorError.integrity(message)
             } catch ConnectorError.status(416, let url, let message, _) {
                 // The server will not continue this .part (it changed, or it is complete): start clean.
                 unlink(part)

@@ -253,6 +253,25 @@ struct Fixture {
         #expect(report.failures.first?.message.contains("1000 bytes arrived, the listing says 999") == true)
     }
 
+    /// A body that ran past the listed size leaves nothing to resume from: its first listed-size
+    /// bytes are no file (the hostile suite's endless body was once kept that way on a retry).
+    @Test func bytesOfABodyLongerThanListedAreNeitherKeptNorResumed() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        var items = connector.items(1)
+        items[0].fields["bytes"] = "2000"  // half of it, written before the failure, is the listed 1000
+        connector.failMidBody = ["item0"]
+        connector.failures["item0"] = [.integrity("the server sent more than the 1000 bytes listed"),
+                                       .integrity("the server sent more than the 1000 bytes listed")]
+        let report = try await fixture.run(fixture.downloadJob(count: 1), items: ["all": items], connector: connector)
+        #expect(connector.fetches["item0"] == 2)
+        #expect(connector.resumeFlags["item0"] == [false, false])
+        #expect(report.failures.first?.message.contains("more than the 1000 bytes listed") == true)
+        #expect(!FileManager.default.fileExists(atPath: fixture.root + "/out/item0.bin"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.root + "/out/item0.bin.part"))
+    }
+
     /// A `.part` longer than the listed size (a lying server's) is fetched again, not "vanished".
     @Test func aPartFileLongerThanListedIsFetchedAgain() async throws {
         let fixture = try Fixture()

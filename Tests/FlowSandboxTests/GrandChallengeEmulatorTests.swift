@@ -156,7 +156,8 @@ struct GrandChallengeEmulatorTests {
         }
         // Polls may skip a step when the machine is busy; the order never changes.
         let order = ["Validating inputs", "Queued", "Started", "Succeeded"]
-        #expect(seen.count >= 3 && seen == order.filter(seen.contains), "\(seen)")
+        // A loaded machine (a fresh CI build) once saw only two: the order is the check.
+        #expect(seen.count >= 2 && seen.last == "Succeeded" && seen == order.filter(seen.contains), "\(seen)")
 
         gc.failNextJobs = 1
         let other = try #require((try await c.json("cases/images/?name=coronacases_004.mha")["results"] as? [[String: Any]])?.first)
