@@ -42,8 +42,8 @@ struct Status: AsyncParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             Console.out(String(decoding: data, as: UTF8.self))
         } else {
-            let results = resultFiles.isEmpty ? "" : " (\(resultFiles.count) result files of remote jobs among them)"
-            Console.out("journal \(path)\n  \(done.count) done\(results), \(bytes) bytes, \(failed.count) failed")
+            let results = resultFiles.isEmpty ? "" : ", \(resultFiles.count) result files of remote jobs"
+            Console.out("journal \(path)\n  \(done.count) tasks done\(results), \(bytes) bytes, \(failed.count) failed")
             for record in failed { Console.out("  failed \(record.id): \(record.error ?? "")") }
             Console.out("Run `flowctl plan \(options.job)` to see what is still pending.")
         }

@@ -14,6 +14,11 @@ extension EndToEnd {
         let first = try flowctl(args, environment: sandbox.environment)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("30 done"))
+        // One count: `status` says what the run said (its 10 result files counted apart, not as tasks).
+        let status = try flowctl(["status", workspace.job("covid-lobes.yml"), "--format", "json"], environment: sandbox.environment)
+        let counts = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect(counts?["done"] as? Int == 30)
+        #expect(counts?["result_files"] as? Int == 10)
         let listing = try workspace.listing("data/covid-lobes")
         #expect(listing.split(separator: "\n").count == 10)
         #expect(listing.contains("coronacases_001/pulmonary-lobes.mha "))
