@@ -123,7 +123,7 @@ let testTargets: [Target] = [
         "FlowWebFolder", "FlowConnector", "FlowModel", .product(name: "Hummingbird", package: "hummingbird"),
     ]),
     .testTarget(name: "FlowCommandsTests", dependencies: [
-        "FlowCommands", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "FlowCommands", "FlowModel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ], exclude: ["Golden"]),
     // Runs the built `flowctl` against the built `flowctl-sandbox`, as a user would.
     .testTarget(name: "EndToEndTests", exclude: ["Golden"]),

@@ -8,10 +8,10 @@ extension AgoraConnector {
     /// The Agora object an item stands for: its dataset (Agora tags and task inputs are objects,
     /// not files), else its series, exam or folder.
     func object(of item: RemoteItem) throws -> (type: String, id: Int) {
-        for (field, type) in [("dataset.id", "dataset"), ("series.id", "series"), ("exam.id", "exam"), ("folder.id", "folder")] {
-            if let id = item.fields[field].flatMap(Int.init) { return (type, id) }
+        guard let object = PlatformCatalog.agora.taggedObject(of: item), let id = Int(object.id) else {
+            throw ConnectorError.unsupported("\(item.id) is not an Agora dataset, series, exam or folder")
         }
-        throw ConnectorError.unsupported("\(item.id) is not an Agora dataset, series, exam or folder")
+        return (object.type, id)
     }
 
     // MARK: tags

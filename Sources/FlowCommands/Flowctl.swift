@@ -26,6 +26,11 @@ public struct Flowctl: AsyncParsableCommand {
     public init() {}
 }
 
+/// The output formats of `status` and `verify` (a report, not a graph: no dot or mermaid).
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
 /// Options shared by every command that reads a job file.
 struct JobOptions: ParsableArguments {
     @Argument(help: "The job file.", completion: .file(extensions: ["yml", "yaml"]))

@@ -22,8 +22,9 @@ struct JobSession {
     let baseDirectory: String
     let connectors: [String: any Connector]
 
-    /// Loads and checks the job (printing diagnostics), and connects its sources.
-    static func open(_ options: JobOptions) throws -> JobSession {
+    /// Loads and checks the job (printing diagnostics), and connects its sources; with
+    /// `credentials: false` (status) no credential command is run and nothing is asked for.
+    static func open(_ options: JobOptions, credentials: Bool = true) throws -> JobSession {
         let result = JobLoader(overrides: options.overrides).load(path: options.job)
         if !result.diagnostics.isEmpty { Console.error(result.rendered()) }
         guard let job = result.job else { throw ExitCode(1) }
@@ -31,6 +32,7 @@ struct JobSession {
         var connectors: [String: any Connector] = [:]
         for spec in job.sources {
             do {
+                let spec = credentials ? try Credentials.complete(spec) : spec
                 connectors[spec.name] = try ConnectorFactory.make(resolvingPaths(of: spec, against: base))
             } catch {
                 Console.error("\(options.job): source `\(spec.name)`: \(error)")
@@ -52,11 +54,27 @@ struct JobSession {
         return spec
     }
 
-    /// Where the journal lives: the first download's output folder, else the job file's folder.
+    /// Where the journal lives: the first download's output folder; for a job that downloads
+    /// nothing, a folder of the user's state directory named after the job and its path (not
+    /// beside the job file, where it would land in the job's git repository).
     var stateRoot: String {
         let planner = Planner(baseDirectory: baseDirectory)
         if let download = job.actions.first(where: { $0.kind == .download }) { return planner.root(of: download) }
-        return baseDirectory + "/.flowctl-" + job.name
+        return Self.stateDirectory(environment: ProcessInfo.processInfo.environment) + "/" + Self.stateName(
+            job: job.name, path: URL(fileURLWithPath: jobPath).standardizedFileURL.path)
+    }
+
+    /// `$XDG_STATE_HOME/flowctl`, by default `~/.local/state/flowctl`.
+    static func stateDirectory(environment: [String: String]) -> String {
+        if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return state + "/flowctl" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/state/flowctl"
+    }
+
+    /// `<job>-<12 hex of the job file's path>`: one journal per job file, two copies kept apart.
+    static func stateName(job: String, path: String) -> String {
+        let safe = job.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }
+        return String(safe) + "-" + FileDigest.sha256(Array(path.utf8)).prefix(12)
     }
 
     /// What is already done: the journal when there is one (read-only), else the files on disk.
@@ -69,6 +87,17 @@ struct JobSession {
     /// Lists every selection the actions use (with what could not be listed).
     func resolve() async throws -> Resolver.Resolution {
         try await Resolver(connectors: connectors).resolve(job)
+    }
+
+    /// Warns of each selection that matched nothing; true when there was one.
+    @discardableResult
+    func warnOfEmptySelections(_ resolution: Resolver.Resolution) -> Bool {
+        for name in resolution.emptySelections {
+            let source = job.selection(named: name)?.source ?? "?"
+            Console.error("warning: selection `\(name)` matches nothing on `\(source)`; check its filters "
+                + "(`flowctl explore \(jobPath) \(source)` shows what the source holds)")
+        }
+        return !resolution.emptySelections.isEmpty
     }
 
     /// The items of the lock file, or a listing: what `run` and `plan` work from.

@@ -165,7 +165,7 @@ struct Verify: AsyncParsableCommand {
     var directory: String
 
     @Option(help: "Output format: text or json.")
-    var format: Plan.Format = .text
+    var format: ReportFormat = .text
 
     func run() async throws {
         let manifest: Manifest

@@ -9,7 +9,8 @@ struct Plan: AsyncParsableCommand {
         discussion: """
             Lists remote items (nothing is downloaded, uploaded or started) and compares them with \
             the output folders and the journal, so up-to-date work shows as skipped with its reason. \
-            With --detailed-exitcode: 0 nothing to do, 2 changes pending, 1 error.
+            With --detailed-exitcode: 0 nothing to do, 2 changes pending (or a selection that \
+            matches nothing), 1 error.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -21,18 +22,30 @@ struct Plan: AsyncParsableCommand {
     @Option(help: "Output format: text, json (versioned), dot (Graphviz) or mermaid.")
     var format: Format = .text
 
-    @Flag(help: "Exit 2 when the plan has work to do or the remote drifted from the lock, 0 when neither.")
+    @Flag(help: "Exit 2 when the plan has work to do, the remote drifted from the lock or a selection matches nothing; 0 otherwise.")
     var detailedExitcode = false
 
     @Flag(help: "Take the items from <job>.lock.json instead of listing the remote.")
     var locked = false
 
+    @Option(help: "Tasks listed per action before the text shows groups (subjects, candidates, ...) instead.")
+    var limit = PlanRenderer.listedTasks
+
+    @Flag(help: "List every task of the text form.")
+    var all = false
+
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1 (got \(limit)); --all lists everything") }
+    }
+
     func run() async throws {
         let session = try JobSession.open(options)
         let plan: FlowPlanner.Plan
         var drift = Drift()
+        var matchedNothing = false
         do {
             let listed = try await session.items(locked: locked)
+            matchedNothing = session.warnOfEmptySelections(listed)
             if !locked, let lock = session.existingLock() { drift = Drift.between(lock: lock, listed: listed.items) }
             plan = try Planner(baseDirectory: session.baseDirectory, completed: session.completedWork())
                 .plan(session.job, resolution: listed)
@@ -42,7 +55,7 @@ struct Plan: AsyncParsableCommand {
         }
         switch format {
         case .text:
-            print(PlanRenderer.text(plan), terminator: "")
+            print(PlanRenderer.text(plan, limit: all ? nil : limit), terminator: "")
             if session.existingLock() != nil && !locked { print("\n" + drift.text, terminator: "") }
         case .json:
             // Streamed: a plan of a million tasks is hundreds of megabytes of JSON.
@@ -57,6 +70,6 @@ struct Plan: AsyncParsableCommand {
             Console.error("error: \(plan.problems.count) item(s) or listing(s) cannot be planned (see above)")
             throw ExitCode(1)
         }
-        if detailedExitcode && (plan.hasChanges || !drift.isEmpty) { throw ExitCode(2) }
+        if detailedExitcode && (plan.hasChanges || !drift.isEmpty || matchedNothing) { throw ExitCode(2) }
     }
 }

@@ -34,6 +34,10 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Fetch exactly the items of <job>.lock.json (no listing), verifying every checksum.")
     var locked = false
 
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
+    }
+
     func run() async throws {
         let session = try JobSession.open(options)
         // From the first moment: SIGTERM (Slurm's and Kubernetes' notice) is Ctrl-C, also while listing.
@@ -57,6 +61,7 @@ struct Run: AsyncParsableCommand {
                 throw error
             }
             if stopper.isStopped { throw CancellationError() }
+            session.warnOfEmptySelections(listed)
             journal = try await opening.value
             journaled = try journal.records()
             plan = try Planner(baseDirectory: session.baseDirectory, completed: JournalState(records: journaled))

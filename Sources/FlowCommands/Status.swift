@@ -10,10 +10,10 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var options: JobOptions
 
     @Option(help: "Output format: text or json.")
-    var format: Plan.Format = .text
+    var format: ReportFormat = .text
 
     func run() async throws {
-        let session = try JobSession.open(options)
+        let session = try JobSession.open(options, credentials: false)
         let path = Journal.path(forRoot: session.stateRoot)
         let records: [String: TaskRecord]
         do {

@@ -42,7 +42,7 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .couldNotConnect(let m): "could not connect: \(m)"
         case .timedOut(let m): "timed out: \(m)"
         case .stalled(let m): "transfer stalled: \(m)"
-        case .tls(let m): "TLS failure: \(m)"
+        case .tls(let m): "TLS failure: \(m) (a server with a private certificate authority? name its certificate in the source's `tls: {ca: path}`)"
         case .cancelled: "cancelled"
         case .bodyTooLarge(let limit): "the body is larger than the \(limit) bytes expected (listed size or limit)"
         case .refusedRedirect(let m): "refused redirect: \(m)"

@@ -35,6 +35,12 @@ public struct LoadResult: Sendable {
     public var job: Job?
     public var diagnostics: [Diagnostic]
     public var source: SourceText?
+    /// The `--set` arguments, quoted by the diagnostics that point into them.
+    public var overrideSource: SourceText?
+
+    public init(job: Job?, diagnostics: [Diagnostic], source: SourceText? = nil, overrideSource: SourceText? = nil) {
+        self.job = job; self.diagnostics = diagnostics; self.source = source; self.overrideSource = overrideSource
+    }
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
     public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
@@ -42,8 +48,9 @@ public struct LoadResult: Sendable {
     /// All diagnostics rendered for a terminal, in file order.
     public func rendered() -> String {
         diagnostics
-            .sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
-            .map { $0.rendered(source: source) }
+            .sorted { ($0.location.file == "--set" ? 0 : 1, $0.location.line, $0.location.column)
+                    < ($1.location.file == "--set" ? 0 : 1, $1.location.line, $1.location.column) }
+            .map { $0.rendered(source: $0.location.file == "--set" ? overrideSource : source) }
             .joined(separator: "\n")
     }
 }

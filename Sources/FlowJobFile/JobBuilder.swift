@@ -108,30 +108,64 @@ struct JobBuilder {
     // MARK: overrides
 
     /// Applies `a.b.c=value` to the tree, creating mappings on the way.
-    mutating func apply(override: String, to tree: inout YNode) {
-        let origin = SourceLocation(file: "--set", line: 1, column: 1)
+    /// Applies the `index`-th `--set path.to.key=value`. Diagnostics point into the `--set` text
+    /// (line `index + 1` of `JobLoader.overrideSource`), not at the job file.
+    mutating func apply(override: String, index: Int, to tree: inout YNode) {
+        let prefix = JobLoader.overridePrefix.count
+        func at(_ offset: Int) -> SourceLocation { SourceLocation(file: "--set", line: index + 1, column: prefix + offset + 1) }
         guard let eq = override.firstIndex(of: "=") else {
-            diagnostics.append(Diagnostic(.error, "`--set \(override)` must be `path.to.key=value`", at: origin))
+            diagnostics.append(Diagnostic(.error, "`--set \(override)` must be `path.to.key=value`", at: at(0)))
             return
         }
         let keys = override[..<eq].split(separator: ".").map(String.init)
-        let value = String(override[override.index(after: eq)...])
+        let valueOffset = override.distance(from: override.startIndex, to: eq) + 1
+        let text = String(override[override.index(after: eq)...])
         guard !keys.isEmpty else {
-            diagnostics.append(Diagnostic(.error, "`--set \(override)` names no key", at: origin))
+            diagnostics.append(Diagnostic(.error, "`--set \(override)` names no key", at: at(0)))
             return
         }
-        JobBuilder.set(keys[...], to: YNode(value: .scalar(value, plain: false), location: origin), in: &tree)
+        guard let value = Self.overrideValue(text, at: at(valueOffset), diagnostics: &diagnostics) else { return }
+        // Each key of the path at its own column, so an unknown one is pointed at.
+        var offset = 0
+        let places = keys.map { key in defer { offset += key.count + 1 }; return at(offset) }
+        JobBuilder.set(keys[...], places: places[...], to: value, in: &tree)
     }
 
-    private static func set(_ keys: ArraySlice<String>, to value: YNode, in node: inout YNode) {
-        guard let key = keys.first else { node = value; return }
+    /// A `--set` value: YAML when it opens a list, a mapping or a quoted string (`[A, B]`,
+    /// `{regex: ...}`, `"a b"`); anything else is the text as written (a URL, a password with `#`).
+    static func overrideValue(_ text: String, at location: SourceLocation, diagnostics: inout [Diagnostic]) -> YNode? {
+        guard let first = text.first, "[{\"'".contains(first) else {
+            return YNode(value: .scalar(text, plain: false), location: location)
+        }
+        let (node, problems) = YAMLReader.read(SourceText(path: "--set", text: text))
+        // Shift the value's own line:column to its place in the `--set` text.
+        func moved(_ l: SourceLocation) -> SourceLocation {
+            SourceLocation(file: location.file, line: location.line,
+                           column: l.line == 1 ? location.column + l.column - 1 : location.column)
+        }
+        func relocate(_ node: YNode) -> YNode {
+            var node = node
+            node.location = moved(node.location)
+            switch node.value {
+            case .scalar: break
+            case .sequence(let items): node.value = .sequence(items.map(relocate))
+            case .mapping(let pairs): node.value = .mapping(pairs.map { (relocate($0.key), relocate($0.value)) })
+            }
+            return node
+        }
+        diagnostics += problems.map { Diagnostic($0.severity, $0.message, at: moved($0.location)) }
+        return node.map(relocate)
+    }
+
+    private static func set(_ keys: ArraySlice<String>, places: ArraySlice<SourceLocation>, to value: YNode, in node: inout YNode) {
+        guard let key = keys.first, let place = places.first else { node = value; return }
         var pairs = node.pairs ?? []
         if let i = pairs.firstIndex(where: { $0.key.scalar == key }) {
-            set(keys.dropFirst(), to: value, in: &pairs[i].value)
+            set(keys.dropFirst(), places: places.dropFirst(), to: value, in: &pairs[i].value)
         } else {
-            var child = YNode(value: .mapping([]), location: value.location)
-            set(keys.dropFirst(), to: value, in: &child)
-            pairs.append((YNode(value: .scalar(key, plain: true), location: value.location), child))
+            var child = YNode(value: .mapping([]), location: place)
+            set(keys.dropFirst(), places: places.dropFirst(), to: value, in: &child)
+            pairs.append((YNode(value: .scalar(key, plain: true), location: place), child))
         }
         node.value = .mapping(pairs)
     }
@@ -191,7 +225,8 @@ struct JobBuilder {
             return nil
         }
         let catalog = PlatformCatalog.of(type)
-        checkKeys(node, allowed: Keys.sourceCommon + catalog.credentialKeys + Keys.sourceOptions(for: type),
+        checkKeys(node, allowed: Keys.sourceCommon + catalog.credentialKeys + catalog.credentialCommandKeys
+                  + Keys.sourceOptions(for: type),
                   context: "in \(type.rawValue) source `\(name)`")
         var spec = SourceSpec(name: name, type: type, url: "", location: key.location)
         if let urlNode = node["url"], let url = string(urlNode, "`url`") {
@@ -208,6 +243,17 @@ struct JobBuilder {
             spec.credentials[credential] = Secret(value)
             if !fromEnvironment, !value.isEmpty, !raw.contains("${") {
                 warning("credential `\(credential)` is written in the job file; use `${env.NAME}` so it stays out of git", valueNode)
+            }
+        }
+        for commandKey in catalog.credentialCommandKeys {
+            guard let valueNode = node[commandKey], let command = string(valueNode, "`\(commandKey)`") else { continue }
+            let credential = String(commandKey.dropLast("-command".count))
+            if node[credential] != nil {
+                error("give `\(credential)` or `\(commandKey)`, not both", valueNode)
+            } else if command.trimmingWhitespace.isEmpty {
+                error("`\(commandKey)` is empty; name a command that prints the \(credential), e.g. `pass show \(name)`", valueNode)
+            } else {
+                spec.credentialCommands[credential] = command
             }
         }
         if let n = node["netrc"] { spec.netrc = bool(n, "`netrc`") ?? false }
@@ -391,7 +437,15 @@ struct JobBuilder {
         }
         if verbs.count > 1 { error("action `\(name)` has two verbs; split it into two actions", verbs[1].key) }
         let kind = ActionKind(rawValue: verbKey.scalar!)!
-        checkKeys(node, allowed: [kind.rawValue] + Keys.actionKeys(for: kind), context: "in \(kind.rawValue) action `\(name)`")
+        let keys = Keys.actionKeys(for: kind)
+        let renamed = Keys.renamedActionKeys.filter { keys.contains($0.value) }.keys
+        checkKeys(node, allowed: [kind.rawValue] + keys + renamed, context: "in \(kind.rawValue) action `\(name)`")
+        for old in renamed.sorted() {
+            guard let oldNode = pairs.first(where: { $0.key.scalar == old })?.key else { continue }
+            let new = Keys.renamedActionKeys[old]!
+            if node[new] != nil { error("`\(old)` is the old name of `\(new)`; give one of them", oldNode) }
+            else { warning("`\(old):` is now `\(new):` (YAML 1.1 tools such as PyYAML read a bare `\(old)` as `true`)", oldNode) }
+        }
         var action = Action(name: name, kind: kind, location: key.location)
         guard let verbText = string(verbValue, "`\(kind.rawValue)`") else { return nil }
         switch kind {
@@ -399,8 +453,8 @@ struct JobBuilder {
             action.input = Reference(parsing: verbText)
         case .runAlgorithm, .runTask:
             action.target = verbText
-            if let on = node["on"], let ref = string(on, "`on`") { action.input = Reference(parsing: ref) }
-            else { error("`\(kind.rawValue)` action `\(name)` needs `on:` (the selection or outputs it runs on)", key) }
+            if let over = node["over"] ?? node["on"], let ref = string(over, "`over`") { action.input = Reference(parsing: ref) }
+            else { error("`\(kind.rawValue)` action `\(name)` needs `over:` (the selection or outputs it runs on)", key) }
         }
         if let n = node["to"] { action.to = string(n, "`to`") }
         if let n = node["source"] { action.source = string(n, "`source`") }

@@ -53,7 +53,7 @@ public struct JobLoader: Sendable {
         guard var tree else { return LoadResult(job: nil, diagnostics: yamlProblems, source: source) }
         var builder = JobBuilder(path: path, environment: environment,
                                  tolerateUnsetEnvironment: tolerateUnsetEnvironment)
-        for override in overrides { builder.apply(override: override, to: &tree) }
+        for (index, override) in overrides.enumerated() { builder.apply(override: override, index: index, to: &tree) }
         let job = builder.build(tree)
         var diagnostics = builder.diagnostics
         if let job {
@@ -61,6 +61,16 @@ public struct JobLoader: Sendable {
             diagnostics += checks.run()
         }
         let failed = diagnostics.contains { $0.severity == .error }
-        return LoadResult(job: failed ? nil : job, diagnostics: diagnostics, source: source)
+        return LoadResult(job: failed ? nil : job, diagnostics: diagnostics, source: source,
+                          overrideSource: overrideSource)
+    }
+
+    /// How a `--set` is quoted in diagnostics: `--set path=value`, one per line.
+    static let overridePrefix = "--set "
+
+    /// The `--set` arguments as a text of their own, so that their diagnostics quote them.
+    var overrideSource: SourceText? {
+        overrides.isEmpty ? nil
+            : SourceText(path: "--set", text: overrides.map { Self.overridePrefix + $0 }.joined(separator: "\n"))
     }
 }

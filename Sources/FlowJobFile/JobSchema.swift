@@ -93,12 +93,16 @@ public enum JobSchema {
             "tls": object(["ca": text, "insecure": ["type": "boolean"]]),
         ]
         for key in PlatformCatalog.of(type).credentialKeys { properties[key] = text }
+        for key in PlatformCatalog.of(type).credentialCommandKeys {
+            properties[key] = ["type": "string", "description": "A command that prints the secret: pass show xnat."]
+        }
         if type == .loris {
             // A string, not an enum: job files usually interpolate it (`${env.LORIS_API_VERSION:-v0.0.3-dev}`).
             properties["api"] = ["type": "string", "description": "LORIS API: v0.0.3-dev, v0.0.3 or v0.0.4-dev."]
         }
         if type == .http { properties["index"] = ["type": "string", "description": "A file of paths or URLs, one per line."] }
         precondition(Set(properties.keys) == Set(Keys.sourceCommon + PlatformCatalog.of(type).credentialKeys
+            + PlatformCatalog.of(type).credentialCommandKeys
             + Keys.sourceOptions(for: type)), "schema and loader disagree on source keys")
         return object(properties, required: ["type", "url"])
     }

@@ -22,7 +22,7 @@ public enum Keys {
     public static let selectionCommon = ["source"]
     public static let matcherOperators = ["regex", "not", "any", "all", "glob", "gt", "ge", "lt", "le"]
     public static let actionVerbs = ActionKind.allCases.map(\.rawValue)
-    public static let actionCommon = ["to", "layout", "source", "into", "tags", "on", "input", "wait", "extras",
+    public static let actionCommon = ["to", "layout", "source", "into", "tags", "over", "input", "wait", "extras",
                                       "overwrite", "after"]
     public static let wait = ["timeout", "poll"]
     public static let layout = ["path", "maps"]
@@ -30,13 +30,17 @@ public enum Keys {
     public static let intoKeys = ["project", "subject", "experiment", "scan", "resource", "folder", "archive",
                                   "reader-study", "candidate", "visit", "path"]
 
+    /// Earlier names of keys, still read (with a warning) so that old job files run as they did.
+    /// `on:` was `over:`: YAML 1.1 readers (PyYAML, the JSON Schema check) take a bare `on` for `true`.
+    public static let renamedActionKeys = ["on": "over"]
+
     /// The keys an action of a given kind may use, besides its verb.
     public static func actionKeys(for kind: ActionKind) -> [String] {
         switch kind {
         case .download: return ["to", "layout", "source", "extras", "after"]
         case .upload: return ["to", "source", "into", "overwrite", "after"]
         case .tag: return ["source", "tags", "after"]
-        case .runAlgorithm, .runTask: return ["source", "on", "input", "wait", "after"]
+        case .runAlgorithm, .runTask: return ["source", "over", "input", "wait", "after"]
         }
     }
 }

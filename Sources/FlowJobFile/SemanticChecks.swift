@@ -64,7 +64,8 @@ struct SemanticChecks {
 
     mutating func checkInput(of action: Action, used: inout Set<String>) {
         guard let input = action.input else { return }
-        let key = action.kind == .runAlgorithm || action.kind == .runTask ? "on" : action.kind.rawValue
+        let runs = action.kind == .runAlgorithm || action.kind == .runTask
+        let key = !runs ? action.kind.rawValue : tree["actions"]?[action.name]?["over"] != nil ? "over" : "on"
         let location = place(action: action, key: key)
         switch input {
         case .selection(let name):

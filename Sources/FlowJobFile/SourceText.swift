@@ -26,6 +26,8 @@ public struct SourceText: Sendable {
 
     /// Checks raw bytes and decodes them; problems come back as diagnostics at their place.
     static func decode(path: String, bytes: [UInt8]) -> (SourceText?, [Diagnostic]) {
+        // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the text.
+        let bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
         func at(_ line: Int, _ column: Int) -> SourceLocation { SourceLocation(file: path, line: line, column: column) }
         if bytes.count > maxBytes {
             return (nil, [Diagnostic(.error, "file is \(Quantities.formatBytes(Int64(bytes.count))), more than a job file can be "

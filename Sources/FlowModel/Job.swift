@@ -69,6 +69,9 @@ public struct SourceSpec: Sendable {
     public var url: String
     /// Credentials by key (`user`, `password`, `token`, `api-key`...): never printed.
     public var credentials: [String: Secret]
+    /// Commands that print a credential, by the credential's key (`password` for
+    /// `password-command:`); run when the source is connected, not when the job is read.
+    public var credentialCommands: [String: String] = [:]
     /// Read credentials for the URL's host from ~/.netrc.
     public var netrc: Bool
     /// Transfers in flight at once against this source.

@@ -49,6 +49,51 @@ public struct PlatformCatalog: Sendable {
     public var actions: Set<ActionKind>
     /// Keys of a source that hold credentials (their values are secrets).
     public var credentialKeys: [String]
+    /// How an item is named for people, top level first: each part joins the fields it has with
+    /// a space (`1 T1` for a scan's id and type). The first part is the item's group in a plan.
+    public var nameParts: [[String]] = [["file.path"]]
+    /// What the first name part is: `subject`, `candidate`, `image`, `exam`.
+    public var groupNoun = "folder"
+
+    /// The item's human name (`SUBJ_001/MR1/1 T1/DICOM/1.dcm`, `Wrist 01/T1 SE/raw/w.raw`);
+    /// parts the listing did not give (and repeats of the part before) are left out.
+    public func displayName(of item: RemoteItem) -> String {
+        var parts: [String] = []
+        for fields in nameParts {
+            let part = fields.compactMap { item.field($0) }.filter { !$0.isEmpty }.joined(separator: " ")
+            if !part.isEmpty, part != parts.last { parts.append(part) }
+        }
+        return parts.isEmpty ? item.id : parts.joined(separator: "/")
+    }
+
+    /// The item's top-level group in a plan: its subject, candidate, image or exam.
+    public func group(of item: RemoteItem) -> String {
+        for fields in nameParts.prefix(1) {
+            let part = fields.compactMap { item.field($0) }.joined(separator: " ")
+            if !part.isEmpty {
+                // A path's group is its first folder.
+                return fields == ["file.path"] ? String(part.split(separator: "/").first ?? "") : part
+            }
+        }
+        return ""
+    }
+
+    /// What a tag lands on, most specific first: the id field and the object's type. A tag of a
+    /// file item tags its dataset (Agora), so items of one dataset make one tag task.
+    public var taggedObjects: [(field: String, type: String)] = []
+
+    /// The object a tag of `item` lands on (`dataset`, `1000`), when the platform tags objects
+    /// above files.
+    public func taggedObject(of item: RemoteItem) -> (type: String, id: String)? {
+        for (field, type) in taggedObjects { if let id = item.fields[field] { return (type, id) } }
+        return nil
+    }
+
+    /// `password-command`, `token-command`...: a command whose output is that secret (e.g.
+    /// `pass show xnat`), so that it need not sit in the environment.
+    public var credentialCommandKeys: [String] {
+        credentialKeys.filter { $0 != "user" }.map { $0 + "-command" }
+    }
 
     /// The level a selection key names, by key or alias.
     public func level(named key: String) -> Level? {
@@ -96,7 +141,9 @@ public struct PlatformCatalog: Sendable {
                   fields: ["name", "path", "size", "format", "content", "tags", "digest"]),
         ],
         actions: [.download, .upload],
-        credentialKeys: ["user", "password", "token", "secret"])
+        credentialKeys: ["user", "password", "token", "secret"],
+        nameParts: [["subject.label"], ["experiment.label"], ["scan.id", "scan.type"], ["resource.label"], ["file.name"]],
+        groupNoun: "subject")
 
     public static let loris = PlatformCatalog(
         type: .loris,
@@ -110,7 +157,9 @@ public struct PlatformCatalog: Sendable {
                   fields: ["name", "OutputType", "AcquisitionType", "size"]),
         ],
         actions: [.download, .upload],
-        credentialKeys: ["user", "password"])
+        credentialKeys: ["user", "password"],
+        nameParts: [["candidate.CandID"], ["visit.label"], ["file.name"]],
+        groupNoun: "candidate")
 
     public static let grandChallenge = PlatformCatalog(
         type: .grandChallenge,
@@ -123,7 +172,9 @@ public struct PlatformCatalog: Sendable {
             Level("files", aliases: ["file"], entity: "file", default: "name", fields: ["name", "type", "size"]),
         ],
         actions: [.download, .upload, .runAlgorithm],
-        credentialKeys: ["token"])
+        credentialKeys: ["token"],
+        nameParts: [["image.name"], ["file.name"]],
+        groupNoun: "image")
 
     public static let agora = PlatformCatalog(
         type: .agora,
@@ -137,7 +188,10 @@ public struct PlatformCatalog: Sendable {
             Level("files", aliases: ["file"], entity: "file", default: "name", fields: ["name", "size"]),
         ],
         actions: [.download, .upload, .tag, .runTask],
-        credentialKeys: ["api-key", "password"])
+        credentialKeys: ["api-key", "password"],
+        nameParts: [["exam.name"], ["series.name"], ["dataset.name"], ["file.name"]],
+        groupNoun: "exam",
+        taggedObjects: [("dataset.id", "dataset"), ("series.id", "series"), ("exam.id", "exam"), ("folder.id", "folder")])
 
     public static let http = PlatformCatalog(
         type: .http,

@@ -5,8 +5,8 @@ public enum PlanRenderer {
     /// Version of the JSON plan format; bumped on any incompatible change.
     public static let jsonFormatVersion = 1
 
-    /// How many tasks of an action the text form lists before "... and N more".
-    public static let listedTasks = 10
+    /// How many tasks of an action the text form lists (about a screen) before it shows groups.
+    public static let listedTasks = 25
 
     /// Per-action figures.
     public struct ActionSummary: Sendable, Hashable {
@@ -51,14 +51,21 @@ public enum PlanRenderer {
 
     // MARK: text
 
-    public static func text(_ plan: Plan) -> String {
+    /// The plan for people: per selection and action, what is to do, named as people name it.
+    /// An action with more than `limit` tasks to do is shown by its groups (subjects,
+    /// candidates, images, exams) instead; `limit: nil` lists every task.
+    public static func text(_ plan: Plan, limit: Int? = listedTasks) -> String {
         var out = "Plan for job `\(plan.job.name)` (\(plan.job.path))\n"
         for selection in plan.job.selections {
             guard let items = plan.items[selection.name] else { continue }
-            let bytes = items.reduce(Int64(0)) { $0 + ($1.size ?? 0) }
-            out += "  select \(selection.name): \(items.count) item(s), \(Quantities.formatBytes(bytes)) on `\(selection.source)`\n"
+            let known = items.filter { $0.size != nil }
+            let bytes = known.reduce(Int64(0)) { $0 + ($1.size ?? 0) }
+            let size = known.isEmpty && !items.isEmpty ? "size unknown"
+                : Quantities.formatBytes(bytes) + (known.count < items.count ? " (+\(items.count - known.count) of unknown size)" : "")
+            out += "  select \(selection.name): \(items.count) item(s), \(size) on `\(selection.source)`\n"
         }
         out += "\n"
+        let names = ItemNames(job: plan.job)
         let summaries = summaries(plan)
         let tasks = plan.graph.tasks
         for s in summaries {
@@ -68,26 +75,26 @@ public enum PlanRenderer {
             out += head + ")\n"
             var line = "    \(s.todo) to do"
             if s.bytesTodo > 0 { line += ", \(Quantities.formatBytes(s.bytesTodo))" }
-            if s.bytesUnknown > 0 { line += " (+\(s.bytesUnknown) of unknown size)" }
+            if s.bytesUnknown > 0 { line += s.bytesTodo > 0 ? " (+\(s.bytesUnknown) of unknown size)" : " (size unknown)" }
             line += "; \(s.skipped) skipped"
             out += line + "\n"
             for (reason, count) in s.skipReasons.sorted(by: { $0.key < $1.key }) {
                 out += "      \(count) skipped: \(reason)\n"
             }
-            var listed = 0
-            for t in tasks.indices where tasks[t].action == s.name && !tasks[t].isSkipped {
-                out += "      + \(describe(tasks[t]))\n"
-                listed += 1
-                if listed == listedTasks { break }
+            let pending = tasks.indices.filter { tasks[$0].action == s.name && !tasks[$0].isSkipped }
+            if let limit, pending.count > limit {
+                out += groups(of: pending.map { tasks[$0] }, names: names, limit: limit)
+            } else {
+                for t in pending { out += "      + \(describe(tasks[t], names: names))\n" }
             }
-            if s.todo > listed { out += "      ... and \(s.todo - listed) more\n" }
         }
         if !plan.renames.isEmpty {
             out += "\n  \(plan.renames.count) item(s) renamed to be safe paths (the manifest keeps the server's id):\n"
-            for (task, renames) in plan.renames.sorted(by: { $0.key < $1.key }).prefix(listedTasks) {
+            let shown = plan.renames.sorted(by: { $0.key < $1.key }).prefix(limit ?? plan.renames.count)
+            for (task, renames) in shown {
                 out += "    ~ \(task): \(renames.map(\.description).joined(separator: "; "))\n"
             }
-            if plan.renames.count > listedTasks { out += "    ... and \(plan.renames.count - listedTasks) more\n" }
+            if plan.renames.count > shown.count { out += "    ... and \(plan.renames.count - shown.count) more\n" }
         }
         if !plan.problems.isEmpty {
             out += "\n  \(plan.problems.count) item(s) or listing(s) cannot be planned; the rest can:\n"
@@ -101,16 +108,60 @@ public enum PlanRenderer {
         return out
     }
 
-    static func describe(_ task: PlannedTask) -> String {
+    /// Names items as their platform's users do, from the catalog of their source.
+    struct ItemNames {
+        let job: Job
+
+        func catalog(_ item: RemoteItem) -> PlatformCatalog? { job.source(named: item.source).map { PlatformCatalog.of($0.type) } }
+        func name(_ item: RemoteItem?) -> String {
+            guard let item else { return "?" }
+            return catalog(item)?.displayName(of: item) ?? item.id
+        }
+        func group(_ item: RemoteItem?) -> String { item.flatMap { catalog($0)?.group(of: $0) } ?? "" }
+        func noun(_ item: RemoteItem?) -> String { item.flatMap { catalog($0)?.groupNoun } ?? "group" }
+    }
+
+    /// `+ SUBJ_003: 4 tasks, 1.2 MiB` per group, the first `limit` groups in plan order.
+    static func groups(of pending: [PlannedTask], names: ItemNames, limit: Int) -> String {
+        var order: [String] = []
+        var figures: [String: (tasks: Int, bytes: Int64, unknown: Int)] = [:]
+        for task in pending {
+            let group = names.group(task.item)
+            if figures[group] == nil { order.append(group) }
+            var f = figures[group] ?? (0, 0, 0)
+            f.tasks += 1
+            if let bytes = task.bytes { f.bytes += bytes } else if task.kind == .download { f.unknown += 1 }
+            figures[group] = f
+        }
+        let noun = names.noun(pending.first?.item)
+        var out = "      \(order.count) \(noun)(s):\n"
+        for group in order.prefix(limit) {
+            let f = figures[group]!
+            var line = "      + \(group.isEmpty ? "(no \(noun))" : group): \(f.tasks) task(s)"
+            if f.bytes > 0 { line += ", \(Quantities.formatBytes(f.bytes))" }
+            out += line + "\n"
+        }
+        if order.count > limit { out += "      ... and \(order.count - limit) more \(noun)(s) (`--all` lists every task)\n" }
+        return out
+    }
+
+    static func describe(_ task: PlannedTask, names: ItemNames) -> String {
         let size = task.bytes.map { " (\(Quantities.formatBytes($0)))" } ?? ""
+        let item = names.name(task.item)
         switch task.kind {
-        case .download: return "\(task.item?.id ?? "?") -> \(task.path ?? "?")\(size)"
-        case .downloadExtra: return "\(task.parameters["extra"] ?? "extra") of \(task.item?.id ?? "?") -> \(task.path ?? "?")"
-        case .downloadOutputs: return "outputs of \(task.item?.id ?? "?") (known when the job ends)"
-        case .upload: return "\(task.item?.id ?? "?")\(size) -> \(task.parameters["to"] ?? "?")"
-        case .tag: return "tag \(task.item?.id ?? "?") with \(task.parameters["tags"] ?? "")"
-        case .run: return "run \(task.parameters["target"] ?? "?") on \(task.item?.id ?? "?")"
-        case .wait: return "wait for \(task.item?.id ?? "?")"
+        case .download: return "\(item) -> \(task.path ?? "?")\(size)"
+        case .downloadExtra: return "\(task.parameters["extra"] ?? "extra") of \(item) -> \(task.path ?? "?")"
+        case .downloadOutputs: return "outputs of \(item) (known when the job ends)"
+        case .upload: return "\(item)\(size) -> \(task.parameters["to"] ?? "?")"
+        case .tag:
+            // A tagged object (an Agora dataset) is named without the file that stands for it.
+            guard let object = task.parameters["object"], let type = object.split(separator: "/").first else {
+                return "tag \(item) with \(task.parameters["tags"] ?? "")"
+            }
+            let named = item.contains("/") ? String(item[..<item.lastIndex(of: "/")!]) : object
+            return "tag \(type) \(named) with \(task.parameters["tags"] ?? "")"
+        case .run: return "run \(task.parameters["target"] ?? "?") on \(item)"
+        case .wait: return "wait for \(item)"
         }
     }
 

@@ -278,9 +278,15 @@ public struct Planner: Sendable {
                                    path: item.url, bytes: item.size, parameters: parameters)
             }
         case .tag:
-            return inputs.map {
-                PlannedTask(id: "\(action.name)/\($0.id)", action: action.name, kind: .tag, item: $0,
-                            parameters: ["tags": action.tags.joined(separator: ",")])
+            // One task per tagged object: the files of one Agora dataset share their dataset's tag.
+            let catalog = inputs.first.flatMap { job.source(named: $0.source) }.map { PlatformCatalog.of($0.type) }
+            var tagged = Set<String>()
+            return inputs.compactMap { item in
+                let object = catalog?.taggedObject(of: item).map { "\($0.type)/\($0.id)" } ?? item.id
+                guard tagged.insert(object).inserted else { return nil }
+                return PlannedTask(id: "\(action.name)/\(object)", action: action.name, kind: .tag, item: item,
+                                   parameters: ["tags": action.tags.joined(separator: ","),
+                                                "object": object == item.id ? "" : object])
             }
         case .runAlgorithm, .runTask:
             return inputs.flatMap { runChain(action, item: $0, dependsOn: []) }

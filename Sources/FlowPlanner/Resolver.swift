@@ -23,6 +23,12 @@ public struct Resolver: Sendable {
             self.problems = problems
         }
 
+        /// The selections that were listed without a problem and matched nothing (a misspelt
+        /// project or filter looks exactly like this), in name order.
+        public var emptySelections: [String] {
+            items.filter { $0.value.isEmpty && problems[$0.key] == nil }.keys.sorted()
+        }
+
         /// Every problem, as `ResolveError`s, in selection order.
         public var errors: [ResolveError] {
             problems.keys.sorted().flatMap { name in problems[name]!.map { ResolveError(selection: name, problem: $0) } }

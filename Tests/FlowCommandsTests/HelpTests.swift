@@ -33,4 +33,17 @@ import Testing
         let run = try Flowctl.parseAsRoot(["run", "x.yml", "-j", "4", "--keep-going", "--events", "json", "--locked"]) as! Run
         #expect(run.jobs == 4 && run.keepGoing && run.events == .json && run.locked)
     }
+
+    /// Issue #26: `status`/`verify --format dot` printed text; `--jobs 0` was taken.
+    @Test func rejectsFormatsAndLimitsThatMeanNothing() throws {
+        for command in ["status", "verify"] {
+            for format in ["dot", "mermaid"] {
+                #expect(throws: (any Error).self) { try Flowctl.parseAsRoot([command, "x", "--format", format]) }
+            }
+            #expect(throws: Never.self) { try Flowctl.parseAsRoot([command, "x", "--format", "json"]) }
+        }
+        for jobs in ["0", "-3"] {
+            #expect(throws: (any Error).self) { try Flowctl.parseAsRoot(["run", "x.yml", "--jobs", jobs]) }
+        }
+    }
 }

@@ -167,6 +167,59 @@ func expectDiagnostics(_ result: LoadResult, _ expected: [(Int, Int, String)],
         #expect(errors(bad).first?.contains("must be `path.to.key=value`") == true)
     }
 
+    /// Issue #26: `--set 'select.dwi.subjects=[A,B]'` was the string "[A,B]" (a glob matching
+    /// nothing), and `--set` errors quoted the job file's first line.
+    @Test func overridesTakeYAMLValuesAndTheirErrorsQuoteTheSetText() throws {
+        let job = try #require(fixture("good.yml", overrides: ["select.dwi.subjects=[A, 'B C']",
+                                                               "sources.xnat.password=p#ss word"]).job)
+        let subjects = job.selection(named: "dwi")?.filters.first { $0.field == "subject.label" }?.matcher
+        #expect(subjects == .anyOf([.glob(Glob("A")), .glob(Glob("B C"))]))
+        #expect(job.source(named: "xnat")?.credentials["password"]?.revealed == "p#ss word")
+
+        let unknown = fixture("good.yml", overrides: ["sources.xnat.concurrency=2", "sources.xnat.concurency=3"])
+        #expect(errors(unknown).count == 1)
+        let text = unknown.rendered()
+        #expect(text.contains("--set:2:20: error: unknown key `concurency`"), "\(text)")
+        #expect(text.contains(" 2 | --set sources.xnat.concurency=3\n   |                    ^"), "\(text)")
+
+        let broken = fixture("good.yml", overrides: ["select.dwi.subjects=[A, B"])
+        #expect(broken.errors.first?.location.file == "--set")
+        #expect(broken.rendered().contains(" 1 | --set select.dwi.subjects=[A, B"), "\(broken.rendered())")
+    }
+
+    /// Issue #26: a `password-command:` instead of a password in the environment.
+    @Test func passwordCommandsAreReadNotRun() throws {
+        let text = try #require(fixture("good.yml").source?.text)
+        let commanded = JobLoader(environment: [:]).load(path: "cmd.yml", bytes: Array(text.replacingOccurrences(
+            of: "password: ${env.XNAT_PASS:-}", with: "password-command: pass show xnat").utf8))
+        let job = try #require(commanded.job, "\(commanded.rendered())")
+        #expect(job.source(named: "xnat")?.credentialCommands["password"] == "pass show xnat")
+        #expect(job.source(named: "xnat")?.credentials["password"] == nil)
+        let both = fixture("good.yml", environment: ["XNAT_PASS": "x"],
+                           overrides: ["sources.xnat.password=p", "sources.xnat.password-command=pass show xnat"])
+        #expect(errors(both).contains { $0.contains("give `password` or `password-command`, not both") }, "\(errors(both))")
+    }
+
+    /// Issue #26: a bare `on:` key reads as `true` in YAML 1.1 tools (PyYAML, so the schema
+    /// check), so the key is `over:`; old job files still load, with a warning.
+    @Test func theOldOnKeyStillLoadsWithAWarning() throws {
+        let text = try #require(fixture("cycle.yml").source?.text)
+        let old = JobLoader(environment: [:]).load(path: "old.yml", bytes: Array(text.replacingOccurrences(of: "over:", with: "on:").utf8))
+        #expect(errors(old) == errors(fixture("cycle.yml")))
+        #expect(old.warnings.filter { $0.message.contains("`on:` is now `over:`") }.count == 4)
+        let both = JobLoader(environment: [:]).load(path: "both.yml", bytes: Array(text.replacingOccurrences(
+            of: "over: ct", with: "over: ct\n    on: ct").utf8))
+        #expect(both.errors.contains { $0.message.contains("`on` is the old name of `over`") })
+    }
+
+    /// Issue #26: a job file saved with a UTF-8 byte-order mark was refused.
+    @Test func aByteOrderMarkIsAccepted() throws {
+        let plain = try #require(fixture("good.yml").source?.text)
+        let result = JobLoader(environment: [:]).load(path: "bom.yml", bytes: [0xEF, 0xBB, 0xBF] + Array(plain.utf8))
+        #expect(result.errors.isEmpty, "\(result.rendered())")
+        #expect(result.job?.name == "good")
+    }
+
     @Test func renderedDiagnosticsQuoteTheLineWithACaret() {
         let text = fixture("unknown-keys.yml").rendered()
         #expect(text.contains("unknown-keys.yml:7:5: error: unknown key `concurency`"))

@@ -30,6 +30,27 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 
+    /// Issue #26: PyYAML (YAML 1.1) reads a bare `on:` key as `true`, so a schema check in Python
+    /// rejected two shipped jobs. No key of a shipped job or of the schema is such a word.
+    @Test func noKeyReadsAsABooleanInYAML11() throws {
+        let yaml11Booleans: Set<String> = ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+                                           "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"]
+        func keys(_ node: Node) -> [String] {
+            switch node {
+            case .mapping(let m): m.flatMap { pair in (pair.key.string.map { [$0] } ?? []) + keys(pair.value) }
+            case .sequence(let s): s.flatMap(keys)
+            default: []
+            }
+        }
+        let jobs = repositoryRoot.appendingPathComponent("jobs")
+        for file in try FileManager.default.contentsOfDirectory(atPath: jobs.path) where file.hasSuffix(".yml") {
+            let node = try #require(try Yams.compose(yaml: String(contentsOfFile: jobs.appendingPathComponent(file).path, encoding: .utf8)))
+            #expect(keys(node).filter(yaml11Booleans.contains).isEmpty, "\(file)")
+        }
+        let all = Set(Keys.top + Keys.sourceCommon + Keys.actionCommon + Keys.selectionCommon + Keys.layout + Keys.wait)
+        #expect(all.intersection(yaml11Booleans).isEmpty)
+    }
+
     @Test func schemaAndLoaderAgreeOnKeys() throws {
         let schema = JobSchema.document()
         let top = Set((schema["properties"] as! [String: Any]).keys)
