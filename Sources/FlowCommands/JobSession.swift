@@ -25,21 +25,25 @@ struct JobSession {
     /// Loads and checks the job (printing diagnostics), and connects its sources; with
     /// `credentials: false` (status) no credential command is run and nothing is asked for.
     static func open(_ options: JobOptions, credentials: Bool = true) throws -> JobSession {
-        let result = JobLoader(overrides: options.overrides).load(path: options.job)
+        try open(JobLoader(overrides: options.overrides).load(path: options.job), path: options.job, credentials: credentials)
+    }
+
+    /// Connects the sources of a loaded job (printing its diagnostics first).
+    static func open(_ result: LoadResult, path: String, credentials: Bool = true) throws -> JobSession {
         if !result.diagnostics.isEmpty { Console.error(result.rendered()) }
         guard let job = result.job else { throw ExitCode(1) }
-        let base = URL(fileURLWithPath: options.job).deletingLastPathComponent().standardizedFileURL.path
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
         var connectors: [String: any Connector] = [:]
         for spec in job.sources {
             do {
                 let spec = credentials ? try Credentials.complete(spec) : spec
                 connectors[spec.name] = try ConnectorFactory.make(resolvingPaths(of: spec, against: base))
             } catch {
-                Console.error("\(options.job): source `\(spec.name)`: \(error)")
+                Console.error("\(path): source `\(spec.name)`: \(error)")
                 throw ExitCode(1)
             }
         }
-        return JobSession(job: job, jobPath: options.job, baseDirectory: base, connectors: connectors)
+        return JobSession(job: job, jobPath: path, baseDirectory: base, connectors: connectors)
     }
 
     /// Local folders and CA bundles given relative to the job file.

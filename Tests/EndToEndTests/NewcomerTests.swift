@@ -97,5 +97,61 @@ extension EndToEnd {
         let tasks = try #require(all.stdout.split(separator: "\n").last.flatMap { Int($0.split(separator: " ").first ?? "") })
         #expect(listed == tasks, "\(all.stdout.suffix(300))")
     }
+
+    /// `flowctl explore` on each platform and a local folder: counts as the sandbox made them.
+    @Test func exploreSummarisesEachPlatformAsTheSandboxHoldsIt() throws {
+        let sandbox = try SandboxProcess(["--platforms", "xnat,loris,gc,agora", "--xnat-subjects", "5",
+                                          "--loris-candidates", "4", "--tls", "xnat"])
+        defer { sandbox.stop() }
+        let jobs = ["xnat-dwi.yml", "preventad-mri.yml", "covid-lobes.yml", "agora-wrist.yml", "local-copy.yml"]
+        let workspace = try Workspace(jobs: jobs)
+        defer { workspace.remove() }
+        try workspace.copy("examples")
+        try workspace.copy("results")
+        let env = sandbox.environment
+        func explore(_ arguments: [String]) throws -> [String: Any] {
+            let result = try flowctl(["explore"] + arguments + ["--format", "json"], environment: env)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        func count(_ summary: [String: Any], _ level: String) -> Int? {
+            (summary["levels"] as? [[String: Any]])?.first { $0["level"] as? String == level }?["count"] as? Int
+        }
+        func values(_ summary: [String: Any], _ level: String, _ field: String) -> [String: Int] {
+            let levels = summary["levels"] as? [[String: Any]] ?? []
+            let fields = levels.first { $0["level"] as? String == level }?["fields"] as? [String: [[String: Any]]] ?? [:]
+            return Dictionary(uniqueKeysWithValues: (fields[field] ?? []).map { ($0["value"] as! String, $0["count"] as! Int) })
+        }
+
+        let xnat = try explore([workspace.job("xnat-dwi.yml"), "xnat"])
+        #expect(count(xnat, "subjects") == 5 && count(xnat, "experiments") == 5 && count(xnat, "scans") == 20)
+        #expect(values(xnat, "scans", "scan.type") == ["T1": 5, "DWI_ALFA1": 5, "rDWI_ALFA1": 5, "FLAIR": 5])
+        #expect(values(xnat, "resource", "resource.label") == ["DICOM": 20, "NIFTI": 20])
+
+        let loris = try explore([workspace.job("preventad-mri.yml")])
+        #expect(count(loris, "candidates") == 4)
+        #expect(values(loris, "visits", "visit.label")["PREBL00"] == 4)
+
+        let gc = try explore([workspace.job("covid-lobes.yml")])
+        #expect(count(gc, "images") == 10)
+        #expect(values(gc, "archive", "archive.slug") == ["coronacases.org": 1])
+
+        let agora = try explore([workspace.job("agora-wrist.yml"), "agora"])
+        #expect(values(agora, "project", "project.name") == ["Wrist Study": 1])
+        #expect(values(agora, "datasets", "dataset.type")["PHILIPS_RAW"] == 18)
+        #expect(count(agora, "exams") == 6)
+
+        let local = try explore([workspace.job("local-copy.yml")])
+        #expect(local["files"] as? Int == 2)
+
+        // From flags alone, narrowed by --where: the same counts as the job's view of DWI scans.
+        let flags = try explore(["--type", "xnat", "--url", env["XNAT_URL"]!, "--credential", "user=${env.XNAT_USER}",
+                                 "--credential", "password=${env.XNAT_PASS}", "--credential", "tls.ca=" + sandbox.caPath,
+                                 "--where", "scans=*DWI*", "--depth", "4"])
+        #expect(values(flags, "scans", "scan.type") == ["DWI_ALFA1": 5, "rDWI_ALFA1": 5])
+        #expect(count(flags, "resource") == nil)
+        let text = try flowctl(["explore", workspace.job("xnat-dwi.yml")], environment: env)
+        #expect(text.stdout.contains("scan.type: DWI_ALFA1 ×5"), "\(text.stdout)")
+    }
 }
 }

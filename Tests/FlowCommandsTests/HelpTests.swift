@@ -7,7 +7,7 @@ import Testing
 /// `FLOWCTL_UPDATE_GOLDEN=1 swift test --filter HelpTests` rewrites them.
 @Suite struct HelpTests {
     static let commands: [(String, any ParsableCommand.Type)] = [
-        ("flowctl", Flowctl.self), ("validate", Validate.self), ("plan", Plan.self), ("run", Run.self),
+        ("flowctl", Flowctl.self), ("validate", Validate.self), ("explore", Explore.self), ("plan", Plan.self), ("run", Run.self),
         ("status", Status.self), ("lock", Lock.self), ("verify", Verify.self), ("schema", Schema.self),
     ]
 
