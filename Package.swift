@@ -2,7 +2,8 @@
 // flowctl — a declarative pipeline runner for medical-imaging research data.
 // Layering (bottom to top): FlowModel, FlowFiles -> FlowJobFile, FlowHTTP (over CCurl) -> FlowConnector ->
 // the connectors (FlowXNAT, FlowLORIS, FlowGrandChallenge, FlowAgora, FlowLocal, FlowWebFolder) ->
-// FlowPlanner -> FlowExecutor -> FlowCommands -> flowctl. FlowSandbox (-> flowctl-sandbox)
+// FlowPlanner -> FlowExecutor -> FlowCommands -> flowctl. FlowFiles hashes through the system's
+// OpenSSL libcrypto (COpenSSL), the one libcurl links. FlowSandbox (-> flowctl-sandbox)
 // stands apart: the platforms' emulators. Each target declares every module it imports.
 // See "Layout of the code" in README.md.
 import Foundation
@@ -20,8 +21,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
-        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
@@ -29,7 +28,6 @@ let package = Package(
         // Hummingbird's own dependencies, named because the sandbox imports them directly.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
-        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // MARK: bottom: pure values
@@ -38,15 +36,12 @@ let package = Package(
 
         // MARK: files and transport
         .target(name: "CFileSystem"),
-        .target(name: "FlowFiles", dependencies: [
-            "CFileSystem", .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        // Digests through the OpenSSL libcrypto libcurl already links: no BoringSSL to compile.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "FlowFiles", dependencies: ["CFileSystem", "COpenSSL"]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "FlowHTTP", dependencies: [
-            "CCurl", "FlowFiles", "FlowModel",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(name: "FlowHTTP", dependencies: ["CCurl", "FlowFiles", "FlowModel"]),
 
         // MARK: connectors (one protocol, one module per platform)
         .target(name: "FlowConnector", dependencies: ["FlowFiles",
@@ -80,15 +75,14 @@ let package = Package(
         ]),
 
         // MARK: sandbox: emulators of the four platforms
+        .target(name: "CSandboxTLS", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "FlowSandbox", dependencies: [
+            "FlowFiles", "CSandboxTLS",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
-            .product(name: "SwiftASN1", package: "swift-asn1"),
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // A testing library beside the product: the sandbox set-up and the connector contract.
@@ -128,22 +122,21 @@ let testTargets: [Target] = [
     // Runs the built `flowctl` against the built `flowctl-sandbox`, as a user would.
     .testTarget(name: "EndToEndTests", exclude: ["Golden"]),
     .testTarget(name: "FlowXNATTests", dependencies: [
-        "FlowXNAT", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowXNAT", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", "FlowFiles",
     ]),
     .testTarget(name: "FlowLORISTests", dependencies: [
-        "FlowLORIS", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowLORIS", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", "FlowFiles",
     ]),
     .testTarget(name: "FlowGrandChallengeTests", dependencies: ["FlowFiles",
         "FlowGrandChallenge", "FlowConnector", "FlowConnectorTesting", "FlowHTTP", "FlowModel", "FlowSandbox",
     ]),
     .testTarget(name: "FlowAgoraTests", dependencies: [
-        "FlowAgora", "FlowConnector", "FlowConnectorTesting", "FlowHTTP", "FlowModel", "FlowSandbox", .product(name: "Crypto", package: "swift-crypto"),
+        "FlowAgora", "FlowConnector", "FlowConnectorTesting", "FlowHTTP", "FlowModel", "FlowSandbox", "FlowFiles",
     ]),
-    .testTarget(name: "FlowSandboxTests", dependencies: ["FlowSandbox", .product(name: "Crypto", package: "swift-crypto")]),
+    .testTarget(name: "FlowSandboxTests", dependencies: ["FlowSandbox", "FlowFiles"]),
     .testTarget(name: "FlowHTTPTests", dependencies: ["FlowFiles",
         "FlowHTTP",
         .product(name: "Hummingbird", package: "hummingbird"),
-        .product(name: "Crypto", package: "swift-crypto"),
     ]),
     // Feeds the fuzz targets' crashers and seed corpus (Fuzz/) through the same adapters, which
     // are symlinks to Fuzz/<target>/Adapter.swift (see Fuzz/README.md).

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what flowctl needs to build on a fresh Debian machine (as root, or with sudo):
-# libcurl's headers (the CCurl system library) and SQLite's (the journal, through GRDB).
+# libcurl's headers (the CCurl system library), OpenSSL's libcrypto headers (digests and the
+# sandbox's certificates, through the libcrypto libcurl links) and SQLite's (the journal, through GRDB).
 set -euo pipefail
 need=()
-for pkg in libcurl4-openssl-dev libsqlite3-dev; do
+for pkg in libcurl4-openssl-dev libssl-dev libsqlite3-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import FlowConnector
 import FlowConnectorTesting
@@ -28,7 +28,7 @@ func wristRaw(_ extra: [Selection.Filter] = []) -> Selection {
     ] + extra)
 }
 
-func sha1Hex(_ bytes: [UInt8]) -> String { Insecure.SHA1.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+func sha1Hex(_ bytes: [UInt8]) -> String { Digester.hex(.sha1, of: bytes) }
 
 func temporaryDirectory() throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flowagora-\(UUID().uuidString)").path

@@ -1,5 +1,4 @@
 import FlowFiles
-import Crypto
 @testable import FlowHTTP
 import Foundation
 import Testing
@@ -21,9 +20,7 @@ func writeFile(_ path: String, _ bytes: [UInt8]) throws {
     try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
 
-func hexDigest<H: HashFunction>(_ type: H.Type, _ bytes: [UInt8]) -> String {
-    H.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-}
+func hexDigest(_ algorithm: DigestAlgorithm, _ bytes: [UInt8]) -> String { Digester.hex(algorithm, of: bytes) }
 
 func makeClient(_ adjust: (inout HTTPClientConfiguration) -> Void = { _ in }) throws -> HTTPClient {
     var configuration = HTTPClientConfiguration()
@@ -63,9 +60,9 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(result.fileSize == Int64(size))
         #expect(!result.resumed)
         #expect(try readFile("\(dir)/a.part") == expected)
-        #expect(result.digests[.sha256] == hexDigest(SHA256.self, expected))
-        #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, expected))
-        #expect(result.digests[.sha1] == hexDigest(Insecure.SHA1.self, expected))
+        #expect(result.digests[.sha256] == hexDigest(.sha256, expected))
+        #expect(result.digests[.md5] == hexDigest(.md5, expected))
+        #expect(result.digests[.sha1] == hexDigest(.sha1, expected))
     }
 
     /// A task that prefers one of the client's curl threads runs there, sends through that
@@ -114,8 +111,8 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
                                                            unnamed: n % 2 == 0, digests: [.md5])
                     let expected = pattern(0..<size)
                     #expect(result.fileSize == Int64(size))
-                    #expect(result.digests[.sha256] == hexDigest(SHA256.self, expected))
-                    #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, expected))
+                    #expect(result.digests[.sha256] == hexDigest(.sha256, expected))
+                    #expect(result.digests[.md5] == hexDigest(.md5, expected))
                     // And the bytes in the file are the body, each buffer at its place.
                     var path = "\(dir)/\(n).part"
                     if let file = result.unnamedFile {
@@ -138,7 +135,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         let result = try await client.download(HTTPRequest(url: "\(server.base)/norange/0"), to: "\(dir)/e.part")
         #expect(result.status == 200)
         #expect(try readFile("\(dir)/e.part").isEmpty)
-        #expect(result.digests[.sha256] == hexDigest(SHA256.self, []))
+        #expect(result.digests[.sha256] == hexDigest(.sha256, []))
     }
 
     @Test func resumeAppendsAndDigestsTheWholeFile() async throws {
@@ -160,8 +157,8 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(result.bytesWritten == Int64(size - prefix))
         #expect(result.fileSize == Int64(size))
         #expect(try readFile("\(dir)/r.part") == expected)
-        #expect(result.digests[.sha256] == hexDigest(SHA256.self, expected))
-        #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, expected))
+        #expect(result.digests[.sha256] == hexDigest(.sha256, expected))
+        #expect(result.digests[.md5] == hexDigest(.md5, expected))
         #expect(progress.last == Int64(size - prefix))
     }
 
@@ -179,7 +176,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(!result.resumed)
         #expect(result.fileSize == Int64(size))
         #expect(try readFile("\(dir)/n.part") == pattern(0..<size))
-        #expect(result.digests[.sha256] == hexDigest(SHA256.self, pattern(0..<size)))
+        #expect(result.digests[.sha256] == hexDigest(.sha256, pattern(0..<size)))
     }
 
     @Test func resumeWithoutResumeFlagTruncates() async throws {
@@ -241,7 +238,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
                     let result = try await client.download(HTTPRequest(url: "\(server.base)/bytes/\(size)"),
                                                            to: "\(dir)/\(i).part")
                     #expect(result.status == 200)
-                    #expect(result.digests[.sha256] == hexDigest(SHA256.self, pattern(0..<size)))
+                    #expect(result.digests[.sha256] == hexDigest(.sha256, pattern(0..<size)))
                     #expect(try readFile("\(dir)/\(i).part").count == size)
                 }
             }
@@ -315,8 +312,8 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(try entries(dir).isEmpty, "nothing named before the link, not even a.part")
         #expect(result.fileSize == Int64(size))
         // Hashed by the caller once whole (read back from the unnamed file), every requested digest.
-        #expect(result.digests[.sha256] == hexDigest(SHA256.self, pattern(0..<size)))
-        #expect(result.digests[.md5] == hexDigest(Insecure.MD5.self, pattern(0..<size)))
+        #expect(result.digests[.sha256] == hexDigest(.sha256, pattern(0..<size)))
+        #expect(result.digests[.md5] == hexDigest(.md5, pattern(0..<size)))
         try file.link(as: "\(dir)/a")
         #expect(try entries(dir) == ["a"])
         #expect(try readFile("\(dir)/a") == pattern(0..<size))
@@ -410,7 +407,7 @@ func httpError(_ body: () async throws -> Void) async -> HTTPError? {
         #expect(changed.status == 200 && !changed.resumed)
         #expect(changed.fileSize == Int64(size))
         #expect(try readFile(part) == Versions.body(version: 2, size: size))
-        #expect(changed.digests[.sha256] == hexDigest(SHA256.self, Versions.body(version: 2, size: size)))
+        #expect(changed.digests[.sha256] == hexDigest(.sha256, Versions.body(version: 2, size: size)))
     }
 
     @Test func onlyAStrongETagOrADateOfSaneLengthIsKeptAsAValidator() {

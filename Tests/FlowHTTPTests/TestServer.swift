@@ -1,5 +1,5 @@
 // A small Hummingbird server on 127.0.0.1 (port 0) with the faults FlowHTTP must survive.
-import Crypto
+import FlowFiles
 import Foundation
 import Hummingbird
 
@@ -20,7 +20,7 @@ func pattern(_ range: Range<Int>) -> [UInt8] {
 private let cycle: [UInt8] = (0..<251).map { UInt8($0) }
 
 func sha256Hex(_ bytes: [UInt8]) -> String {
-    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    Digester.hex(.sha256, of: bytes)
 }
 
 struct CutConnection: Error {}
@@ -248,13 +248,13 @@ struct TestServer: Sendable {
         // Upload sink: answers the SHA-256 and size of what arrived, and an ETag.
         for method in [HTTPRequest.Method.put, .post] {
             router.on("upload", method: method) { request, _ -> Response in
-                var hasher = SHA256()
+                var hasher = Digester(.sha256)
                 var count = 0
                 for try await buffer in request.body {
-                    buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                    buffer.withUnsafeReadableBytes { hasher.update($0) }
                     count += buffer.readableBytes
                 }
-                let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+                let digest = hasher.hexDigest()
                 return Response(status: .ok, headers: [.eTag: "\"\(digest)\""],
                                 body: .init(byteBuffer: ByteBuffer(string: "\(request.method) \(count) \(digest)")))
             }

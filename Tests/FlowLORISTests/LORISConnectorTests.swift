@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import FlowConnector
 import FlowConnectorTesting
@@ -19,7 +19,6 @@ func withLORIS(candidates: Int = 3, filesPerVisit: ClosedRange<Int> = 9...9, api
 
 func selection(_ filters: [Selection.Filter] = []) -> Selection { Selection(name: "s", source: "loris", filters: filters) }
 func anyOf(_ values: [String]) -> Matcher { .anyOf(values.map { .glob(Glob($0)) }) }
-func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 
 /// The nine scan types of a 9-file visit, in the sandbox's order.
 let nineTypes = ["t1w", "t2w", "FLAIR", "dwi65", "bold", "asl", "fieldmap", "MP2RAGE", "qT2star"]
@@ -116,7 +115,7 @@ let nineTypes = ["t1w", "t2w", "FLAIR", "dwi65", "bold", "asl", "fieldmap", "MP2
             let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/x.part"))
             #expect((1000...5000).contains(bytes.count))
             #expect(result.fileSize == Int64(bytes.count))
-            #expect(result.checksum(.sha256) == hex(SHA256.hash(data: bytes)))
+            #expect(result.checksum(.sha256) == Digester.hex(.sha256, of: bytes))
 
             let qc = try JSONSerialization.jsonObject(with: Data(try await connector.extra("qc", of: item))) as? [String: Any]
             let qcMeta = try #require(qc?["Meta"] as? [String: Any])

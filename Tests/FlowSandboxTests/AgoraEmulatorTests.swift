@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -116,7 +116,7 @@ struct AgoraEmulatorTests {
             #expect(status == 200)
             #expect(headers["content-length"] == "3000")
             #expect(Array(body) == emulator.datafileBytes(id))
-            #expect(Insecure.SHA1.hash(data: body).map { String(format: "%02x", $0) }.joined() == file["sha1"] as? String)
+            #expect(Digester.hex(.sha1, of: body) == file["sha1"] as? String)
             #expect(headers["etag"] == "\"\(file["sha1"] as! String)\"")
             let (partial, ph, pb) = try await c.send("GET", "/api/v1/datafile/\(id)/download/", headers: ["Range": "bytes=1000-"])
             #expect(partial == 206)
@@ -182,7 +182,7 @@ struct AgoraEmulatorTests {
             let rows = try #require(result["datafiles"] as? [[String: Any]])
             #expect(Set(rows.compactMap { $0["path"] as? String }) == ["dir/big.bin", "dir/a.txt", "dir/b.txt"])
             let bigRow = try #require(rows.first { $0["path"] as? String == "dir/big.bin" })
-            #expect(bigRow["sha1"] as? String == Insecure.SHA1.hash(data: big).map { String(format: "%02x", $0) }.joined())
+            #expect(bigRow["sha1"] as? String == Digester.hex(.sha1, of: big))
             #expect(emulator.datafileBytes(bigRow["id"] as! Int) == big)
             // Uploading into a completed package is refused.
             #expect(try await c.multipart("/api/v1/import/\(id)/upload/", fields: [

@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import Testing
 @testable import FlowSandbox
@@ -83,7 +83,7 @@ func rawExchangeBlocking(port: Int, _ request: String, timeout: Double, limit: I
     return received
 }
 
-func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+func sha256Hex(_ data: Data) -> String { Digester.hex(.sha256, of: data) }
 
 func hostileConfiguration() -> SandboxConfiguration {
     var c = SandboxConfiguration()
@@ -146,7 +146,7 @@ struct HostileEmulatorTests {
         let fetched = try await curl(fileURL(sb, "good-03"))
         #expect(fetched.status == 200)
         #expect(sha256Hex(fetched.body) == good["sha256"] as? String)
-        #expect(Insecure.MD5.hash(data: fetched.body).map { String(format: "%02x", $0) }.joined() == good["md5"] as? String)
+        #expect(Digester.hex(.md5, of: fetched.body) == good["md5"] as? String)
     }
 
     @Test func listingsNeedALoginAndFollowXNATsShape() async throws {

@@ -227,8 +227,8 @@ struct SandboxProtocolTests {
     }
 }
 
-import Crypto
-func md5(_ d: Data) -> [UInt8] { Array(Insecure.MD5.hash(data: d)) }
+import FlowFiles
+func md5(_ d: Data) -> [UInt8] { var digester = Digester(.md5); digester.update(d); return digester.finalize() }
 
 /// Runs /usr/bin/curl; returns its exit status and stdout.
 func curl(_ args: [String]) throws -> (Int32, String) {

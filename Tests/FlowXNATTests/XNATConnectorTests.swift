@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import FlowConnector
 import FlowConnectorTesting
@@ -188,7 +188,7 @@ func temporaryDirectory() throws -> String {
 
             let first = try await connector.upload(file, into: into, overwrite: false)
             #expect(first.transferred)
-            #expect(first.item.checksum(.md5) == hex(Insecure.MD5.hash(data: content)))
+            #expect(first.item.checksum(.md5) == Digester.hex(.md5, of: content))
             #expect(first.item.id.hasSuffix("/scans/1/resources/LOBES/files/derived/lobes.nii.gz"))
             let received = sandbox.stats(.xnat).bytesReceived
 
@@ -214,7 +214,7 @@ func temporaryDirectory() throws -> String {
             let replaced = try await connector.upload(changed, into: into, overwrite: true)
             #expect(replaced.transferred)
             #expect(replaced.item.size == 7)
-            #expect(replaced.item.checksum(.md5) == hex(Insecure.MD5.hash(data: Data("changed".utf8))))
+            #expect(replaced.item.checksum(.md5) == Digester.hex(.md5, of: Data("changed".utf8)))
         }
     }
 }

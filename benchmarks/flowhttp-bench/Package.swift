@@ -6,16 +6,14 @@ import PackageDescription
 
 let package = Package(
     name: "flowhttp-bench",
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
-    ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
         .target(name: "FlowModel", path: "Sources/FlowModel", exclude: ["README.md"]),
         .target(name: "CFileSystem", path: "Sources/CFileSystem", exclude: ["README.md"]),
-        .target(name: "FlowFiles", dependencies: ["CFileSystem", .product(name: "Crypto", package: "swift-crypto")],
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto"),
+        .target(name: "FlowFiles", dependencies: ["CFileSystem", "COpenSSL"],
                 path: "Sources/FlowFiles", exclude: ["README.md"]),
-        .target(name: "FlowHTTP", dependencies: ["CCurl", "FlowFiles", "FlowModel", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "FlowHTTP", dependencies: ["CCurl", "FlowFiles", "FlowModel"],
                 path: "Sources/FlowHTTP", exclude: ["README.md"]),
         .executableTarget(name: "flowhttp-bench", dependencies: ["FlowHTTP", "FlowFiles"]),
     ]

@@ -9,20 +9,21 @@ let package = Package(
     name: "plan-bench",
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         .target(name: "FlowModel", exclude: ["README.md"]),
         .target(name: "FlowJobFile", dependencies: ["FlowModel", "Yams"], exclude: ["README.md"]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl"),
-        .target(name: "FlowHTTP", dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")],
-                exclude: ["README.md"]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
+        .target(name: "CFileSystem", exclude: ["README.md"]),
+        .target(name: "FlowFiles", dependencies: ["CFileSystem", "COpenSSL"], exclude: ["README.md"]),
+        .target(name: "FlowHTTP", dependencies: ["CCurl", "FlowFiles", "FlowModel"], exclude: ["README.md"]),
         // Dependencies as in the root Package.swift.
         .target(name: "FlowConnector", dependencies: [
-            "FlowModel", "FlowHTTP", .product(name: "DequeModule", package: "swift-collections"),
+            "FlowFiles", "FlowModel", "FlowHTTP", .product(name: "DequeModule", package: "swift-collections"),
         ], exclude: ["README.md"]),
-        .target(name: "FlowLocal", dependencies: ["FlowConnector"], exclude: ["README.md"]),
+        .target(name: "FlowLocal", dependencies: ["FlowFiles", "FlowConnector", "FlowModel"], exclude: ["README.md"]),
         .target(name: "FlowPlanner", dependencies: ["FlowModel", "FlowConnector"], exclude: ["README.md"]),
         .executableTarget(name: "plan-bench", dependencies: ["FlowJobFile", "FlowLocal", "FlowPlanner"]),
     ]

@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import Hummingbird
 import NIOCore

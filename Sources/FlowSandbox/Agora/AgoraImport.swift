@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import Hummingbird
 import NIOCore
@@ -91,7 +91,7 @@ extension AgoraEmulator {
         }
         // Optional per-chunk SHA-256 (`flowFileContentHash` in Python, `flowChunkHash` in Go).
         if let expected = (fields["flowFileContentHash"] ?? fields["flowChunkHash"])?.lowercased(), !expected.isEmpty,
-           FileBody.hex(SHA256.hash(data: bytes)) != expected {
+           Digester.hex(.sha256, of: bytes) != expected {
             return badRequest("chunk \(number) of \(path) does not match its hash")
         }
         let totalSize = fields["flowTotalSize"].flatMap(Int64.init) ?? Int64(bytes.count)
@@ -195,7 +195,7 @@ extension AgoraEmulator {
             }
             var rows: [JSON] = []
             for (path, bytes) in files {
-                let sha1 = FileBody.hex(Insecure.SHA1.hash(data: bytes))
+                let sha1 = Digester.hex(.sha1, of: bytes)
                 let name = String(path.split(separator: "/").last ?? Substring(path))
                 // The same file already at the target is not imported twice.
                 let candidates: [AgoraDataset]

@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import Hummingbird
 import NIOCore
@@ -75,14 +75,14 @@ extension AgoraEmulator {
     /// Lowercase hex SHA-1 of a datafile's bytes, computed once per datafile.
     func sha1(_ f: AgoraDatafile) -> String {
         if let hit = sha1Cache.withLock({ $0[f.id] }) { return hit }
-        var hasher = Insecure.SHA1()
+        var hasher = Digester(.sha1)
         var offset: Int64 = 0
         while offset < f.body.size {
             let chunk = f.body.chunk(offset: offset, length: 1 << 20)
-            hasher.update(data: chunk.readableBytesView)
+            hasher.update(chunk.readableBytesView)
             offset += Int64(chunk.readableBytes)
         }
-        let digest = FileBody.hex(hasher.finalize())
+        let digest = hasher.hexDigest()
         sha1Cache.withLock { $0[f.id] = digest }
         return digest
     }

@@ -1,5 +1,5 @@
 import Foundation
-import Crypto
+import FlowFiles
 import NIOCore
 import Synchronization
 
@@ -66,18 +66,18 @@ public enum FileBody: Sendable {
     public var md5: String {
         switch self {
         case .stored(let b):
-            return FileBody.hex(Insecure.MD5.hash(data: b.readableBytesView))
+            return Digester.hex(.md5, of: b.readableBytesView)
         case .synthetic(let key, let size):
             let k = DigestKey(key: key, size: size)
             if let hit = FileBody.md5Cache.withLock({ $0[k] }) { return hit }
-            var hasher = Insecure.MD5()
+            var hasher = Digester(.md5)
             var offset: Int64 = 0
             while offset < size {
                 let c = chunk(offset: offset, length: 1 << 20)
-                hasher.update(data: c.readableBytesView)
+                hasher.update(c.readableBytesView)
                 offset += Int64(c.readableBytes)
             }
-            let digest = FileBody.hex(hasher.finalize())
+            let digest = hasher.hexDigest()
             FileBody.md5Cache.withLock { $0[k] = digest }
             return digest
         }

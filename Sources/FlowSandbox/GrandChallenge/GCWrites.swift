@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import Hummingbird
 import NIOCore
@@ -116,7 +116,7 @@ extension GrandChallengeEmulator {
 
     /// The ETag S3 gives a part: its quoted MD5.
     static func etag(_ bytes: ByteBuffer) -> String {
-        "\"" + FileBody.hex(Insecure.MD5.hash(data: bytes.readableBytesView)) + "\""
+        "\"" + Digester.hex(.md5, of: bytes.readableBytesView) + "\""
     }
 
     /// `PUT /storage/uploads/<pk>/<s3_upload_id>/<part>?X-Amz-Signature=...`: the presigned part

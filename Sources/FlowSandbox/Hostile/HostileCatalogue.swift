@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 
 /// What flowctl must do with one hostile item (Hostile/README.md, "Catalogue").
@@ -300,11 +300,11 @@ extension HostileCatalogue {
     /// sha256 and MD5 of the resource's honest bytes.
     func json() -> JSON {
         let files: [JSON] = files.map { f in
-            var sha = SHA256()
+            var sha = Digester(.sha256)
             var offset: Int64 = 0
             while offset < f.size {
                 let chunk = f.body.chunk(offset: offset, length: 1 << 20)
-                sha.update(data: chunk.readableBytesView)
+                sha.update(chunk.readableBytesView)
                 offset += Int64(chunk.readableBytes)
             }
             return .object([("slug", .string(f.slug)), ("name", .string(f.name)), ("subject", .string(f.subject)),

@@ -1,4 +1,4 @@
-import Crypto
+import FlowFiles
 import Foundation
 import Hummingbird
 import NIOCore
@@ -20,7 +20,6 @@ public final class LORISEmulator: PlatformEmulator {
     let legacyDev: Bool
     /// HS256 key bytes, random per run (SymmetricKey itself is not Sendable).
     private let jwtKeyBytes: [UInt8]
-    private var jwtKey: SymmetricKey { SymmetricKey(data: jwtKeyBytes) }
     private let logins = Mutex<(failures: [String: [Date]], lockedUntil: [String: Date])>(([:], [:]))
     /// Tokens carry the generation they were issued in (a `gen` claim); `expireTokens` starts a new one.
     private let tokenGeneration = Mutex(0)
@@ -107,7 +106,7 @@ public final class LORISEmulator: PlatformEmulator {
         var headers: HTTPFields = [:]
         if legacy { headers[.accessControlAllowOrigin] = "*" }
         if status == .ok, let req, req.method == .get || req.method == .head {
-            let etag = FileBody.hex(Insecure.MD5.hash(data: Array(text.utf8)))
+            let etag = Digester.hex(.md5, of: Array(text.utf8))
             headers[.eTag] = etag
             if let inm = req.header("If-None-Match"), FileServer.matches(inm, etag) {
                 return Response(status: .notModified, headers: headers)
@@ -154,7 +153,7 @@ public final class LORISEmulator: PlatformEmulator {
                                   ("exp", .int(Int64(now + lifetime))), ("user", .string(user)),
                                   ("gen", .int(Int64(tokenGeneration.withLock { $0 })))]).serialized()
         let signingInput = LORISEmulator.base64url(Data(header.utf8)) + "." + LORISEmulator.base64url(Data(claims.utf8))
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: jwtKey)
+        let mac = Digester.hmacSHA256(key: jwtKeyBytes, data: Array(signingInput.utf8))
         return signingInput + "." + LORISEmulator.base64url(Data(mac))
     }
 
@@ -165,7 +164,7 @@ public final class LORISEmulator: PlatformEmulator {
         guard parts.count >= 2 else { return false }
         let token = parts[1].split(separator: ".").map(String.init)
         guard token.count == 3, let sig = LORISEmulator.unbase64url(token[2]) else { return false }
-        guard HMAC<SHA256>.isValidAuthenticationCode(sig, authenticating: Data((token[0] + "." + token[1]).utf8), using: jwtKey),
+        guard Digester.constantTimeEqual([UInt8](sig), Digester.hmacSHA256(key: jwtKeyBytes, data: Array((token[0] + "." + token[1]).utf8))),
               let payload = LORISEmulator.unbase64url(token[1]),
               let claims = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
               let exp = (claims["exp"] as? NSNumber)?.doubleValue, let iat = (claims["iat"] as? NSNumber)?.doubleValue else { return false }
