@@ -6,10 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 job="${1:-jobs/covid-lobes.yml}"
 bash scripts/setup.sh
+# One debug build of both products: the demo moves a few MiB, and a debug build compiles in
+# about half the time of a release build (benchmarks/RESULTS.md, "First run"). For real pulls,
+# `scripts/install.sh` or `swift build -c release`.
 echo "demo: building flowctl and flowctl-sandbox (the first build takes a few minutes)" >&2
-swift build -c release --product flowctl >&2
-swift build -c release --product flowctl-sandbox >&2
-bin=.build/release
+swift build >&2
+bin=.build/debug
 
 env_file=$(mktemp)
 "$bin/flowctl-sandbox" serve --print-env >"$env_file" 2>/dev/null &
