@@ -111,6 +111,8 @@ public enum PlanRenderer {
         case .tag: return "tag \(task.item?.id ?? "?") with \(task.parameters["tags"] ?? "")"
         case .run: return "run \(task.parameters["target"] ?? "?") on \(task.item?.id ?? "?")"
         case .wait: return "wait for \(task.item?.id ?? "?")"
+        case .convert:
+            return "\(task.parameters["tool"] ?? "convert") \(task.parameters["input"] ?? "?") (\(task.dependsOn.count) file(s)) -> \(task.path ?? "?")"
         }
     }
 
