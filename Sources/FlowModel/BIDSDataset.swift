@@ -64,7 +64,19 @@ public struct BIDSDataset: Sendable, Hashable {
     /// The documents, by path relative to the dataset root.
     public func documents() -> [(path: String, bytes: [UInt8])] {
         [("dataset_description.json", datasetDescription()), ("participants.tsv", participantsTSV()),
-         ("participants.json", participantsJSON()), (".bidsignore", Array((Self.ignored.joined(separator: "\n") + "\n").utf8))]
+         ("participants.json", participantsJSON()), ("README.md", readme()),
+         (".bidsignore", Array((Self.ignored.joined(separator: "\n") + "\n").utf8))]
+    }
+
+    /// The dataset's README: where it came from and how to pull it again.
+    func readme() -> [UInt8] {
+        var text = "# \(name)\n\n"
+        if let jobDescription { text += jobDescription + "\n\n" }
+        text += "Pulled by flowctl \(flowctlVersion) with the job `\(jobPath)`"
+        text += sourceURLs.isEmpty ? ".\n" : " from " + sourceURLs.map { "<\($0)>" }.joined(separator: ", ") + ".\n"
+        text += "Run the job again (`flowctl run \(jobPath)`) to bring it up to date; `flowctl verify` checks every file\n"
+            + "against `flowctl-manifest.json`. \(participants.count) participant(s).\n"
+        return Array(text.utf8)
     }
 
     /// Keys in byte order, as `JSONWriter` wants them.

@@ -39,14 +39,14 @@ extension EndToEnd {
         return errors
     }
 
-    /// What pybids' BIDSLayout finds: subjects, sessions, datatypes, runs, suffixes.
+    /// What pybids' BIDSLayout finds among the images: subjects, sessions, datatypes, runs, suffixes.
     static func layout(_ dataset: String) throws -> [String: [String]] {
         let script = """
             import json, sys
             from bids import BIDSLayout
             l = BIDSLayout(sys.argv[1], validate=True)
-            print(json.dumps({k: sorted(str(v) for v in l.get(return_type='id', target=k)) for k in
-                              ['subject', 'session', 'datatype', 'run', 'suffix']}))
+            print(json.dumps({k: sorted(str(v) for v in l.get(return_type='id', target=k, extension='.nii.gz'))
+                              for k in ['subject', 'session', 'datatype', 'run', 'suffix']}))
             """
         let result = try run(try Self.venv() + "/bin/python", ["-c", script, dataset])
         #expect(result.status == 0, "pybids: \(result.stderr.suffix(2000))")
@@ -71,7 +71,7 @@ extension EndToEnd {
         let result = try flowctl(["run", workspace.job("xnat-bids.yml"), "-q"], environment: sandbox.environment)
         #expect(result.status == 0, "\(result.stderr)")
         let out = workspace.root + "/out/xnat-bids"
-        for document in ["dataset_description.json", "participants.tsv", "participants.json", ".bidsignore"] {
+        for document in ["dataset_description.json", "participants.tsv", "participants.json", "README.md", ".bidsignore"] {
             #expect(FileManager.default.fileExists(atPath: out + "/" + document), "\(document)")
         }
         #expect(try Self.validate(out) == [])

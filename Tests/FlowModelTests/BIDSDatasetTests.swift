@@ -29,5 +29,6 @@ import FlowModel
         #expect(documents["participants.json"]?.contains("\"Levels\"") == true)
         #expect(documents["participants.json"]?.contains("\"age\"") == false)
         #expect(documents[".bidsignore"] == "flowctl-manifest.json\n*.part\n")
+        #expect(documents["README.md"]?.contains("Pulled by flowctl 0.1.0 with the job `jobs/pull.yml` from <https://loris.example.org>") == true)
     }
 }
