@@ -81,14 +81,14 @@ extension Executor {
                 throw ConnectorError.local("cannot move \(file) into \(folder): \(String(cString: strerror(errno)))")
             }
             let sha = try await FileDigest.compute(path: destination)[.sha256]
-            files.append(TaskRecord(id: "\(task.id)#\(file)", action: task.action, kind: "converted-file", state: .done,
+            // Journaled as a remote job's result files are (`output-file`): `status` counts them apart.
+            files.append(TaskRecord(id: "\(task.id)#\(file)", action: task.action, kind: "output-file", state: .done,
                                     size: FileStat.size(destination), sha256: sha, source: task.item?.source,
                                     remoteID: "\(tool):\(input)", destination: destination, finishedAt: Date().timeIntervalSince1970,
                                     durable: false, bootID: BootIdentity.current))
         }
         // What the conversion was made from: a re-run converts again only when this changes.
         record.remoteVersion = task.parameters["fingerprint"]
-        record.size = files.first { $0.destination?.hasSuffix(".nii.gz") == true }?.size
         record.finishedAt = Date().timeIntervalSince1970
         return .done(record, outputs: [], transferred: 0, resumed: false, retries: retries, wroteFile: true, files: files)
     }

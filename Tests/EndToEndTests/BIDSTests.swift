@@ -122,6 +122,10 @@ extension EndToEnd {
         #expect(manifest.contains("sub-SUBJ001_ses-SUBJ001MR1_run-2_dwi.bvec"))
         let verify = try flowctl(["verify", out])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        // status counts tasks as run does: 64 downloads and 16 conversions; converted files apart.
+        let status = try flowctl(["status", job, "--format", "json"], environment: env)
+        let journal = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect(journal["done"] as? Int == 80, "\(status.stdout)")
 
         // A re-run converts nothing.
         let again = try flowctl(["run", job, "-q", "--events", "json"], environment: env)
