@@ -55,6 +55,23 @@ import Testing
         #expect(NIfTI.gzipped(scan, description: "DWI") == NIfTI.gzipped(XNATImages.scan(type: "DWI_ALFA1", dicomFiles: 14, key: 42), description: "DWI"))
     }
 
+    /// Padded to the size the sandbox draws with empty stored blocks: it inflates to the same image.
+    @Test func niftiFilesArePaddedWithoutChangingTheImage() throws {
+        let scan = XNATImages.scan(type: "T1", dicomFiles: 4, key: 3)
+        let body = XNATImages.niftiFile(suffix: "T1.nii.gz", scan: scan, description: "T1", size: 200_000, key: 5)
+        #expect(body.size > 199_990 && body.size <= 200_000)
+        let bytes = body.allBytes()
+        #expect(bytes.count == Int(body.size))
+        #expect(try Self.gunzipStored(bytes) == NIfTI.image(scan, description: "T1"))
+        // Any range is the same bytes as the whole file's.
+        var middle = body.chunk(offset: 300, length: 70_000)
+        #expect(middle.readBytes(length: middle.readableBytes) == Array(bytes[300..<70_300]))
+        var end = body.chunk(offset: body.size - 20, length: 20)
+        #expect(end.readBytes(length: 20) == Array(bytes.suffix(20)))
+        let small = XNATImages.niftiFile(suffix: "T1.nii.gz", scan: scan, description: "T1", size: 10, key: 5)
+        #expect(small.allBytes() == Gzip.stored(NIfTI.image(scan, description: "T1")))
+    }
+
     @Test func dicomFilesArePart10SeriesPaddedToTheirListedSize() throws {
         let scan = XNATImages.scan(type: "DWI_ALFA1", dicomFiles: 4, key: 7)
         let series = XNATImages.series(subject: "SUBJ_001", session: "SUBJ_001_MR1", date: "2024-02-03", scanID: "2", description: "DWI")

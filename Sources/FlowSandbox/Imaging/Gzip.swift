@@ -4,24 +4,34 @@
 enum Gzip {
     /// `bytes` as one gzip member of stored blocks (mtime 0: the same bytes every time).
     static func stored(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3]
-        out.reserveCapacity(bytes.count + 32 + bytes.count / 65535 * 5)
+        let (head, tail) = storedParts(bytes)
+        return head + tail
+    }
+
+    /// The member of `stored` in two parts: `head` (the gzip header and the data in non-final
+    /// stored blocks) and `tail` (an empty final block, the CRC-32 and the size). Any number of
+    /// empty stored blocks (`emptyBlock`, 5 bytes each, inflating to nothing) may go between
+    /// them: that is how an image is padded to a size without changing what it inflates to.
+    static func storedParts(_ bytes: [UInt8]) -> (head: [UInt8], tail: [UInt8]) {
+        var head: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3]
+        head.reserveCapacity(bytes.count + 16 + bytes.count / 65535 * 5)
         var offset = 0
-        repeat {
+        while offset < bytes.count {
             let length = min(65535, bytes.count - offset)
-            let final: UInt8 = offset + length == bytes.count ? 1 : 0
-            out.append(final)  // BFINAL, BTYPE 00 (stored), then aligned to a byte
-            out.append(contentsOf: DataWriter.le(UInt16(length)))
-            out.append(contentsOf: DataWriter.le(~UInt16(length)))
-            out.append(contentsOf: bytes[offset..<(offset + length)])
+            head.append(0)  // BFINAL 0, BTYPE 00 (stored), then aligned to a byte
+            head.append(contentsOf: DataWriter.le(UInt16(length)))
+            head.append(contentsOf: DataWriter.le(~UInt16(length)))
+            head.append(contentsOf: bytes[offset..<(offset + length)])
             offset += length
-        } while offset < bytes.count
+        }
         var crc = CRC32()
         crc.update(bytes)
-        out.append(contentsOf: DataWriter.le(crc.value))
-        out.append(contentsOf: DataWriter.le(UInt32(truncatingIfNeeded: bytes.count)))
-        return out
+        let tail = [1, 0, 0, 0xFF, 0xFF] + DataWriter.le(crc.value) + DataWriter.le(UInt32(truncatingIfNeeded: bytes.count))
+        return (head, tail)
     }
+
+    /// An empty, non-final stored block: inflates to nothing.
+    static let emptyBlock: [UInt8] = [0, 0, 0, 0xFF, 0xFF]
 }
 
 /// Little-endian bytes of fixed-width values, for the binary formats the sandbox writes.

@@ -18,23 +18,32 @@ enum XNATImages {
         return .structural(slices: n, key: key)
     }
 
-    /// The bytes of a file of the NIFTI resource, by its suffix (`DWI_ALFA1.nii.gz`, `.bval`, `.bvec`).
-    static func niftiFile(suffix: String, scan: SyntheticScan, description: String, key: UInt64) -> FileBody {
+    /// The bytes of a file of the NIFTI resource, by its suffix (`DWI_ALFA1.nii.gz`, `.bval`,
+    /// `.bvec`). The image is padded to about `size` bytes with empty stored deflate blocks,
+    /// which inflate to nothing: readers see the same small image, and transfers the size the
+    /// sandbox's `--file-size` asks for. The gradient tables are their natural size.
+    static func niftiFile(suffix: String, scan: SyntheticScan, description: String, size: Int64, key: UInt64) -> FileBody {
         if suffix.hasSuffix(".bval") { return .stored(ByteBuffer(string: scan.bval)) }
         if suffix.hasSuffix(".bvec") { return .stored(ByteBuffer(string: scan.bvec)) }
-        let head = GeneratedBytes { NIfTI.gzipped(scan, description: description) }
-        return .generated(head, key: key, size: Int64(head.count))
+        let parts = { @Sendable in Gzip.storedParts(NIfTI.image(scan, description: description)) }
+        let (head, tail) = parts()
+        let blocks = max(0, (size - Int64(head.count + tail.count)) / Int64(Gzip.emptyBlock.count))
+        let block = Gzip.emptyBlock
+        return PaddedFile(headCount: head.count, padding: blocks * Int64(block.count), tailCount: tail.count,
+                          head: { parts().head },
+                          pad: { offset, count in (0..<count).map { block[Int((offset + Int64($0)) % Int64(block.count))] } },
+                          tail: { parts().tail }).body(key: key)
     }
 
     /// The bytes of DICOM file `index` of a scan's series, padded (a trailing DataSetTrailingPadding
-    /// element, which readers skip) to about `size` bytes: transfers keep the sizes the sandbox's
-    /// `--file-size` asks for, so resume and slow-body tests still have bodies to cut.
+    /// element of synthetic bytes, which readers skip) to about `size` bytes, for the same reason.
     static func dicomFile(index: Int, scan: SyntheticScan, series: DICOM.Series, size: Int64, key: UInt64) -> FileBody {
-        let plain = GeneratedBytes { DICOM.file(scan, series: series, index: index) }
-        let padding = (size - Int64(plain.count) - 12) & ~1
-        guard padding >= 2 else { return .generated(plain, key: key, size: Int64(plain.count)) }
-        let head = GeneratedBytes { DICOM.file(scan, series: series, index: index) + DICOM.paddingHeader(length: padding) }
-        return .generated(head, key: key, size: Int64(head.count) + padding)
+        let plain = DICOM.file(scan, series: series, index: index).count
+        let padding = max(0, (size - Int64(plain) - 12) & ~1)
+        let headCount = plain + (padding > 0 ? 12 : 0)
+        return PaddedFile(headCount: headCount, padding: padding, tailCount: 0,
+                          head: { DICOM.file(scan, series: series, index: index) + (padding > 0 ? DICOM.paddingHeader(length: padding) : []) },
+                          pad: PaddedFile.synthetic(key: key), tail: { [] }).body(key: key)
     }
 
     /// The patient of a subject: sex and age derived from its label (the emulated listing has none).

@@ -140,6 +140,7 @@ struct XNATData: Sendable {
             let niftiFiles = niftis.map { suffix in
                 XNATFile(path: "\(subject.label)_\(suffix)",
                          body: XNATImages.niftiFile(suffix: suffix, scan: scan, description: description,
+                                                    size: sizes.size(for: seed ^ stableHash("\(label)/\(scanID)/NIFTI/\(suffix)")),
                                                     key: seed ^ stableHash("image:\(label)/\(scanID)/NIFTI/\(suffix)")),
                          modified: XNATData.epoch, format: "NIFTI", content: "RAW", tags: "")
             }
