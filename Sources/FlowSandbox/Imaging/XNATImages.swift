@@ -31,7 +31,13 @@ enum XNATImages {
         let block = Gzip.emptyBlock
         return PaddedFile(headCount: head.count, padding: blocks * Int64(block.count), tailCount: tail.count,
                           head: { parts().head },
-                          pad: { offset, count in (0..<count).map { block[Int((offset + Int64($0)) % Int64(block.count))] } },
+                          pad: { offset, count in
+                              // The block from where `offset` falls in it, doubled until long enough.
+                              let phase = Int(offset % Int64(block.count))
+                              var out = Array(block[phase...] + block[..<phase])
+                              while out.count < count { out += out }
+                              return Array(out.prefix(count))
+                          },
                           tail: { parts().tail }).body(key: key)
     }
 
