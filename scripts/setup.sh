@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what flowctl needs to build on a fresh Debian machine (as root, or with sudo):
 # libcurl's headers (the CCurl system library), OpenSSL's libcrypto headers (digests and the
-# sandbox's certificates, through the libcrypto libcurl links) and SQLite's (the journal, through GRDB).
+# sandbox's certificates, through the libcrypto libcurl links), SQLite's (the journal, through
+# GRDB), and dcm2niix (the DICOM -> NIfTI converter that `convert: dcm2niix` runs).
 set -euo pipefail
 need=()
-for pkg in libcurl4-openssl-dev libssl-dev libsqlite3-dev; do
+for pkg in libcurl4-openssl-dev libssl-dev libsqlite3-dev dcm2niix; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

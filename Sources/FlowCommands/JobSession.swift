@@ -46,6 +46,15 @@ struct JobSession {
         return JobSession(job: job, jobPath: path, baseDirectory: base, connectors: connectors)
     }
 
+    /// A converter the job names but this machine lacks fails `plan` and `run` before any
+    /// listing, not half-way through a run.
+    func requireConverters() throws {
+        let missing = Converter.missing(in: job)
+        guard !missing.isEmpty else { return }
+        for message in missing { Console.error("\(jobPath): error: \(message)") }
+        throw ExitCode(1)
+    }
+
     /// Local folders and CA bundles given relative to the job file.
     static func resolvingPaths(of spec: SourceSpec, against base: String) -> SourceSpec {
         var spec = spec

@@ -40,6 +40,7 @@ struct Plan: AsyncParsableCommand {
 
     func run() async throws {
         let session = try JobSession.open(options)
+        try session.requireConverters()
         let plan: FlowPlanner.Plan
         var drift = Drift()
         var matchedNothing = false

@@ -40,6 +40,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let session = try JobSession.open(options)
+        try session.requireConverters()
         // From the first moment: SIGTERM (Slurm's and Kubernetes' notice) is Ctrl-C, also while listing.
         let stopper = RunStopper()
         let signals = SignalTrap { stopper.stop() }
@@ -75,9 +76,16 @@ struct Run: AsyncParsableCommand {
             Console.error("error: \(error)")
             throw ExitCode(1)
         }
+        let datasets = BIDSFiles.datasets(of: plan, jobPath: session.jobPath, flowctlVersion: Flowctl.version)
         let (report, roots) = await execute(plan, session: session, journal: journal, journaled: journaled, stopper: stopper)
         signals.cancel()
-        writeManifests(roots: roots, session: session, files: report.written)
+        var written = report.written
+        for (root, dataset) in datasets.sorted(by: { $0.key < $1.key }) where FileManager.default.fileExists(atPath: root) {
+            do {
+                for file in try BIDSFiles.write(dataset, to: root) { written["bids:" + file.destination] = file }
+            } catch { Console.error("warning: cannot write the BIDS dataset files in \(root): \(error)") }
+        }
+        writeManifests(roots: roots, session: session, files: written)
         Console.error(RunSummary.text(report))
         // Everything the run leaves behind is written: the journal's last batch, the manifests,
         // the summary, the last event. Tearing down the curl threads and freeing the run's memory

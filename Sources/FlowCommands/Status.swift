@@ -27,7 +27,7 @@ struct Status: AsyncParsableCommand {
             throw ExitCode(1)
         }
         // Tasks, counted as `run` counts them; the files a remote job produced are rows of their
-        // own (`output-file`), counted apart.
+        // own (`output-file`), counted apart, as are the files a conversion wrote.
         let tasks = records.values.filter { $0.kind != "output-file" }
         let resultFiles = records.values.filter { $0.kind == "output-file" && $0.state == .done }
         let done = tasks.filter { $0.state == .done }
@@ -42,7 +42,7 @@ struct Status: AsyncParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             Console.out(String(decoding: data, as: UTF8.self))
         } else {
-            let results = resultFiles.isEmpty ? "" : ", \(resultFiles.count) result files of remote jobs"
+            let results = resultFiles.isEmpty ? "" : ", \(resultFiles.count) result files of remote jobs and conversions"
             Console.out("journal \(path)\n  \(done.count) tasks done\(results), \(bytes) bytes, \(failed.count) failed")
             for record in failed { Console.out("  failed \(record.id): \(record.error ?? "")") }
             Console.out("Run `flowctl plan \(options.job)` to see what is still pending.")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlowExecutor
 import FlowJobFile
 
 struct Validate: ParsableCommand {
@@ -21,12 +22,15 @@ struct Validate: ParsableCommand {
         for file in files {
             let result = loader.load(path: file)
             if !result.diagnostics.isEmpty { Console.error(result.rendered()) }
-            if result.errors.isEmpty {
+            // A converter the job names must be on this machine: said now, not half-way through a run.
+            let missing = result.job.map { Converter.missing(in: $0) } ?? []
+            for message in missing { Console.error("\(file): error: \(message)") }
+            if result.errors.isEmpty && missing.isEmpty {
                 let warnings = result.warnings.count
                 Console.out("\(file): valid" + (warnings > 0 ? " (\(warnings) warning\(warnings == 1 ? "" : "s"))" : ""))
             } else {
                 failed = true
-                let n = result.errors.count
+                let n = result.errors.count + missing.count
                 Console.error("\(file): \(n) error\(n == 1 ? "" : "s")")
             }
         }

@@ -83,7 +83,9 @@ public final class Executor: Sendable {
                                          batchSize: options.batchSize, batchSeconds: options.batchSeconds,
                                          syncSeconds: options.syncSeconds)
         // A worker takes a task only while its source has room: none waits on a busy source.
-        let state = RunState(graph: plan.graph, limits: connectors.mapValues(\.spec.concurrency), earlier: earlier,
+        var limits = connectors.mapValues(\.spec.concurrency)
+        for action in plan.job.actions { if let convert = action.convert { limits[ConvertSpec.lane(of: action.name)] = convert.concurrency } }
+        let state = RunState(graph: plan.graph, limits: limits, earlier: earlier,
                              committer: committer, events: events, keepGoing: options.keepGoing)
         running.withLock { $0 = state }
         if stopFlag.isSet { state.stop() }
@@ -206,6 +208,7 @@ public final class Executor: Sendable {
         case .wait: return try await wait(task, run: started, connector: connector, retries: retries, record: &record)
         case .downloadOutputs:
             return try await downloadOutputs(task, inputs: inputs, connector: connector, retries: retries, record: &record)
+        case .convert: return try await convert(task, retries: retries, record: &record)
         }
     }
 

@@ -42,6 +42,11 @@ public struct JournalState: CompletedWork {
         case .run: return "started in an earlier run"
         case .wait: return "finished in an earlier run"
         case .downloadOutputs: return "outputs downloaded in an earlier run"
+        case .convert:
+            // Converted from the same inputs, and its image is still there.
+            guard let fingerprint = task.parameters["fingerprint"], record.remoteVersion == fingerprint,
+                  let destination = task.destination, FileStat.size(destination) != nil else { return nil }
+            return "converted in an earlier run, inputs unchanged"
         }
     }
 

@@ -158,5 +158,12 @@ struct Schedule {
 
 extension PlannedTask {
     /// The source whose connector performs the task: an upload's destination, else the item's own.
-    var sourceName: String { kind == .upload ? (parameters["to"] ?? "") : (item?.source ?? "") }
+    var sourceName: String {
+        switch kind {
+        case .upload: return parameters["to"] ?? ""
+        // Conversions use this machine, not a server: a lane of their own, limited apart.
+        case .convert: return parameters["lane"] ?? ""
+        default: return item?.source ?? ""
+        }
+    }
 }

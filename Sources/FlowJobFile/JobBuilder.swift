@@ -290,11 +290,35 @@ struct JobBuilder {
         return spec
     }
 
+    // MARK: conversions
+
+    /// `convert: dcm2niix` or `convert: {tool: dcm2niix, concurrency: 2}`.
+    mutating func convertSpec(_ node: YNode) -> ConvertSpec? {
+        var spec = ConvertSpec()
+        let toolNode: YNode?
+        if node.scalar != nil {
+            toolNode = node
+        } else if mapping(node, "`convert`") != nil {
+            checkKeys(node, allowed: Keys.convert, context: "in `convert`")
+            toolNode = node["tool"]
+            if toolNode == nil { error("`convert` needs a `tool` (\(ConvertSpec.tools.joined(separator: ", ")))", node) }
+            if let n = node["concurrency"] { spec.concurrency = integer(n, "`concurrency`", min: 1) ?? spec.concurrency }
+        } else { return nil }
+        guard let toolNode, let tool = string(toolNode, "a converter") else { return nil }
+        guard ConvertSpec.tools.contains(tool) else {
+            let hint = Suggest.nearest(tool, in: ConvertSpec.tools).map { "; did you mean `\($0)`?" } ?? ""
+            error("unknown converter `\(tool)`\(hint) (flowctl knows \(ConvertSpec.tools.joined(separator: ", ")))", toolNode)
+            return nil
+        }
+        spec.tool = tool
+        return spec
+    }
+
     // MARK: layouts
 
     mutating func layout(named key: YNode, _ node: YNode) -> LayoutSpec? {
         guard let name = key.scalar else { return nil }
-        if name == LayoutSpec.bids.name { error("`bids` is the built-in BIDS layout; name yours differently", key) }
+        if name == LayoutSpec.bids.name { return bidsLayout(key, node) }
         var maps: [String: [String: String]] = [:]
         let templateNode: YNode
         if node.scalar != nil {
@@ -314,6 +338,28 @@ struct JobBuilder {
         } else { return nil }
         guard let template = template(templateNode) else { return nil }
         return LayoutSpec(name: name, template: template, maps: maps, location: key.location)
+    }
+
+    /// `layouts: {bids: {maps: {bids: {TYPE: datatype/suffix}}}}`: the built-in BIDS layout with
+    /// the job's own scan-type map (its path is not the job's to change).
+    mutating func bidsLayout(_ key: YNode, _ node: YNode) -> LayoutSpec? {
+        guard mapping(node, "layout `bids`") != nil else { return nil }
+        checkKeys(node, allowed: ["maps"], context: "in the built-in layout `bids` (only its `maps: {bids: ...}` can be set; name a layout of your own for another path)")
+        var table: [String: String] = [:]
+        if let mapsNode = node["maps"], mapping(mapsNode, "`maps`") != nil {
+            checkKeys(mapsNode, allowed: [BIDS.mapTable], context: "in the maps of layout `bids`")
+            if let tableNode = mapsNode[BIDS.mapTable], let entries = mapping(tableNode, "map `bids`") {
+                for (k, v) in entries {
+                    guard let type = k.scalar, let value = string(v, "a datatype/suffix") else { continue }
+                    if !BIDS.isMapping(value) {
+                        error("`\(value)` is not a BIDS datatype/suffix such as `anat/T1w` or `dwi/dwi`", v)
+                        continue
+                    }
+                    table[type] = value
+                }
+            }
+        }
+        return LayoutSpec.bids(maps: [BIDS.mapTable: table], location: key.location)
     }
 
     mutating func template(_ node: YNode) -> LayoutTemplate? {
@@ -475,6 +521,7 @@ struct JobBuilder {
             }
         }
         if let n = node["overwrite"] { action.overwrite = bool(n, "`overwrite`") ?? false }
+        if let n = node["convert"] { action.convert = convertSpec(n) }
         if let n = node["after"] { action.after = strings(n, "an action name") }
         if let n = node["wait"], mapping(n, "`wait`") != nil {
             checkKeys(n, allowed: Keys.wait, context: "in `wait`")

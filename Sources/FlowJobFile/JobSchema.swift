@@ -43,7 +43,13 @@ public enum JobSchema {
                 "sources": map(of: ref("source"), description: "Named connections to platforms."),
                 "select": map(of: ref("selection"), description: "Named selections: which items to take."),
                 "actions": map(of: ref("action"), description: "Named actions: download, upload, tag, run."),
-                "layouts": map(of: ["oneOf": [text, ref("layout")]], description: "Output path templates."),
+                "layouts": { () -> [String: Any] in
+                    var layouts = map(of: ["oneOf": [text, ref("layout")]], description: "Output path templates.")
+                    // `bids` is the built-in layout: the job may only extend its scan-type map.
+                    layouts["properties"] = ["bids": object(["maps": object(["bids": map(of: text,
+                        description: "scan type -> datatype/suffix, e.g. anat/T1w")])])]
+                    return layouts
+                }(),
             ] as [String: Any],
             "$defs": definitions(),
         ]
@@ -115,6 +121,11 @@ public enum JobSchema {
             case "overwrite": properties[key] = ["type": "boolean"]
             case "into": properties[key] = object(Dictionary(uniqueKeysWithValues: Keys.intoKeys.map { ($0, text as Any) }))
             case "wait": properties[key] = object(["timeout": scalar, "poll": scalar])
+            case "convert":
+                let tool: [String: Any] = ["enum": ConvertSpec.tools]
+                properties[key] = ["oneOf": [tool, object(["tool": tool, "concurrency": ["type": ["integer", "string"]]],
+                                                            required: ["tool"])],
+                                   "description": "Convert each scan's downloaded files on this machine (dcm2niix)."] as [String: Any]
             default: properties[key] = text
             }
         }

@@ -23,7 +23,8 @@ public enum Keys {
     public static let matcherOperators = ["regex", "not", "any", "all", "glob", "gt", "ge", "lt", "le"]
     public static let actionVerbs = ActionKind.allCases.map(\.rawValue)
     public static let actionCommon = ["to", "layout", "source", "into", "tags", "over", "input", "wait", "extras",
-                                      "overwrite", "after"]
+                                      "overwrite", "after", "convert"]
+    public static let convert = ["tool", "concurrency"]
     public static let wait = ["timeout", "poll"]
     public static let layout = ["path", "maps"]
     public static let downloadExtras = ["qc", "visit-metadata"]
@@ -37,7 +38,7 @@ public enum Keys {
     /// The keys an action of a given kind may use, besides its verb.
     public static func actionKeys(for kind: ActionKind) -> [String] {
         switch kind {
-        case .download: return ["to", "layout", "source", "extras", "after"]
+        case .download: return ["to", "layout", "source", "extras", "convert", "after"]
         case .upload: return ["to", "source", "into", "overwrite", "after"]
         case .tag: return ["source", "tags", "after"]
         case .runAlgorithm, .runTask: return ["source", "over", "input", "wait", "after"]

@@ -122,6 +122,10 @@ struct SemanticChecks {
         if action.to == nil {
             error("download action `\(action.name)` needs `to:` (the output folder)", action.location!)
         }
+        if action.convert != nil, case .outputs? = action.input {
+            error("`convert` works on a selection's files (a scan's DICOM series), not on another action's outputs",
+                  place(action: action, key: "convert"))
+        }
         let location = place(action: action, key: "layout")
         let layout: LayoutSpec
         switch action.layout {

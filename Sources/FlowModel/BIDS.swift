@@ -36,8 +36,18 @@ public enum BIDS {
         return kept.isEmpty ? "unknown" : kept
     }
 
-    /// BIDS datatype and suffix for a scan type or acquisition name.
-    public static func classify(_ type: String) -> (datatype: String, suffix: String) {
+    /// The map table of a layout that overrides `classify`: scan type -> `datatype/suffix`
+    /// (`layouts: {bids: {maps: {bids: {MYSEQ: anat/T2w}}}}`).
+    public static let mapTable = "bids"
+
+    /// BIDS datatype and suffix for a scan type or acquisition name: the layout's `bids` map
+    /// first (exact type), then the built-in rules; nil when neither places it (reported, never
+    /// guessed: a file under a made-up datatype fails every BIDS tool).
+    public static func classify(_ type: String, overrides: [String: String] = [:]) -> (datatype: String, suffix: String)? {
+        if let mapped = overrides[type] {
+            let parts = mapped.split(separator: "/", maxSplits: 1).map(String.init)
+            return parts.count == 2 ? (parts[0], parts[1]) : nil
+        }
         let t = type.lowercased()
         func has(_ words: String...) -> Bool { words.contains { t.contains($0) } }
         if has("dwi", "dti", "diff") { return ("dwi", "dwi") }
@@ -48,7 +58,17 @@ public enum BIDS {
         if has("t1", "mprage", "spgr") { return ("anat", "T1w") }
         if has("fieldmap", "fmap", "b0map") { return ("fmap", "fieldmap") }
         if has("pet") { return ("pet", "pet") }
-        if has("ct") { return ("ct", "ct") }
-        return ("other", label(type))
+        return nil
+    }
+
+    /// What the built-in rules map, for documentation and error messages.
+    public static let defaultRules = "DWI/DTI/diff -> dwi/dwi, BOLD/fMRI/rest/func -> func/task-rest_bold, "
+        + "FLAIR -> anat/FLAIR, T2star -> anat/T2starw, T2 -> anat/T2w, T1/MPRAGE/SPGR -> anat/T1w, "
+        + "fieldmap/fmap/B0map -> fmap/fieldmap, PET -> pet/pet"
+
+    /// Whether a `bids` map value names a datatype and a suffix (`anat/T1w`).
+    public static func isMapping(_ value: String) -> Bool {
+        let parts = value.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") } }
     }
 }

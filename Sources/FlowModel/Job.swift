@@ -231,6 +231,8 @@ public struct Action: Sendable {
     public var extras: [String]
     /// Upload: replace a remote file that differs.
     public var overwrite: Bool
+    /// Download: convert each group of downloaded files (a scan's DICOM series) on this machine.
+    public var convert: ConvertSpec?
     /// Actions that must finish first.
     public var after: [String]
     public var location: SourceLocation?
@@ -263,6 +265,26 @@ public struct Action: Sendable {
         if case .outputs(let producer) = input, !deps.contains(producer) { deps.append(producer) }
         return deps
     }
+}
+
+/// A local conversion of what a download fetched: one run of `tool` per group of files that the
+/// layout gives one name (a scan's DICOM series -> one NIfTI + JSON sidecar [+ bval/bvec]).
+public struct ConvertSpec: Sendable, Hashable {
+    /// The converters flowctl knows how to call.
+    public static let tools = ["dcm2niix"]
+    public var tool: String
+    /// Conversions running at once (they use this machine's cores, not a server's).
+    public var concurrency: Int
+    /// Where the downloaded originals are kept, inside the output folder (BIDS `sourcedata/`).
+    public static let sourceFolder = "sourcedata"
+
+    public init(tool: String = "dcm2niix", concurrency: Int = 2) {
+        self.tool = tool
+        self.concurrency = max(1, concurrency)
+    }
+
+    /// The scheduling lane of an action's conversions: limited apart from every source.
+    public static func lane(of action: String) -> String { "convert:" + action }
 }
 
 /// A download's layout: a named layout, the built-in `bids`, or a template written inline.

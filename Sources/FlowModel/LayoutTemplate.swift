@@ -120,10 +120,15 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
     public enum RenderError: Error, Sendable, Hashable, CustomStringConvertible {
         case missingField(String)
         case unsafe(String)
+        /// A scan type that neither the layout's `bids` map nor the built-in rules place.
+        case unplaceable(String)
         public var description: String {
             switch self {
             case .missingField(let f): return "the item has no `\(f)` (add `|default(...)`)"
             case .unsafe(let why): return "unsafe path: \(why)"
+            case .unplaceable(let type):
+                return "scan type \(ErrorText.quoted(type)) has no BIDS datatype; map it in the job: "
+                    + "`layouts: {bids: {maps: {bids: {\(ErrorText.quoted(type)): anat/T1w}}}}` (datatype/suffix)"
             }
         }
     }
@@ -155,12 +160,17 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
             case .field(let name, let filters, _):
                 var value = field(name) ?? BIDS.derived(name, field: field)
                 for filter in filters {
+                    if filter.name.hasPrefix("bids-"), filter.name != "bids-label", let type = value,
+                       BIDS.classify(type, overrides: maps[BIDS.mapTable] ?? [:]) == nil {
+                        throw .unplaceable(type)
+                    }
                     value = LayoutTemplate.apply(filter, to: value, maps: maps)
                 }
                 guard let value else { throw .missingField(name) }
                 // An empty folder field (a file at the top) renders as nothing; other fields must say something.
                 if value.isEmpty {
-                    if LayoutTemplate.isPathField(name) { continue }
+                    // So is an extension (a DICOM file often has none).
+                    if LayoutTemplate.isPathField(name) || name.hasSuffix(".ext") { continue }
                     throw .unsafe("`\(name)` is empty")
                 }
                 // A field value is one path component unless the field is itself a path.
@@ -189,8 +199,8 @@ public struct LayoutTemplate: Sendable, Hashable, CustomStringConvertible {
             guard let value else { return nil }
             return maps[filter.argument ?? ""]?[value] ?? value
         case "bids-label": return value.map(BIDS.label)
-        case "bids-datatype": return value.map { BIDS.classify($0).datatype }
-        case "bids-suffix": return value.map { BIDS.classify($0).suffix }
+        case "bids-datatype": return value.flatMap { BIDS.classify($0, overrides: maps[BIDS.mapTable] ?? [:])?.datatype }
+        case "bids-suffix": return value.flatMap { BIDS.classify($0, overrides: maps[BIDS.mapTable] ?? [:])?.suffix }
         default: return value
         }
     }
@@ -221,6 +231,21 @@ public struct LayoutSpec: Sendable, Hashable {
             "sub-{bids.subject|bids-label}/ses-{bids.session|bids-label}/{bids.type|bids-datatype}/"
                 + "sub-{bids.subject|bids-label}_ses-{bids.session|bids-label}"
                 + "{bids.run}_{bids.type|bids-suffix}{file.ext}"))
+
+    /// The built-in BIDS layout with the job's own `bids` map (scan type -> `datatype/suffix`).
+    public static func bids(maps: [String: [String: String]], location: SourceLocation? = nil) -> LayoutSpec {
+        LayoutSpec(name: bids.name, template: bids.template, maps: maps, location: location)
+    }
+
+    /// Whether this is the built-in BIDS layout (with or without the job's map): its output
+    /// folders get the dataset's own files (`BIDSDataset`).
+    public var isBIDS: Bool { name == LayoutSpec.bids.name && template == LayoutSpec.bids.template }
+
+    /// The path of what a conversion makes of an item, without extension (`{file.ext}` renders
+    /// empty): the converter adds `.nii.gz`, `.json`, `.bval`, `.bvec`.
+    public func renderStem(_ item: RemoteItem, renamed: inout [LayoutTemplate.Rename]) throws(LayoutTemplate.RenderError) -> String {
+        try template.render(field: { $0 == "file.ext" ? "" : item.field($0) }, maps: maps, renamed: &renamed)
+    }
 
     /// Renders the relative path of an item.
     public func render(_ fields: [String: String]) throws(LayoutTemplate.RenderError) -> String {

@@ -14,6 +14,8 @@ public enum TaskKind: String, Sendable, Hashable, Codable, CaseIterable {
     case wait
     /// Fetch the output files of a finished job (known only once it ends).
     case downloadOutputs = "download-outputs"
+    /// Convert the files some downloads fetched (a scan's DICOM series) with a local tool.
+    case convert
 }
 
 /// One node of the task graph: what to do with one item, and what must come first.

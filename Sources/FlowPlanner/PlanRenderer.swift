@@ -162,6 +162,8 @@ public enum PlanRenderer {
             return "tag \(type) \(named) with \(task.parameters["tags"] ?? "")"
         case .run: return "run \(task.parameters["target"] ?? "?") on \(item)"
         case .wait: return "wait for \(item)"
+        case .convert:
+            return "\(task.parameters["tool"] ?? "convert") \(task.parameters["input"] ?? "?") (\(task.dependsOn.count) file(s)) -> \(task.path ?? "?")"
         }
     }
 

@@ -231,7 +231,7 @@ public struct Planner: Sendable {
             var renamed: [LayoutTemplate.Rename] = []
             for item in inputs {
                 let path: String
-                do { path = try layout.render(item, renamed: &renamed) } catch {
+                do { path = try downloadPath(of: item, action: action, layout: layout, renamed: &renamed) } catch {
                     problems.append(PlanProblem(task: "\(action.name)/\(item.id)", reason: "\(error)"))
                     renamed.removeAll()
                     continue
@@ -258,7 +258,7 @@ public struct Planner: Sendable {
                                              path: extraPath, root: root, parameters: ["extra": extra]))
                 }
             }
-            guard !shared.isEmpty else { return tasks }
+            guard !shared.isEmpty else { return conversions(for: action, downloads: tasks, root: root) }
             var left = Set<String>()
             for (path, ids) in shared.sorted(by: { $0.key < $1.key }) {
                 for id in ids {
@@ -269,7 +269,7 @@ public struct Planner: Sendable {
                     left.insert(id)
                 }
             }
-            return tasks.filter { !left.contains($0.item?.id ?? "") }
+            return conversions(for: action, downloads: tasks.filter { !left.contains($0.item?.id ?? "") }, root: root)
         case .upload:
             return inputs.map { item in
                 var parameters = action.into
@@ -291,6 +291,65 @@ public struct Planner: Sendable {
         case .runAlgorithm, .runTask:
             return inputs.flatMap { runChain(action, item: $0, dependsOn: []) }
         }
+    }
+
+    /// Where a download puts an item: its layout's path, or, when the action converts, the
+    /// original under `sourcedata/<converted name>/<file name>` (one folder per conversion).
+    func downloadPath(of item: RemoteItem, action: Action, layout: LayoutSpec,
+                      renamed: inout [LayoutTemplate.Rename]) throws -> String {
+        guard action.convert != nil else { return try layout.render(item, renamed: &renamed) }
+        let stem = try layout.renderStem(item, renamed: &renamed)
+        let name = try SafePath.component(item.field("file.name") ?? item.id)
+        return ConvertSpec.sourceFolder + "/" + stem + "/" + name
+    }
+
+    /// The downloads, followed by one conversion per folder of originals when the action
+    /// converts: it waits for the folder's files, and runs again only when one of them changed
+    /// (its `fingerprint` covers every input's id, size, version and checksums).
+    func conversions(for action: Action, downloads: [PlannedTask], root: String) -> [PlannedTask] {
+        guard let convert = action.convert else { return downloads }
+        let prefix = ConvertSpec.sourceFolder + "/"
+        var groups: [String: [Int]] = [:]
+        var order: [String] = []
+        for i in downloads.indices where downloads[i].kind == .download {
+            guard let path = downloads[i].path, path.hasPrefix(prefix), let slash = path.lastIndex(of: "/") else { continue }
+            let stem = String(path[path.index(path.startIndex, offsetBy: prefix.count)..<slash])
+            if groups[stem] == nil { order.append(stem) }
+            groups[stem, default: []].append(i)
+        }
+        var conversions: [Int: PlannedTask] = [:]  // by the position of the group's last download
+        for stem in order {
+            let members = groups[stem]!.map { downloads[$0] }
+            let inputs = members.compactMap(\.item).sorted { $0.id < $1.id }
+            let fingerprint = Planner.fingerprint(inputs.map { item in
+                ([item.id, item.size.map(String.init) ?? "", item.version ?? ""]
+                    + item.checksums.map { "\($0.algorithm.rawValue):\($0.value)" }).joined(separator: "|")
+            })
+            conversions[groups[stem]!.last!] = (PlannedTask(id: "\(action.name)/\(stem)#convert", action: action.name, kind: .convert,
+                                     item: inputs.first, path: stem + ".nii.gz", root: root, dependsOn: members.map(\.id),
+                                     parameters: ["tool": convert.tool, "input": prefix + stem, "output": stem,
+                                                  "fingerprint": fingerprint, "lane": ConvertSpec.lane(of: action.name)]))
+        }
+        // Each conversion right after its scan's files, so a plan reads scan by scan.
+        var tasks: [PlannedTask] = []
+        tasks.reserveCapacity(downloads.count + conversions.count)
+        for i in downloads.indices {
+            tasks.append(downloads[i])
+            if let conversion = conversions[i] { tasks.append(conversion) }
+        }
+        return tasks
+    }
+
+    /// 64-bit FNV-1a of the lines, in hex: what a conversion's inputs were (not a security digest:
+    /// it tells a changed input from an unchanged one).
+    static func fingerprint(_ lines: [String]) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for line in lines {
+            for byte in line.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            hash = (hash ^ 0x0A) &* 0x0000_0100_0000_01B3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// A run and its wait for one input item.

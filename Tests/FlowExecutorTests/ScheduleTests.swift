@@ -60,6 +60,25 @@ import FlowModel
         #expect(schedule.isOver)
     }
 
+    /// Conversions run on this machine: their own lane, limited by `convert.concurrency`, and
+    /// never counted against the source their files came from.
+    @Test func conversionsHaveALaneOfTheirOwn() {
+        var graph = TaskGraph()
+        let item = RemoteItem(source: "xnat", id: "f", url: "x")
+        graph.add(PlannedTask(id: "get", action: "bids", kind: .download, item: item))
+        for id in ["c1", "c2", "c3"] {
+            graph.add(PlannedTask(id: id, action: "bids", kind: .convert, item: item,
+                                  parameters: ["lane": ConvertSpec.lane(of: "bids")]))
+        }
+        var schedule = Schedule(graph, limits: ["xnat": 1, ConvertSpec.lane(of: "bids"): 2])
+        #expect(schedule.take(.transfers) == 0)  // xnat's one slot
+        #expect(schedule.take(.transfers) == 1)  // conversions do not wait for xnat...
+        #expect(schedule.take(.transfers) == 2)
+        #expect(schedule.take(.transfers) == nil)  // ...but only two at once
+        schedule.succeeded(1)
+        #expect(schedule.take(.transfers) == 3)
+    }
+
     @Test func aFailureAbandonsEverythingDownstreamAndNothingElse() {
         var schedule = Schedule(Self.chain())
         let run = schedule.take(.transfers)

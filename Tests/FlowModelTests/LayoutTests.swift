@@ -83,9 +83,33 @@ import Testing
                                                "scan.type": "DWI_ALFA1", "scan.id": "5", "file.name": "x.nii.gz",
                                                "file.ext": ".nii.gz"])
         #expect(path == "sub-SUBJ003/ses-MR1/dwi/sub-SUBJ003_ses-MR1_run-5_dwi.nii.gz")
-        #expect(BIDS.classify("T1w_MPRAGE").datatype == "anat")
-        #expect(BIDS.classify("rest_BOLD").suffix == "task-rest_bold")
-        #expect(BIDS.classify("mystery").datatype == "other")
+        #expect(BIDS.classify("T1w_MPRAGE")?.datatype == "anat")
+        #expect(BIDS.classify("rest_BOLD")?.suffix == "task-rest_bold")
+        #expect(BIDS.classify("mystery") == nil)
+    }
+
+    /// A scan type the rules cannot place is reported (it used to land in a made-up `other/`
+    /// folder that fails the BIDS validator); the job's `bids` map places it, and overrides a rule.
+    @Test func bidsLayoutReportsUnplaceableTypesAndTakesTheJobsMap() throws {
+        let fields = ["subject.label": "S1", "experiment.label": "MR1", "scan.type": "LOCALIZER", "scan.id": "7",
+                      "file.name": "x.nii.gz", "file.ext": ".nii.gz"]
+        #expect(throws: LayoutTemplate.RenderError.unplaceable("LOCALIZER")) { try LayoutSpec.bids.render(fields) }
+        let mapped = LayoutSpec.bids(maps: [BIDS.mapTable: ["LOCALIZER": "anat/T2w", "FLAIR": "anat/T1w"]])
+        #expect(try mapped.render(fields) == "sub-S1/ses-MR1/anat/sub-S1_ses-MR1_run-7_T2w.nii.gz")
+        var flair = fields
+        flair["scan.type"] = "FLAIR"
+        #expect(try mapped.render(flair) == "sub-S1/ses-MR1/anat/sub-S1_ses-MR1_run-7_T1w.nii.gz")
+        #expect(mapped.isBIDS && LayoutSpec.bids.isBIDS)
+        #expect(BIDS.isMapping("anat/T2w") && !BIDS.isMapping("anat") && !BIDS.isMapping("../x/y"))
+    }
+
+    /// A conversion's output is named by the layout without the input's extension.
+    @Test func bidsStemLeavesTheExtensionToTheConverter() throws {
+        let item = RemoteItem(source: "x", id: "e/scans/2/f.dcm", url: "u", size: 1,
+                              fields: ["subject.label": "S1", "experiment.label": "MR1", "scan.type": "DWI", "scan.id": "2",
+                                       "file.name": "f.dcm"])
+        var renamed: [LayoutTemplate.Rename] = []
+        #expect(try LayoutSpec.bids.renderStem(item, renamed: &renamed) == "sub-S1/ses-MR1/dwi/sub-S1_ses-MR1_run-2_dwi")
     }
 
     @Test func fileNamesKnowDoubleExtensions() {

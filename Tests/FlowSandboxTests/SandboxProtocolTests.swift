@@ -188,7 +188,8 @@ struct SandboxProtocolTests {
         let cut = Data("{\"cutAfterBytes\":1000}".utf8)
         #expect(try await c.send("POST", "/_sandbox/faults", body: cut).0 == 200)
         #expect(sb.faults.platforms["xnat"]?.cutAfterBytes == 1000 && sb.faults.platforms["xnat"]?.errorRates.isEmpty == true)
-        let uri = "/data/experiments/XNAT_E00001/scans/1/resources/NIFTI/files/SUBJ_001_T1.nii.gz"
+        // A DICOM file (padded to at least 4 KiB): the real NIfTI is shorter than the cut.
+        let uri = "/data/experiments/XNAT_E00001/scans/1/resources/DICOM/files/SUBJ_001_MR1.MR.1.0001.dcm"
         await #expect(throws: (any Error).self) { _ = try await c.send("GET", uri) }
         sb.faults = SandboxFaults()
         #expect(try await c.send("GET", uri).0 == 200)

@@ -10,12 +10,16 @@ public enum FileBody: Sendable {
     case synthetic(key: UInt64, size: Int64)
     /// A body kept in memory (uploads, literal content).
     case stored(ByteBuffer)
+    /// A file whose bytes a function makes on demand, any range independently (a real image
+    /// padded to a size, `Imaging/`); `key` names the content (digest cache, validator).
+    case generated(GeneratedBytes, key: UInt64)
 
     /// Length in bytes.
     public var size: Int64 {
         switch self {
         case .synthetic(_, let size): return size
         case .stored(let b): return Int64(b.readableBytes)
+        case .generated(let bytes, _): return bytes.count
         }
     }
 
@@ -32,6 +36,8 @@ public enum FileBody: Sendable {
                 return n
             }
             return buffer
+        case .generated(let bytes, _):
+            return ByteBuffer(bytes: bytes.read(offset, n))
         }
     }
 
@@ -67,7 +73,8 @@ public enum FileBody: Sendable {
         switch self {
         case .stored(let b):
             return Digester.hex(.md5, of: b.readableBytesView)
-        case .synthetic(let key, let size):
+        case .synthetic, .generated:
+            let (key, size) = digestIdentity
             let k = DigestKey(key: key, size: size)
             if let hit = FileBody.md5Cache.withLock({ $0[k] }) { return hit }
             var hasher = Digester(.md5)
@@ -90,8 +97,33 @@ public enum FileBody: Sendable {
     /// A cheap validator that changes whenever the content changes (no hashing of the bytes).
     public var validator: String {
         switch self {
-        case .synthetic(let key, let size): return String(format: "%016llx%llx", SplitMix64.mix(key), size)
+        case .synthetic, .generated:
+            let (key, size) = digestIdentity
+            return String(format: "%016llx%llx", SplitMix64.mix(key), size)
         case .stored: return md5
+        }
+    }
+}
+
+/// The bytes of a `.generated` body: how many, and the bytes of any range, made on demand.
+public struct GeneratedBytes: Sendable {
+    public let count: Int64
+    /// `length` bytes from `offset` (the caller keeps the range inside `count`).
+    public let read: @Sendable (_ offset: Int64, _ length: Int) -> [UInt8]
+
+    public init(count: Int64, read: @escaping @Sendable (_ offset: Int64, _ length: Int) -> [UInt8]) {
+        self.count = count
+        self.read = read
+    }
+}
+
+extension FileBody {
+    /// What names a made-up body's content in the digest cache and its validator: key and size.
+    var digestIdentity: (key: UInt64, size: Int64) {
+        switch self {
+        case .synthetic(let key, let size): return (key, size)
+        case .generated(let bytes, let key): return (key, bytes.count)
+        case .stored(let b): return (0, Int64(b.readableBytes))
         }
     }
 }

@@ -128,18 +128,29 @@ struct XNATData: Sendable {
         guard let subject = subjects[subjectID] else { return }
         let eid = XNATData.accession("E", nextExperiment)
         nextExperiment += 1
+        let day = (nextExperiment * 5) % 28 + 1
+        let date = String(format: "2024-02-%02d", day)
         var scans: [XNATScan] = []
         for (scanID, type, description, niftis) in XNATData.scanLayout {
             scans.append(XNATScan(id: scanID, type: type, quality: "usable", seriesDescription: description, dataID: nextScanDataID))
             nextScanDataID += 1
             let owner = XNATOwner.scan(experiment: eid, scan: scanID)
+            // Real images (Imaging/): one acquisition behind both the NIfTI and the DICOM series.
+            let scan = XNATImages.scan(type: type, dicomFiles: dicomPerScan, key: seed ^ stableHash("\(label)/\(scanID)"))
             let niftiFiles = niftis.map { suffix in
-                XNATFile(path: "\(subject.label)_\(suffix)", body: syntheticBody("\(label)/\(scanID)/NIFTI/\(suffix)"),
+                XNATFile(path: "\(subject.label)_\(suffix)",
+                         body: XNATImages.niftiFile(suffix: suffix, scan: scan, description: description,
+                                                    size: sizes.size(for: seed ^ stableHash("\(label)/\(scanID)/NIFTI/\(suffix)")),
+                                                    key: seed ^ stableHash("image:\(label)/\(scanID)/NIFTI/\(suffix)")),
                          modified: XNATData.epoch, format: "NIFTI", content: "RAW", tags: "")
             }
+            let series = XNATImages.series(subject: subject.label, session: label, date: date, scanID: scanID, description: description)
             let dicomFiles = (0..<dicomPerScan).map { n in
                 let name = "\(label).MR.\(scanID)." + String(format: "%04d", n + 1) + ".dcm"
-                return XNATFile(path: name, body: syntheticBody("\(label)/\(scanID)/DICOM/\(n)"),
+                let key = seed ^ stableHash("\(label)/\(scanID)/DICOM/\(n)")
+                let body = XNATImages.dicomFile(index: n, scan: scan, series: series, size: sizes.size(for: key),
+                                                key: seed ^ stableHash("image:\(label)/\(scanID)/DICOM/\(n)"))
+                return XNATFile(path: name, body: body,
                                 modified: XNATData.epoch, format: "DICOM", content: "RAW", tags: "")
             }
             resources[owner] = [
@@ -148,9 +159,8 @@ struct XNATData: Sendable {
             ]
             nextResourceID += 2
         }
-        let day = (nextExperiment * 5) % 28 + 1
         experiments[eid] = XNATExperiment(id: eid, label: label, subjectID: subjectID, project: subject.project,
-                                          date: String(format: "2024-02-%02d", day),
+                                          date: date,
                                           insertDate: String(format: "2024-02-%02d 11:00:00.0", day), scans: scans)
         experimentOrder.append(eid)
     }
