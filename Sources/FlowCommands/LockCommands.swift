@@ -74,25 +74,45 @@ struct LockWriter {
                         sources: sources, selections: selections)
     }
 
+    /// What the journal knows of a downloaded file, by remote id.
+    struct Known {
+        var sha256: String
+        var serverChecksum: String?
+        var size: Int64?
+        var version: String?
+    }
+
     /// sha256 by remote id from the journal, for files downloaded unchanged since.
-    func knownSHA256() -> [String: (sha256: String, serverChecksum: String?, size: Int64?)] {
+    func knownSHA256() -> [String: Known] {
         let path = Journal.path(forRoot: session.stateRoot)
         guard let records = try? Journal(path: path, create: false).records() else { return [:] }
-        var known: [String: (String, String?, Int64?)] = [:]
+        var known: [String: Known] = [:]
         for record in records.values where record.state == .done && record.kind == TaskKind.download.rawValue {
-            if let id = record.remoteID, let sha = record.sha256 { known[id] = (sha, record.serverChecksum, record.size) }
+            if let id = record.remoteID, let sha = record.sha256 {
+                known[id] = Known(sha256: sha, serverChecksum: record.serverChecksum, size: record.size, version: record.remoteVersion)
+            }
         }
         return known
     }
 
-    func withSHA256(_ items: [RemoteItem], known: [String: (sha256: String, serverChecksum: String?, size: Int64?)],
-                    connector: any Connector) async throws -> [RemoteItem] {
+    /// Whether the journal's file is the listed item: whatever the listing tells of it (size,
+    /// server digest, version) agrees. A listing that tells nothing (LORIS gives neither size nor
+    /// digest) leaves the remote id: the file downloaded under it is taken as the item.
+    static func matches(_ item: RemoteItem, _ known: Known) -> Bool {
+        (item.size == nil || item.size == known.size)
+            && (known.serverChecksum == nil || item.checksums.contains { "\($0.algorithm.rawValue):\($0.value)" == known.serverChecksum })
+            && (item.version == nil || known.version == nil || item.version == known.version)
+    }
+
+    /// The items with their sha256 and size: from the journal when the file was downloaded
+    /// unchanged, else by streaming it once. Every locked item has both.
+    func withSHA256(_ items: [RemoteItem], known: [String: Known], connector: any Connector) async throws -> [RemoteItem] {
         var result = items
         var toHash: [Int] = []
-        for (i, item) in items.enumerated() where item.checksum(.sha256) == nil {
-            if let k = known[item.id], k.size == item.size,
-               k.serverChecksum == nil || item.checksums.contains(where: { "\($0.algorithm.rawValue):\($0.value)" == k.serverChecksum }) {
-                result[i].checksums.append(Checksum(.sha256, k.sha256))
+        for (i, item) in items.enumerated() where item.checksum(.sha256) == nil || item.size == nil {
+            if let k = known[item.id], Self.matches(item, k), item.checksum(.sha256) == nil || item.checksum(.sha256) == k.sha256 {
+                if item.checksum(.sha256) == nil { result[i].checksums.append(Checksum(.sha256, k.sha256)) }
+                if result[i].size == nil { result[i].size = k.size }
             } else {
                 toHash.append(i)
             }
@@ -106,19 +126,22 @@ struct LockWriter {
         while next < toHash.count {
             let batch = Array(toHash[next..<min(next + jobs, toHash.count)])
             next += batch.count
-            let hashes = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            let hashes = try await withThrowingTaskGroup(of: (Int, String, Int64).self) { group in
                 for i in batch {
                     group.addTask {
                         let part = scratch + "/\(i).part"
                         defer { unlink(part) }
                         let fetched = try await connector.session(retrying: items[i]) { try await connector.fetch(items[i], to: part, resume: false, progress: nil) }
                         guard let sha = fetched.checksum(.sha256) else { throw ExecutionError("no sha256 for \(items[i].id)") }
-                        return (i, sha)
+                        return (i, sha, fetched.fileSize)
                     }
                 }
-                return try await group.reduce(into: [(Int, String)]()) { $0.append($1) }
+                return try await group.reduce(into: [(Int, String, Int64)]()) { $0.append($1) }
             }
-            for (i, sha) in hashes { result[i].checksums.append(Checksum(.sha256, sha)) }
+            for (i, sha, size) in hashes {
+                if result[i].checksum(.sha256) == nil { result[i].checksums.append(Checksum(.sha256, sha)) }
+                if result[i].size == nil { result[i].size = size }
+            }
         }
         return result
     }

@@ -20,6 +20,8 @@ public enum PlanRenderer {
         public var bytesTodo: Int64 = 0
         public var bytesUnknown = 0
         public var skipReasons: [String: Int] = [:]
+        /// Tasks to do per kind, for an action that makes more than one (a download that converts).
+        public var todoByKind: [String: Int] = [:]
     }
 
     public static func summaries(_ plan: Plan) -> [ActionSummary] {
@@ -42,6 +44,7 @@ public enum PlanRenderer {
                 summaries[i].skipReasons[reason, default: 0] += 1
             } else {
                 summaries[i].todo += 1
+                summaries[i].todoByKind[tasks[t].kind.rawValue, default: 0] += 1
                 if let bytes = tasks[t].bytes { summaries[i].bytesTodo += bytes }
                 else if tasks[t].kind == .download { summaries[i].bytesUnknown += 1 }
             }
@@ -74,8 +77,11 @@ public enum PlanRenderer {
             if let destination = s.destination { head += " -> \(destination)" }
             out += head + ")\n"
             var line = "    \(s.todo) to do"
+            if s.todoByKind.count > 1 {
+                line += " (" + s.todoByKind.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")"
+            }
             if s.bytesTodo > 0 { line += ", \(Quantities.formatBytes(s.bytesTodo))" }
-            if s.bytesUnknown > 0 { line += s.bytesTodo > 0 ? " (+\(s.bytesUnknown) of unknown size)" : " (size unknown)" }
+            if s.bytesUnknown > 0 { line += s.bytesTodo > 0 ? " (+\(s.bytesUnknown) of unknown size)" : ", size unknown" }
             line += "; \(s.skipped) skipped"
             out += line + "\n"
             for (reason, count) in s.skipReasons.sorted(by: { $0.key < $1.key }) {

@@ -66,5 +66,33 @@ extension EndToEnd {
         #expect(verify.stdout.contains("changed  "))
         #expect(verify.stdout.contains("1 changed"))
     }
+
+    /// Issue #27: after a complete run, `lock` and `lock --update` fetched every LORIS file body
+    /// again (the listing gives no size, so the journal's sha256 was not trusted), and LORIS
+    /// lock items had no size. Now they fetch nothing and every item has its size.
+    @Test func lockAfterACompleteRunFetchesNoBody() throws {
+        let sandbox = try SandboxProcess(["--platforms", "loris,xnat", "--loris-candidates", "3"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["preventad-mri.yml", "xnat-session.yml"])
+        defer { workspace.remove() }
+        let env = sandbox.environment
+        for (job, platform) in [("preventad-mri.yml", "loris"), ("xnat-session.yml", "xnat")] {
+            let path = workspace.job(job)
+            let run = try flowctl(["run", path], environment: env)
+            #expect(run.status == 0, "\(run.stderr)")
+            for arguments in [["lock", path], ["lock", "--update", path]] {
+                try sandbox.resetStats(platform)
+                let lock = try flowctl(arguments, environment: env)
+                #expect(lock.status == 0, "\(lock.stderr)")
+                #expect(try sandbox.stats(platform)["downloadRequests"] as? Int == 0, "\(arguments) \(job)")
+            }
+            let data = try Data(contentsOf: URL(fileURLWithPath: path.replacingOccurrences(of: ".yml", with: ".lock.json")))
+            let lock = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let selections = try #require(lock["selections"] as? [String: [String: Any]])
+            let items = selections.values.flatMap { $0["items"] as? [[String: Any]] ?? [] }
+            #expect(!items.isEmpty)
+            #expect(items.allSatisfy { ($0["size"] as? Int).map { $0 > 0 } ?? false }, "\(job): an item without its size")
+        }
+    }
 }
 }
