@@ -4,6 +4,7 @@ import Foundation
 import FlowExecutor
 import FlowModel
 import FlowPlanner
+import FlowReport
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +34,15 @@ struct Run: AsyncParsableCommand {
 
     @Flag(help: "Fetch exactly the items of <job>.lock.json (no listing), verifying every checksum.")
     var locked = false
+
+    // A flag and an option, not one option with an optional value: `--report jobs/x.yml` would
+    // take the job file for the page's path.
+    @Flag(help: "At the end, write an HTML report of the run (see `flowctl report`).")
+    var report = false
+
+    @Option(name: .customLong("report-to"), help: ArgumentHelp(
+        "Write the report there (implies --report; default: <output>/.flowctl/report.html).", valueName: "path"))
+    var reportPath: String?
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
@@ -87,6 +97,11 @@ struct Run: AsyncParsableCommand {
         }
         writeManifests(roots: roots, session: session, files: written)
         Console.error(RunSummary.text(report))
+        if self.report || reportPath != nil {
+            let path = reportPath ?? ReportFile.defaultPath(forRoot: session.stateRoot)
+            do { Console.error(ReportSummary.line(try ReportFile.write(root: session.stateRoot, to: path), path: path)) }
+            catch { Console.error("warning: cannot write the report \(path): \(error)") }
+        }
         // Everything the run leaves behind is written: the journal's last batch, the manifests,
         // the summary, the last event. Tearing down the curl threads and freeing the run's memory
         // would keep the user waiting another 6-13 ms (10,000 files) for what the kernel does
@@ -103,6 +118,9 @@ struct Run: AsyncParsableCommand {
         var sinks: [any EventSink] = []
         if events == .json { sinks.append(JSONEventWriter()) }
         if !quiet { sinks.append(ProgressDisplay(live: Console.stderrIsTerminal)) }
+        // What `flowctl report` reads beside the journal: the plan's graph and this run's events.
+        do { sinks.append(try RunRecord.begin(root: session.stateRoot, plan: plan)) }
+        catch { Console.error("warning: cannot record the run for its report: \(error)") }
         let roots = Set(plan.roots.values)
         let executor = Executor(plan: plan, connectors: session.connectors, journal: journal,
                                 options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing || locked, locked: locked),

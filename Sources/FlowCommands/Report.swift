@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import FlowModel
+import FlowReport
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an HTML report of the runs under an output folder.",
+        discussion: """
+            One self-contained page (nothing fetched from the network): what ran and when, \
+            per-source throughput, a timeline of transfers and remote jobs with their retries \
+            and waits, every failure with its cause, and the plan's graph. It reads the journal \
+            (<dir>/.flowctl/journal.sqlite) and what the last run recorded beside it.
+            """)
+
+    @Argument(help: "The output folder of a job (the one holding .flowctl/).", completion: .directory)
+    var directory: String
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp(
+        "Where to write the page (default: <dir>/.flowctl/report.html).", valueName: "path"))
+    var output: String?
+
+    func run() throws {
+        let path = output ?? ReportFile.defaultPath(forRoot: directory)
+        do {
+            let model = try ReportFile.write(root: directory, to: path)
+            Console.error(ReportSummary.line(model, path: path))
+        } catch {
+            Console.error("error: \(ErrorText.clean("\(error)"))")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The line `report` and `run --report` print.
+enum ReportSummary {
+    static func line(_ model: ReportModel, path: String) -> String {
+        let c = model.counts
+        return "report: \(path) (\(c.done) done, \(c.failed) failed, \(c.retries) retries, \(model.bars.count) tasks on the timeline)"
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import FlowExecutor
+import FlowModel
+import FlowPlanner
+
+/// The plan of a run at the level of its actions: what the report draws as the plan's graph
+/// (one node per action with its task counts, one edge per action another depends on). Small
+/// whatever the plan's size, so every run can keep it.
+public struct PlanGraph: Codable, Sendable, Hashable {
+    public struct Action: Codable, Sendable, Hashable {
+        public var name: String
+        public var kind: String
+        public var source: String
+        public var tasks: Int
+        public var todo: Int
+        public var skipped: Int
+        public var bytesTodo: Int64
+
+        public init(name: String, kind: String, source: String, tasks: Int, todo: Int, skipped: Int, bytesTodo: Int64) {
+            (self.name, self.kind, self.source, self.tasks, self.todo, self.skipped, self.bytesTodo)
+                = (name, kind, source, tasks, todo, skipped, bytesTodo)
+        }
+    }
+
+    /// `to` has `tasks` tasks that wait for tasks of `from`.
+    public struct Edge: Codable, Sendable, Hashable {
+        public var from: String
+        public var to: String
+        public var tasks: Int
+
+        public init(from: String, to: String, tasks: Int) { (self.from, self.to, self.tasks) = (from, to, tasks) }
+    }
+
+    public var formatVersion = 1
+    public var job: String
+    public var actions: [Action]
+    public var edges: [Edge]
+
+    public init(job: String, actions: [Action], edges: [Edge]) {
+        (self.job, self.actions, self.edges) = (job, actions, edges)
+    }
+
+    /// The action-level graph of a plan.
+    public init(_ plan: Plan) {
+        let summaries = PlanRenderer.summaries(plan)
+        actions = summaries.map {
+            Action(name: $0.name, kind: $0.kind, source: $0.source, tasks: $0.tasks, todo: $0.todo, skipped: $0.skipped,
+                   bytesTodo: $0.bytesTodo)
+        }
+        job = plan.job.name
+        var counts: [Edge: Int] = [:]
+        let tasks = plan.graph.tasks
+        for t in tasks.indices {
+            // One count per task and upstream action, however many of its tasks it waits for.
+            var upstream: Set<String> = []
+            for dependency in tasks[t].dependsOn {
+                if let from = plan.graph[dependency]?.action, from != tasks[t].action { upstream.insert(from) }
+            }
+            for from in upstream { counts[Edge(from: from, to: tasks[t].action, tasks: 0), default: 0] += 1 }
+        }
+        edges = counts.map { Edge(from: $0.key.from, to: $0.key.to, tasks: $0.value) }
+            .sorted { ($0.from, $0.to) < ($1.from, $1.to) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version", job, actions, edges
+    }
+}
+
+/// Where a run leaves what its report reads, beside the journal: `<root>/.flowctl/report/`
+/// holds the last run's action graph (`plan.json`) and its events (`events.ndjson`, the lines
+/// `--events json` prints, without progress lines).
+public enum RunRecord {
+    public static func directory(forRoot root: String) -> String {
+        (root.hasSuffix("/") ? root : root + "/") + ".flowctl/report"
+    }
+
+    /// Starts the record of a run: writes the plan's graph and returns the sink its events go to.
+    /// Replaces the previous run's record; the journal keeps every run's tasks.
+    public static func begin(root: String, plan: Plan) throws -> any EventSink {
+        let directory = directory(forRoot: root)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(PlanGraph(plan)).write(to: URL(fileURLWithPath: directory + "/plan.json"))
+        let path = directory + "/events.ndjson"
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        return RecordedEvents(writer: JSONEventWriter(handle: handle))
+    }
+}
+
+/// The events of a run worth keeping for its report: every line but progress (the report
+/// spreads a transfer's bytes over its time, so a 10,000-file run writes 3 lines per file).
+struct RecordedEvents: EventSink {
+    let writer: JSONEventWriter
+
+    func emit(_ event: ExecutionEvent) {
+        if case .progress = event { return }
+        writer.emit(event)
+    }
+}

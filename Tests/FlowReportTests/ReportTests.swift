@@ -1,0 +1,149 @@
+import FlowExecutor
+import FlowModel
+import Foundation
+import Testing
+@testable import FlowReport
+
+/// A small run: two downloads from XNAT at once (one retried, one failing), an algorithm on
+/// Grand Challenge started and waited for, its output downloaded.
+enum Fixture {
+    static let t0 = 1_800_000_000.0
+
+    static let graph = PlanGraph(job: "fixture", actions: [
+        .init(name: "scans", kind: "download", source: "xnat", tasks: 3, todo: 3, skipped: 0, bytesTodo: 3_000_000),
+        .init(name: "lobes", kind: "run-algorithm", source: "gc", tasks: 2, todo: 2, skipped: 0, bytesTodo: 0),
+        .init(name: "masks", kind: "download", source: "gc", tasks: 1, todo: 1, skipped: 0, bytesTodo: 0),
+    ], edges: [.init(from: "lobes", to: "masks", tasks: 1), .init(from: "scans", to: "lobes", tasks: 1)])
+
+    static let ndjson = """
+        {"event":"run-started","time":\(t0),"tasks":6,"skipped":1,"bytes":3000000,"format_version":1}
+        {"event":"started","time":\(t0 + 0.1),"task":"scans/a","action":"scans","kind":"download","format_version":1}
+        {"event":"started","time":\(t0 + 0.2),"task":"scans/b","action":"scans","kind":"download","format_version":1}
+        {"event":"retried","time":\(t0 + 1),"task":"scans/a","action":"scans","kind":"download","attempt":1,"delay_seconds":0.5,"reason":"HTTP 503 from https://user:hunter2@xnat.example/data?token=abc"}
+        {"event":"finished","time":\(t0 + 2.1),"task":"scans/a","action":"scans","kind":"download","bytes":2000000}
+        {"event":"failed","time":\(t0 + 2.5),"task":"scans/b","action":"scans","kind":"download","error":"HTTP 404 from https://user:hunter2@xnat.example/b","failure":"remote"}
+        {"event":"skipped","time":\(t0 + 2.5),"task":"scans/c","action":"scans","kind":"download","reason":"done"}
+        {"event":"started","time":\(t0 + 2.2),"task":"lobes/a","action":"lobes","kind":"run"}
+        {"event":"finished","time":\(t0 + 2.4),"task":"lobes/a","action":"lobes","kind":"run","bytes":0}
+        {"event":"started","time":\(t0 + 2.4),"task":"lobes/a/wait","action":"lobes","kind":"wait"}
+        {"event":"finished","time":\(t0 + 8),"task":"lobes/a/wait","action":"lobes","kind":"wait","bytes":0}
+        {"event":"started","time":\(t0 + 8),"task":"masks/a","action":"masks","kind":"download-outputs"}
+        {"event":"finished","time":\(t0 + 9),"task":"masks/a","action":"masks","kind":"download-outputs","bytes":500000}
+        {"event":"run-finished","time":\(t0 + 10),"files":4,"bytes":2500000,"retries":1,"skipped":1,"failed":1,"not_started":0,"seconds":10
+        """
+
+    static let records = [
+        TaskRecord(id: "scans/a", action: "scans", kind: "download", state: .done, attempts: 2, bytesTransferred: 2_000_000,
+                   size: 2_000_000, source: "xnat", startedAt: t0 + 0.1, finishedAt: t0 + 2.1),
+        TaskRecord(id: "scans/b", action: "scans", kind: "download", state: .failed, attempts: 1,
+                   error: "HTTP 404 from https://user:hunter2@xnat.example/b", finishedAt: t0 + 2.5),
+        TaskRecord(id: "masks/a/out", action: "masks", kind: "output-file", state: .done, size: 500_000),
+    ]
+
+    static var input: ReportInput {
+        ReportInput(records: records, runs: [Journal.RunRow(id: 1, job: "fixture", startedAt: t0, finishedAt: t0 + 10, outcome: "failed")],
+                    events: RecordedEvent.parse(ndjson: Data(ndjson.utf8)), graph: graph)
+    }
+}
+
+@Suite struct ReportModelTests {
+    @Test func aBrokenLastLineIsLeftOut() {
+        let events = RecordedEvent.parse(ndjson: Data(Fixture.ndjson.utf8))
+        #expect(events.count == 13)
+        #expect(events.last?.event == "finished")
+    }
+
+    @Test func countsComeFromTheRunsEvents() {
+        let m = ReportModel.build(Fixture.input, now: Fixture.t0 + 20)
+        #expect(m.counts.planned == 6)
+        #expect(m.counts.done == 4)
+        #expect(m.counts.failed == 1)
+        #expect(m.counts.skipped == 1)
+        #expect(m.counts.retries == 1)
+        #expect(m.counts.bytes == 2_500_000)
+        #expect(m.run?.outcome == "failed")
+        #expect(m.journalDone == 1 && m.journalFailed == 1 && m.journalBytes == 2_500_000)
+    }
+
+    @Test func overlappingTransfersTakeLanesAndRemoteJobsHaveTheirOwn() {
+        let m = ReportModel.build(Fixture.input, now: Fixture.t0 + 20)
+        #expect(m.groups.map(\.name) == ["xnat", "gc · remote jobs", "gc"])
+        #expect(m.groups.map(\.lanes) == [2, 1, 1])
+        let a = m.bars.first { $0.task == "scans/a" }
+        let b = m.bars.first { $0.task == "scans/b" }
+        #expect(a?.lane != b?.lane)
+        #expect(a?.retries == [ReportModel.Retry(at: Fixture.t0 + 1, delay: 0.5, attempt: 1, reason: "HTTP 503 from https://xnat.example/data")])
+        #expect(b?.state == .failed)
+        // The run and its wait follow each other on one row.
+        #expect(m.bars.filter { $0.kind == "run" || $0.kind == "wait" }.map(\.lane) == [2, 2])
+    }
+
+    @Test func throughputKeepsEveryByteOfEachSource() {
+        let m = ReportModel.build(Fixture.input, now: Fixture.t0 + 20)
+        #expect(m.throughput.map(\.source) == ["gc", "xnat"])
+        for series in m.throughput {
+            let total = series.perSecond.reduce(0, +) * m.bucketSeconds
+            #expect(abs(total - Double(series.bytes)) < 1, "\(series.source)")
+        }
+        // XNAT's bytes all land in the first 2.1 s of the 10.
+        let xnat = m.throughput[1].perSecond
+        #expect(xnat[13...].allSatisfy { $0 == 0 } && xnat[0] > 0)
+    }
+
+    @Test func failuresKeepTheirCauseWithoutCredentials() {
+        let m = ReportModel.build(Fixture.input, now: Fixture.t0 + 20)
+        #expect(m.failures.count == 1)
+        #expect(m.failures[0].cause == "HTTP 404 from https://xnat.example/b")
+        #expect(m.failures[0].category == "remote")
+        let page = ReportHTML.render(m)
+        #expect(!page.contains("hunter2") && !page.contains("token=abc"))
+    }
+
+    @Test func theGraphPlacesEachActionAfterTheOnesItWaitsFor() {
+        let m = ReportModel.build(Fixture.input, now: Fixture.t0 + 20)
+        #expect(m.nodes.map { "\($0.action.name)@\($0.column),\($0.row)" } == ["scans@0,0", "lobes@1,0", "masks@2,0"])
+    }
+
+    @Test func withoutARecordOfTheRunTheJournalsTimesAreUsed() {
+        let m = ReportModel.build(ReportInput(records: Fixture.records), now: Fixture.t0 + 20)
+        #expect(!m.fromEvents)
+        #expect(m.counts.done == 1 && m.counts.failed == 1 && m.counts.retries == 1)
+        #expect(m.bars.map(\.task) == ["scans/a"])
+        #expect(m.failures.map(\.cause) == ["HTTP 404 from https://xnat.example/b"])
+    }
+
+    @Test func aLongRunShowsAtMostMaxBars() {
+        var lines = ["{\"event\":\"run-started\",\"time\":0,\"tasks\":2500}"]
+        for i in 0..<2500 {
+            lines.append("{\"event\":\"started\",\"time\":\(Double(i) / 100),\"task\":\"t\(i)\",\"action\":\"a\",\"kind\":\"download\"}")
+            lines.append("{\"event\":\"finished\",\"time\":\(Double(i) / 100 + 0.05),\"task\":\"t\(i)\",\"action\":\"a\",\"kind\":\"download\",\"bytes\":10}")
+        }
+        let m = ReportModel.build(ReportInput(records: [], events: RecordedEvent.parse(ndjson: Data(lines.joined(separator: "\n").utf8))), now: 30)
+        #expect(m.bars.count == ReportModel.maxBars && m.hiddenBars == 500)
+        #expect(m.counts.done == 2500)
+        #expect(m.throughput.first?.bytes == 25_000)
+    }
+}
+
+@Suite struct ReportHTMLTests {
+    @Test func thePageMatchesItsGolden() throws {
+        let page = ReportHTML.render(ReportModel.build(Fixture.input, now: Fixture.t0 + 20))
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/report.html").path
+        if ProcessInfo.processInfo.environment["FLOWCTL_UPDATE_GOLDEN"] == "1" {
+            try page.write(toFile: path, atomically: false, encoding: .utf8)
+        }
+        #expect(page == (try String(contentsOfFile: path, encoding: .utf8)))
+    }
+
+    @Test func thePageFetchesNothing() {
+        let page = ReportHTML.render(ReportModel.build(Fixture.input, now: Fixture.t0 + 20))
+        for needle in ["src=", "href=\"http", "@import", "url(http", "<link", "fetch(", "XMLHttpRequest"] {
+            #expect(!page.contains(needle), "\(needle)")
+        }
+        #expect(page.contains("id=\"count-done\">4<"))
+    }
+
+    @Test func textIsEscaped() {
+        #expect(ReportHTML.esc("<a href=\"x\">&'") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;")
+    }
+}
