@@ -192,15 +192,15 @@ public enum ReportHTML {
         var svg = "<svg class=\"chart graph\" viewBox=\"0 0 \(n(20 + Double(columns - 1) * dx + w)) \(n(20 + Double(rows - 1) * dy + h))\" role=\"img\" aria-label=\"the plan's actions\">\n"
         svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#475569\"/></marker></defs>\n"
         for edge in m.edges {
-            guard let (fx, fy) = at[edge.from], let (tx, ty) = at[edge.to] else { continue }
-            let (x1, y1, x2, y2) = (fx + w, fy + h / 2, tx, ty + h / 2)
+            guard let from = at[edge.from], let to = at[edge.to] else { continue }
+            let (x1, y1, x2, y2) = (from.0 + w, from.1 + h / 2, to.0, to.1 + h / 2)
             svg += "<path class=\"edge\" d=\"M\(n(x1)),\(n(y1)) C\(n(x1 + 40)),\(n(y1)) \(n(x2 - 40)),\(n(y2)) \(n(x2)),\(n(y2))\" marker-end=\"url(#arrow)\"/>"
             svg += "<text class=\"tick\" x=\"\(n((x1 + x2) / 2))\" y=\"\(n((y1 + y2) / 2 - 4))\" text-anchor=\"middle\">\(edge.tasks)</text>\n"
         }
         for node in m.nodes {
             let (x, y) = at[node.action.name]!
             let a = node.action
-            let color = kindColors.first { a.kind.hasPrefix($0.0) || (a.kind == "run-algorithm" || a.kind == "run-task") && $0.0 == "run" }?.1 ?? "#475569"
+            let color = kindColors.first { a.kind.hasPrefix($0.0) }?.1 ?? "#475569"
             svg += "<g class=\"node\"><rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(w))\" height=\"\(n(h))\" rx=\"6\" style=\"stroke:\(color)\"/>"
             svg += "<text x=\"\(n(x + 10))\" y=\"\(n(y + 20))\" class=\"name\">\(esc(a.name))</text>"
             svg += "<text x=\"\(n(x + 10))\" y=\"\(n(y + 38))\" class=\"tick\">\(esc(a.kind)) · \(esc(a.source))</text>"
@@ -248,7 +248,7 @@ public enum ReportHTML {
     static func seconds(_ value: Double) -> String {
         if value < 10 { return String(format: "%.2f s", value) }
         if value < 120 { return String(format: "%.1f s", value) }
-        return String(format: "%d min %02d s", Int(value) / 60, Int(value) % 60)
+        return String(format: "%ld min %02ld s", Int(value) / 60, Int(value) % 60)
     }
 
     /// 1, 2 or 5 times a power of ten, at least `raw`.

@@ -294,7 +294,7 @@ public struct ReportModel: Sendable, Hashable {
             generatedAt: now, run: run, history: history, counts: counts,
             journalDone: journalTasks.filter { $0.state == .done }.count,
             journalFailed: journalTasks.filter { $0.state == .failed }.count,
-            journalBytes: input.records.filter { $0.state == .done }.reduce(0) { $0 + ($1.size ?? 0) },
+            journalBytes: input.records.filter { $0.state == .done }.reduce(Int64(0)) { $0 + ($1.size ?? 0) },
             bucketSeconds: bucketSeconds, throughput: throughput, bars: shown, groups: groups, hiddenBars: hidden,
             failures: failures, nodes: nodes, edges: graph?.edges ?? [], fromEvents: fromEvents)
     }
