@@ -98,8 +98,9 @@ struct Run: AsyncParsableCommand {
         writeManifests(roots: roots, session: session, files: written)
         Console.error(RunSummary.text(report))
         if self.report || reportPath != nil {
-            let path = reportPath ?? ReportFile.defaultPath(forRoot: session.stateRoot)
-            do { Console.error(ReportSummary.line(try ReportFile.write(root: session.stateRoot, to: path), path: path)) }
+            let root = URL(fileURLWithPath: session.stateRoot).standardizedFileURL.path
+            let path = reportPath ?? ReportFile.defaultPath(forRoot: root)
+            do { Console.error(ReportSummary.line(try ReportFile.write(root: root, to: path), path: path)) }
             catch { Console.error("warning: cannot write the report \(path): \(error)") }
         }
         // Everything the run leaves behind is written: the journal's last batch, the manifests,

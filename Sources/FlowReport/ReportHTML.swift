@@ -189,7 +189,9 @@ public enum ReportHTML {
         let rows = (m.nodes.map(\.row).max() ?? 0) + 1
         var at: [String: (Double, Double)] = [:]
         for node in m.nodes { at[node.action.name] = (10 + Double(node.column) * dx, 10 + Double(node.row) * dy) }
-        var svg = "<svg class=\"chart graph\" viewBox=\"0 0 \(n(20 + Double(columns - 1) * dx + w)) \(n(20 + Double(rows - 1) * dy + h))\" role=\"img\" aria-label=\"the plan's actions\">\n"
+        let (width, height) = (20 + Double(columns - 1) * dx + w, 20 + Double(rows - 1) * dy + h)
+        // Drawn at its own size (never blown up to the page's width), shrunk only to fit.
+        var svg = "<svg class=\"chart graph\" width=\"\(n(width))\" height=\"\(n(height))\" viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" aria-label=\"the plan's actions\">\n"
         svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#475569\"/></marker></defs>\n"
         for edge in m.edges {
             guard let from = at[edge.from], let to = at[edge.to] else { continue }
@@ -266,7 +268,7 @@ public enum ReportHTML {
         .cards{display:flex;flex-wrap:wrap;gap:10px;margin-top:14px}
         .card{border:1px solid #e2e8f0;border-radius:8px;padding:8px 14px;min-width:92px}
         .card .value{font-size:22px;font-weight:600}.card .label{color:#64748b;font-size:12px}.card.bad{border-color:#dc2626;color:#dc2626}
-        svg.chart{width:100%;height:auto;display:block}
+        svg.chart{width:100%;height:auto;display:block}svg.graph{width:auto;max-width:100%}
         .grid{stroke:#e2e8f0;stroke-width:1}.tick{font-size:10px;fill:#64748b}.group{font-size:11px;font-weight:600;fill:#0f172a}
         .band{fill:#f8fafc}.series{fill:none;stroke-width:2}
         .bar rect{fill:#94a3b8}.bar:hover rect{stroke:#0f172a;stroke-width:1}

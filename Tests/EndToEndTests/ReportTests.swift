@@ -13,11 +13,11 @@ extension EndToEnd {
         throw HarnessError("Chromium is missing: the report's browser test needs `chromium` (Debian package; `bash scripts/setup.sh` installs it)")
     }
 
-    /// The lobe segmentation on 10 CTs with a server that answers 503 now and then: the page
-    /// counts what the run did, draws every task on its timeline, and Chromium logs nothing.
+    /// The lobe segmentation on 10 CTs with a server that cuts downloads now and then: the page
+    /// counts what the run did, draws every task and retry on its timeline, and Chromium logs nothing.
     @Test func theReportOfARealRunRendersInChromium() throws {
         let browser = try Self.chromium()
-        let sandbox = try SandboxProcess(["--platforms", "gc", "--seed", "3", "--fault-rate", "503=0.08"])
+        let sandbox = try SandboxProcess(["--platforms", "gc", "--seed", "3", "--cut-after-bytes", "4096", "--cut-rate", "0.3"])
         defer { sandbox.stop() }
         let workspace = try Workspace(jobs: ["covid-lobes.yml"])
         defer { workspace.remove() }
@@ -45,6 +45,8 @@ extension EndToEnd {
         #expect(dom.stdout.contains("id=\"count-failed\">0<"))
         let retries = try #require(result.stderr.firstMatch(of: /, (\d+) retries,/)?.1)
         #expect(dom.stdout.contains("id=\"count-retries\">\(retries)<"), "run said \(retries) retries")
+        #expect(Int(retries) ?? 0 > 0, "the sandbox cut no download")
+        #expect(dom.stdout.contains("<rect class=\"retry\""), "no retry on the timeline")
         #expect(dom.stdout.contains("gc · remote jobs"))
         #expect(dom.stdout.contains("class=\"node\""))
 
