@@ -36,28 +36,30 @@ for product in flowctl flowctl-sandbox; do
     install -m 0755 "$from/$product" "$prefix/bin/$product"
 done
 
-page=""
+plugin_pages=""
 if [ "${FLOWCTL_INSTALL_PLUGIN:-1}" = 1 ] && [ "$from" = "$(swift build -c release --show-bin-path 2>/dev/null || true)" ]; then
     # The plugin builds the package (already built: no work) and writes one page per tool.
     if swift package plugin generate-manual --configuration release >&2; then
-        page="$(find .build/plugins -path '*GenerateManual*' -name flowctl.1 2>/dev/null | head -n 1)"
+        plugin_pages=.build/plugins/GenerateManual/outputs
     else
-        echo "install: the generate-manual plugin failed; making the page with scripts/manpage.py" >&2
+        echo "install: the generate-manual plugin failed; making the pages with scripts/manpage.py" >&2
     fi
 fi
-if [ -n "$page" ]; then
-    install -m 0644 "$page" "$man_dir/flowctl.1"
-else
-    tmp="$(mktemp)"
-    python3 scripts/manpage.py "$from/flowctl" >"$tmp"
-    install -m 0644 "$tmp" "$man_dir/flowctl.1"
-    rm -f "$tmp"
-fi
+for product in flowctl flowctl-sandbox; do
+    if [ -n "$plugin_pages" ] && [ -f "$plugin_pages/$product/$product.1" ]; then
+        install -m 0644 "$plugin_pages/$product/$product.1" "$man_dir/$product.1"
+    else
+        tmp="$(mktemp)"
+        python3 scripts/manpage.py "$from/$product" >"$tmp"
+        install -m 0644 "$tmp" "$man_dir/$product.1"
+        rm -f "$tmp"
+    fi
+done
 
 "$from/flowctl" --generate-completion-script bash >"$bash_dir/flowctl"
 "$from/flowctl" --generate-completion-script zsh >"$zsh_dir/_flowctl"
 "$from/flowctl" --generate-completion-script fish >"$fish_dir/flowctl.fish"
 
-echo "install: flowctl and flowctl-sandbox in $prefix/bin, man page in $man_dir/flowctl.1," >&2
+echo "install: flowctl and flowctl-sandbox in $prefix/bin, their man pages in $man_dir," >&2
 echo "install: completions in $bash_dir, $zsh_dir and $fish_dir" >&2
 case ":$PATH:" in *":$prefix/bin:"*) ;; *) echo "install: add $prefix/bin to your PATH" >&2 ;; esac

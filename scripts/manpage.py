@@ -15,14 +15,34 @@ import subprocess
 import sys
 
 
+def line_text(line):
+    line = line.replace("\\", "\\e")
+    return "\\&" + line if line.startswith((".", "'")) else line
+
+
 def text(value):
-    """A line of mdoc text: backslashes escaped, no line starting a request."""
+    """mdoc text: backslashes escaped, no line starting a request, blank lines as paragraph
+    breaks, indented lines (examples) kept as they are in a literal display."""
     out = []
-    for line in (value or "").replace("\\", "\\e").split("\n"):
-        line = line.strip()
-        if line.startswith((".", "'")):
-            line = "\\&" + line
-        out.append(line if line else ".Pp")
+    literal = False
+    for raw in (value or "").split("\n"):
+        indented = raw.startswith((" ", "\t")) and raw.strip()
+        if indented and not literal:
+            out.append(".Bd -literal -offset indent")
+            literal = True
+        elif not indented and literal:
+            out.append(".Ed")
+            literal = False
+        if literal:
+            out.append(line_text(raw.strip()))
+        elif raw.strip():
+            out.append(line_text(raw.strip()))
+        elif out and out[-1] != ".Pp":
+            out.append(".Pp")
+    if literal:
+        out.append(".Ed")
+    while out and out[-1] == ".Pp":
+        out.pop()
     return "\n".join(out)
 
 
@@ -102,7 +122,7 @@ def main():
             arguments(sub, lines)
         lines.append(".El")
     lines += [".Sh SEE ALSO", "The README of the flowctl repository; the JSON Schema of job files: ", ".Ql flowctl schema ."]
-    print("\n".join(line for line in lines if line is not None))
+    print("\n".join(line for line in lines if line))
 
 
 if __name__ == "__main__":

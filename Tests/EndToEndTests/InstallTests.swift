@@ -30,6 +30,11 @@ extension EndToEnd {
             #expect(shown.contains(word), "the man page lacks \(word)")
         }
 
+        let sandboxPage = try run("/usr/bin/man", ["--warnings", "-l", prefix + "/share/man/man1/flowctl-sandbox.1"],
+                                  environment: ["MANPAGER": "cat", "MANWIDTH": "100", "LC_ALL": "C"])
+        #expect(sandboxPage.status == 0 && sandboxPage.stderr.isEmpty, "\(sandboxPage.stderr)")
+        #expect(sandboxPage.stdout.replacingOccurrences(of: "\u{8}", with: "").contains("serve"))
+
         let completions = [
             "/share/bash-completion/completions/flowctl", "/share/zsh/site-functions/_flowctl",
             "/share/fish/vendor_completions.d/flowctl.fish",
