@@ -128,52 +128,63 @@ public struct ReportModel: Sendable, Hashable {
             let start = input.events.lastIndex { $0.event == "run-started" } ?? 0
             let events = input.events[start...]
             let first = events[start]
-            counts.planned = first.tasks ?? 0
+            let finish = events.last { $0.event == "run-finished" }
+            var retries: [String: [Retry]] = [:]
+            for e in events where e.event == "retried" {
+                guard let task = e.task else { continue }
+                retries[task, default: []].append(Retry(at: e.time, delay: e.delaySeconds ?? 0, attempt: e.attempt ?? 0,
+                                                        reason: Scrub.text(e.reason ?? "")))
+            }
+            // Remote jobs, conversions and failures are in the events; file transfers, which the
+            // record leaves out, in the journal rows this run wrote.
             var open: [String: Bar] = [:]
             var order: [String] = []
             for e in events {
-                guard let task = e.task else {
-                    if e.event == "run-finished" {
-                        counts.retries = e.retries ?? counts.retries
-                        counts.notStarted = e.notStarted ?? 0
-                    }
-                    continue
-                }
+                guard let task = e.task else { continue }
                 switch e.event {
                 case "started":
                     if open[task] == nil { order.append(task) }
                     open[task] = Bar(task: task, action: e.action ?? "", kind: e.kind ?? "", start: e.time, end: e.time,
-                                     state: .unfinished, bytes: 0, retries: [], lane: 0)
-                case "retried":
-                    open[task]?.retries.append(Retry(at: e.time, delay: e.delaySeconds ?? 0, attempt: e.attempt ?? 0,
-                                                     reason: Scrub.text(e.reason ?? "")))
-                    counts.retries += 1
+                                     state: .unfinished, bytes: 0, retries: retries[task] ?? [], lane: 0)
                 case "finished":
                     open[task]?.end = e.time
                     open[task]?.state = .done
                     open[task]?.bytes = e.bytes ?? 0
-                    counts.done += 1
-                    counts.bytes += e.bytes ?? 0
                 case "failed":
+                    if open[task] == nil, e.planned != false {
+                        // A transfer's start is in no event: from its first retry, else a mark at its end.
+                        order.append(task)
+                        open[task] = Bar(task: task, action: e.action ?? "", kind: e.kind ?? "", start: retries[task]?.first?.at ?? e.time,
+                                         end: e.time, state: .failed, bytes: 0, retries: retries[task] ?? [], lane: 0)
+                    }
                     open[task]?.end = e.time
                     open[task]?.state = .failed
-                    counts.failed += 1
-                    let attempts = (open[task]?.retries.count ?? 0) + 1
                     failures.append(Failure(task: task, action: e.action ?? "", kind: e.kind ?? (e.planned == false ? "not planned" : ""),
                                             category: e.failure ?? "", cause: Scrub.text(e.error ?? ""), at: e.time,
-                                            attempts: e.planned == false ? 0 : attempts))
-                case "skipped":
-                    counts.skipped += 1
+                                            attempts: e.planned == false ? 0 : (retries[task]?.count ?? 0) + 1))
                 default:
                     break
                 }
             }
-            let runEnd = events.last { $0.event == "run-finished" }?.time
             for id in order {
                 guard var bar = open[id] else { continue }
-                if bar.state == .unfinished { bar.end = runEnd ?? now }
+                if bar.state == .unfinished { bar.end = finish?.time ?? now }
                 bars.append(bar)
             }
+            for r in input.records where r.kind != "output-file" && open[r.id] == nil {
+                guard let s = r.startedAt, let e = r.finishedAt, e >= first.time, r.state == .done else { continue }
+                bars.append(Bar(task: r.id, action: r.action, kind: r.kind, start: s, end: e, state: .done,
+                                bytes: r.bytesTransferred, retries: retries[r.id] ?? [], lane: 0))
+            }
+            bars.sort { ($0.start, $0.task) < ($1.start, $1.task) }
+            counts.planned = first.tasks ?? 0
+            counts.done = finish?.files ?? bars.filter { $0.state == .done }.count
+            counts.failed = failures.count
+            counts.skipped = finish?.skipped ?? 0
+            counts.retries = finish?.retries ?? retries.values.reduce(0) { $0 + $1.count }
+            counts.bytes = finish?.bytes ?? bars.reduce(Int64(0)) { $0 + $1.bytes }
+            counts.notStarted = finish?.notStarted ?? 0
+            let runEnd = finish?.time
             if run == nil || abs((run?.startedAt ?? 0) - first.time) > 60 {
                 // The journal's run rows and the record disagree (an older journal): the record counts.
                 run = Run(id: nil, startedAt: first.time, finishedAt: runEnd, outcome: runEnd == nil ? "unfinished" : "finished")

@@ -29,7 +29,8 @@ enum Fixture {
         {"event":"finished","time":\(t0 + 8),"task":"lobes/a/wait","action":"lobes","kind":"wait","bytes":0}
         {"event":"started","time":\(t0 + 8),"task":"masks/a","action":"masks","kind":"download-outputs"}
         {"event":"finished","time":\(t0 + 9),"task":"masks/a","action":"masks","kind":"download-outputs","bytes":500000}
-        {"event":"run-finished","time":\(t0 + 10),"files":4,"bytes":2500000,"retries":1,"skipped":1,"failed":1,"not_started":0,"seconds":10
+        {"event":"run-finished","time":\(t0 + 10),"files":4,"bytes":2500000,"retries":1,"skipped":1,"failed":1,"not_started":0,"seconds":10}
+        {"event":"run-fini
         """
 
     static let records = [
@@ -49,8 +50,8 @@ enum Fixture {
 @Suite struct ReportModelTests {
     @Test func aBrokenLastLineIsLeftOut() {
         let events = RecordedEvent.parse(ndjson: Data(Fixture.ndjson.utf8))
-        #expect(events.count == 13)
-        #expect(events.last?.event == "finished")
+        #expect(events.count == 14)
+        #expect(events.last?.event == "run-finished")
     }
 
     @Test func countsComeFromTheRunsEvents() {
@@ -102,6 +103,35 @@ enum Fixture {
     @Test func theGraphPlacesEachActionAfterTheOnesItWaitsFor() {
         let m = ReportModel.build(Fixture.input, now: Fixture.t0 + 20)
         #expect(m.nodes.map { "\($0.action.name)@\($0.column),\($0.row)" } == ["scans@0,0", "lobes@1,0", "masks@2,0"])
+    }
+
+    /// The record leaves file transfers out (the journal has their times): bars come from the
+    /// journal rows this run wrote, with the retries of the record; rows of earlier runs stay out.
+    @Test func transfersComeFromTheJournalRowsOfThisRun() {
+        var input = Fixture.input
+        input.events.removeAll { ($0.event == "started" || $0.event == "finished") && $0.kind == "download" }
+        input.records.append(TaskRecord(id: "scans/old", action: "scans", kind: "download", state: .done, bytesTransferred: 5,
+                                        startedAt: Fixture.t0 - 100, finishedAt: Fixture.t0 - 99))
+        let m = ReportModel.build(input, now: Fixture.t0 + 20)
+        let a = m.bars.first { $0.task == "scans/a" }
+        #expect(a?.start == Fixture.t0 + 0.1 && a?.end == Fixture.t0 + 2.1 && a?.bytes == 2_000_000)
+        #expect(a?.retries.count == 1)
+        // The failed one starts at its first retry or, without one, is a mark at its end.
+        let b = m.bars.first { $0.task == "scans/b" }
+        #expect(b?.state == .failed && b?.start == Fixture.t0 + 2.5)
+        #expect(!m.bars.contains { $0.task == "scans/old" })
+        #expect(m.counts.done == 4 && m.counts.bytes == 2_500_000)
+        #expect(m.throughput.map(\.bytes) == [500_000, 2_000_000])
+    }
+
+    @Test func theRecordKeepsWhatTheJournalLacks() {
+        let download = PlannedTask(id: "d", action: "a", kind: .download)
+        let wait = PlannedTask(id: "w", action: "b", kind: .wait)
+        #expect(!RecordedEvents.keeps(.taskStarted(download)) && !RecordedEvents.keeps(.taskFinished(download, bytes: 1)))
+        #expect(!RecordedEvents.keeps(.progress(taskID: "d", bytes: 1)) && !RecordedEvents.keeps(.taskSkipped(download, reason: "done")))
+        #expect(RecordedEvents.keeps(.taskStarted(wait)) && RecordedEvents.keeps(.taskFinished(wait, bytes: 0)))
+        #expect(RecordedEvents.keeps(.retried(download, attempt: 1, delaySeconds: 1, reason: "503")))
+        #expect(RecordedEvents.keeps(.runStarted(tasks: 1, skipped: 0, bytes: 0)))
     }
 
     @Test func withoutARecordOfTheRunTheJournalsTimesAreUsed() {
