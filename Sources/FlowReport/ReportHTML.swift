@@ -168,7 +168,9 @@ public enum ReportHTML {
         }
         legend += "<li><span class=\"swatch failed\"></span>failed</li><li><span class=\"swatch hatch\"></span>retry wait</li></ul>\n"
         var note = "<p class=\"meta\">One row per task in flight at once, grouped by source; a source's remote jobs (start, wait) have rows of their own. Click a kind to hide it.</p>\n"
-        if m.hiddenBars > 0 { note += "<p class=\"meta\">The first \(m.bars.count) tasks are shown; \(m.hiddenBars) more are left off.</p>\n" }
+        if m.hiddenBars > 0 {
+            note += "<p class=\"meta\">\(m.bars.count) of \(m.bars.count + m.hiddenBars) tasks are drawn: every failed or retried one and the others evenly sampled over the run; the rows count them all.</p>\n"
+        }
         return svg + legend + note + "<p id=\"bar-detail\" class=\"meta\"></p>\n"
     }
 
@@ -184,7 +186,7 @@ public enum ReportHTML {
 
     static func planGraph(_ m: ReportModel) -> String {
         guard !m.nodes.isEmpty else { return "<p class=\"empty\">The run left no plan graph (it ran before flowctl recorded one).</p>\n" }
-        let w = 210.0, h = 66.0, dx = 280.0, dy = 90.0
+        let w = 230.0, h = 66.0, dx = 300.0, dy = 90.0
         let columns = (m.nodes.map(\.column).max() ?? 0) + 1
         let rows = (m.nodes.map(\.row).max() ?? 0) + 1
         var at: [String: (Double, Double)] = [:]
@@ -205,8 +207,8 @@ public enum ReportHTML {
             let color = kindColors.first { a.kind.hasPrefix($0.0) }?.1 ?? "#475569"
             svg += "<g class=\"node\"><rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(w))\" height=\"\(n(h))\" rx=\"6\" style=\"stroke:\(color)\"/>"
             svg += "<text x=\"\(n(x + 10))\" y=\"\(n(y + 20))\" class=\"name\">\(esc(a.name))</text>"
-            svg += "<text x=\"\(n(x + 10))\" y=\"\(n(y + 38))\" class=\"tick\">\(esc(a.kind)) · \(esc(a.source))</text>"
-            svg += "<text x=\"\(n(x + 10))\" y=\"\(n(y + 55))\" class=\"tick\">\(a.tasks) tasks: \(a.todo) to do, \(a.skipped) skipped\(a.bytesTodo > 0 ? ", " + esc(Quantities.formatBytes(a.bytesTodo)) : "")</text></g>\n"
+            svg += "<text x=\"\(n(x + 10))\" y=\"\(n(y + 38))\" class=\"tick\">\(esc(a.kind)) · \(esc(a.source))\(a.bytesTodo > 0 ? " · " + esc(Quantities.formatBytes(a.bytesTodo)) : "")</text>"
+            svg += "<text x=\"\(n(x + 10))\" y=\"\(n(y + 55))\" class=\"tick\">\(a.tasks) tasks: \(a.todo) to do, \(a.skipped) skipped</text></g>\n"
         }
         return svg + "</svg>\n<p class=\"meta\">The actions of the plan; an arrow's number is how many tasks wait on the action before.</p>\n"
     }

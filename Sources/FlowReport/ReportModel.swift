@@ -245,9 +245,9 @@ public struct ReportModel: Sendable, Hashable {
             Throughput(source: name, bytes: bytesPerSource[name] ?? 0, perSecond: perSource[name]!.map { $0 / bucketSeconds })
         }
 
-        // The timeline: at most `maxBars`, packed into lanes per group.
-        let hidden = max(0, bars.count - maxBars)
-        var shown = Array(bars.prefix(maxBars))
+        // The timeline: every bar packed into lanes per group (so a group's rows are its true
+        // peak of tasks at once), then at most `maxBars` drawn.
+        var shown = bars
         func group(of bar: Bar) -> String {
             let name = source(of: bar.task, action: bar.action)
             switch bar.kind {
@@ -279,6 +279,8 @@ public struct ReportModel: Sendable, Hashable {
             groups.append(LaneGroup(name: name, firstLane: nextLane, lanes: laneEnds.count, tasks: members[name]!.count))
             nextLane += laneEnds.count
         }
+        shown = sample(shown, limit: maxBars)
+        let hidden = bars.count - shown.count
 
         // The graph: an action's column is the longest chain of actions before it.
         var nodes: [Node] = []
@@ -308,6 +310,20 @@ public struct ReportModel: Sendable, Hashable {
             journalBytes: input.records.filter { $0.state == .done }.reduce(Int64(0)) { $0 + ($1.size ?? 0) },
             bucketSeconds: bucketSeconds, throughput: throughput, bars: shown, groups: groups, hiddenBars: hidden,
             failures: failures, nodes: nodes, edges: graph?.edges ?? [], fromEvents: fromEvents)
+    }
+}
+
+extension ReportModel {
+    /// At most `limit` bars, in their order: every failed, unfinished or retried one, and the
+    /// others evenly spread over the rest, so the timeline still covers the whole run.
+    static func sample(_ bars: [Bar], limit: Int) -> [Bar] {
+        guard bars.count > limit else { return bars }
+        let notable = bars.indices.filter { bars[$0].state != .done || !bars[$0].retries.isEmpty }
+        var keep = Set(notable.prefix(limit))
+        let others = bars.indices.filter { !keep.contains($0) && bars[$0].state == .done && bars[$0].retries.isEmpty }
+        let room = limit - keep.count
+        if room > 0 { for j in 0..<room { keep.insert(others[j * others.count / room]) } }
+        return bars.indices.filter { keep.contains($0) }.map { bars[$0] }
     }
 }
 

@@ -145,12 +145,23 @@ enum Fixture {
     @Test func aLongRunShowsAtMostMaxBars() {
         var lines = ["{\"event\":\"run-started\",\"time\":0,\"tasks\":2500}"]
         for i in 0..<2500 {
-            lines.append("{\"event\":\"started\",\"time\":\(Double(i) / 100),\"task\":\"t\(i)\",\"action\":\"a\",\"kind\":\"download\"}")
-            lines.append("{\"event\":\"finished\",\"time\":\(Double(i) / 100 + 0.05),\"task\":\"t\(i)\",\"action\":\"a\",\"kind\":\"download\",\"bytes\":10}")
+            lines.append("{\"event\":\"started\",\"time\":\(Double(i) / 64),\"task\":\"t\(i)\",\"action\":\"a\",\"kind\":\"wait\"}")
+            lines.append("{\"event\":\"finished\",\"time\":\(Double(i + 5) / 64),\"task\":\"t\(i)\",\"action\":\"a\",\"kind\":\"wait\",\"bytes\":10}")
         }
-        let m = ReportModel.build(ReportInput(records: [], events: RecordedEvent.parse(ndjson: Data(lines.joined(separator: "\n").utf8))), now: 30)
+        let m = ReportModel.build(ReportInput(records: [], events: RecordedEvent.parse(ndjson: Data(lines.joined(separator: "\n").utf8))), now: 40)
         #expect(m.bars.count == ReportModel.maxBars && m.hiddenBars == 500)
+        // Sampled over the whole run (39 s), not its first 31 s.
+        #expect((m.bars.last?.start ?? 0) > 38)
+        // The rows count every task: each lasts 5/64 s and one starts every 1/64 s, so five at once.
+        #expect(m.groups.map(\.lanes) == [5])
         #expect(m.counts.done == 2500)
+        let retried = ReportModel.Bar(task: "r", action: "a", kind: "download", start: 0, end: 1, state: .done, bytes: 0,
+                                      retries: [.init(at: 0.5, delay: 0.1, attempt: 1, reason: "")], lane: 0)
+        let failed = ReportModel.Bar(task: "f", action: "a", kind: "download", start: 0, end: 1, state: .failed, bytes: 0, retries: [], lane: 0)
+        let plain = (0..<10).map { ReportModel.Bar(task: "p\($0)", action: "a", kind: "download", start: Double($0), end: Double($0) + 1,
+                                                    state: .done, bytes: 0, retries: [], lane: 0) }
+        let kept = ReportModel.sample(plain + [retried, failed], limit: 4).map(\.task)
+        #expect(kept == ["p0", "p5", "r", "f"])
         #expect(m.throughput.first?.bytes == 25_000)
     }
 }
