@@ -3,7 +3,7 @@
 # per folder) pulled by `flowctl run`, then, RUNS times each, interleaved, `flowctl report DIR`
 # (journal + the run's record -> one HTML page) against `flowctl status` on the same journal as
 # the reference (it reads the same table). Prints medians, their ratio and the page's size, and
-# the size of the run's record (.flowctl/report/).
+# the size of the run's record (.flowctl/journal.report/).
 #   benchmarks/report.sh                          # 1,000 and 10,000 files, 5 runs
 #   SIZES=10000 RUNS=3 FLOWCTL=.build/debug/flowctl benchmarks/report.sh
 # FLOWCTL=path picks the binary (default: the release build). Needs python3 and GNU time.
@@ -50,6 +50,6 @@ YML
     done
     rep=$(median <"$ROOT/report.txt"); sta=$(median <"$ROOT/status.txt")
     page=$(( $(stat -c %s "$ROOT/page-$n-1.html") / 1024 ))
-    record=$(( $(du -sb "$ROOT/out-$n/.flowctl/report" | cut -f1) / 1024 ))
+    record=$(( $(du -sb "$ROOT/out-$n/.flowctl/journal.report" | cut -f1) / 1024 ))
     printf '%8s %12s %12s %8s %10s %10s\n' "$n" "$rep" "$sta" "$(awk -v a="$rep" -v b="$sta" 'BEGIN {printf "%.2fx", (b > 0 ? a / b : 0)}')" "$page" "$record"
 done

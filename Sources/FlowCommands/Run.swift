@@ -120,7 +120,7 @@ struct Run: AsyncParsableCommand {
         if events == .json { sinks.append(JSONEventWriter()) }
         if !quiet { sinks.append(ProgressDisplay(live: Console.stderrIsTerminal)) }
         // What `flowctl report` reads beside the journal: the plan's graph and this run's events.
-        do { sinks.append(try RunRecord.begin(root: session.stateRoot, plan: plan)) }
+        do { sinks.append(try RunRecord.begin(journal: journal.path, plan: plan)) }
         catch { Console.error("warning: cannot record the run for its report: \(error)") }
         let roots = Set(plan.roots.values)
         let executor = Executor(plan: plan, connectors: session.connectors, journal: journal,

@@ -70,7 +70,7 @@ public struct ReportInput: Sendable {
         do { journal = try Journal(path: journalPath, create: false) } catch { journal = try Journal(path: journalPath, create: true) }
         let records = try journal.records()
         let runs = try journal.runs()
-        let directory = RunRecord.directory(forRoot: root)
+        let directory = RunRecord.directory(forJournal: journalPath)
         let events = FileManager.default.contents(atPath: directory + "/events.ndjson").map(RecordedEvent.parse(ndjson:)) ?? []
         let graph = FileManager.default.contents(atPath: directory + "/plan.json").flatMap { try? JSONDecoder().decode(PlanGraph.self, from: $0) }
         return ReportInput(records: Array(records.values), runs: runs, events: events, graph: graph)

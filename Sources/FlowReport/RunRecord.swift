@@ -67,18 +67,19 @@ public struct PlanGraph: Codable, Sendable, Hashable {
     }
 }
 
-/// Where a run leaves what its report reads, beside the journal: `<root>/.flowctl/report/`
-/// holds the last run's action graph (`plan.json`) and its events (`events.ndjson`, the lines
-/// `--events json` prints, without progress lines).
+/// Where a run leaves what its report reads, beside its journal: `.flowctl/journal.report/`
+/// for `.flowctl/journal.sqlite` (named after the journal, so runs that keep journals of their
+/// own keep records of their own) holds the last run's action graph (`plan.json`) and the
+/// events its report needs (`events.ndjson`, lines of the `--events json` format).
 public enum RunRecord {
-    public static func directory(forRoot root: String) -> String {
-        (root.hasSuffix("/") ? root : root + "/") + ".flowctl/report"
+    public static func directory(forJournal journal: String) -> String {
+        (journal.hasSuffix(".sqlite") ? String(journal.dropLast(".sqlite".count)) : journal) + ".report"
     }
 
     /// Starts the record of a run: writes the plan's graph and returns the sink its events go to.
     /// Replaces the previous run's record; the journal keeps every run's tasks.
-    public static func begin(root: String, plan: Plan) throws -> any EventSink {
-        let directory = directory(forRoot: root)
+    public static func begin(journal: String, plan: Plan) throws -> any EventSink {
+        let directory = directory(forJournal: journal)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
