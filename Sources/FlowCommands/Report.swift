@@ -10,10 +10,11 @@ struct Report: ParsableCommand {
             One self-contained page (nothing fetched from the network): what ran and when, \
             per-source throughput, a timeline of transfers and remote jobs with their retries \
             and waits, every failure with its cause, and the plan's graph. It reads the journal \
-            (<dir>/.flowctl/journal.sqlite) and what the last run recorded beside it.
+            (<dir>/.flowctl/journal.sqlite) and what the last run recorded beside it. Given the \
+            job file instead, it finds the journal as `run` does.
             """)
 
-    @Argument(help: "The output folder of a job (the one holding .flowctl/).", completion: .directory)
+    @Argument(help: "The output folder of a job (the one holding .flowctl/), or the job file.", completion: .file())
     var directory: String
 
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp(
@@ -21,9 +22,16 @@ struct Report: ParsableCommand {
     var output: String?
 
     func run() throws {
-        let path = output ?? ReportFile.defaultPath(forRoot: directory)
+        var root = directory
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+            // A job file: its journal's folder (for a job that downloads nothing, in the state directory).
+            root = URL(fileURLWithPath: try JobSession.open(JobOptions.parse([directory]), credentials: false).stateRoot)
+                .standardizedFileURL.path
+        }
+        let path = output ?? ReportFile.defaultPath(forRoot: root)
         do {
-            let model = try ReportFile.write(root: directory, to: path)
+            let model = try ReportFile.write(root: root, to: path)
             Console.error(ReportSummary.line(model, path: path))
         } catch {
             Console.error("error: \(ErrorText.clean("\(error)"))")

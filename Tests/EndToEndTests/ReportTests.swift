@@ -76,6 +76,10 @@ extension EndToEnd {
         #expect(html.contains("id=\"count-failed\">0<"))
         let files = try workspace.listing("out/local-copy").split(separator: "\n").count
         #expect(html.contains("id=\"count-done\">\(files)<"), "\(files) files")
+        // Given the job file, the page lands beside its journal.
+        let byJob = try flowctl(["report", job])
+        #expect(byJob.status == 0, "\(byJob.stderr)")
+        #expect(FileManager.default.fileExists(atPath: workspace.root + "/out/local-copy/.flowctl/report.html"))
         let missing = try flowctl(["report", workspace.root + "/nowhere"])
         #expect(missing.status == 1 && missing.stderr.contains("no journal at"), "\(missing.stderr)")
     }
