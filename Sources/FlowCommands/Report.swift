@@ -14,7 +14,8 @@ struct Report: ParsableCommand {
             job file instead, it finds the journal as `run` does.
             """)
 
-    @Argument(help: "The output folder of a job (the one holding .flowctl/), or the job file.", completion: .file())
+    @Argument(help: ArgumentHelp("The output folder of a job (the one holding .flowctl/), or the job file.",
+                                 valueName: "dir-or-job"), completion: .file())
     var directory: String
 
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp(

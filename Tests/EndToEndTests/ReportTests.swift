@@ -68,8 +68,9 @@ extension EndToEnd {
         defer { workspace.remove() }
         try workspace.copy("examples")
         let job = workspace.job("local-copy.yml")
-        let first = try flowctl(["run", job])
+        let first = try flowctl(["run", job, "--report-to", workspace.root + "/during.html"])
         #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("report: \(workspace.root)/during.html ("), "\(first.stderr)")
         let report = try flowctl(["report", workspace.root + "/out/local-copy", "-o", workspace.root + "/r.html"])
         #expect(report.status == 0, "\(report.stderr)")
         let html = try String(contentsOfFile: workspace.root + "/r.html", encoding: .utf8)
