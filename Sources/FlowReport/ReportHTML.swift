@@ -250,6 +250,9 @@ public enum ReportHTML {
     }
 
     static func seconds(_ value: Double) -> String {
+        if value <= 0 { return "0 s" }
+        if value < 0.01 { return String(format: "%.1f ms", value * 1000) }
+        if value < 1 { return String(format: "%.0f ms", value * 1000) }
         if value < 10 { return String(format: "%.2f s", value) }
         if value < 120 { return String(format: "%.1f s", value) }
         return String(format: "%ld min %02ld s", Int(value) / 60, Int(value) % 60)

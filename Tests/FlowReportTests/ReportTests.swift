@@ -184,6 +184,10 @@ enum Fixture {
         #expect(page.contains("id=\"count-done\">4<"))
     }
 
+    @Test func durationsReadWellAtEveryScale() {
+        #expect([0, 0.0035, 0.25, 2.5, 42, 3725].map(ReportHTML.seconds) == ["0 s", "3.5 ms", "250 ms", "2.50 s", "42.0 s", "62 min 05 s"])
+    }
+
     @Test func textIsEscaped() {
         #expect(ReportHTML.esc("<a href=\"x\">&'") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;")
     }
