@@ -166,15 +166,18 @@ public struct ReportModel: Sendable, Hashable {
                     break
                 }
             }
-            for id in order {
-                guard var bar = open[id] else { continue }
-                if bar.state == .unfinished { bar.end = finish?.time ?? now }
-                bars.append(bar)
-            }
             for r in input.records where r.kind != "output-file" && open[r.id] == nil {
                 guard let s = r.startedAt, let e = r.finishedAt, e >= first.time, r.state == .done else { continue }
                 bars.append(Bar(task: r.id, action: r.action, kind: r.kind, start: s, end: e, state: .done,
                                 bytes: r.bytesTransferred, retries: retries[r.id] ?? [], lane: 0))
+            }
+            // A run that was killed has no end: its unfinished tasks end where its record does
+            // (the last thing it wrote), not when the report is made.
+            let lastSeen = max(events.map(\.time).max() ?? first.time, bars.map(\.end).max() ?? first.time)
+            for id in order {
+                guard var bar = open[id] else { continue }
+                if bar.state == .unfinished { bar.end = max(bar.start, finish?.time ?? lastSeen) }
+                bars.append(bar)
             }
             bars.sort { ($0.start, $0.task) < ($1.start, $1.task) }
             counts.planned = first.tasks ?? 0

@@ -124,6 +124,21 @@ enum Fixture {
         #expect(m.throughput.map(\.bytes) == [500_000, 2_000_000])
     }
 
+    /// A killed run: no run-finished line, a wait still open. It ends at the last line, not at
+    /// the time the report is made (hours later, the timeline would be a flat line).
+    @Test func aKilledRunEndsWhereItsRecordEnds() {
+        var input = Fixture.input
+        input.events.removeAll { $0.event == "run-finished" || $0.task == "lobes/a/wait" && $0.event == "finished" }
+        input.events.removeAll { $0.task == "masks/a" }
+        input.runs = [Journal.RunRow(id: 1, job: "fixture", startedAt: Fixture.t0)]
+        let m = ReportModel.build(input, now: Fixture.t0 + 7200)
+        let wait = m.bars.first { $0.task == "lobes/a/wait" }
+        #expect(wait?.state == .unfinished && wait?.end == Fixture.t0 + 2.5)
+        #expect(m.run?.outcome == "unfinished" && m.run?.finishedAt == nil)
+        #expect(m.bars.allSatisfy { $0.end <= Fixture.t0 + 2.5 })
+        #expect(m.counts.done == 2)
+    }
+
     @Test func theRecordKeepsWhatTheJournalLacks() {
         let download = PlannedTask(id: "d", action: "a", kind: .download)
         let wait = PlannedTask(id: "w", action: "b", kind: .wait)
