@@ -58,6 +58,7 @@ public enum ReportHTML {
             ("failed", "failed", "\(c.failed)"), ("retries", "retries", "\(c.retries)"),
             ("bytes", "moved", Quantities.formatBytes(c.bytes)), ("rate", "mean rate", rate),
         ]
+        if c.requestRetries > 0 { cards.append(("request-retries", "requests retried", "\(c.requestRetries)")) }
         if c.notStarted > 0 { cards.append(("not-started", "not started", "\(c.notStarted)")) }
         var out = "<section id=\"summary\" class=\"cards\">\n"
         for (id, label, value) in cards {
@@ -156,7 +157,7 @@ public enum ReportHTML {
             svg += "<g class=\"bar k-\(esc(bar.kind)) s-\(bar.state.rawValue)\" data-kind=\"\(esc(bar.kind))\"><rect x=\"\(n(x0))\" y=\"\(n(y))\" width=\"\(n(width))\" height=\"\(n(row - 2))\"/><title>\(esc(tip))</title></g>"
             for retry in bar.retries {
                 let rx = x(retry.at), rw = max(x(retry.at + retry.delay) - rx, 1.5)
-                svg += "<rect class=\"retry\" x=\"\(n(rx))\" y=\"\(n(y))\" width=\"\(n(rw))\" height=\"\(n(row - 2))\"><title>\(esc("retry \(retry.attempt) of \(bar.task) after \(seconds(retry.delay)): \(retry.reason)"))</title></rect>"
+                svg += "<rect class=\"retry\" x=\"\(n(rx))\" y=\"\(n(y))\" width=\"\(n(rw))\" height=\"\(n(row - 2))\"><title>\(esc("\(retry.attempt > 0 ? "retry \(retry.attempt) of" : "a request of") \(bar.task) after \(seconds(retry.delay)): \(retry.reason)"))</title></rect>"
             }
             svg += "\n"
         }

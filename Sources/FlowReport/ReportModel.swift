@@ -14,6 +14,8 @@ public struct ReportModel: Sendable, Hashable {
         public var failed = 0
         public var retries = 0
         public var notStarted = 0
+        /// Requests the sources' sessions retried within tasks (a poll answered 503).
+        public var requestRetries = 0
         public var bytes: Int64 = 0
     }
 
@@ -130,7 +132,7 @@ public struct ReportModel: Sendable, Hashable {
             let first = events[start]
             let finish = events.last { $0.event == "run-finished" }
             var retries: [String: [Retry]] = [:]
-            for e in events where e.event == "retried" {
+            for e in events where e.event == "retried" || e.event == "request-retried" {
                 guard let task = e.task else { continue }
                 retries[task, default: []].append(Retry(at: e.time, delay: e.delaySeconds ?? 0, attempt: e.attempt ?? 0,
                                                         reason: Scrub.text(e.reason ?? "")))
@@ -184,7 +186,8 @@ public struct ReportModel: Sendable, Hashable {
             counts.done = finish?.files ?? bars.filter { $0.state == .done }.count
             counts.failed = failures.count
             counts.skipped = finish?.skipped ?? 0
-            counts.retries = finish?.retries ?? retries.values.reduce(0) { $0 + $1.count }
+            counts.retries = finish?.retries ?? events.filter { $0.event == "retried" }.count
+            counts.requestRetries = events.filter { $0.event == "request-retried" }.count
             counts.bytes = finish?.bytes ?? bars.reduce(Int64(0)) { $0 + $1.bytes }
             counts.notStarted = finish?.notStarted ?? 0
             let runEnd = finish?.time

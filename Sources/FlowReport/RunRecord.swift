@@ -93,7 +93,7 @@ public enum RunRecord {
 }
 
 /// The events of a run its report needs and the journal lacks: the run's start and end, remote
-/// jobs, conversions and tags, retries, failures. File transfers' starts and ends are in the
+/// jobs, conversions and tags, retries (of tasks, and of requests within them), failures. File transfers' starts and ends are in the
 /// journal already, so their lines (and progress, skipped and renamed lines) are left out: a
 /// 10,000-file run records a few lines, not 30,000.
 struct RecordedEvents: EventSink {
@@ -102,6 +102,10 @@ struct RecordedEvents: EventSink {
     func emit(_ event: ExecutionEvent) {
         guard Self.keeps(event) else { return }
         writer.emit(event)
+    }
+
+    func requestRetried(_ task: PlannedTask, delaySeconds: Double, reason: String) {
+        writer.requestRetried(task, delaySeconds: delaySeconds, reason: reason)
     }
 
     static func keeps(_ event: ExecutionEvent) -> Bool {

@@ -13,11 +13,13 @@ extension EndToEnd {
         throw HarnessError("Chromium is missing: the report's browser test needs `chromium` (Debian package; `bash scripts/setup.sh` installs it)")
     }
 
-    /// The lobe segmentation on 10 CTs with a server that cuts downloads now and then: the page
-    /// counts what the run did, draws every task and retry on its timeline, and Chromium logs nothing.
+    /// The lobe segmentation on 10 CTs with a server that cuts downloads and answers 503 now and
+    /// then: the page counts what the run did, draws every task and retry (of a download, of a
+    /// request within a task) on its timeline, and Chromium logs nothing.
     @Test func theReportOfARealRunRendersInChromium() throws {
         let browser = try Self.chromium()
-        let sandbox = try SandboxProcess(["--platforms", "gc", "--seed", "3", "--cut-after-bytes", "4096", "--cut-rate", "0.3"])
+        let sandbox = try SandboxProcess(["--platforms", "gc", "--seed", "3", "--cut-after-bytes", "4096", "--cut-rate", "0.3",
+                                          "--fault-rate", "503=0.15", "--retry-after", "0"])
         defer { sandbox.stop() }
         let workspace = try Workspace(jobs: ["covid-lobes.yml"])
         defer { workspace.remove() }
@@ -47,6 +49,11 @@ extension EndToEnd {
         #expect(dom.stdout.contains("id=\"count-retries\">\(retries)<"), "run said \(retries) retries")
         #expect(Int(retries) ?? 0 > 0, "the sandbox cut no download")
         #expect(dom.stdout.contains("<rect class=\"retry\""), "no retry on the timeline")
+        // Polls and job starts the session retried (1 in 7 requests answered 503).
+        let record = try String(contentsOfFile: workspace.root + "/data/covid-lobes/.flowctl/journal.report/events.ndjson", encoding: .utf8)
+        let requestRetries = record.split(separator: "\n").filter { $0.contains("\"event\":\"request-retried\"") }.count
+        #expect(requestRetries > 0)
+        #expect(dom.stdout.contains("id=\"count-request-retries\">\(requestRetries)<"), "\(requestRetries) request retries")
         #expect(dom.stdout.contains("gc · remote jobs"))
         #expect(dom.stdout.contains("class=\"node\""))
 

@@ -26,6 +26,7 @@ enum Fixture {
         {"event":"started","time":\(t0 + 2.2),"task":"lobes/a","action":"lobes","kind":"run"}
         {"event":"finished","time":\(t0 + 2.4),"task":"lobes/a","action":"lobes","kind":"run","bytes":0}
         {"event":"started","time":\(t0 + 2.4),"task":"lobes/a/wait","action":"lobes","kind":"wait"}
+        {"event":"request-retried","time":\(t0 + 3),"task":"lobes/a/wait","action":"lobes","kind":"wait","delay_seconds":1,"reason":"HTTP 503"}
         {"event":"finished","time":\(t0 + 8),"task":"lobes/a/wait","action":"lobes","kind":"wait","bytes":0}
         {"event":"started","time":\(t0 + 8),"task":"masks/a","action":"masks","kind":"download-outputs"}
         {"event":"finished","time":\(t0 + 9),"task":"masks/a","action":"masks","kind":"download-outputs","bytes":500000}
@@ -50,7 +51,7 @@ enum Fixture {
 @Suite struct ReportModelTests {
     @Test func aBrokenLastLineIsLeftOut() {
         let events = RecordedEvent.parse(ndjson: Data(Fixture.ndjson.utf8))
-        #expect(events.count == 14)
+        #expect(events.count == 15)
         #expect(events.last?.event == "run-finished")
     }
 
@@ -62,6 +63,7 @@ enum Fixture {
         #expect(m.counts.skipped == 1)
         #expect(m.counts.retries == 1)
         #expect(m.counts.bytes == 2_500_000)
+        #expect(m.counts.requestRetries == 1)
         #expect(m.run?.outcome == "failed")
         #expect(m.journalDone == 1 && m.journalFailed == 1 && m.journalBytes == 2_500_000)
     }
@@ -75,6 +77,8 @@ enum Fixture {
         #expect(a?.lane != b?.lane)
         #expect(a?.retries == [ReportModel.Retry(at: Fixture.t0 + 1, delay: 0.5, attempt: 1, reason: "HTTP 503 from https://xnat.example/data")])
         #expect(b?.state == .failed)
+        // A poll the session retried shows inside the wait.
+        #expect(m.bars.first { $0.task == "lobes/a/wait" }?.retries.map(\.at) == [Fixture.t0 + 3])
         // The run and its wait follow each other on one row.
         #expect(m.bars.filter { $0.kind == "run" || $0.kind == "wait" }.map(\.lane) == [2, 2])
     }
@@ -133,9 +137,10 @@ enum Fixture {
         input.runs = [Journal.RunRow(id: 1, job: "fixture", startedAt: Fixture.t0)]
         let m = ReportModel.build(input, now: Fixture.t0 + 7200)
         let wait = m.bars.first { $0.task == "lobes/a/wait" }
-        #expect(wait?.state == .unfinished && wait?.end == Fixture.t0 + 2.5)
+        // Its last line: the retry of a poll at 3 s.
+        #expect(wait?.state == .unfinished && wait?.end == Fixture.t0 + 3)
         #expect(m.run?.outcome == "unfinished" && m.run?.finishedAt == nil)
-        #expect(m.bars.allSatisfy { $0.end <= Fixture.t0 + 2.5 })
+        #expect(m.bars.allSatisfy { $0.end <= Fixture.t0 + 3 })
         #expect(m.counts.done == 2)
     }
 
