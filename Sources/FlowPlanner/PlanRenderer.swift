@@ -170,6 +170,7 @@ public enum PlanRenderer {
         case .wait: return "wait for \(item)"
         case .convert:
             return "\(task.parameters["tool"] ?? "convert") \(task.parameters["input"] ?? "?") (\(task.dependsOn.count) file(s)) -> \(task.path ?? "?")"
+        case .barrier: return "wait for \(task.dependsOn.count) earlier task(s)"
         }
     }
 
@@ -350,7 +351,7 @@ public enum PlanRenderer {
     }
 
     static func label(_ task: PlannedTask) -> String {
-        let name = task.item?.fields["file.name"] ?? task.item?.id ?? task.id
+        let name = task.item?.field("file.name") ?? task.item?.id ?? task.id
         return "\(task.kind.rawValue): \(name)" + (task.isSkipped ? " (skip)" : "")
     }
 
