@@ -72,13 +72,18 @@ public struct Plan: Sendable {
     public var renames: [String: [LayoutTemplate.Rename]] = [:]
 
     public var pending: [PlannedTask] { graph.tasks.filter { !$0.isSkipped } }
-    /// How many tasks would run, without collecting them.
+    /// How many tasks would run, without collecting them (barriers do nothing: not counted).
     public var pendingCount: Int {
         let tasks = graph.tasks
-        return tasks.indices.reduce(0) { $0 + (tasks[$1].isSkipped ? 0 : 1) }
+        return tasks.indices.reduce(0) { $0 + (tasks[$1].isSkipped || tasks[$1].kind == .barrier ? 0 : 1) }
+    }
+    /// How many tasks do work: all but barriers.
+    public var workCount: Int {
+        let tasks = graph.tasks
+        return tasks.indices.reduce(0) { $0 + (tasks[$1].kind == .barrier ? 0 : 1) }
     }
     /// Whether running it would change anything.
-    public var hasChanges: Bool { graph.tasks.contains { !$0.isSkipped } }
+    public var hasChanges: Bool { graph.tasks.contains { !$0.isSkipped && $0.kind != .barrier } }
 }
 
 /// A problem that makes a job impossible to plan (two actions writing one path).
