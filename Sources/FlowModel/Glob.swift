@@ -45,6 +45,10 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { pattern }
 
+    // The tokens follow from the pattern: equal and hashed by it alone.
+    public static func == (a: Glob, b: Glob) -> Bool { a.pattern == b.pattern }
+    public func hash(into hasher: inout Hasher) { hasher.combine(pattern) }
+
     /// True when the pattern has no wildcard, so it can be sent to a server as an exact filter.
     public var isLiteral: Bool {
         tokens.allSatisfy { if case .literal = $0 { return true } else { return false } }
