@@ -4,7 +4,7 @@
 # phase by phase, by benchmarks/plan-bench; `find` walks the same tree as the reference.
 # Medians of RUNS runs.
 #   benchmarks/plan-scale.sh                                   # 1k, 10k, 100k items
-#   SIZES="1000 10000 100000 1000000" RUNS=3 benchmarks/plan-scale.sh
+#   SIZES="10000 100000 1000000" RUNS=3 benchmarks/plan-scale.sh   # issue #27's sizes
 # FLOWCTL=path and PLAN_BENCH=path pick the binaries (release builds); without PLAN_BENCH the
 # harness is built into benchmarks/plan-bench/.build; SKIP_PLAN_BENCH=1 leaves the phases out.
 # Needs python3 (to make the trees) and GNU time (/usr/bin/time).
@@ -44,8 +44,8 @@ medians() {
     for column in 1 2 3; do awk -v c="$column" '{ print $c }' "$ROOT/runs" | median; done | paste -sd' '
 }
 
-printf '%9s %8s %8s %9s %6s %6s %7s | %7s %7s %7s %7s %7s %7s | %7s %7s %7s %6s\n' \
-    items find find+st plan-json cpu MiB x-find list plan json text dot mermaid list-c plan-c json-c MiB
+printf '%9s %8s %8s %9s %6s %6s %7s %6s %6s %8s %6s %6s | %7s %7s %7s %7s %7s %7s | %7s %7s %7s %6s\n' \
+    items find find+st plan-json cpu MiB x-find st-cpu x-cpu after cpu MiB list plan json text dot mermaid list-c plan-c json-c MiB
 for n in $SIZES; do
     dir="$ROOT/data-$n"
     python3 - "$dir" "$n" <<'PY'
@@ -66,17 +66,32 @@ select:
 actions:
   pull: {download: all, to: out-$n, layout: "{file.dir}/{file.stem|upper}{file.ext}"}
 YAML
+    # Two actions of n items each, the second `after:` the first (a barrier, not n x n edges).
+    cat >"$ROOT/after-$n.yml" <<YAML
+flowctl: 1
+name: after-$n
+sources:
+  disk: {type: local, url: data-$n}
+select:
+  all: {source: disk, files: "*.dcm"}
+actions:
+  first: {download: all, to: first-$n, layout: "{file.dir}/{file.stem|upper}{file.ext}"}
+  second: {download: all, to: second-$n, layout: "{file.dir}/{file.stem|upper}{file.ext}", after: [first]}
+YAML
     # Warm the kernel's caches once, so that every line below meets the same tree.
     find "$dir" -type f -printf '%s %T@\n' >/dev/null
     read -r find_s _ _ < <(medians find "$dir" -type f)
-    read -r stat_s _ _ < <(medians find "$dir" -type f -printf '%s %T@\n')
+    read -r stat_s stat_cpu _ < <(medians find "$dir" -type f -printf '%s %T@\n')
     read -r plan_s plan_cpu plan_mib < <(medians "$FLOWCTL" plan "$ROOT/job-$n.yml" --format json)
+    read -r after_s after_cpu after_mib < <(medians "$FLOWCTL" plan "$ROOT/after-$n.yml" --format json)
     phases="-"
     if [ "${SKIP_PLAN_BENCH:-0}" != 1 ]; then
         phases=$("$PLAN_BENCH" "$ROOT/job-$n.yml" "$RUNS")
     fi
-    printf '%9d %8.4f %8.4f %9.4f %6.2f %6d %6.1fx | %7s %7s %7s %7s %7s %7s | %7s %7s %7s %6s\n' \
+    printf '%9d %8.4f %8.4f %9.4f %6.2f %6d %6.2fx %6.2f %5.2fx %8.4f %6.2f %6d | %7s %7s %7s %7s %7s %7s | %7s %7s %7s %6s\n' \
         "$n" "$find_s" "$stat_s" "$plan_s" "$plan_cpu" "$plan_mib" "$(awk -v p="$plan_s" -v f="$stat_s" 'BEGIN { print p / f }')" \
+        "$stat_cpu" "$(awk -v p="$plan_cpu" -v f="$stat_cpu" 'BEGIN { print (f > 0 ? p / f : 0) }')" \
+        "$after_s" "$after_cpu" "$after_mib" \
         "$(field list_s)" "$(field plan_s)" "$(field json_s)" "$(field text_s)" "$(field dot_s)" "$(field mermaid_s)" \
         "$(field list_cpu)" "$(field plan_cpu)" "$(field json_cpu)" "$(field peak_rss_mib)"
     rm -rf "$dir"
@@ -86,7 +101,10 @@ cat <<'TEXT'
 Left of |: wall seconds of `find -type f` (names only), of `find -type f -printf '%s %T@'` (names,
 sizes and times: the stat per file a listing needs), and of the whole `flowctl plan --format json`
 (start, load the job, list, plan, write JSON to /dev/null) with its CPU seconds, peak MiB and how
-many times the stat-ing find it takes. Right of |: benchmarks/plan-bench, the same job in one
+many times the stat-ing find it takes; `st-cpu` and `x-cpu`: the CPU seconds of the stat-ing find
+and the plan's CPU over them (steadier than wall time when other work shares the cores); `after`: wall seconds and peak MiB of `flowctl plan --format
+json` of two download actions of all N items, the second `after:` the first (2N tasks), and its
+CPU seconds. Right of |: benchmarks/plan-bench, the same job in one
 process, wall seconds per phase (list the folder; plan: layout, duplicate check, skip check
 against the disk, task graph; render the plan as JSON, text, dot, Mermaid into memory), then the
 CPU seconds of list, plan and JSON (steadier on a shared machine) and the harness's peak MiB.

@@ -110,10 +110,12 @@ public final class Executor: Sendable {
         let tasks = plan.graph.tasks
         var pendingBytes: Int64 = 0
         var skippedCount = 0
+        var barriers = 0  // no work: neither counted nor reported
         for i in tasks.indices {
-            if tasks[i].isSkipped { skippedCount += 1 } else { pendingBytes += tasks[i].bytes ?? 0 }
+            if tasks[i].kind == .barrier { barriers += 1 }
+            else if tasks[i].isSkipped { skippedCount += 1 } else { pendingBytes += tasks[i].bytes ?? 0 }
         }
-        events.emit(.runStarted(tasks: tasks.count, skipped: skippedCount, bytes: pendingBytes))
+        events.emit(.runStarted(tasks: tasks.count - barriers, skipped: skippedCount, bytes: pendingBytes))
         // What the plan left out fails now, each with its reason; the rest runs all the same.
         for problem in plan.problems { events.emit(.notPlanned(TaskFailure(problem))) }
         if !plan.renames.isEmpty {
@@ -214,6 +216,7 @@ public final class Executor: Sendable {
         case .downloadOutputs:
             return try await downloadOutputs(task, inputs: inputs, connector: connector, retries: retries, record: &record)
         case .convert: return try await convert(task, retries: retries, record: &record)
+        case .barrier: throw ExecutionError("a barrier is passed by the schedule, never performed")
         }
     }
 
@@ -247,7 +250,7 @@ public final class Executor: Sendable {
     /// A local file to the source; its remote item goes downstream.
     func upload(_ task: PlannedTask, connector: any Connector, retries: Int, record: inout TaskRecord) async throws -> Outcome {
         guard let item = task.item else { throw ExecutionError("upload without item") }
-        let file = LocalFile(path: item.url, relativePath: item.fields["file.path"] ?? item.id, size: item.size ?? 0)
+        let file = LocalFile(path: item.url, relativePath: item.field("file.path") ?? item.id, size: item.size ?? 0)
         var destination = task.parameters
         destination["to"] = nil
         let overwrite = plan.job.action(named: task.action)?.overwrite ?? false

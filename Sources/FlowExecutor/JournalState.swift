@@ -47,6 +47,8 @@ public struct JournalState: CompletedWork {
             guard let fingerprint = task.parameters["fingerprint"], record.remoteVersion == fingerprint,
                   let destination = task.destination, FileStat.size(destination) != nil else { return nil }
             return "converted in an earlier run, inputs unchanged"
+        // Never journaled: the planner skips a barrier when everything it waits for is skipped.
+        case .barrier: return nil
         }
     }
 

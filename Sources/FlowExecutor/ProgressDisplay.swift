@@ -37,7 +37,7 @@ public final class ProgressDisplay: EventSink, @unchecked Sendable {
             start = Date()
         case .taskStarted(let task):
             if task.kind != .wait {
-                active[task.id] = (task.item?.fields["file.name"] ?? task.item?.id ?? task.id, 0, task.item?.size)
+                active[task.id] = (task.item?.field("file.name") ?? task.item?.id ?? task.id, 0, task.item?.size)
             }
         case .progress(let id, let bytes):
             if let entry = active[id] {

@@ -149,6 +149,11 @@ final class RunState: Sendable {
     private func take(_ lane: Schedule.Lane, _ state: inout State) -> TaskStart? {
         while let i = state.schedule.take(lane) {
             let task = tasks[i]
+            // A barrier does nothing: passed once ready, neither journaled nor reported.
+            if task.kind == .barrier {
+                state.schedule.succeeded(i)
+                continue
+            }
             let previous = earlier[task.id]
             if let reason = task.skipReason {
                 state.report.skipped += 1

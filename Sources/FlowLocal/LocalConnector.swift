@@ -29,13 +29,11 @@ public struct LocalConnector: Connector {
         var items: [RemoteItem] = []
         FolderWalk.regularFiles(under: root, ignoredNames: LocalConnector.ignoredNames) { file in
             if file.name.hasSuffix(".part") { return }
-            let fields = [
-                "file.path": file.relativePath, "file.name": file.name, "file.stem": FileName.stem(of: file.name),
-                "file.ext": FileName.extension(of: file.name), "file.size": String(file.size), "file.dir": file.folder,
-            ]
-            guard selection.accepts(fields) else { return }
-            items.append(RemoteItem(source: spec.name, id: file.relativePath, url: rootSlash + file.relativePath,
-                                    size: file.size, version: LocalConnector.version(of: file), fields: fields))
+            // The `file.*` fields come from the path when asked: no dictionary per file.
+            let item = RemoteItem.file(source: spec.name, path: file.relativePath, folderURL: rootSlash, size: file.size,
+                                       version: LocalConnector.version(of: file))
+            guard selection.accepts(field: { $0.hasPrefix("file.") ? item.field($0) : nil }) else { return }
+            items.append(item)
         }
         // Mostly in order already (FolderWalk walks names in order), which the sort finds in one pass.
         items.sort { $0.id < $1.id }
@@ -45,11 +43,11 @@ public struct LocalConnector: Connector {
     /// The modification time in microseconds stands in for an ETag: it tells a lock or the journal
     /// that a file changed. Computed through `Date` exactly as Foundation's resource values did,
     /// so that versions recorded by earlier releases still compare equal.
-    static func version(of file: FoundFile) -> String {
+    static func version(of file: FoundFile) -> Int64 {
         let sinceReferenceDate = Double(file.modifiedSeconds) - Date.timeIntervalBetween1970AndReferenceDate
             + Double(file.modifiedNanoseconds) / 1_000_000_000
         let modified = Date(timeIntervalSinceReferenceDate: sinceReferenceDate)
-        return String(Int64(modified.timeIntervalSince1970 * 1_000_000))
+        return Int64(modified.timeIntervalSince1970 * 1_000_000)
     }
 
     public func fetch(_ item: RemoteItem, to partPath: String, resume: Bool, unnamed: Bool,

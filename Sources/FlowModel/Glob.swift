@@ -3,6 +3,17 @@
 public struct Glob: Sendable, Hashable, CustomStringConvertible {
     public let pattern: String
     private let tokens: [Token]
+    /// The tokens as bytes, when every literal is printable ASCII (most patterns): matching a
+    /// printable ASCII value then compares bytes, never `Character`s.
+    private let byteTokens: [ByteToken]?
+
+    private enum ByteToken: Sendable, Hashable {
+        case literal(UInt8)
+        case anyOne
+        case anyRun
+        /// A class: matched through its `Character` form.
+        case other(Token)
+    }
 
     private enum Token: Sendable, Hashable {
         case literal(Character)
@@ -14,9 +25,29 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
     public init(_ pattern: String) {
         self.pattern = pattern
         self.tokens = Glob.tokenize(pattern)
+        self.byteTokens = Glob.byteTokens(tokens)
+    }
+
+    private static func byteTokens(_ tokens: [Token]) -> [ByteToken]? {
+        var bytes: [ByteToken] = []
+        for token in tokens {
+            switch token {
+            case .literal(let l):
+                guard let ascii = l.asciiValue, ascii >= 0x20, ascii < 0x7F else { return nil }
+                bytes.append(.literal(ascii))
+            case .anyOne: bytes.append(.anyOne)
+            case .anyRun: bytes.append(.anyRun)
+            case .set: bytes.append(.other(token))
+            }
+        }
+        return bytes
     }
 
     public var description: String { pattern }
+
+    // The tokens follow from the pattern: equal and hashed by it alone.
+    public static func == (a: Glob, b: Glob) -> Bool { a.pattern == b.pattern }
+    public func hash(into hasher: inout Hasher) { hasher.combine(pattern) }
 
     /// True when the pattern has no wildcard, so it can be sent to a server as an exact filter.
     public var isLiteral: Bool {
@@ -28,7 +59,8 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
         // Printable ASCII (most names): a byte is a character, and splitting into characters costs.
         if FileName.isPrintableASCII(value) {
             let matched = value.utf8.withContiguousStorageIfAvailable { bytes in
-                match(bytes) { token, byte in Glob.single(token, byte: byte) }
+                if let byteTokens { return Glob.match(bytes, byteTokens) }
+                return match(bytes) { token, byte in Glob.single(token, byte: byte) }
             }
             if let matched { return matched }
         }
@@ -55,6 +87,33 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
             } else {
                 return false
             }
+        }
+        while t < tokens.count, tokens[t] == .anyRun { t += 1 }
+        return t == tokens.count
+    }
+
+    /// `match` on bytes with byte tokens (the same walk, one backtrack point for the last `*`).
+    private static func match(_ chars: UnsafeBufferPointer<UInt8>, _ tokens: [ByteToken]) -> Bool {
+        var t = 0, c = 0
+        var starToken = -1, starChar = 0
+        while c < chars.count {
+            if t < tokens.count {
+                let matched: Bool
+                switch tokens[t] {
+                case .anyRun:
+                    starToken = t; starChar = c; t += 1
+                    continue
+                case .literal(let byte): matched = byte == chars[c]
+                case .anyOne: matched = true
+                case .other(let token): matched = single(token, Character(Unicode.Scalar(chars[c])))
+                }
+                if matched {
+                    t += 1; c += 1
+                    continue
+                }
+            }
+            guard starToken >= 0 else { return false }
+            t = starToken + 1; starChar += 1; c = starChar
         }
         while t < tokens.count, tokens[t] == .anyRun { t += 1 }
         return t == tokens.count

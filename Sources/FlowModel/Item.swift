@@ -16,41 +16,148 @@ public struct Checksum: Sendable, Hashable, Codable {
 }
 
 /// One remote file a selection matched: the unit of download, upload and lock files.
+///
+/// Its values live in one shared, copy-on-write box: a plan's tasks and its item lists hold the
+/// same item without a copy of it each (a million items are planned).
 public struct RemoteItem: Sendable, Hashable, Codable {
     /// Name of the source in the job.
-    public var source: String
+    public var source: String {
+        get { storage.source }
+        set { unique().source = newValue }
+    }
     /// Stable remote identity (path of ids on the platform), unique within the source.
-    public var id: String
+    public var id: String {
+        get { storage.id }
+        set {
+            let box = unique()
+            box.materializeDerived()
+            box.id = newValue
+        }
+    }
     /// Where its bytes are: an absolute URL, or a file path for `local`.
-    public var url: String
-    public var size: Int64?
+    public var url: String {
+        get { storage.urlFromPath ? storage.url + storage.id : storage.url }
+        set {
+            let box = unique()
+            box.url = newValue
+            box.urlFromPath = false
+        }
+    }
+    public var size: Int64? {
+        get { storage.size }
+        set {
+            let box = unique()
+            box.materializeDerived()
+            box.size = newValue
+        }
+    }
     /// Checksums the server gives (XNAT MD5, Agora SHA-1...).
-    public var checksums: [Checksum]
+    public var checksums: [Checksum] {
+        get { storage.checksums }
+        set { unique().checksums = newValue }
+    }
     /// Changes when the content changes (ETag, modification time), when the server says.
-    public var version: String?
+    public var version: String? {
+        get { storage.version ?? storage.versionNumber.map { String($0) } }
+        set {
+            let box = unique()
+            box.version = newValue
+            box.versionNumber = nil
+        }
+    }
     /// Template fields: `subject.label`, `scan.type`, `file.name`...
-    public var fields: [String: String]
+    public var fields: [String: String] {
+        get { storage.fieldsFromPath ? RemoteItem.fileFields(path: id, size: size, over: storage.fields) : storage.fields }
+        set {
+            let box = unique()
+            box.fields = newValue
+            box.fieldsFromPath = false
+        }
+    }
+
+    private var storage: Storage
+
+    /// The values, shared by the copies of an item until one of them changes.
+    private final class Storage: @unchecked Sendable {  // changed only while uniquely referenced
+        var source: String
+        var id: String
+        var url: String
+        var size: Int64?
+        var checksums: [Checksum]
+        var version: String?
+        var fields: [String: String]
+        /// `file.path`, `file.name`, `file.dir`, `file.stem`, `file.ext` and `file.size` are not
+        /// stored but derived from `id` (a path) and `size`: a listing of a million local files
+        /// keeps no dictionary per file.
+        var fieldsFromPath = false
+        /// `url` is the folder's URL (one string shared by its files) followed by `id`.
+        var urlFromPath = false
+        /// A version that is a number is kept as one, and written out when asked.
+        var versionNumber: Int64?
+
+        init(source: String, id: String, url: String, size: Int64?, checksums: [Checksum], version: String?,
+             fields: [String: String]) {
+            self.source = source
+            self.id = id
+            self.url = url
+            self.size = size
+            self.checksums = checksums
+            self.version = version
+            self.fields = fields
+        }
+
+        func copy() -> Storage {
+            let copy = Storage(source: source, id: id, url: url, size: size, checksums: checksums, version: version, fields: fields)
+            copy.fieldsFromPath = fieldsFromPath
+            copy.urlFromPath = urlFromPath
+            copy.versionNumber = versionNumber
+            return copy
+        }
+
+        /// What comes from `id` and `size` is stored (before either changes under it).
+        func materializeDerived() {
+            if fieldsFromPath { fields = RemoteItem.fileFields(path: id, size: size, over: fields) }
+            if urlFromPath { url += id }
+            fieldsFromPath = false
+            urlFromPath = false
+        }
+    }
+
+    /// The box, made this item's own before a change.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
 
     public init(source: String, id: String, url: String, size: Int64? = nil, checksums: [Checksum] = [],
                 version: String? = nil, fields: [String: String] = [:]) {
-        self.source = source
-        self.id = id
-        self.url = url
-        self.size = size
-        self.checksums = checksums
-        self.version = version
-        self.fields = fields
+        storage = Storage(source: source, id: id, url: url, size: size, checksums: checksums, version: version, fields: fields)
+    }
+
+    /// A file whose id is its `/`-separated path, with the `file.*` fields that path and its size
+    /// give (what `fields` returns, computed when asked instead of stored), at `folderURL` + path,
+    /// its version a number (a modification time): a million of them keep one string each.
+    public static func file(source: String, path: String, folderURL: String, size: Int64?, version: Int64?) -> RemoteItem {
+        let item = RemoteItem(source: source, id: path, url: folderURL, size: size)
+        item.storage.fieldsFromPath = true
+        item.storage.urlFromPath = true
+        item.storage.versionNumber = version
+        return item
     }
 
     /// One field of `allFields`, without building that dictionary (the planner asks per item).
     public func field(_ name: String) -> String? {
+        let box = storage
+        let storedFields = box.fields
+        if box.fieldsFromPath, storedFields.isEmpty || storedFields[name] == nil,
+           let value = RemoteItem.fileField(name, path: box.id, size: box.size) { return value }
         switch name {
-        case "item.id": return id
-        case "source.name": return source
-        case "file.size": return fields[name] ?? size.map { String($0) }
-        case "file.ext": return fields[name] ?? fields["file.name"].map(FileName.extension(of:))
-        case "file.stem": return fields[name] ?? fields["file.name"].map(FileName.stem(of:))
-        default: return fields[name]
+        case "item.id": return box.id
+        case "source.name": return box.source
+        case "file.size": return storedFields[name] ?? box.size.map { String($0) }
+        case "file.ext": return storedFields[name] ?? storedFields["file.name"].map(FileName.extension(of:))
+        case "file.stem": return storedFields[name] ?? storedFields["file.name"].map(FileName.stem(of:))
+        default: return storedFields[name]
         }
     }
 
@@ -69,6 +176,69 @@ public struct RemoteItem: Sendable, Hashable, Codable {
 
     public func checksum(_ algorithm: ChecksumAlgorithm) -> String? {
         checksums.first { $0.algorithm == algorithm }?.value
+    }
+
+    /// The `file.*` fields a path gives, over `stored` (which wins).
+    static func fileFields(path: String, size: Int64?, over stored: [String: String]) -> [String: String] {
+        var all = stored
+        for name in ["file.path", "file.name", "file.dir", "file.stem", "file.ext", "file.size"] where all[name] == nil {
+            all[name] = fileField(name, path: path, size: size)
+        }
+        return all
+    }
+
+    /// One `file.*` field of a path: `file.dir` is empty at the top; nil for other names.
+    static func fileField(_ name: String, path: String, size: Int64?) -> String? {
+        switch name {
+        case "file.path": return path
+        case "file.name": return FileName.last(of: path)
+        case "file.dir": return FileName.folder(of: path)
+        case "file.stem": return FileName.stem(of: FileName.last(of: path))
+        case "file.ext": return FileName.extension(of: FileName.last(of: path))
+        case "file.size": return size.map { String($0) }
+        default: return nil
+        }
+    }
+
+    // Equal, hashed and coded by what they hold, however their fields are kept.
+    public static func == (a: RemoteItem, b: RemoteItem) -> Bool {
+        if a.storage === b.storage { return true }
+        guard a.source == b.source, a.id == b.id, a.url == b.url, a.size == b.size, a.checksums == b.checksums,
+              a.version == b.version else { return false }
+        if a.storage.fieldsFromPath == b.storage.fieldsFromPath && a.storage.fields == b.storage.fields { return true }
+        return a.fields == b.fields
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(source)
+        hasher.combine(id)
+        hasher.combine(url)
+        hasher.combine(size)
+        hasher.combine(checksums)
+        hasher.combine(version)
+        hasher.combine(fields)
+    }
+
+    enum CodingKeys: String, CodingKey { case source, id, url, size, checksums, version, fields }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(source: try c.decode(String.self, forKey: .source), id: try c.decode(String.self, forKey: .id),
+                  url: try c.decode(String.self, forKey: .url), size: try c.decodeIfPresent(Int64.self, forKey: .size),
+                  checksums: try c.decode([Checksum].self, forKey: .checksums),
+                  version: try c.decodeIfPresent(String.self, forKey: .version),
+                  fields: try c.decode([String: String].self, forKey: .fields))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(source, forKey: .source)
+        try c.encode(id, forKey: .id)
+        try c.encode(url, forKey: .url)
+        try c.encodeIfPresent(size, forKey: .size)
+        try c.encode(checksums, forKey: .checksums)
+        try c.encodeIfPresent(version, forKey: .version)
+        try c.encode(fields, forKey: .fields)
     }
 }
 
@@ -89,6 +259,18 @@ public enum FileName {
         }
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
         return String(name[dot...])
+    }
+
+    /// The last component of a `/`-separated path: `T1w.nii.gz` for `sub-01/anat/T1w.nii.gz`.
+    public static func last(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
+    }
+
+    /// The folder part of a `/`-separated path: `sub-01/anat`, empty at the top.
+    public static func folder(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        return String(path[..<slash])
     }
 
     /// The name without its extension: `brain` for `brain.nii.gz`.

@@ -63,6 +63,35 @@ public struct JSONWriter {
         valueFollowsKey = true
     }
 
+    /// A key written many times (every task of a plan has the same ones): quoted, escaped and
+    /// followed by its separator once, not at each use.
+    public struct Key: Sendable {
+        public let name: String
+        fileprivate let pretty: [UInt8]
+        fileprivate let compact: [UInt8]
+
+        public init(_ name: String) {
+            self.name = name
+            var quoted = JSONWriter(.compact)
+            quoted.appendString(name)
+            pretty = quoted.bytes + Array(" : ".utf8)
+            compact = quoted.bytes + [UInt8(ascii: ":")]
+        }
+    }
+
+    /// `key(_:)` for a key made once.
+    public mutating func key(_ key: Key) {
+        #if DEBUG
+        if let last = lastKeys[lastKeys.count - 1] {
+            assert(last.utf8.lexicographicallyPrecedes(key.name.utf8), "JSON keys out of order: `\(last)` before `\(key.name)`")
+        }
+        lastKeys[lastKeys.count - 1] = key.name
+        #endif
+        startMember()
+        bytes.append(contentsOf: layout == .pretty ? key.pretty : key.compact)
+        valueFollowsKey = true
+    }
+
     // MARK: values
 
     public mutating func value(_ text: String) {

@@ -167,9 +167,14 @@ public struct Selection: Sendable {
 
     /// Whether an item's fields pass every filter of the given levels (all levels when nil).
     public func accepts(_ fields: [String: String], levels: Set<String>? = nil) -> Bool {
+        accepts(field: { fields[$0] }, levels: levels)
+    }
+
+    /// `accepts`, asking `field` for each value the filters read (no dictionary of fields).
+    public func accepts(field: (String) -> String?, levels: Set<String>? = nil) -> Bool {
         filters.allSatisfy { filter in
             if let levels, !levels.contains(filter.level) { return true }
-            return filter.matcher.matches(fields[filter.field])
+            return filter.matcher.matches(field(filter.field))
         }
     }
 }

@@ -85,7 +85,7 @@ public struct PlatformCatalog: Sendable {
     /// The object a tag of `item` lands on (`dataset`, `1000`), when the platform tags objects
     /// above files.
     public func taggedObject(of item: RemoteItem) -> (type: String, id: String)? {
-        for (field, type) in taggedObjects { if let id = item.fields[field] { return (type, id) } }
+        for (field, type) in taggedObjects { if let id = item.field(field) { return (type, id) } }
         return nil
     }
 

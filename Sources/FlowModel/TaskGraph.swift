@@ -16,6 +16,9 @@ public enum TaskKind: String, Sendable, Hashable, Codable, CaseIterable {
     case downloadOutputs = "download-outputs"
     /// Convert the files some downloads fetched (a scan's DICOM series) with a local tool.
     case convert
+    /// Does nothing: waits for every task of the actions an action comes `after:`, so that each of
+    /// its n tasks depends on the barrier alone (n + m edges, not n × m).
+    case barrier
 }
 
 /// One node of the task graph: what to do with one item, and what must come first.

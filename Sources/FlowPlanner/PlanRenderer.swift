@@ -35,7 +35,8 @@ public enum PlanRenderer {
         }
         // Tasks read in place (`tasks[t]`), not copied out: a task is a large value.
         let tasks = plan.graph.tasks
-        for t in tasks.indices {
+        // A barrier does no work: the figures leave it out (the JSON's task list has it).
+        for t in tasks.indices where tasks[t].kind != .barrier {
             guard let i = indexOfAction[tasks[t].action] else { continue }
             // Updated in place: a copy out and back would copy `skipReasons` per task.
             summaries[i].tasks += 1
@@ -87,7 +88,7 @@ public enum PlanRenderer {
             for (reason, count) in s.skipReasons.sorted(by: { $0.key < $1.key }) {
                 out += "      \(count) skipped: \(reason)\n"
             }
-            let pending = tasks.indices.filter { tasks[$0].action == s.name && !tasks[$0].isSkipped }
+            let pending = tasks.indices.filter { tasks[$0].action == s.name && !tasks[$0].isSkipped && tasks[$0].kind != .barrier }
             if let limit, pending.count > limit {
                 out += groups(of: pending.map { tasks[$0] }, names: names, limit: limit)
             } else {
@@ -106,7 +107,7 @@ public enum PlanRenderer {
             out += "\n  \(plan.problems.count) item(s) or listing(s) cannot be planned; the rest can:\n"
             for problem in plan.problems { out += "    ! \(problem.task): \(problem.reason)\n" }
         }
-        let total = plan.graph.count
+        let total = plan.workCount
         let todo = plan.pendingCount
         out += "\n\(total) task(s): \(todo) to do, \(total - todo) skipped."
         if !plan.problems.isEmpty { out += " \(plan.problems.count) cannot be planned." }
@@ -170,6 +171,7 @@ public enum PlanRenderer {
         case .wait: return "wait for \(item)"
         case .convert:
             return "\(task.parameters["tool"] ?? "convert") \(task.parameters["input"] ?? "?") (\(task.dependsOn.count) file(s)) -> \(task.path ?? "?")"
+        case .barrier: return "wait for \(task.dependsOn.count) earlier task(s)"
         }
     }
 
@@ -266,8 +268,9 @@ public enum PlanRenderer {
         let todo = plan.pendingCount
         json.key("totals")
         json.openObject()
-        json.key("skipped"); json.value(plan.graph.count - todo)
-        json.key("tasks"); json.value(plan.graph.count)
+        let total = plan.workCount
+        json.key("skipped"); json.value(total - todo)
+        json.key("tasks"); json.value(total)
         json.key("todo"); json.value(todo)
         json.closeObject()
         json.closeObject()
@@ -276,18 +279,34 @@ public enum PlanRenderer {
         try output(last)
     }
 
+    /// The keys of a task and its item, made once for a million tasks.
+    private enum TaskKeys {
+        static let action = JSONWriter.Key("action")
+        static let bytes = JSONWriter.Key("bytes")
+        static let checksums = JSONWriter.Key("checksums")
+        static let dependsOn = JSONWriter.Key("depends_on")
+        static let id = JSONWriter.Key("id")
+        static let item = JSONWriter.Key("item")
+        static let kind = JSONWriter.Key("kind")
+        static let parameters = JSONWriter.Key("parameters")
+        static let path = JSONWriter.Key("path")
+        static let size = JSONWriter.Key("size")
+        static let skipReason = JSONWriter.Key("skip_reason")
+        static let source = JSONWriter.Key("source")
+    }
+
     /// One task of the JSON plan; keys in byte order.
     private static func writeTask(_ task: PlannedTask, to json: inout JSONWriter) {
         json.openObject()
-        json.key("action"); json.value(task.action)
-        if let bytes = task.bytes { json.key("bytes"); json.value(bytes) }
-        json.key("depends_on"); json.value(task.dependsOn)
-        json.key("id"); json.value(task.id)
+        json.key(TaskKeys.action); json.value(task.action)
+        if let bytes = task.bytes { json.key(TaskKeys.bytes); json.value(bytes) }
+        json.key(TaskKeys.dependsOn); json.value(task.dependsOn)
+        json.key(TaskKeys.id); json.value(task.id)
         if let item = task.item {
-            json.key("item")
+            json.key(TaskKeys.item)
             json.openObject()
             if !item.checksums.isEmpty {
-                json.key("checksums")
+                json.key(TaskKeys.checksums)
                 // The first checksum of an algorithm counts, as in `RemoteItem.checksum(_:)`.
                 var byAlgorithm: [String: String] = [:]
                 for checksum in item.checksums where byAlgorithm[checksum.algorithm.rawValue] == nil {
@@ -295,16 +314,16 @@ public enum PlanRenderer {
                 }
                 json.value(byAlgorithm)
             }
-            json.key("id"); json.value(item.id)
-            if let size = item.size { json.key("size"); json.value(size) }
-            json.key("source"); json.value(item.source)
+            json.key(TaskKeys.id); json.value(item.id)
+            if let size = item.size { json.key(TaskKeys.size); json.value(size) }
+            json.key(TaskKeys.source); json.value(item.source)
             json.closeObject()
         }
-        json.key("kind"); json.value(task.kind.rawValue)
-        if !task.parameters.isEmpty { json.key("parameters"); json.value(task.parameters) }
+        json.key(TaskKeys.kind); json.value(task.kind.rawValue)
+        if !task.parameters.isEmpty { json.key(TaskKeys.parameters); json.value(task.parameters) }
         // An upload's path is the local file, which the item already names.
-        if let path = task.path, task.kind != .upload { json.key("path"); json.value(path) }
-        if let reason = task.skipReason { json.key("skip_reason"); json.value(reason) }
+        if let path = task.path, task.kind != .upload { json.key(TaskKeys.path); json.value(path) }
+        if let reason = task.skipReason { json.key(TaskKeys.skipReason); json.value(reason) }
         json.closeObject()
     }
 
@@ -350,7 +369,7 @@ public enum PlanRenderer {
     }
 
     static func label(_ task: PlannedTask) -> String {
-        let name = task.item?.fields["file.name"] ?? task.item?.id ?? task.id
+        let name = task.item?.field("file.name") ?? task.item?.id ?? task.id
         return "\(task.kind.rawValue): \(name)" + (task.isSkipped ? " (skip)" : "")
     }
 

@@ -72,13 +72,18 @@ public struct Plan: Sendable {
     public var renames: [String: [LayoutTemplate.Rename]] = [:]
 
     public var pending: [PlannedTask] { graph.tasks.filter { !$0.isSkipped } }
-    /// How many tasks would run, without collecting them.
+    /// How many tasks would run, without collecting them (barriers do nothing: not counted).
     public var pendingCount: Int {
         let tasks = graph.tasks
-        return tasks.indices.reduce(0) { $0 + (tasks[$1].isSkipped ? 0 : 1) }
+        return tasks.indices.reduce(0) { $0 + (tasks[$1].isSkipped || tasks[$1].kind == .barrier ? 0 : 1) }
+    }
+    /// How many tasks do work: all but barriers.
+    public var workCount: Int {
+        let tasks = graph.tasks
+        return tasks.indices.reduce(0) { $0 + (tasks[$1].kind == .barrier ? 0 : 1) }
     }
     /// Whether running it would change anything.
-    public var hasChanges: Bool { graph.tasks.contains { !$0.isSkipped } }
+    public var hasChanges: Bool { graph.tasks.contains { !$0.isSkipped && $0.kind != .barrier } }
 }
 
 /// A problem that makes a job impossible to plan (two actions writing one path).
@@ -142,17 +147,23 @@ public struct Planner: Sendable {
             case nil:
                 break
             }
+            // Each task depends on the `after:` tasks directly, or, when that makes more edges (an
+            // action of 100,000 tasks after one of 100,000: 10^10), on a barrier that depends on them.
+            let barrier = Planner.barrier(of: action, after: after, tasks: made.count, graph: graph)
+            let waitsFor = barrier.map { [$0.id] } ?? after
             var ids: [String] = []
-            ids.reserveCapacity(made.count)
+            ids.reserveCapacity(made.count + 1)
+            if let barrier { ids.append(barrier.id) }
             // Changed in place (a task is a large value: copies cost).
             for i in made.indices {
                 // Shared, not copied, when the task has no dependency of its own: an action `after`
-                // another of 100,000 tasks would otherwise copy 100,000 ids per task.
-                made[i].dependsOn = made[i].dependsOn.isEmpty ? after : made[i].dependsOn + after
+                // another of 100 tasks would otherwise copy 100 ids per task.
+                made[i].dependsOn = made[i].dependsOn.isEmpty ? waitsFor : made[i].dependsOn + waitsFor
                 ids.append(made[i].id)
             }
             let reasons = completed.skipReasons(for: made)
             for i in made.indices where made[i].skipReason == nil { made[i].skipReason = reasons[i] }
+            if let barrier { graph.add(barrier) }
             graph.add(contentsOf: made)
             tasksOfAction[action.name, default: []] += ids
         }
@@ -161,6 +172,19 @@ public struct Planner: Sendable {
         plan.problems = problems
         plan.renames = renames
         return plan
+    }
+
+    /// Id of the barrier of an action's `after:` (no `/`: no item's task has it).
+    public static func barrierID(of action: String) -> String { "\(action)#after" }
+
+    /// The barrier an action's tasks wait on instead of each `after:` task, when one saves edges
+    /// (`tasks` × `after` > `tasks` + `after`). It is skipped when every task it waits for is:
+    /// then nothing is to wait for, and a finished job plans no change.
+    static func barrier(of action: Action, after: [String], tasks: Int, graph: TaskGraph) -> PlannedTask? {
+        guard tasks * after.count > tasks + after.count else { return nil }
+        let waited = after.allSatisfy { id in graph.position(of: id).map { graph.tasks[$0].isSkipped } ?? true }
+        return PlannedTask(id: barrierID(of: action.name), action: action.name, kind: .barrier, dependsOn: after,
+                           skipReason: waited ? "every task it waits for is skipped" : nil)
     }
 
     /// Two download actions never write one file: they would race on it, and each re-run would
@@ -220,13 +244,13 @@ public struct Planner: Sendable {
             let layout = job.layout(of: action)
             var tasks: [PlannedTask] = []
             tasks.reserveCapacity(inputs.count * (1 + action.extras.count))
-            // Item id per rendered path, to refuse two items at one path. Sized up front: growing
-            // a dictionary of 100,000 paths rehashes every one of them several times.
-            var byPath: [String: String] = [:]
-            byPath.reserveCapacity(inputs.count)
-            // Items that share a path with another: none of them is written (which one would be
-            // right?). Names equal as Unicode text (NFC and NFD `é`) share a path too.
-            var shared: [String: [String]] = [:]
+            // Rendered paths, to refuse two items at one path. Sized up front: growing a set of
+            // 100,000 paths rehashes every one of them several times. A set, not a map to item
+            // ids: the rare paths met twice find their items again afterwards.
+            var paths = Set<String>(minimumCapacity: inputs.count)
+            // Paths of items that share one with another: none of them is written (which one
+            // would be right?). Names equal as Unicode text (NFC and NFD `é`) share a path too.
+            var sharedPaths = Set<String>()
             var visitDocs = Set<String>()
             var renamed: [LayoutTemplate.Rename] = []
             for item in inputs {
@@ -241,9 +265,7 @@ public struct Planner: Sendable {
                     renames[id] = renamed
                     renamed.removeAll()
                 }
-                if let other = byPath.updateValue(item.id, forKey: path) {
-                    shared[path, default: [other]].append(item.id)
-                }
+                if !paths.insert(path).inserted { sharedPaths.insert(path) }
                 tasks.append(PlannedTask(id: id, action: action.name, kind: .download, item: item, path: path,
                                          root: root, bytes: item.size))
                 for extra in action.extras {
@@ -258,7 +280,13 @@ public struct Planner: Sendable {
                                              path: extraPath, root: root, parameters: ["extra": extra]))
                 }
             }
-            guard !shared.isEmpty else { return conversions(for: action, downloads: tasks, root: root) }
+            guard !sharedPaths.isEmpty else { return conversions(for: action, downloads: tasks, root: root) }
+            paths = []
+            // Item ids per shared path, in plan order.
+            var shared: [String: [String]] = [:]
+            for task in tasks where task.kind == .download {
+                if let path = task.path, sharedPaths.contains(path) { shared[path, default: []].append(task.item?.id ?? "") }
+            }
             var left = Set<String>()
             for (path, ids) in shared.sorted(by: { $0.key < $1.key }) {
                 for id in ids {

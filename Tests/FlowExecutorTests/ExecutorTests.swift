@@ -587,3 +587,51 @@ struct Fixture {
 }
 
 private func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+/// The executor passes a barrier (`after:` between large actions) without performing, journaling
+/// or reporting it, and only once everything it waits for has finished.
+@Suite struct BarrierRunTests {
+    /// Task events in the order they came.
+    final class Recorder: EventSink, @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var log: [String] = []
+        func emit(_ event: ExecutionEvent) {
+            switch event {
+            case .taskStarted(let task): lock.withLock { log.append("start \(task.id)") }
+            case .taskFinished(let task, _): lock.withLock { log.append("end \(task.id)") }
+            case .taskSkipped(let task, _): lock.withLock { log.append("skip \(task.id)") }
+            default: break
+            }
+        }
+    }
+
+    @Test func laterTasksStartOnlyAfterEveryEarlierOneAndTheBarrierLeavesNoTrace() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        connector.fetchDelay = .milliseconds(2)
+        let job = Job(path: "j.yml", name: "t", sources: [SourceSpec(name: "src", type: .grandChallenge, url: "https://x")],
+                      selections: [Selection(name: "a", source: "src"), Selection(name: "b", source: "src")],
+                      actions: [Action(name: "first", kind: .download, input: .selection("a"), to: "out/first", layout: .inline("{file.name}")),
+                                Action(name: "second", kind: .download, input: .selection("b"), to: "out/second",
+                                       layout: .inline("{file.name}"), after: ["first"])])
+        let items = ["a": connector.items(6), "b": connector.items(6)]
+        let plan = try Planner(baseDirectory: fixture.root, completed: NothingDone()).plan(job, items: items)
+        #expect(plan.graph[Planner.barrierID(of: "second")]?.kind == .barrier)
+        let recorder = Recorder()
+        let report = await Executor(plan: plan, connectors: ["src": connector], journal: fixture.journal,
+                                    options: ExecutorOptions(jobs: 4), events: recorder).run()
+        #expect(report.succeeded && report.finished == 12 && report.skipped == 0)
+        let log = recorder.log
+        #expect(!log.contains { $0.contains("#after") })
+        let lastFirstEnd = try #require(log.lastIndex { $0.hasPrefix("end first/") })
+        let firstSecondStart = try #require(log.firstIndex { $0.hasPrefix("start second/") })
+        #expect(lastFirstEnd < firstSecondStart)
+        #expect(try fixture.journal.records().count == 12)
+
+        // Everything done: the next plan has no change, its barrier skipped with the rest.
+        let again = try Planner(baseDirectory: fixture.root, completed: JournalState(records: try fixture.journal.records()))
+            .plan(job, items: items)
+        #expect(!again.hasChanges)
+    }
+}

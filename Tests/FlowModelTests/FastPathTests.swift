@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func globsAgreeWithTheCharacterPath() {
-        let patterns = ["*", "*.dcm", "sub-??", "[a-c]*", "[!a]*", "*a*b*", "\\*", "a", "", "*[.]gz", "???*"]
+        let patterns = ["*", "*.dcm", "sub-??", "[a-c]*", "[!a]*", "*a*b*", "\\*", "a", "", "*[.]gz", "???*", "*.DCM", "é*", "*\u{301}", "s?n-*.dcm", "*/*"]
         for value in Self.samples(count: 2000) + ["scan-01.dcm", "sub-01", "abc", "*"] {
             for pattern in patterns {
                 let glob = Glob(pattern)
@@ -74,6 +74,57 @@ import Testing
                 #expect(item.field(name) == all[name], "\(item.id) \(name)")
             }
         }
+    }
+}
+
+/// Items whose `file.*` fields come from their path hold what the same item with those fields
+/// stored holds: fields, equality, hash, coding, and changes to the id or size.
+@Suite struct PathFieldTests {
+    static func stored(_ path: String, size: Int64?) -> RemoteItem {
+        let name = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path
+        var fields = ["file.path": path, "file.name": name, "file.stem": FileName.stem(of: name),
+                      "file.ext": FileName.extension(of: name), "file.dir": path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : ""]
+        if let size { fields["file.size"] = String(size) }
+        return RemoteItem(source: "s", id: path, url: "/r/" + path, size: size, version: "7", fields: fields)
+    }
+
+    static let paths = ["sub-01/anat/T1w.nii.gz", "top.dcm", "a/b", "a/.hidden", "é/ü 😀.tar.gz", "noext", "x/y.DCM"]
+
+    @Test func derivedFieldsAreTheStoredOnes() throws {
+        for path in Self.paths {
+            for size: Int64? in [12, nil] {
+                let derived = RemoteItem.file(source: "s", path: path, folderURL: "/r/", size: size, version: 7)
+                let stored = Self.stored(path, size: size)
+                #expect(derived.fields == stored.fields, "\(path)")
+                #expect(derived.allFields == stored.allFields, "\(path)")
+                for name in stored.allFields.keys.sorted() + ["file.other", "nothing"] {
+                    #expect(derived.field(name) == stored.field(name), "\(path) \(name)")
+                }
+                #expect(derived == stored && derived.hashValue == stored.hashValue)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys  // a dictionary's order is its own
+                let data = try encoder.encode(derived)
+                #expect(data == (try encoder.encode(stored)))
+                #expect(try JSONDecoder().decode(RemoteItem.self, from: data) == derived)
+            }
+        }
+    }
+
+    @Test func fieldsStayWhatTheyWereWhenTheIdOrSizeChanges() {
+        var item = RemoteItem.file(source: "s", path: "a/b.dcm", folderURL: "/r/", size: 3, version: 7)
+        let copy = item
+        item.id = "jobs/1/out"
+        #expect(item.url == "/r/a/b.dcm" && item.version == "7")
+        item.size = 4
+        #expect(item.field("file.path") == "a/b.dcm" && item.field("file.size") == "3")
+        // Copies share their values until one changes: the other keeps what it had.
+        #expect(copy.id == "a/b.dcm" && copy.size == 3 && copy == Self.stored("a/b.dcm", size: 3))
+        item.version = "8"
+        item.url = "/elsewhere"
+        #expect(item.version == "8" && item.url == "/elsewhere" && copy.version == "7" && copy.url == "/r/a/b.dcm")
+        var edited = RemoteItem.file(source: "s", path: "a/b.dcm", folderURL: "/r/", size: 3, version: 7)
+        edited.fields["subject.label"] = "S"
+        #expect(edited.fields == Self.stored("a/b.dcm", size: 3).fields.merging(["subject.label": "S"]) { a, _ in a })
     }
 }
 

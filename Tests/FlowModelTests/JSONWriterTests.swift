@@ -18,6 +18,22 @@ import Testing
         return String(decoding: json.take(), as: UTF8.self)
     }
 
+    /// A key made once writes what the same name as text writes, in both layouts.
+    @Test func keysMadeOnceWriteWhatTextKeysWrite() {
+        for layout in [JSONWriter.Layout.pretty, .compact] {
+            var text = JSONWriter(layout), made = JSONWriter(layout)
+            text.openObject(); made.openObject()
+            for name in ["a", "b \" \\ \t", "c/é"] {
+                text.key(name); text.value(1)
+                made.key(JSONWriter.Key(name)); made.value(1)
+            }
+            text.key("d"); text.openArray(); text.closeArray()
+            made.key(JSONWriter.Key("d")); made.openArray(); made.closeArray()
+            text.closeObject(); made.closeObject()
+            #expect(made.take() == text.take())
+        }
+    }
+
     @Test func compactIsOneLineThatParsesBack() throws {
         let text = sample(.compact)
         #expect(text == #"{"a":"quote \" backslash \\ slash / tab \t nul \u0000 é","b":-42,"c":0.25,"d":true,"e":null,"f":["x","y"],"g":{}}"#)
