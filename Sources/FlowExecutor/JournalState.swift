@@ -42,6 +42,7 @@ public struct JournalState: CompletedWork {
         case .run: return "started in an earlier run"
         case .wait: return "finished in an earlier run"
         case .downloadOutputs: return "outputs downloaded in an earlier run"
+        case .downloadArchive: return nil  // the planner skips an archive once all its files are done
         case .convert:
             // Converted from the same inputs, and its image is still there.
             guard let fingerprint = task.parameters["fingerprint"], record.remoteVersion == fingerprint,

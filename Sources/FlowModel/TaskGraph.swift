@@ -16,6 +16,9 @@ public enum TaskKind: String, Sendable, Hashable, Codable, CaseIterable {
     case downloadOutputs = "download-outputs"
     /// Convert the files some downloads fetched (a scan's DICOM series) with a local tool.
     case convert
+    /// Fetch one archive (a scan's, a resource's or a session's files) and extract the members
+    /// its download tasks wait for; each of them then journals its own file.
+    case downloadArchive = "download-archive"
 }
 
 /// One node of the task graph: what to do with one item, and what must come first.

@@ -153,6 +153,7 @@ public struct Planner: Sendable {
             }
             let reasons = completed.skipReasons(for: made)
             for i in made.indices where made[i].skipReason == nil { made[i].skipReason = reasons[i] }
+            if action.archive != nil { Planner.skipFinishedArchives(&made) }
             graph.add(contentsOf: made)
             tasksOfAction[action.name, default: []] += ids
         }
@@ -258,7 +259,7 @@ public struct Planner: Sendable {
                                              path: extraPath, root: root, parameters: ["extra": extra]))
                 }
             }
-            guard !shared.isEmpty else { return conversions(for: action, downloads: tasks, root: root) }
+            guard !shared.isEmpty else { return conversions(for: action, downloads: archives(for: action, downloads: tasks, root: root), root: root) }
             var left = Set<String>()
             for (path, ids) in shared.sorted(by: { $0.key < $1.key }) {
                 for id in ids {
@@ -269,7 +270,8 @@ public struct Planner: Sendable {
                     left.insert(id)
                 }
             }
-            return conversions(for: action, downloads: tasks.filter { !left.contains($0.item?.id ?? "") }, root: root)
+            return conversions(for: action, downloads: archives(for: action, downloads: tasks.filter { !left.contains($0.item?.id ?? "") },
+                                                                root: root), root: root)
         case .upload:
             return inputs.map { item in
                 var parameters = action.into
@@ -338,6 +340,50 @@ public struct Planner: Sendable {
             if let conversion = conversions[i] { tasks.append(conversion) }
         }
         return tasks
+    }
+
+    /// With `archive:`, one archive task per scan (resource, session) placed before the downloads
+    /// of its files, each of which waits for it (parameter `archive`: the archive task's id).
+    /// Files that name no scan are fetched one by one as usual.
+    func archives(for action: Action, downloads: [PlannedTask], root: String) -> [PlannedTask] {
+        guard let spec = action.archive else { return downloads }
+        var units: [String: String] = [:]  // unit -> archive task id
+        var members: [String: Int] = [:]
+        var archiveAt: [Int: PlannedTask] = [:]  // by the position of its first download
+        var out = downloads
+        for i in out.indices where out[i].kind == .download {
+            guard let item = out[i].item, let unit = spec.unit(of: item.fields) else { continue }
+            let id = "\(action.name)/\(unit)#archive"
+            if units[unit] == nil {
+                units[unit] = id
+                archiveAt[i] = PlannedTask(id: id, action: action.name, kind: .downloadArchive, item: item, root: root,
+                                           parameters: ["format": spec.format, "per": spec.per.rawValue, "unit": unit])
+            }
+            members[id, default: 0] += 1
+            out[i].dependsOn.append(id)
+            out[i].parameters["archive"] = id
+        }
+        var tasks: [PlannedTask] = []
+        tasks.reserveCapacity(out.count + archiveAt.count)
+        for i in out.indices {
+            if var archive = archiveAt[i] {
+                archive.parameters["members"] = String(members[archive.id] ?? 0)
+                tasks.append(archive)
+            }
+            tasks.append(out[i])
+        }
+        return tasks
+    }
+
+    /// An archive whose files are all done is skipped too; one with a file to fetch is fetched.
+    static func skipFinishedArchives(_ tasks: inout [PlannedTask]) {
+        var pending = Set<String>()
+        for task in tasks where task.kind == .download && !task.isSkipped {
+            if let archive = task.parameters["archive"] { pending.insert(archive) }
+        }
+        for i in tasks.indices where tasks[i].kind == .downloadArchive {
+            tasks[i].skipReason = pending.contains(tasks[i].id) ? nil : "every file of it is done"
+        }
     }
 
     /// 64-bit FNV-1a of the lines, in hex: what a conversion's inputs were (not a security digest:

@@ -78,6 +78,8 @@ public struct SandboxConfiguration: Sendable, Codable, Equatable {
     public var xnatDicomFilesPerScan: Int = 4
     /// Answer a duplicate upload without `overwrite=true` with 409 instead of 200 `{"duplicates":[...]}`.
     public var xnatDuplicateUploadConflict: Bool = false
+    /// How archives (`format=zip`, `format=tar.gz`) are written: stored or deflated, Zip64 or not.
+    public var xnatArchiveStyle = ArchiveStyle()
 
     // LORIS data shape
     /// Number of LORIS candidates (before `scale`); PREVENT-AD has 233.

@@ -1,0 +1,202 @@
+import FlowArchive
+import FlowConnector
+import FlowFiles
+import FlowModel
+import FlowPlanner
+import Foundation
+
+extension Executor {
+    /// One archive (a scan's, resource's or session's files) streamed and extracted as it arrives:
+    /// each member that is a pending listed file goes to that file's place through `<dest>.part`,
+    /// checked against the listing's size and digests, then renamed. Its download task then
+    /// journals it without a request; a file the archive did not bring is fetched on its own.
+    func downloadArchive(_ task: PlannedTask, connector: any Connector, retries: Int,
+                         record: inout TaskRecord) async throws -> Outcome {
+        guard let spec = plan.job.action(named: task.action)?.archive, let format = ArchiveFormat(rawValue: spec.format) else {
+            throw ExecutionError("archive task of an action without `archive:`")
+        }
+        let members = (archiveMembers[task.id] ?? []).map { plan.graph.tasks[$0] }
+        var targets: [String: ArchiveTarget] = [:]
+        for member in members where !member.isSkipped {
+            guard let item = member.item, let destination = member.destination, let key = connector.archiveKey(of: item) else { continue }
+            try folders.ensureParent(of: destination)
+            targets[key] = ArchiveTarget(item: item, destination: destination)
+        }
+        let defaults = ArchiveLimits()
+        let limits = ArchiveLimits(maxMembers: spec.maxMembers ?? defaults.maxMembers, maxExpandedBytes: spec.maxBytes ?? defaults.maxExpandedBytes,
+                                   maxRatio: Int64(spec.maxRatio ?? Int(defaults.maxRatio)))
+        let extractor = ArchiveExtractor(targets: targets, keys: { connector.archiveKeys(ofMember: $0) })
+        let feed = ArchiveFeed(format.reader(limits: limits, sink: extractor))
+        let sink = events, taskID = task.id
+        let bytes: Int64
+        do {
+            bytes = try await connector.streamArchive(of: members.compactMap(\.item), format: spec.format,
+                                                      maxBytes: limits.maxExpandedBytes) { chunk in
+                sink.emit(.progress(taskID: taskID, bytes: try feed.take(chunk)))
+            }
+            try feed.reader.finish()
+        } catch let error as ArchiveError {
+            extractor.abandon()
+            throw ConnectorError.badReply("the \(spec.format) archive of \(task.parameters["unit"] ?? task.id): \(error.message)")
+        } catch {
+            extractor.abandon()
+            throw error
+        }
+        for warning in extractor.warnings() { events.emit(.warning(task, warning)) }
+        record.bytesTransferred = bytes
+        record.size = bytes
+        record.finishedAt = Date().timeIntervalSince1970
+        return .done(record, outputs: extractor.arrived, transferred: bytes, resumed: false, retries: retries, wroteFile: true)
+    }
+
+    /// What an archive brought for `item` (already at `destination`, size and digests checked).
+    static func extracted(_ item: RemoteItem, at destination: String, from inputs: [RemoteItem]) -> FetchResult? {
+        guard !inputs.isEmpty, let got = inputs.first(where: { $0.id == item.id }), got.checksum(.sha256) != nil,
+              let size = FileStat.size(destination), size == got.size else { return nil }
+        return FetchResult(bytesTransferred: 0, fileSize: size, checksums: got.checksums)
+    }
+}
+
+/// The reader of one archive, fed on the thread that receives it (one transfer at a time).
+final class ArchiveFeed: @unchecked Sendable {
+    let reader: any ArchiveReader
+    private var received: Int64 = 0
+    init(_ reader: any ArchiveReader) { self.reader = reader }
+
+    /// Feeds a piece; returns the bytes received so far.
+    func take(_ chunk: UnsafeRawBufferPointer) throws -> Int64 {
+        try reader.feed(chunk)
+        received += Int64(chunk.count)
+        return received
+    }
+}
+
+/// Where a listed file's member goes.
+struct ArchiveTarget {
+    var item: RemoteItem
+    var destination: String
+}
+
+/// Writes the members that are listed files to their places (on the thread that receives the
+/// archive: one open, writes, one rename per member). Nothing else is written: a member whose
+/// name is no listed file's is read past, so a member can only land where the layout puts a
+/// listed file, and a rename replaces whatever is there (a symlink too) instead of writing through it.
+final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
+    private let targets: [String: ArchiveTarget]
+    private let keys: (String) -> [String]
+    private let lock = NSLock()
+    private var current: (target: ArchiveTarget, part: String, fd: Int32, hashers: Hashers, written: Int64, bad: String?)?
+    private var done = Set<String>()
+    private var items: [RemoteItem] = []
+    private var refusals: [String] = []
+    private var problems: [String] = []
+    private var unlisted = 0
+    static let namedAtMost = 20
+
+    init(targets: [String: ArchiveTarget], keys: @escaping (String) -> [String]) {
+        self.targets = targets
+        self.keys = keys
+    }
+
+    /// The listed files that arrived whole, each with its digests (sha256 and the listed ones).
+    var arrived: [RemoteItem] { lock.withLock { items } }
+
+    func begin(_ member: ArchiveMember) throws -> Bool {
+        guard let key = keys(member.name).first(where: { targets[$0] != nil }), let target = targets[key] else {
+            unlisted += 1
+            return false
+        }
+        guard !done.contains(target.item.id) else {
+            note("member \(ErrorText.quoted(member.name)) comes twice; the first one is kept")
+            return false
+        }
+        if let declared = member.declaredSize, let listed = target.item.size, declared != listed {
+            note("member \(ErrorText.quoted(member.name)) is \(declared) bytes, the listing says \(listed): fetched on its own")
+            return false
+        }
+        let part = target.destination + ".part"
+        unlink(part)
+        // O_NOFOLLOW|O_EXCL: never through a link someone put at the `.part` name.
+        let fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ArchiveError(.sink, "cannot create \(part): \(String(cString: strerror(errno)))") }
+        let wanted = Set(target.item.checksums.compactMap { DigestAlgorithm(rawValue: $0.algorithm.rawValue) })
+        current = (target, part, fd, Hashers(wanted.union([.sha256])), 0, nil)
+        return true
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var c = current, c.bad == nil else { return }
+        if let listed = c.target.item.size, c.written + Int64(bytes.count) > listed {
+            c.bad = "more bytes than the \(listed) listed"
+            current = c
+            return
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(c.fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ArchiveError(.sink, "cannot write \(c.part): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        c.hashers.update(bytes)
+        c.written += Int64(bytes.count)
+        current = c
+    }
+
+    func end(_ member: ArchiveMember, size: Int64) throws {
+        guard let c = current else { return }
+        current = nil
+        close(c.fd)
+        let digests = c.hashers.finalize()
+        var why = c.bad
+        if why == nil, let listed = c.target.item.size, listed != c.written { why = "\(c.written) bytes, the listing says \(listed)" }
+        if why == nil {
+            for checksum in c.target.item.checksums {
+                if let algorithm = DigestAlgorithm(rawValue: checksum.algorithm.rawValue), let got = digests[algorithm], got != checksum.value {
+                    why = "\(checksum.algorithm.rawValue) is \(got), the listing says \(checksum.value)"
+                }
+            }
+        }
+        if let why {
+            unlink(c.part)
+            note("member \(ErrorText.quoted(member.name)): \(why): fetched on its own")
+            return
+        }
+        guard rename(c.part, c.target.destination) == 0 else {
+            throw ArchiveError(.sink, "cannot rename \(c.part): \(String(cString: strerror(errno)))")
+        }
+        var item = c.target.item
+        item.checksums = digests.map { Checksum(ChecksumAlgorithm(rawValue: $0.key.rawValue)!, $0.value) }.sorted { $0.algorithm < $1.algorithm }
+        done.insert(item.id)
+        lock.withLock { items.append(item) }
+    }
+
+    func refused(_ rawName: String, reason: String) {
+        lock.withLock { refusals.append("member \(ErrorText.quoted(rawName)) refused: \(reason)") }
+    }
+
+    private func note(_ message: String) { lock.withLock { problems.append(message) } }
+
+    /// The member being written when the archive failed: its `.part` goes.
+    func abandon() {
+        guard let c = current else { return }
+        current = nil
+        close(c.fd)
+        unlink(c.part)
+    }
+
+    /// What the user should hear of: refused members, members fetched again on their own, and how
+    /// many members were no listed file (bounded: the first `namedAtMost` of each by name).
+    func warnings() -> [String] {
+        lock.withLock {
+            var out = Array(refusals.prefix(Self.namedAtMost))
+            if refusals.count > Self.namedAtMost { out.append("... and \(refusals.count - Self.namedAtMost) more refused member(s)") }
+            out += problems.prefix(Self.namedAtMost)
+            if problems.count > Self.namedAtMost { out.append("... and \(problems.count - Self.namedAtMost) more member(s) fetched on their own") }
+            if unlisted > 0 { out.append("\(unlisted) member(s) of the archive are no file the selection lists: not written") }
+            return out
+        }
+    }
+}
