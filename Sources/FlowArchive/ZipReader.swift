@@ -1,4 +1,7 @@
 import FlowModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads a zip archive front to back as it streams in, without its central directory: local
 /// headers, stored and deflated members, data descriptors (bit 3) and Zip64 sizes. A stored
@@ -189,7 +192,14 @@ final class ZipReader: ArchiveReader {
         var i = 0
         var cut = max(0, work.count - 3)  // a signature may be starting in the last 3 bytes
         while i + 4 <= work.count {
-            guard work[i] == 0x50, work[i + 1] == 0x4B, work[i + 2] == 0x07, work[i + 3] == 0x08 else { i += 1; continue }
+            // The next `P` (memchr: this loop sees every byte of every such member).
+            guard let p = work.withUnsafeBytes({ raw -> Int? in
+                guard let hit = memchr(raw.baseAddress! + i, 0x50, raw.count - i) else { return nil }
+                return raw.baseAddress!.distance(to: UnsafeRawPointer(hit))
+            }) else { break }
+            i = p
+            if i + 4 > work.count { break }
+            guard work[i + 1] == 0x4B, work[i + 2] == 0x07, work[i + 3] == 0x08 else { i += 1; continue }
             if i + length > work.count { cut = i; break }  // may be the descriptor: wait for the rest of it
             var check = e.check
             work.withUnsafeBytes { raw in check.update(UnsafeRawBufferPointer(rebasing: raw[0..<i])) }
