@@ -77,7 +77,9 @@ final class TarReader {
             if remaining > 0 {
                 let n = Int(min(Int64(rest.count), remaining))
                 let piece = UnsafeRawBufferPointer(rebasing: rest[..<n])
-                try budget.expand(n)
+                do { try budget.expand(n) } catch {
+                    throw ArchiveError(error.kind, (member.map { "member \(ErrorText.quoted($0.name)): " } ?? "") + error.message)
+                }
                 if extended != nil {
                     guard extended!.count + n <= 1 << 20 else { throw ArchiveError(.limit, "a tar extended header over 1 MiB") }
                     extended!.append(contentsOf: piece)

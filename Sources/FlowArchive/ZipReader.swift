@@ -13,6 +13,7 @@ final class ZipReader: ArchiveReader {
 
     private struct Entry {
         var member: ArchiveMember?  // nil: skipped (refused or not wanted)
+        var rawName: String
         var deflated: Bool
         var descriptor: Bool
         var zip64: Bool
@@ -142,7 +143,7 @@ final class ZipReader: ArchiveReader {
             at += 4 + length
         }
         let descriptor = flags & 8 != 0
-        var e = Entry(member: nil, deflated: method == 8, descriptor: descriptor, zip64: zip64, crc: le32(pending, 14),
+        var e = Entry(member: nil, rawName: rawName, deflated: method == 8, descriptor: descriptor, zip64: zip64, crc: le32(pending, 14),
                       compressedSize: compressed, size: size)
         let isFolder = rawName.hasSuffix("/")
         switch ArchiveName.check(rawName) {
@@ -224,7 +225,9 @@ final class ZipReader: ArchiveReader {
 
     private func emit(_ piece: UnsafeRawBufferPointer, _ e: inout Entry) throws {
         guard !piece.isEmpty else { return }
-        try budget.expand(piece.count)
+        do { try budget.expand(piece.count) } catch {
+            throw ArchiveError(error.kind, "member \(ErrorText.quoted(e.rawName)): \(error.message)")
+        }
         e.produced += Int64(piece.count)
         if !e.descriptor || e.size > 0, e.produced > e.size {
             throw ArchiveError(.malformed, "member \(name(e)) expands past the \(e.size) bytes its header says")

@@ -8,7 +8,17 @@ public struct ZipEntry: Sendable {
     public var name: String
     public var body: FileBody
     public var modified: Date
-    public init(name: String, body: FileBody, modified: Date) { self.name = name; self.body = body; self.modified = modified }
+    /// The Unix mode the central directory records (a symbolic link is 0o120777).
+    public var unixMode: UInt32 = 0o100644
+    /// Deflate this member at this level whatever the archive's style (a bomb's zeros).
+    public var deflateLevel: Int?
+    public init(name: String, body: FileBody, modified: Date, unixMode: UInt32 = 0o100644, deflateLevel: Int? = nil) {
+        self.name = name
+        self.body = body
+        self.modified = modified
+        self.unixMode = unixMode
+        self.deflateLevel = deflateLevel
+    }
 }
 
 /// How the sandbox writes archives (`--xnat-zip-deflate`, `--xnat-zip64`).
@@ -35,13 +45,14 @@ public enum ZipStream {
         return ResponseBody { writer in
             var offset: UInt64 = 0
             var central = ByteBuffer()
-            let method: UInt16 = style.deflateLevel > 0 ? 8 : 0
             func send(_ buffer: ByteBuffer) async throws {
                 offset += UInt64(buffer.readableBytes)
                 stats.bytesServed(platform, buffer.readableBytes)
                 try await writer.write(buffer)
             }
             for entry in entries {
+                let level = entry.deflateLevel ?? style.deflateLevel
+                let method: UInt16 = level > 0 ? 8 : 0
                 let name = Array(entry.name.utf8)
                 let (time, date) = dosTime(entry.modified)
                 let zip64 = style.zip64 || entry.body.size >= 0xFFFF_FFFF || offset >= 0xFFFF_FFFF
@@ -70,7 +81,7 @@ public enum ZipStream {
                 var crc = CRC32()
                 var sent: Int64 = 0
                 var compressed: UInt64 = 0
-                let deflater = method == 8 ? Deflater(level: style.deflateLevel, gzip: false) : nil
+                let deflater = method == 8 ? Deflater(level: level, gzip: false) : nil
                 while sent < entry.body.size {
                     let chunk = entry.body.chunk(offset: sent, length: 64 * 1024)
                     crc.update(chunk.readableBytesView)
@@ -112,7 +123,7 @@ public enum ZipStream {
                 central.writeInteger(UInt16(0), endianness: .little)          // comment
                 central.writeInteger(UInt16(0), endianness: .little)          // disk
                 central.writeInteger(UInt16(0), endianness: .little)          // internal attrs
-                central.writeInteger(UInt32(0o100644) << 16, endianness: .little)  // a regular file
+                central.writeInteger(entry.unixMode << 16, endianness: .little)  // a regular file, unless said
                 central.writeInteger(UInt32(zip64 ? 0xFFFF_FFFF : UInt32(headerOffset)), endianness: .little)
                 central.writeBytes(name)
                 if zip64 {
