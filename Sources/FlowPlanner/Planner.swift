@@ -375,14 +375,26 @@ public struct Planner: Sendable {
         return tasks
     }
 
-    /// An archive whose files are all done is skipped too; one with a file to fetch is fetched.
+    /// An archive whose files are all done is skipped too. One with files still to do is fetched,
+    /// unless an earlier run fetched it (its journaled skip reason) and each of those files is on
+    /// disk at its listed size (the run was killed before journaling them): their downloads then
+    /// check the files and journal them, fetching only a file that does not match.
     static func skipFinishedArchives(_ tasks: inout [PlannedTask]) {
-        var pending = Set<String>()
-        for task in tasks where task.kind == .download && !task.isSkipped {
-            if let archive = task.parameters["archive"] { pending.insert(archive) }
+        var pending: [String: [Int]] = [:]
+        for i in tasks.indices where tasks[i].kind == .download && !tasks[i].isSkipped {
+            if let archive = tasks[i].parameters["archive"] { pending[archive, default: []].append(i) }
         }
         for i in tasks.indices where tasks[i].kind == .downloadArchive {
-            tasks[i].skipReason = pending.contains(tasks[i].id) ? nil : "every file of it is done"
+            guard let members = pending[tasks[i].id] else {
+                tasks[i].skipReason = "every file of it is done"
+                continue
+            }
+            let fetchedBefore = tasks[i].skipReason != nil
+            let onDisk = members.allSatisfy { m in
+                guard let destination = tasks[m].destination, let size = tasks[m].item?.size else { return false }
+                return FileStat.size(destination) == size
+            }
+            tasks[i].skipReason = fetchedBefore && onDisk ? "fetched in an earlier run; its files are checked on disk" : nil
         }
     }
 

@@ -120,3 +120,48 @@ extension EndToEnd {
     }
 }
 }
+
+extension EndToEnd {
+/// Archive transfers (`archive: zip`) killed mid-run: the next run fetches again only the scans
+/// whose archive had not finished, and the tree ends as a per-file pull makes it, verified.
+@Suite struct ArchiveResumeTests {
+    @Test func aKilledArchivePullRefetchesOnlyUnfinishedScans() throws {
+        // 4 scans of 12 DICOM files (~1.5 MB each), paced: about a second per scan, one at a time.
+        let sandbox = try SandboxProcess(["--platforms", "xnat", "--xnat-subjects", "1", "--xnat-dicom-files", "12",
+                                          "--slow-body-bps", "1500000"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["xnat-session.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("xnat-session.yml")
+        let args = ["run", job, "--set", "actions.pull.archive=zip", "--set", "sources.xnat.concurrency=1", "-q"]
+        let process = try startFlowctl(args, environment: sandbox.environment)
+        // Kill once the journal holds a finished archive (some scans done, some not).
+        let journal = workspace.root + "/out/xnat-session/.flowctl/journal.sqlite"
+        let sql = "SELECT COUNT(*) FROM tasks WHERE kind = 'download-archive' AND state = 'done'"
+        var finished = 0
+        let deadline = Date().addingTimeInterval(30)
+        while finished == 0 && Date() < deadline {
+            usleep(100_000)
+            finished = Int((try? run("/usr/bin/sqlite3", [journal, sql]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "") ?? 0
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try #require(finished >= 1 && finished < 4, "killed with \(finished) of 4 archives done")
+
+        try sandbox.resetStats("xnat")
+        let rest = try flowctl(args, environment: sandbox.environment)
+        #expect(rest.status == 0, "\(rest.stdout)\(rest.stderr)")
+        // Only archives (no file fetched on its own), and none of the finished scans again.
+        let downloads = try sandbox.stats("xnat")["downloadRequests"] as? Int ?? -1
+        #expect(downloads >= 1 && downloads <= 4 - finished, "archives fetched again: \(downloads), finished before: \(finished)")
+        #expect(try run("/usr/bin/find", [workspace.root + "/out", "-name", "*.part"]).stdout.isEmpty)
+        let verify = try flowctl(["verify", workspace.root + "/out/xnat-session"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+
+        // The same tree as a per-file pull.
+        let clean = try flowctl(["run", job, "--set", "actions.pull.to=../clean", "-q"], environment: sandbox.environment)
+        #expect(clean.status == 0, "\(clean.stderr)")
+        #expect(try workspace.listing("out/xnat-session") == workspace.listing("clean"))
+    }
+}
+}

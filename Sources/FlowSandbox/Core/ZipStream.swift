@@ -41,6 +41,7 @@ public enum ZipStream {
     /// A chunked response body writing `entries` as a zip.
     public static func body(_ entries: [ZipEntry], req: SandboxRequest, style: ArchiveStyle = .init()) -> ResponseBody {
         let stats = req.stats, platform = req.platform
+        let bps = req.faults.bytesPerSecond  // --slow-body-bps paces archives too
         req.routeInfo.countsOwnBytes = true
         return ResponseBody { writer in
             var offset: UInt64 = 0
@@ -49,6 +50,7 @@ public enum ZipStream {
                 offset += UInt64(buffer.readableBytes)
                 stats.bytesServed(platform, buffer.readableBytes)
                 try await writer.write(buffer)
+                if let bps, bps > 0 { try await Task.sleep(nanoseconds: UInt64(Double(buffer.readableBytes) / Double(bps) * 1e9)) }
             }
             for entry in entries {
                 let level = entry.deflateLevel ?? style.deflateLevel
@@ -182,6 +184,7 @@ public enum ZipStream {
 public enum TarGzStream {
     public static func body(_ entries: [ZipEntry], req: SandboxRequest, style: ArchiveStyle = .init()) -> ResponseBody {
         let stats = req.stats, platform = req.platform
+        let bps = req.faults.bytesPerSecond
         req.routeInfo.countsOwnBytes = true
         return ResponseBody { writer in
             let deflater = Deflater(level: max(1, style.deflateLevel), gzip: true)
@@ -194,6 +197,7 @@ public enum TarGzStream {
                 if out.readableBytes > 0 {
                     stats.bytesServed(platform, out.readableBytes)
                     try await writer.write(out)
+                    if let bps, bps > 0 { try await Task.sleep(nanoseconds: UInt64(Double(out.readableBytes) / Double(bps) * 1e9)) }
                 }
             }
             for entry in entries {
