@@ -126,7 +126,7 @@ let testTargets: [Target] = [
     // Runs the built `flowctl` against the built `flowctl-sandbox`, as a user would.
     .testTarget(name: "EndToEndTests", exclude: ["Golden"]),
     .testTarget(name: "FlowXNATTests", dependencies: [
-        "FlowXNAT", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", "FlowFiles",
+        "FlowXNAT", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", "FlowFiles", "FlowArchive",
     ]),
     .testTarget(name: "FlowLORISTests", dependencies: [
         "FlowLORIS", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", "FlowFiles",
