@@ -30,11 +30,17 @@ extension Executor {
         let sink = events, taskID = task.id
         let bytes: Int64
         do {
-            bytes = try await connector.streamArchive(of: members.compactMap(\.item), format: spec.format,
-                                                      maxBytes: limits.maxExpandedBytes) { chunk in
-                sink.emit(.progress(taskID: taskID, bytes: try feed.take(chunk)))
+            do {
+                bytes = try await connector.streamArchive(of: members.compactMap(\.item), format: spec.format,
+                                                          maxBytes: limits.maxExpandedBytes) { chunk in
+                    sink.emit(.progress(taskID: taskID, bytes: try feed.take(chunk)))
+                }
+            } catch {
+                _ = try? await offThePool { try feed.finish(completed: false) }
+                throw error
             }
-            try feed.reader.finish()
+            // The last queued pieces are read on the feed's thread: waited for off the pool.
+            try await offThePool { try feed.finish(completed: true) }
         } catch let error as ArchiveError {
             extractor.abandon()
             throw ConnectorError.badReply("the \(spec.format) archive of \(task.parameters["unit"] ?? task.id): \(error.message)")
@@ -57,17 +63,82 @@ extension Executor {
     }
 }
 
-/// The reader of one archive, fed on the thread that receives it (one transfer at a time).
+/// The reader of one archive on a thread of its own: the curl thread that receives the archive
+/// only copies each piece into a queue (at most `queueLimit` bytes; past it, the curl thread
+/// waits), so creating, writing and hashing the members never holds up the other transfers of
+/// that thread, and the archives of a run are extracted side by side.
 final class ArchiveFeed: @unchecked Sendable {
-    let reader: any ArchiveReader
+    static let queueLimit = 4 << 20
+    private let reader: any ArchiveReader
+    private let condition = NSCondition()
+    private var queue: [[UInt8]] = []
+    private var queued = 0
+    private var ended = false
+    private var drained = false
+    private var failure: (any Error)?
     private var received: Int64 = 0
-    init(_ reader: any ArchiveReader) { self.reader = reader }
 
-    /// Feeds a piece; returns the bytes received so far.
+    init(_ reader: any ArchiveReader) {
+        self.reader = reader
+        let thread = Thread { [self] in drain() }
+        thread.name = "flowctl-archive"
+        thread.start()
+    }
+
+    /// Queues a piece (on the curl thread); returns the bytes received so far. Throws the reader's
+    /// error once it has one: the transfer then stops.
     func take(_ chunk: UnsafeRawBufferPointer) throws -> Int64 {
-        try reader.feed(chunk)
+        condition.lock()
+        defer { condition.unlock() }
+        while failure == nil && queued >= Self.queueLimit { condition.wait() }
+        if let failure { throw failure }
+        queue.append(Array(chunk))
+        queued += chunk.count
         received += Int64(chunk.count)
+        condition.broadcast()
         return received
+    }
+
+    /// The archive ended (or failed, `completed` false): waits until every queued piece is read,
+    /// then (when completed) has the reader check that the archive ended whole.
+    func finish(completed: Bool) throws {
+        condition.lock()
+        ended = true
+        if !completed && failure == nil { failure = CancellationError() }
+        condition.broadcast()
+        while !drained { condition.wait() }
+        let failure = self.failure
+        condition.unlock()
+        if let failure, completed { throw failure }
+        if completed { try reader.finish() }
+    }
+
+    private func drain() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !ended && failure == nil { condition.wait() }
+            if queue.isEmpty || failure != nil {
+                drained = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let pieces = queue
+            queue.removeAll(keepingCapacity: true)
+            condition.unlock()
+            var error: (any Error)?
+            for piece in pieces {
+                do { try piece.withUnsafeBytes { try reader.feed($0) } } catch let thrown {
+                    error = thrown
+                    break
+                }
+            }
+            condition.lock()
+            queued -= pieces.reduce(0) { $0 + $1.count }
+            if let error, failure == nil { failure = error }
+            condition.broadcast()
+            condition.unlock()
+        }
     }
 }
 

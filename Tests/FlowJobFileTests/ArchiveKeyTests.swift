@@ -34,8 +34,8 @@ import FlowModel
 
     @Test func badFormatsUnitsAndKeysAreLocated() {
         expectDiagnostics(Self.load("    archive: zpi"), [(11, 14, "unknown archive format `zpi`; did you mean `zip`?")])
-        expectDiagnostics(Self.load("    archive: {format: zip, per: scans}"), [(11, 32, "unknown archive unit `scans`; did you mean `scan`?")])
-        expectDiagnostics(Self.load("    archive: {format: zip, level: 9}"), [(11, 32, "unknown key `level`")])
+        expectDiagnostics(Self.load("    archive: {format: zip, per: scans}"), [(11, 33, "unknown archive unit `scans`; did you mean `scan`?")])
+        expectDiagnostics(Self.load("    archive: {format: zip, level: 9}"), [(11, 28, "unknown key `level`")])
     }
 
     @Test func archiveIsForXNATSelections() {
