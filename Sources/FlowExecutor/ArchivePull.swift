@@ -156,7 +156,8 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
     private let targets: [String: ArchiveTarget]
     private let keys: (String) -> [String]
     private let lock = NSLock()
-    private var current: (target: ArchiveTarget, part: String, fd: Int32, hashers: Hashers, written: Int64, bad: String?)?
+    private var current: (target: ArchiveTarget, part: String, fd: Int32, unnamed: UnnamedFile?, hashers: Hashers, written: Int64,
+                          bad: String?)?
     private var done = Set<String>()
     private var items: [RemoteItem] = []
     private var refusals: [String] = []
@@ -186,12 +187,20 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
             return false
         }
         let part = target.destination + ".part"
+        let wanted = Set(target.item.checksums.compactMap { DigestAlgorithm(rawValue: $0.algorithm.rawValue) })
+        // A small file goes to an unnamed file linked into place once checked (as listed files
+        // do: one directory operation instead of a create and a rename).
+        if let size = target.item.size, size <= UnnamedFile.sizeLimit,
+           let slash = target.destination.lastIndex(of: "/"),
+           let (file, fd) = try? UnnamedFile.create(in: String(target.destination[..<slash])) {
+            current = (target, part, fd, file, Hashers(wanted.union([.sha256])), 0, nil)
+            return true
+        }
         unlink(part)
         // O_NOFOLLOW|O_EXCL: never through a link someone put at the `.part` name.
         let fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ArchiveError(.sink, "cannot create \(part): \(String(cString: strerror(errno)))") }
-        let wanted = Set(target.item.checksums.compactMap { DigestAlgorithm(rawValue: $0.algorithm.rawValue) })
-        current = (target, part, fd, Hashers(wanted.union([.sha256])), 0, nil)
+        current = (target, part, fd, nil, Hashers(wanted.union([.sha256])), 0, nil)
         return true
     }
 
@@ -219,7 +228,7 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
     func end(_ member: ArchiveMember, size: Int64) throws {
         guard let c = current else { return }
         current = nil
-        close(c.fd)
+        if c.unnamed == nil { close(c.fd) }  // an unnamed file closes its own when linked or dropped
         let digests = c.hashers.finalize()
         var why = c.bad
         if why == nil, let listed = c.target.item.size, listed != c.written { why = "\(c.written) bytes, the listing says \(listed)" }
@@ -231,11 +240,16 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
             }
         }
         if let why {
-            unlink(c.part)
+            if c.unnamed == nil { unlink(c.part) }
             note("member \(ErrorText.quoted(member.name)): \(why): fetched on its own")
             return
         }
-        guard rename(c.part, c.target.destination) == 0 else {
+        if let file = c.unnamed {
+            // linkat, or a link beside it renamed over what is there (a symlink is replaced, never followed).
+            do { try file.link(as: c.target.destination) } catch {
+                throw ArchiveError(.sink, "cannot link \(c.target.destination): \(error)")
+            }
+        } else if rename(c.part, c.target.destination) != 0 {
             throw ArchiveError(.sink, "cannot rename \(c.part): \(String(cString: strerror(errno)))")
         }
         var item = c.target.item
@@ -254,8 +268,10 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
     func abandon() {
         guard let c = current else { return }
         current = nil
-        close(c.fd)
-        unlink(c.part)
+        if c.unnamed == nil {
+            close(c.fd)
+            unlink(c.part)
+        }
     }
 
     /// What the user should hear of: refused members, members fetched again on their own, and how
