@@ -42,8 +42,9 @@ import Testing
           arguments: [("zip", ArchiveStyle(deflateLevel: 6, zip64: true)), ("zip", ArchiveStyle()), ("tar.gz", ArchiveStyle())])
     func archivesHoldTheListedFiles(format: String, style: ArchiveStyle) async throws {
         try await withSandboxSource(.xnat, configure: {
+            // The default 4 DICOM files per scan: the sandbox caches digests by content key and
+            // size, and another shape in this process would make the same keys other images.
             $0.xnatSubjects = 1
-            $0.xnatDicomFilesPerScan = 3
             $0.xnatArchiveStyle = style
         }) { sandbox, spec in
             let connector = try XNATConnector(spec: spec)
