@@ -42,6 +42,9 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "FlowHTTP", dependencies: ["CCurl", "FlowFiles", "FlowModel"]),
+        // Streamed archives (zip, tar.gz) read as they arrive; inflate through the system's zlib.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "FlowArchive", dependencies: ["CZlib", "FlowModel"]),
 
         // MARK: connectors (one protocol, one module per platform)
         .target(name: "FlowConnector", dependencies: ["FlowFiles",
@@ -58,7 +61,7 @@ let package = Package(
         .target(name: "FlowPlanner", dependencies: ["FlowModel", "FlowConnector"]),
         .target(name: "CSQLiteOptions", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(name: "FlowExecutor", dependencies: ["FlowFiles",
-            "FlowModel", "FlowConnector", "FlowHTTP", "FlowPlanner", "CSQLiteOptions",
+            "FlowModel", "FlowConnector", "FlowHTTP", "FlowPlanner", "FlowArchive", "CSQLiteOptions",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "DequeModule", package: "swift-collections"),
@@ -80,7 +83,7 @@ let package = Package(
         // MARK: sandbox: emulators of the four platforms
         .target(name: "CSandboxTLS", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "FlowSandbox", dependencies: [
-            "FlowFiles", "CSandboxTLS",
+            "FlowFiles", "CSandboxTLS", "CZlib",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -106,6 +109,7 @@ let package = Package(
 let testTargets: [Target] = [
     .testTarget(name: "FlowModelTests", dependencies: ["FlowModel"]),
     .testTarget(name: "FlowFilesTests", dependencies: ["FlowFiles"]),
+    .testTarget(name: "FlowArchiveTests", dependencies: ["FlowArchive", "CZlib"]),
     .testTarget(name: "FlowJobFileTests", dependencies: ["FlowJobFile", "Yams"], resources: [.copy("Fixtures")]),
     .testTarget(name: "FlowPlannerTests", dependencies: ["FlowPlanner", "FlowLocal", "FlowJobFile", "FlowConnector", "FlowModel"],
                 exclude: ["Golden"]),
@@ -126,7 +130,7 @@ let testTargets: [Target] = [
     // Runs the built `flowctl` against the built `flowctl-sandbox`, as a user would.
     .testTarget(name: "EndToEndTests", exclude: ["Golden"]),
     .testTarget(name: "FlowXNATTests", dependencies: [
-        "FlowXNAT", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", "FlowFiles",
+        "FlowXNAT", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", "FlowFiles", "FlowArchive",
     ]),
     .testTarget(name: "FlowLORISTests", dependencies: [
         "FlowLORIS", "FlowConnector", "FlowConnectorTesting", "FlowModel", "FlowSandbox", "FlowFiles",

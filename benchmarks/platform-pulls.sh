@@ -9,6 +9,11 @@
 #              vs flowctl run jobs/preventad-mri.yml
 #   xnat-dwi   benchmarks/python/xnat_dwi_xnatpy.py (xnatpy: list and download the selection)
 #              vs flowctl run jobs/xnat-dwi.yml
+#   xnat-dicom one MR session of $DICOM_SCANS scans x $DICOM_FILES DICOM files (plus each scan's NIfTI),
+#              on a sandbox of its own (--xnat-scans, --xnat-dicom-files, 2 subjects):
+#              benchmarks/python/xnat_session_xnatpy.py (xnatpy's download_dir: one zip of the session)
+#              vs flowctl run benchmarks/jobs/xnat-dicom-zip.yml (archive: zip, one zip per scan)
+#              vs flowctl run benchmarks/jobs/xnat-dicom-files.yml (flowctl's per-file pull), same tree
 #
 # Builds release flowctl and flowctl-sandbox (SCRATCH= picks the build folder; FLOWCTL= and
 # SANDBOX= use given binaries instead), makes a venv ($VENV, default .venv-bench) with the pinned
@@ -21,7 +26,9 @@ set -euo pipefail
 RUNS=${RUNS:-5}
 LATENCY_MS=${LATENCY_MS:-20}
 LORIS_CANDIDATES=${LORIS_CANDIDATES:-233}
-JOBS_FILTER=${JOBS_FILTER:-preventad xnat-dwi}   # which workloads to time
+JOBS_FILTER=${JOBS_FILTER:-preventad xnat-dwi xnat-dicom}   # which workloads to time
+DICOM_SCANS=${DICOM_SCANS:-10}
+DICOM_FILES=${DICOM_FILES:-300}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 SCRATCH=${SCRATCH:-$REPO/.build}
@@ -66,12 +73,24 @@ start_sandbox() {
     export XNAT_URL XNAT_USER XNAT_PASS LORIS_URL LORIS_USER LORIS_PASS LORIS_API_VERSION FLOWCTL_SANDBOX_CA
 }
 
+# A second XNAT for the DICOM-heavy session (its data shape would change xnat-dwi's selection).
+start_dicom_sandbox() {
+    "$SANDBOX" serve --platforms xnat --latency-ms "$LATENCY_MS" --xnat-subjects 2 --xnat-scans "$DICOM_SCANS" \
+        --xnat-dicom-files "$DICOM_FILES" --print-env >"$ROOT/dicom-sandbox.env" 2>"$ROOT/dicom-sandbox.log" &
+    DICOM_SANDBOX_PID=$!
+    for _ in $(seq 100); do grep -q XNAT_URL "$ROOT/dicom-sandbox.env" 2>/dev/null && break; sleep 0.1; done
+    DICOM_XNAT_URL=$(sed -n 's/^export XNAT_URL=//p' "$ROOT/dicom-sandbox.env")
+    [ -n "$DICOM_XNAT_URL" ] || { log "DICOM sandbox did not start:"; cat "$ROOT/dicom-sandbox.log" >&2; exit 1; }
+    export DICOM_XNAT_URL
+}
+
 stop_sandbox() {
     if [ -n "${SANDBOX_PID:-}" ]; then kill "$SANDBOX_PID" 2>/dev/null || true; wait "$SANDBOX_PID" 2>/dev/null || true; fi
+    if [ -n "${DICOM_SANDBOX_PID:-}" ]; then kill "$DICOM_SANDBOX_PID" 2>/dev/null || true; wait "$DICOM_SANDBOX_PID" 2>/dev/null || true; fi
 }
 
 # The origin whose /_sandbox/stats counts a workload's requests.
-origin_of() { case $1 in preventad) echo "$LORIS_URL" ;; xnat-dwi) echo "$XNAT_URL" ;; esac; }
+origin_of() { case $1 in preventad) echo "$LORIS_URL" ;; xnat-dwi) echo "$XNAT_URL" ;; xnat-dicom) echo "$DICOM_XNAT_URL" ;; esac; }
 
 reset_stats() { curl -sf -X POST "$(origin_of "$1")/_sandbox/stats/reset" >/dev/null; }
 request_count() { curl -sf "$(origin_of "$1")/_sandbox/stats" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
@@ -85,6 +104,7 @@ cleanup() {
 
 run_python_preventad() { "$PYTHON" "$HERE/python/preventad_requests.py" "$OUT"; }
 run_python_xnat_dwi() { "$PYTHON" "$HERE/python/xnat_dwi_xnatpy.py" "$OUT"; }
+run_python_xnat_dicom() { XNAT_URL=$DICOM_XNAT_URL "$PYTHON" "$HERE/python/xnat_session_xnatpy.py" "$OUT"; }
 
 # The job file as a user has it, copied into a fresh workspace: its `to: ../out/...` then lands
 # in $WORK/out/... (what the end-to-end tests do too).
@@ -92,6 +112,13 @@ run_flowctl() {  # $1: job file name
     mkdir -p "$WORK/jobs"
     cp "$REPO/jobs/$1" "$WORK/jobs/$1"
     "$FLOWCTL" run --quiet "$WORK/jobs/$1"
+}
+
+# A job of benchmarks/jobs/ against the DICOM sandbox, the same way.
+run_flowctl_dicom() {  # $1: job file name
+    mkdir -p "$WORK/jobs"
+    cp "$HERE/jobs/$1" "$WORK/jobs/$1"
+    XNAT_URL=$DICOM_XNAT_URL "$FLOWCTL" run --quiet "$WORK/jobs/$1"
 }
 
 # MARK: measuring
@@ -122,7 +149,7 @@ run_entries() {
             key="$tool-$workload"
             export WORK="$ROOT/runs/$key-$i"
             export OUT="$WORK/out"
-            [ "$tool" = flowctl ] && OUT="$WORK/out/$(flowctl_output "$workload")"
+            case $tool in flowctl*) OUT="$WORK/out/$(flowctl_output "$workload")" ;; esac
             mkdir -p "$OUT"
             sync  # no dirty pages of the previous run to write back during this one
             reset_stats "$workload"
@@ -142,7 +169,7 @@ run_entries() {
     done
 }
 
-flowctl_output() { case $1 in preventad) echo preventad ;; xnat-dwi) echo xnat-dwi ;; esac; }
+flowctl_output() { case $1 in preventad) echo preventad ;; xnat-dwi) echo xnat-dwi ;; xnat-dicom) echo xnat-dicom ;; esac; }
 
 # The first run of a workload sets the expected tree; every other run (any tool) must match it.
 check_tree() {
@@ -161,7 +188,7 @@ check_tree() {
 }
 
 report() {
-    printf '\n%-8s %-10s %7s %10s %8s %8s %9s %9s\n' tool job files "median s" ratio "CPU s" "peak MiB" requests
+    printf '\n%-13s %-10s %7s %10s %8s %8s %9s %9s\n' tool job files "median s" ratio "CPU s" "peak MiB" requests
     local entry tool workload cmd key secs ref files cpu rss requests python
     for entry in "${ENTRIES[@]}"; do
         IFS='|' read -r tool workload cmd <<<"$entry"
@@ -174,15 +201,19 @@ report() {
         rss=$(sort -n "$ROOT/times/$key.rss" | tail -1)
         requests=$(median <"$ROOT/times/$key.requests")
         awk -v t="$tool" -v w="$workload" -v f="$files" -v s="$secs" -v r="$ref" -v c="$cpu" -v m="$rss" -v q="$requests" \
-            'BEGIN { printf "%-8s %-10s %7d %10.3f %7.2fx %8.2f %9d %9d\n", t, w, f, s, r / s, c, m, q }'
+            'BEGIN { printf "%-13s %-10s %7d %10.3f %7.2fx %8.2f %9d %9d\n", t, w, f, s, r / s, c, m, q }'
     done
-    printf '\nratio: the Python script'"'"'s median time / this tool'"'"'s (flowctl'"'"'s targets: preventad >= 8x, xnat-dwi >= 5x).\n'
+    if [ -f "$ROOT/times/flowctl-files-xnat-dicom" ]; then
+        awk -v a="$(median <"$ROOT/times/flowctl-files-xnat-dicom")" -v b="$(median <"$ROOT/times/flowctl-xnat-dicom")" \
+            'BEGIN { printf "\nxnat-dicom: flowctl with archive: zip is %.2fx its own per-file pull (target >= 3x)\n", a / b }'
+    fi
+    printf '\nratio: the Python script'"'"'s median time / this tool'"'"'s (flowctl'"'"'s targets: preventad >= 8x, xnat-dwi >= 5x, xnat-dicom >= 2x).\n'
     printf 'Medians of %d interleaved runs; %d ms latency per request; %d LORIS candidates.\n' "$RUNS" "$LATENCY_MS" "$LORIS_CANDIDATES"
     printf '"CPU s": user + system time of the client process; "requests": counted by the sandbox (/_sandbox/stats).\n'
     printf 'Per-run seconds:\n'
     for entry in "${ENTRIES[@]}"; do
         IFS='|' read -r tool workload cmd <<<"$entry"
-        printf '  %-8s %-10s %s\n' "$tool" "$workload" "$(tr '\n' ' ' <"$ROOT/times/$tool-$workload")"
+        printf '  %-13s %-10s %s\n' "$tool" "$workload" "$(tr '\n' ' ' <"$ROOT/times/$tool-$workload")"
     done
     printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
@@ -195,7 +226,8 @@ main() {
     start_sandbox
     log "sandbox: LORIS $LORIS_URL, XNAT $XNAT_URL, $LATENCY_MS ms per request; work in $ROOT"
     export ROOT HERE REPO FLOWCTL PYTHON
-    export -f run_python_preventad run_python_xnat_dwi run_flowctl
+    export -f run_python_preventad run_python_xnat_dwi run_python_xnat_dicom run_flowctl run_flowctl_dicom
+    case " $JOBS_FILTER " in *" xnat-dicom "*) start_dicom_sandbox ;; esac
     local workload
     for workload in $JOBS_FILTER; do
         case $workload in
@@ -205,7 +237,11 @@ main() {
             xnat-dwi)
                 add_entry xnatpy xnat-dwi run_python_xnat_dwi
                 add_entry flowctl xnat-dwi run_flowctl xnat-dwi.yml ;;
-            *) log "unknown workload $workload (preventad, xnat-dwi)"; exit 1 ;;
+            xnat-dicom)
+                add_entry xnatpy xnat-dicom run_python_xnat_dicom
+                add_entry flowctl xnat-dicom run_flowctl_dicom xnat-dicom-zip.yml
+                add_entry flowctl-files xnat-dicom run_flowctl_dicom xnat-dicom-files.yml ;;
+            *) log "unknown workload $workload (preventad, xnat-dwi, xnat-dicom)"; exit 1 ;;
         esac
     done
     run_entries

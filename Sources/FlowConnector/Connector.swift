@@ -36,6 +36,19 @@ public protocol Connector: Sendable {
     /// Who the server is (URL, version), for lock files and provenance.
     func identity() async throws -> [String: String]
 
+    /// Archive transfers: streams the one archive (`format`: `zip`, `tar.gz`) that holds `items`
+    /// (the files of one scan, resource or session), handing its bytes to `consume` as they
+    /// arrive; returns the bytes received.
+    func streamArchive(of items: [RemoteItem], format: String, maxBytes: Int64,
+                       consume: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) async throws -> Int64
+
+    /// The key a listed item has among an archive's members (see `archiveKeys(ofMember:)`).
+    func archiveKey(of item: RemoteItem) -> String?
+
+    /// The keys an archive member's name could stand for: a member is a listed item when one of
+    /// them is that item's `archiveKey`.
+    func archiveKeys(ofMember name: String) -> [String]
+
     /// Where tasks that mostly talk to this source run best: its HTTP client's curl threads
     /// (none for a connector without one).
     var taskExecutors: [any TaskExecutor] { get }
@@ -68,6 +81,12 @@ extension Connector {
     public func identity() async throws -> [String: String] {
         ["type": spec.type.rawValue, "url": spec.url]
     }
+    public func streamArchive(of items: [RemoteItem], format: String, maxBytes: Int64,
+                              consume: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) async throws -> Int64 {
+        throw ConnectorError.unsupported("archive transfers from \(spec.type.rawValue)")
+    }
+    public func archiveKey(of item: RemoteItem) -> String? { nil }
+    public func archiveKeys(ofMember name: String) -> [String] { [] }
 }
 
 /// What a fetch wrote.

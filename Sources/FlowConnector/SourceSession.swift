@@ -148,6 +148,34 @@ public final class SourceSession: Sendable {
         }
     }
 
+    /// Streams a 2xx body to `consume` in one attempt (the executor retries), with one re-login on
+    /// 401; returns the bytes consumed. An error `consume` throws comes back as it was thrown.
+    public func stream(_ request: HTTPRequest, maxBytes: Int64,
+                       consume: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) async throws -> Int64 {
+        var reauthenticated = false
+        while true {
+            let unsigned = request
+            let result: StreamResult
+            do {
+                result = try await limits.run {
+                    try await self.http.stream(try await self.signed(unsigned), maxBytes: maxBytes, consume: consume)
+                }
+            } catch let error as HTTPError {
+                throw ConnectorError.transport(error, url: request.url)
+            }
+            if result.status == 401, let auth, !reauthenticated {
+                reauthenticated = true
+                try await auth.refresh()
+                continue
+            }
+            guard (200..<300).contains(result.status) else {
+                throw ConnectorError.status(result.status, url: request.url, message: "",
+                                            retryAfter: RetryPolicy.parseRetryAfter(result.headers.first("Retry-After")))
+            }
+            return result.bytes
+        }
+    }
+
     /// `request` with the source's credentials, when it goes to the source's own origin: a URL
     /// a server handed us (a file's URI, a link) that points elsewhere gets none.
     func signed(_ request: HTTPRequest) async throws -> HTTPRequest {

@@ -14,6 +14,8 @@ public enum ExecutionEvent: Sendable {
     case notPlanned(TaskFailure)
     /// A server's names had to change to be safe paths.
     case renamed(PlannedTask, renames: [String])
+    /// Something the run went on past, named for the user (an archive member refused).
+    case warning(PlannedTask, String)
     case runFinished(RunReport)
 }
 
@@ -112,6 +114,10 @@ public final class JSONEventWriter: EventSink, @unchecked Sendable {
             members.append(("event", .text("renamed")))
             describe(task)
             members.append(("renames", .text(renames.joined(separator: "; "))))
+        case .warning(let task, let message):
+            members.append(("event", .text("warning")))
+            describe(task)
+            members.append(("message", .text(message)))
         case .runFinished(let report):
             members += [("event", .text("run-finished")), ("files", .integer(Int64(report.finished))),
                         ("bytes", .integer(report.bytes)), ("seconds", .number(report.seconds)),

@@ -45,6 +45,8 @@ public final class Executor: Sendable {
     let earlier: [String: TaskRecord]?
     let stopFlag = StopFlag()
     let folders = OutputFolders()
+    /// Archive task id -> positions of the downloads that wait for it.
+    let archiveMembers: [String: [Int]]
     /// The run in progress, for `stop`.
     private let running = Mutex<RunState?>(nil)
 
@@ -56,6 +58,12 @@ public final class Executor: Sendable {
         self.options = options
         self.events = events
         self.earlier = earlier
+        var members: [String: [Int]] = [:]
+        let tasks = plan.graph.tasks
+        for i in tasks.indices where tasks[i].kind == .download {
+            if let archive = tasks[i].parameters["archive"] { members[archive, default: []].append(i) }
+        }
+        archiveMembers = members
     }
 
     /// Asks the run to start nothing new; in-flight transfers are cancelled, their `.part`
@@ -207,7 +215,7 @@ public final class Executor: Sendable {
                                 attempts: retries + 1, source: task.item?.source, remoteID: task.item?.id,
                                 startedAt: Date().timeIntervalSince1970)
         switch task.kind {
-        case .download: return try await downloadItem(task, connector: connector, retries: retries, record: &record)
+        case .download: return try await downloadItem(task, inputs: inputs, connector: connector, retries: retries, record: &record)
         case .downloadExtra: return try await downloadExtra(task, connector: connector, retries: retries, record: &record)
         case .upload: return try await upload(task, connector: connector, retries: retries, record: &record)
         case .tag: return try await tag(task, inputs: inputs, connector: connector, retries: retries, record: &record)
@@ -217,13 +225,19 @@ public final class Executor: Sendable {
             return try await downloadOutputs(task, inputs: inputs, connector: connector, retries: retries, record: &record)
         case .convert: return try await convert(task, retries: retries, record: &record)
         case .barrier: throw ExecutionError("a barrier is passed by the schedule, never performed")
+        case .downloadArchive: return try await downloadArchive(task, connector: connector, retries: retries, record: &record)
         }
     }
 
     /// A listed item to its place, verified.
-    func downloadItem(_ task: PlannedTask, connector: any Connector, retries: Int, record: inout TaskRecord) async throws -> Outcome {
+    func downloadItem(_ task: PlannedTask, inputs: [RemoteItem], connector: any Connector, retries: Int,
+                      record: inout TaskRecord) async throws -> Outcome {
         guard let item = task.item, let destination = task.destination else { throw ExecutionError("download without item") }
-        let result = try await download(item, to: destination, taskID: task.id, connector: connector, firstAttempt: retries == 0)
+        // Extracted from its archive (size and digests checked there): journaled, not fetched.
+        let result: FetchResult
+        if let fromArchive = Self.extracted(item, at: destination, from: inputs) { result = fromArchive } else {
+            result = try await download(item, to: destination, taskID: task.id, connector: connector, firstAttempt: retries == 0)
+        }
         record.bytesTransferred = result.bytesTransferred
         record.size = result.fileSize
         record.sha256 = result.checksum(.sha256)

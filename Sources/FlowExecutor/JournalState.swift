@@ -42,6 +42,9 @@ public struct JournalState: CompletedWork {
         case .run: return "started in an earlier run"
         case .wait: return "finished in an earlier run"
         case .downloadOutputs: return "outputs downloaded in an earlier run"
+        // The planner keeps this only while every file of it not journaled yet is on disk at its
+        // listed size (a run killed between the archive's record and its files' records).
+        case .downloadArchive: return "fetched in an earlier run"
         case .convert:
             // Converted from the same inputs, and its image is still there.
             guard let fingerprint = task.parameters["fingerprint"], record.remoteVersion == fingerprint,

@@ -66,6 +66,9 @@ public final class ProgressDisplay: EventSink, @unchecked Sendable {
         case .renamed(let task, let renames):
             clear()
             write("warning: \(task.id): \(renames.joined(separator: "; "))\n")
+        case .warning(let task, let message):
+            clear()
+            write("warning: \(task.id): \(message)\n")
         case .runFinished:
             clear()
             return

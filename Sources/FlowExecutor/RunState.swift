@@ -164,7 +164,9 @@ final class RunState: Sendable {
                 continue
             }
             let upstream = state.schedule.dependencies[i]
-            let inputs = upstream.flatMap { state.outputs[$0] ?? [] }
+            // One upstream task (an archive's files wait for it): its outputs shared, not copied
+            // (300 files of a scan would copy 300 items each).
+            let inputs = upstream.count == 1 ? state.outputs[upstream[0]] ?? [] : upstream.flatMap { state.outputs[$0] ?? [] }
             var run: RemoteRun?
             for d in upstream where run == nil { run = state.runs[d] }
             events.emit(.taskStarted(task))

@@ -72,6 +72,34 @@ public final class HTTPClient: Sendable {
         }
     }
 
+    /// Hands a 2xx response body to `consume` piece by piece as it arrives (on a curl thread:
+    /// keep it quick), never holding the body; an error `consume` throws stops the transfer and
+    /// is rethrown. A non-2xx answer comes back with its beginning in `body` and nothing consumed.
+    /// Asks for `identity` (an encoded body is refused); at most `maxBytes` body bytes.
+    public func stream(_ request: HTTPRequest, maxBytes: Int64,
+                       consume: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) async throws -> StreamResult {
+        var request = request
+        request.headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
+        var hops = 0
+        while true {
+            let engine = claimEngine()
+            defer { engine.unclaim() }
+            let sink = StreamSink(consume: consume)
+            let transfer = try makeTransfer(request, on: engine, sink: .stream(sink), maxBody: maxBytes)
+            do { try await engine.perform(transfer) } catch {
+                // The consumer's own reason beats curl's "write error".
+                if let failure = sink.failure { throw failure }
+                throw error
+            }
+            if let next = try nextHop(after: transfer, of: request, hops: &hops) {
+                request = next
+                continue
+            }
+            return StreamResult(status: transfer.status, headers: transfer.headers, bytes: sink.received,
+                                errorBody: transfer.isSuccessStatus ? [] : transfer.body)
+        }
+    }
+
     /// Streams a response body into `partPath`, hashing it on the way; never holds it in memory.
     ///
     /// With `resume` and an existing `partPath` of N bytes, asks for `Range: bytes=N-`: a 206
@@ -183,9 +211,10 @@ public final class HTTPClient: Sendable {
         _ = flow_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
         _ = flow_easy_setopt_write_cb(easy, CURLOPT_HEADERFUNCTION, headerCallback)
         _ = flow_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
-        if case .file = transfer.sink {
+        switch transfer.sink {
+        case .file, .stream:
             set(CURLOPT_BUFFERSIZE, 128 << 10)
-        } else {
+        case .memory:
             set(CURLOPT_ACCEPT_ENCODING, "")  // any encoding curl can decode (API answers)
         }
 

@@ -168,6 +168,22 @@ public struct HTTPResponse: Sendable {
 }
 
 
+/// The outcome of `HTTPClient.stream`: any HTTP status (transport failures throw instead).
+public struct StreamResult: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    /// Body bytes handed to the consumer.
+    public var bytes: Int64
+    /// The beginning of a non-2xx body (nothing was consumed then).
+    public var errorBody: [UInt8]
+    public init(status: Int, headers: HTTPHeaders, bytes: Int64, errorBody: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.bytes = bytes
+        self.errorBody = errorBody
+    }
+}
+
 /// The outcome of `HTTPClient.download`: any HTTP status (transport failures throw instead).
 public struct DownloadResult: Sendable {
     public var status: Int

@@ -17,6 +17,8 @@ final class Transfer: @unchecked Sendable {
         case memory(limit: Int)
         /// Write a 2xx body to a file; keep a non-2xx body (capped) in memory.
         case file(FileSink)
+        /// Hand a 2xx body to a consumer as it arrives; keep a non-2xx body (capped) in memory.
+        case stream(StreamSink)
     }
 
     let easy: UnsafeMutableRawPointer
@@ -137,6 +139,21 @@ final class Transfer: @unchecked Sendable {
             let room = FileSink.errorBodyLimit - body.count
             if room > 0 { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: data.prefix(room))) }
             return data.count
+        case .stream(let stream):
+            if isSuccessStatus {
+                if stream.received == 0, let encoding = headers.first("Content-Encoding")?.lowercased(), !encoding.isEmpty, encoding != "identity" {
+                    stream.failure = HTTPError.unexpectedEncoding(String(encoding.prefix(40)))
+                    return 0
+                }
+                if stream.received + Int64(data.count) > maxBody {
+                    stream.failure = HTTPError.bodyTooLarge(limit: Int(clamping: maxBody))
+                    return 0
+                }
+                return stream.take(data) ? data.count : 0
+            }
+            let room = FileSink.errorBodyLimit - body.count
+            if room > 0 { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: data.prefix(room))) }
+            return data.count
         }
     }
 
@@ -146,10 +163,34 @@ final class Transfer: @unchecked Sendable {
         if code == CURLE_FILESIZE_EXCEEDED { return .bodyTooLarge(limit: Int(clamping: maxBody)) }
         if headersOverflowed { return .other(code: Int(code.rawValue), message: "the server sent more than \(Self.maxHeaderBytes) bytes of headers") }
         if case .file(let file) = sink, let failure = file.failure { return failure }
+        if case .stream(let stream) = sink, let failure = stream.failure as? HTTPError { return failure }
         if let failure = uploads.lazy.compactMap(\.failure).first { return failure }
         var message = String(cString: errorBuffer)
         if message.isEmpty { message = String(cString: curl_easy_strerror(code)) }
         return HTTPError.from(code: code, message: message)
+    }
+}
+
+/// The consumer side of a streamed download: each piece of a 2xx body goes to `consume` on the
+/// curl thread as it arrives (nothing is kept), so the consumer must be quick and must not block
+/// for long; an error it throws stops the transfer and is what the caller sees.
+final class StreamSink: @unchecked Sendable {
+    let consume: (UnsafeRawBufferPointer) throws -> Void
+    /// Body bytes handed over so far.
+    var received: Int64 = 0
+    /// Why the transfer stopped: the consumer's error, or the transport's refusal.
+    var failure: (any Error)?
+
+    init(consume: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.consume = consume }
+
+    /// Hands one piece over; false (the consumer threw) aborts the transfer.
+    func take(_ data: UnsafeRawBufferPointer) -> Bool {
+        do { try consume(data) } catch {
+            failure = error
+            return false
+        }
+        received += Int64(data.count)
+        return true
     }
 }
 

@@ -314,6 +314,43 @@ struct JobBuilder {
         return spec
     }
 
+    // MARK: archives
+
+    /// `archive: zip` or `archive: {format: tar.gz, per: session, max-bytes: 100GiB, ...}`.
+    mutating func archiveSpec(_ node: YNode) -> ArchiveSpec? {
+        var spec = ArchiveSpec()
+        let formatNode: YNode?
+        if node.scalar != nil {
+            formatNode = node
+        } else if mapping(node, "`archive`") != nil {
+            checkKeys(node, allowed: Keys.archive, context: "in `archive`")
+            formatNode = node["format"]
+            if let n = node["per"], let per = string(n, "an archive unit") {
+                if let unit = ArchiveSpec.Unit(rawValue: per) { spec.per = unit } else {
+                    let units = ArchiveSpec.Unit.allCases.map(\.rawValue)
+                    let hint = Suggest.nearest(per, in: units).map { "; did you mean `\($0)`?" } ?? ""
+                    error("unknown archive unit `\(per)`\(hint) (`per:` takes \(units.joined(separator: ", ")))", n)
+                }
+            }
+            if let n = node["max-members"] { spec.maxMembers = integer(n, "`max-members`", min: 1) }
+            if let n = node["max-ratio"] { spec.maxRatio = integer(n, "`max-ratio`", min: 1) }
+            if let n = node["max-bytes"], let text = string(n, "a size") {
+                if let bytes = Quantities.bytes(text), bytes >= 1 { spec.maxBytes = Int64(bytes) } else {
+                    error("`max-bytes` takes a size such as `100GiB`, not `\(text)`", n)
+                }
+            }
+        } else { return nil }
+        guard let formatNode else { return spec }
+        guard let format = string(formatNode, "an archive format") else { return nil }
+        guard ArchiveSpec.formats.contains(format) else {
+            let hint = Suggest.nearest(format, in: ArchiveSpec.formats).map { "; did you mean `\($0)`?" } ?? ""
+            error("unknown archive format `\(format)`\(hint) (flowctl reads \(ArchiveSpec.formats.joined(separator: ", ")))", formatNode)
+            return nil
+        }
+        spec.format = format
+        return spec
+    }
+
     // MARK: layouts
 
     mutating func layout(named key: YNode, _ node: YNode) -> LayoutSpec? {
@@ -522,6 +559,7 @@ struct JobBuilder {
         }
         if let n = node["overwrite"] { action.overwrite = bool(n, "`overwrite`") ?? false }
         if let n = node["convert"] { action.convert = convertSpec(n) }
+        if let n = node["archive"] { action.archive = archiveSpec(n) }
         if let n = node["after"] { action.after = strings(n, "an action name") }
         if let n = node["wait"], mapping(n, "`wait`") != nil {
             checkKeys(n, allowed: Keys.wait, context: "in `wait`")

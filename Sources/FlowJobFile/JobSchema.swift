@@ -126,6 +126,12 @@ public enum JobSchema {
                 properties[key] = ["oneOf": [tool, object(["tool": tool, "concurrency": ["type": ["integer", "string"]]],
                                                             required: ["tool"])],
                                    "description": "Convert each scan's downloaded files on this machine (dcm2niix)."] as [String: Any]
+            case "archive":
+                let format: [String: Any] = ["enum": ArchiveSpec.formats]
+                properties[key] = ["oneOf": [format, object(["format": format, "per": ["enum": ArchiveSpec.Unit.allCases.map(\.rawValue)],
+                                                              "max-members": ["type": ["integer", "string"]],
+                                                              "max-bytes": scalar, "max-ratio": ["type": ["integer", "string"]]])],
+                                   "description": "Fetch XNAT files as archives: one request per scan, resource or session (zip, tar.gz)."] as [String: Any]
             default: properties[key] = text
             }
         }

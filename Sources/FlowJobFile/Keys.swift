@@ -23,8 +23,9 @@ public enum Keys {
     public static let matcherOperators = ["regex", "not", "any", "all", "glob", "gt", "ge", "lt", "le"]
     public static let actionVerbs = ActionKind.allCases.map(\.rawValue)
     public static let actionCommon = ["to", "layout", "source", "into", "tags", "over", "input", "wait", "extras",
-                                      "overwrite", "after", "convert"]
+                                      "overwrite", "after", "convert", "archive"]
     public static let convert = ["tool", "concurrency"]
+    public static let archive = ["format", "per", "max-members", "max-bytes", "max-ratio"]
     public static let wait = ["timeout", "poll"]
     public static let layout = ["path", "maps"]
     public static let downloadExtras = ["qc", "visit-metadata"]
@@ -38,7 +39,7 @@ public enum Keys {
     /// The keys an action of a given kind may use, besides its verb.
     public static func actionKeys(for kind: ActionKind) -> [String] {
         switch kind {
-        case .download: return ["to", "layout", "source", "extras", "convert", "after"]
+        case .download: return ["to", "layout", "source", "extras", "convert", "archive", "after"]
         case .upload: return ["to", "source", "into", "overwrite", "after"]
         case .tag: return ["source", "tags", "after"]
         case .runAlgorithm, .runTask: return ["source", "over", "input", "wait", "after"]

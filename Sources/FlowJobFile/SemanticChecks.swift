@@ -122,6 +122,16 @@ struct SemanticChecks {
         if action.to == nil {
             error("download action `\(action.name)` needs `to:` (the output folder)", action.location!)
         }
+        if action.archive != nil {
+            var type: SourceType?
+            if case .selection(let name)? = action.input, let selection = job.selection(named: name) {
+                type = job.source(named: selection.source)?.type
+            }
+            if type != .xnat {
+                error("`archive` works on an XNAT selection's files (one archive per scan, resource or session)",
+                      place(action: action, key: "archive"))
+            }
+        }
         if action.convert != nil, case .outputs? = action.input {
             error("`convert` works on a selection's files (a scan's DICOM series), not on another action's outputs",
                   place(action: action, key: "convert"))

@@ -238,6 +238,8 @@ public struct Action: Sendable {
     public var overwrite: Bool
     /// Download: convert each group of downloaded files (a scan's DICOM series) on this machine.
     public var convert: ConvertSpec?
+    /// Download (XNAT): fetch the files as archives, one request per scan, resource or session.
+    public var archive: ArchiveSpec?
     /// Actions that must finish first.
     public var after: [String]
     public var location: SourceLocation?
@@ -290,6 +292,43 @@ public struct ConvertSpec: Sendable, Hashable {
 
     /// The scheduling lane of an action's conversions: limited apart from every source.
     public static func lane(of action: String) -> String { "convert:" + action }
+}
+
+/// A download fetched as archives (`archive: zip`, `archive: {format: tar.gz, per: session}`):
+/// one request per unit instead of one per file, members extracted as they arrive.
+public struct ArchiveSpec: Sendable, Hashable {
+    /// The formats flowctl reads as they stream (`zip`, `tar.gz`).
+    public static let formats = ["zip", "tar.gz"]
+    /// What one archive holds.
+    public enum Unit: String, Sendable, Hashable, CaseIterable {
+        case scan, resource, session
+    }
+    public var format: String
+    public var per: Unit
+    /// Caps against archive bombs (nil: flowctl's defaults).
+    public var maxMembers: Int?
+    public var maxBytes: Int64?
+    public var maxRatio: Int?
+
+    public init(format: String = "zip", per: Unit = .scan, maxMembers: Int? = nil, maxBytes: Int64? = nil, maxRatio: Int? = nil) {
+        self.format = format
+        self.per = per
+        self.maxMembers = maxMembers
+        self.maxBytes = maxBytes
+        self.maxRatio = maxRatio
+    }
+
+    /// The archive an XNAT file item travels in: its session, scan, or scan and resource (nil:
+    /// the item names no scan, and is fetched on its own).
+    public func unit(of fields: [String: String]) -> String? {
+        guard let experiment = fields["experiment.id"], !experiment.isEmpty else { return nil }
+        guard let scan = fields["scan.id"], !scan.isEmpty else { return nil }
+        switch per {
+        case .session: return experiment
+        case .scan: return experiment + "/scans/" + scan
+        case .resource: return experiment + "/scans/" + scan + "/resources/" + (fields["resource.label"] ?? "")
+        }
+    }
 }
 
 /// A download's layout: a named layout, the built-in `bids`, or a template written inline.

@@ -19,6 +19,9 @@ public enum TaskKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// Does nothing: waits for every task of the actions an action comes `after:`, so that each of
     /// its n tasks depends on the barrier alone (n + m edges, not n × m).
     case barrier
+    /// Fetch one archive (a scan's, a resource's or a session's files) and extract the members
+    /// its download tasks wait for; each of them then journals its own file.
+    case downloadArchive = "download-archive"
 }
 
 /// One node of the task graph: what to do with one item, and what must come first.

@@ -169,6 +169,9 @@ public enum PlanRenderer {
             return "tag \(type) \(named) with \(task.parameters["tags"] ?? "")"
         case .run: return "run \(task.parameters["target"] ?? "?") on \(item)"
         case .wait: return "wait for \(item)"
+        case .downloadArchive:
+            return "\(task.parameters["format"] ?? "zip") of \(task.parameters["per"] ?? "scan") \(task.parameters["unit"] ?? "?") "
+                + "(\(task.parameters["members"] ?? "?") file(s))"
         case .convert:
             return "\(task.parameters["tool"] ?? "convert") \(task.parameters["input"] ?? "?") (\(task.dependsOn.count) file(s)) -> \(task.path ?? "?")"
         case .barrier: return "wait for \(task.dependsOn.count) earlier task(s)"

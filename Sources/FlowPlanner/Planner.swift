@@ -163,6 +163,7 @@ public struct Planner: Sendable {
             }
             let reasons = completed.skipReasons(for: made)
             for i in made.indices where made[i].skipReason == nil { made[i].skipReason = reasons[i] }
+            if action.archive != nil { Planner.skipFinishedArchives(&made) }
             if let barrier { graph.add(barrier) }
             graph.add(contentsOf: made)
             tasksOfAction[action.name, default: []] += ids
@@ -280,7 +281,7 @@ public struct Planner: Sendable {
                                              path: extraPath, root: root, parameters: ["extra": extra]))
                 }
             }
-            guard !sharedPaths.isEmpty else { return conversions(for: action, downloads: tasks, root: root) }
+            guard !sharedPaths.isEmpty else { return conversions(for: action, downloads: archives(for: action, downloads: tasks, root: root), root: root) }
             paths = []
             // Item ids per shared path, in plan order.
             var shared: [String: [String]] = [:]
@@ -297,7 +298,8 @@ public struct Planner: Sendable {
                     left.insert(id)
                 }
             }
-            return conversions(for: action, downloads: tasks.filter { !left.contains($0.item?.id ?? "") }, root: root)
+            return conversions(for: action, downloads: archives(for: action, downloads: tasks.filter { !left.contains($0.item?.id ?? "") },
+                                                                root: root), root: root)
         case .upload:
             return inputs.map { item in
                 var parameters = action.into
@@ -366,6 +368,62 @@ public struct Planner: Sendable {
             if let conversion = conversions[i] { tasks.append(conversion) }
         }
         return tasks
+    }
+
+    /// With `archive:`, one archive task per scan (resource, session) placed before the downloads
+    /// of its files, each of which waits for it (parameter `archive`: the archive task's id).
+    /// Files that name no scan are fetched one by one as usual.
+    func archives(for action: Action, downloads: [PlannedTask], root: String) -> [PlannedTask] {
+        guard let spec = action.archive else { return downloads }
+        var units: [String: String] = [:]  // unit -> archive task id
+        var members: [String: Int] = [:]
+        var archiveAt: [Int: PlannedTask] = [:]  // by the position of its first download
+        var out = downloads
+        for i in out.indices where out[i].kind == .download {
+            guard let item = out[i].item, let unit = spec.unit(of: item.fields) else { continue }
+            let id = "\(action.name)/\(unit)#archive"
+            if units[unit] == nil {
+                units[unit] = id
+                archiveAt[i] = PlannedTask(id: id, action: action.name, kind: .downloadArchive, item: item, root: root,
+                                           parameters: ["format": spec.format, "per": spec.per.rawValue, "unit": unit])
+            }
+            members[id, default: 0] += 1
+            out[i].dependsOn.append(id)
+            out[i].parameters["archive"] = id
+        }
+        var tasks: [PlannedTask] = []
+        tasks.reserveCapacity(out.count + archiveAt.count)
+        for i in out.indices {
+            if var archive = archiveAt[i] {
+                archive.parameters["members"] = String(members[archive.id] ?? 0)
+                tasks.append(archive)
+            }
+            tasks.append(out[i])
+        }
+        return tasks
+    }
+
+    /// An archive whose files are all done is skipped too. One with files still to do is fetched,
+    /// unless an earlier run fetched it (its journaled skip reason) and each of those files is on
+    /// disk at its listed size (the run was killed before journaling them): their downloads then
+    /// check the files and journal them, fetching only a file that does not match.
+    static func skipFinishedArchives(_ tasks: inout [PlannedTask]) {
+        var pending: [String: [Int]] = [:]
+        for i in tasks.indices where tasks[i].kind == .download && !tasks[i].isSkipped {
+            if let archive = tasks[i].parameters["archive"] { pending[archive, default: []].append(i) }
+        }
+        for i in tasks.indices where tasks[i].kind == .downloadArchive {
+            guard let members = pending[tasks[i].id] else {
+                tasks[i].skipReason = "every file of it is done"
+                continue
+            }
+            let fetchedBefore = tasks[i].skipReason != nil
+            let onDisk = members.allSatisfy { m in
+                guard let destination = tasks[m].destination, let size = tasks[m].item?.size else { return false }
+                return FileStat.size(destination) == size
+            }
+            tasks[i].skipReason = fetchedBefore && onDisk ? "fetched in an earlier run; its files are checked on disk" : nil
+        }
     }
 
     /// 64-bit FNV-1a of the lines, in hex: what a conversion's inputs were (not a security digest:

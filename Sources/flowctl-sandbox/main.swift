@@ -29,7 +29,11 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "XNAT subjects in project testenv (before --scale).") var xnatSubjects: Int = 20
     @Option(help: "DICOM files per XNAT scan.") var xnatDicomFiles: Int = 4
+    @Option(help: "Scans per XNAT session (4: T1, DWI, reversed DWI, FLAIR; more are further runs of those).") var xnatScans: Int = 4
     @Flag(help: "Answer duplicate XNAT uploads with 409 instead of 200 {\"duplicates\":[...]}.") var xnatDuplicateConflict = false
+    @Option(help: "Deflate the members of XNAT zip archives at this zlib level (0: stored, as by default; tar.gz uses at least 1).")
+    var xnatZipDeflate: Int = 0
+    @Flag(help: "Write Zip64 records in every XNAT zip archive, whatever its size.") var xnatZip64 = false
     @Flag(help: "Also start the hostile platforms: hostile-xnat and its elsewhere origin (Sources/FlowSandbox/Hostile/README.md).")
     var hostile = false
     @Option(help: "LORIS candidates (before --scale).") var lorisCandidates: Int = 233
@@ -73,7 +77,9 @@ struct Serve: AsyncParsableCommand {
         config.caCertificatePath = caOut
         config.xnatSubjects = xnatSubjects
         config.xnatDicomFilesPerScan = xnatDicomFiles
+        config.xnatScansPerSession = xnatScans
         config.xnatDuplicateUploadConflict = xnatDuplicateConflict
+        config.xnatArchiveStyle = ArchiveStyle(deflateLevel: min(9, max(0, xnatZipDeflate)), zip64: xnatZip64)
         config.lorisCandidates = lorisCandidates
         config.hostile = hostile
         let fpv = lorisFilesPerVisit.components(separatedBy: "..").compactMap { Int($0) }

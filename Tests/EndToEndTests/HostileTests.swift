@@ -57,6 +57,21 @@ extension EndToEnd {
         try HostileRun(subjects: ["GOOD", "LISTING_SILENT"]).checkAll()
     }
 
+    /// Archive transfers (`archive: zip`): members under climbing, absolute, `\` and `~` names,
+    /// a symbolic-link member, a member with other bytes and an unlisted one are never written
+    /// (each listed file then arrives on its own, exact), and a zip bomb trips its cap in seconds,
+    /// named; the good members arrive from their archives.
+    @Test func archiveMembersStayInsideTheRootAndBombsTripFast() throws {
+        let run = try HostileRun(subjects: ["GOOD", "ARCHIVES"], archive: "zip")
+        try run.checkAll()
+        #expect(run.finalFiles[Array("archive-unlisted.dcm".utf8)] == nil, "a member no listing names was written")
+        let bomb = run.lines(mentioning: "archive-bomb")
+        #expect(bomb.contains { $0.contains("failed") && $0.contains("archive bomb") }, "\(bomb)")
+        #expect(run.result.seconds < 60, "the run took \(run.result.seconds) s")
+        #expect(run.lines(mentioning: "archive-climbing").contains { $0.contains("refused") },
+                "the climbing member is not named as refused")
+    }
+
     /// A job can say sooner: its source's `timeout` and `retry`.
     @Test func aSilentListingTimesOutWithinTheJobsLimits() throws {
         try HostileRun(subjects: ["GOOD", "LISTING_SILENT"],
@@ -85,7 +100,7 @@ struct HostileRun {
     let servedGoodSHA: String
 
     /// Starts the hostile sandbox, runs the job over `subjects`, and gathers what the checks need.
-    init(subjects: [String], sourceOptions: [String] = []) throws {
+    init(subjects: [String], sourceOptions: [String] = [], archive: String? = nil) throws {
         self.subjects = subjects
         let sandbox = try SandboxProcess(["--hostile", "--platforms", "hostile-xnat"])
         defer { sandbox.stop() }
@@ -99,7 +114,8 @@ struct HostileRun {
         try HostileRun.canaryText.write(toFile: workspace + "/out/canary/canary.txt", atomically: false, encoding: .utf8)
         try? fm.removeItem(atPath: HostileRun.absoluteTarget)
         let job = workspace + "/jobs/hostile.yml"
-        try HostileRun.jobText(subjects: subjects, sourceOptions: sourceOptions).write(toFile: job, atomically: false, encoding: .utf8)
+        try HostileRun.jobText(subjects: subjects, sourceOptions: sourceOptions, archive: archive)
+            .write(toFile: job, atomically: false, encoding: .utf8)
 
         result = try runMeasured(try builtProduct("flowctl"), ["run", "--keep-going", job], environment: sandbox.environment,
                                  deadline: 200)
@@ -111,7 +127,7 @@ struct HostileRun {
 
     static let canaryText = "the canary: nothing may write beside the output root\n"
 
-    static func jobText(subjects: [String], sourceOptions: [String]) -> String {
+    static func jobText(subjects: [String], sourceOptions: [String], archive: String? = nil) -> String {
         """
         flowctl: 1
         name: hostile
@@ -132,7 +148,7 @@ struct HostileRun {
             download: attacks
             to: ../out/hostile
             layout: "{file.name}"
-
+        \(archive.map { "    archive: \($0)\n" } ?? "")
         """
     }
 

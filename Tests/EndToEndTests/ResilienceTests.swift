@@ -120,3 +120,94 @@ extension EndToEnd {
     }
 }
 }
+
+extension EndToEnd {
+/// Archive transfers (`archive: zip`) killed mid-run: the next run fetches again only the scans
+/// whose archive had not finished, and the tree ends as a per-file pull makes it, verified.
+@Suite struct ArchiveResumeTests {
+    @Test func aKilledArchivePullRefetchesOnlyUnfinishedScans() throws {
+        // 4 scans of 12 DICOM files (~1.5 MB each), paced: about a second per scan, one at a time.
+        let sandbox = try SandboxProcess(["--platforms", "xnat", "--xnat-subjects", "1", "--xnat-dicom-files", "12",
+                                          "--slow-body-bps", "1500000"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["xnat-session.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("xnat-session.yml")
+        let args = ["run", job, "--set", "actions.pull.archive=zip", "--set", "sources.xnat.concurrency=1", "-q"]
+        let process = try startFlowctl(args, environment: sandbox.environment)
+        // Kill once the journal holds a finished archive (some scans done, some not).
+        let journal = workspace.root + "/out/xnat-session/.flowctl/journal.sqlite"
+        let sql = "SELECT COUNT(*) FROM tasks WHERE kind = 'download-archive' AND state = 'done'"
+        var finished = 0
+        let deadline = Date().addingTimeInterval(30)
+        while finished == 0 && Date() < deadline {
+            usleep(100_000)
+            finished = Int((try? run("/usr/bin/sqlite3", [journal, sql]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "") ?? 0
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try #require(finished >= 1 && finished < 4, "killed with \(finished) of 4 archives done")
+
+        // The killed run's archive in flight is counted when the sandbox notices: wait for that.
+        let quiet = Date().addingTimeInterval(5)
+        while (try sandbox.stats("xnat")["inFlightRequests"] as? Int ?? 0) > 0 && Date() < quiet { usleep(50_000) }
+        try sandbox.resetStats("xnat")
+        let rest = try flowctl(args, environment: sandbox.environment)
+        #expect(rest.status == 0, "\(rest.stdout)\(rest.stderr)")
+        // Only archives (no file fetched on its own), and none of the finished scans again.
+        let downloads = try sandbox.stats("xnat")["downloadRequests"] as? Int ?? -1
+        let transfers = try run("/usr/bin/sqlite3", [journal, "SELECT taskID FROM transfers"]).stdout
+        #expect(downloads >= 1 && downloads <= 4 - finished,
+                "archives fetched again: \(downloads), finished before: \(finished); transfers: \(transfers)\n\(rest.stdout)\(rest.stderr)")
+        #expect(try run("/usr/bin/find", [workspace.root + "/out", "-name", "*.part"]).stdout.isEmpty)
+        let verify = try flowctl(["verify", workspace.root + "/out/xnat-session"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+
+        // The same tree as a per-file pull.
+        let clean = try flowctl(["run", job, "--set", "actions.pull.to=../clean", "-q"], environment: sandbox.environment)
+        #expect(clean.status == 0, "\(clean.stderr)")
+        #expect(try workspace.listing("out/xnat-session") == workspace.listing("clean"))
+    }
+
+    /// A symbolic link at a file's place (pointing out of the root) is replaced by the member,
+    /// never written through; the lock after the pull fetches no body and pins every member's
+    /// sha256, and `run --locked` of it into a fresh folder goes through archives too.
+    @Test func aLinkAtAFilesPlaceIsReplacedAndTheLockPinsEveryMember() throws {
+        let sandbox = try SandboxProcess(["--platforms", "xnat", "--xnat-subjects", "1", "--xnat-dicom-files", "3",
+                                          "--xnat-zip-deflate", "1"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["xnat-session-zip.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("xnat-session-zip.yml")
+        let env = sandbox.environment
+        let folder = workspace.root + "/out/xnat-session-zip/session-SUBJ_001_MR1/scan-1_T1"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let outside = workspace.root + "/outside.txt"
+        try "outside\n".write(toFile: outside, atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/SUBJ_001_MR1.MR.1.0001.dcm", withDestinationPath: outside)
+
+        let pull = try flowctl(["run", job, "-q"], environment: env)
+        #expect(pull.status == 0, "\(pull.stdout)\(pull.stderr)")
+        #expect(try String(contentsOfFile: outside, encoding: .utf8) == "outside\n", "written through the link")
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/SUBJ_001_MR1.MR.1.0001.dcm")
+        #expect(attributes[.type] as? FileAttributeType == .typeRegular)
+        #expect(try sandbox.stats("xnat")["downloadRequests"] as? Int == 4, "one archive per scan, no file on its own")
+
+        try sandbox.resetStats("xnat")
+        let lock = try flowctl(["lock", job], environment: env)
+        #expect(lock.status == 0, "\(lock.stderr)")
+        #expect(try sandbox.stats("xnat")["downloadRequests"] as? Int == 0, "the lock fetched bodies")
+        let lockText = try String(contentsOfFile: workspace.root + "/jobs/xnat-session-zip.lock.json", encoding: .utf8)
+        // An item's checksums sit deeper than the lock's own header.
+        let pinned = try NSRegularExpression(pattern: "\n {10,}\"sha256\" : \"[0-9a-f]{64}\"")
+            .numberOfMatches(in: lockText, range: NSRange(lockText.startIndex..., in: lockText))
+        #expect(pinned == 12, "every member pinned with its sha256: \(pinned)")
+
+        try sandbox.resetStats("xnat")
+        let locked = try flowctl(["run", "--locked", job, "--set", "actions.pull.to=../fresh", "-q"], environment: env)
+        #expect(locked.status == 0, "\(locked.stderr)")
+        #expect(try sandbox.stats("xnat")["downloadRequests"] as? Int == 4)
+        #expect(try flowctl(["verify", workspace.root + "/fresh"]).status == 0)
+    }
+}
+}

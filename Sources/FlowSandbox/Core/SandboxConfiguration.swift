@@ -76,8 +76,12 @@ public struct SandboxConfiguration: Sendable, Codable, Equatable {
     public var xnatSubjects: Int = 20
     /// DICOM files per scan's DICOM resource.
     public var xnatDicomFilesPerScan: Int = 4
+    /// Scans per XNAT session (4: T1, DWI, reversed DWI, FLAIR; more repeat those kinds).
+    public var xnatScansPerSession: Int = 4
     /// Answer a duplicate upload without `overwrite=true` with 409 instead of 200 `{"duplicates":[...]}`.
     public var xnatDuplicateUploadConflict: Bool = false
+    /// How archives (`format=zip`, `format=tar.gz`) are written: stored or deflated, Zip64 or not.
+    public var xnatArchiveStyle = ArchiveStyle()
 
     // LORIS data shape
     /// Number of LORIS candidates (before `scale`); PREVENT-AD has 233.

@@ -61,6 +61,21 @@ enum HostileBehaviour: Sendable, Equatable {
     case storm(status: Int, retryAfter: Int?, asDate: Bool, failures: Int?)
 }
 
+/// How a hostile file travels in its scan's zip (`.../files?format=zip`, archive transfers).
+enum HostileArchiveMember: Sendable, Equatable {
+    /// At its XNAT member name, honest bytes.
+    case honest
+    /// Under this raw name instead (climbing, absolute, `\`, `~`): the listed file's member is missing.
+    case renamed(String)
+    /// At its name, but the central directory calls it a symbolic link to this target, whose
+    /// text is its data.
+    case symlink(String)
+    /// At its name, other bytes of the same size.
+    case wrongBytes
+    /// At its name, deflated zeros as long as the listed size: a zip bomb.
+    case bomb
+}
+
 /// What the files listing says about a hostile file beside its honest values.
 enum HostileListingLie: Sendable, Equatable {
     case none
@@ -87,6 +102,8 @@ public struct HostileFile: Sendable {
     public let size: Int64
     let behaviour: HostileBehaviour
     let lie: HostileListingLie
+    /// How it travels in its scan's zip.
+    let archive: HostileArchiveMember
     public let expectation: HostileExpectation
     /// Words of which at least one should appear in flowctl's reason (lowercase; empty: any reason).
     public let keywords: [String]
@@ -131,15 +148,43 @@ public struct HostileCatalogue: Sendable {
     public func file(slug: String) -> HostileFile? { files.first { $0.slug == slug } }
     public func listing(subject: String) -> HostileListing? { listings.first { $0.subject == subject } }
 
-    public static let standard = HostileCatalogue(files: goodFiles + nameFiles + redirectFiles + bodyFiles + stormFiles,
+    public static let standard = HostileCatalogue(files: goodFiles + nameFiles + redirectFiles + bodyFiles + stormFiles
+                                                       + archiveFiles,
                                                    listings: listingBranches)
 
     private static func file(_ slug: String, _ subject: String, scan: String = "1", name: String? = nil, size: Int64 = 8 << 10,
                              _ behaviour: HostileBehaviour = .honest, lie: HostileListingLie = .none,
+                             archive: HostileArchiveMember = .honest,
                              expect expectation: HostileExpectation, keywords: [String] = [], attack: String, duty: String) -> HostileFile {
         HostileFile(slug: slug, name: name ?? slug + ".dcm", subject: subject, scan: scan, size: size, behaviour: behaviour, lie: lie,
-                    expectation: expectation, keywords: keywords, attack: attack, duty: duty)
+                    archive: archive, expectation: expectation, keywords: keywords, attack: attack, duty: duty)
     }
+
+    /// Subject `ARCHIVES`: honest files whose scan's zip lies (archive transfers, `archive: zip`).
+    /// Scan 1: members under climbing, absolute, `\` and `~` names; scan 2: a symbolic-link member,
+    /// a member with other bytes, and an unlisted member; scan 3: a zip bomb.
+    static let archiveFiles: [HostileFile] = {
+        let fallback = "the member is refused (never written); the file arrives on its own, exact bytes"
+        func member(_ slug: String, scan: String, _ archive: HostileArchiveMember, attack: String, duty: String = fallback) -> HostileFile {
+            file(slug, "ARCHIVES", scan: scan, archive: archive, expect: .arrives, attack: attack, duty: duty)
+        }
+        return [
+            member("archive-good-1", scan: "1", .honest, attack: "an honest member", duty: "present, exact bytes"),
+            member("archive-good-2", scan: "2", .honest, attack: "an honest member", duty: "present, exact bytes"),
+            member("archive-climbing", scan: "1", .renamed("../../archive-climbing.dcm"), attack: "its member is `../../archive-climbing.dcm`"),
+            member("archive-absolute", scan: "1", .renamed("/tmp/flowctl-hostile/archive-absolute.dcm"),
+                   attack: "its member is the absolute `/tmp/flowctl-hostile/archive-absolute.dcm`"),
+            member("archive-backslash", scan: "1", .renamed("..\\..\\archive-backslash.dcm"), attack: "its member is `..\\..\\archive-backslash.dcm`"),
+            member("archive-tilde", scan: "1", .renamed("~/archive-tilde.dcm"), attack: "its member is `~/archive-tilde.dcm`"),
+            member("archive-symlink", scan: "2", .symlink("/etc/passwd"),
+                   attack: "its member is a symbolic link to `/etc/passwd` (Unix mode in the central directory)",
+                   duty: "no link is made; its text fails the listed size and MD5; the file arrives on its own"),
+            member("archive-wrong-bytes", scan: "2", .wrongBytes, attack: "its member holds other bytes of the same size",
+                   duty: "fails the listed MD5, never kept; the file arrives on its own"),
+            file("archive-bomb", "ARCHIVES", scan: "3", size: 64 << 20, archive: .bomb, expect: .fails, keywords: ["bomb", "cap"],
+                 attack: "its member is deflated zeros: 64 MiB from ~64 KB", duty: "the ratio cap trips within seconds, named (\"bomb\")"),
+        ]
+    }()
 
     static let goodFiles: [HostileFile] = (1...5).map { i in
         file("good-0\(i)", "GOOD", size: Int64(3 << 10) + Int64(i) * 7919, expect: .arrives,

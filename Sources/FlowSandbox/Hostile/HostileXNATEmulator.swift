@@ -123,6 +123,10 @@ public final class HostileXNATEmulator: PlatformEmulator {
             req.route("/data/experiments/{experiment}/scans/{scan}/resources", .listing)
             return resources(experiment: rest[1], scan: rest[3])
         case 7 where rest[0] == "experiments" && rest[2] == "scans" && rest[4] == "resources" && rest[6] == "files":
+            if req.query["format"]?.lowercased() == "zip" {
+                req.route("/data/experiments/{experiment}/scans/{scan}/resources/{resource}/files?format=zip", .download)
+                return archive(req, experiment: rest[1], scans: rest[3], resource: rest[5])
+            }
             req.route("/data/experiments/{experiment}/scans/{scan}/resources/{resource}/files", .listing)
             return files(experiment: rest[1], scan: rest[3], resource: rest[5])
         case 8 where rest[0] == "experiments" && rest[2] == "scans" && rest[4] == "resources" && rest[6] == "files":
@@ -245,6 +249,39 @@ public final class HostileXNATEmulator: PlatformEmulator {
             return row
         }
         return resultSet(rows)
+    }
+
+    // MARK: archives
+
+    /// The zip of some scans' files (`scans` may list several, comma-separated), each member as
+    /// its file's `HostileArchiveMember` says; scan 2 of `ARCHIVES` also holds an unlisted member.
+    private func archive(_ req: SandboxRequest, experiment: String, scans: String, resource: String) -> Response {
+        let wanted = Set(scans.split(separator: ",").map(String.init))
+        let inScans = files(inExperiment: experiment).filter { wanted.contains($0.scan) || wanted.contains("ALL") }
+        guard resource == HostileCatalogue.resource, !inScans.isEmpty else { return notFound(req) }
+        let modified = Date(timeIntervalSince1970: 1_767_225_600)
+        var entries: [ZipEntry] = []
+        for f in inScans {
+            let proper = "\(experiment)/scans/\(f.scan)-T1/resources/\(resource)/files/\(f.slug)"
+            switch f.archive {
+            case .honest: entries.append(ZipEntry(name: proper, body: f.body, modified: modified))
+            case .renamed(let raw): entries.append(ZipEntry(name: raw, body: f.body, modified: modified))
+            case .symlink(let target):
+                entries.append(ZipEntry(name: proper, body: .stored(ByteBuffer(string: target)), modified: modified, unixMode: 0o120777))
+            case .wrongBytes:
+                entries.append(ZipEntry(name: proper, body: .synthetic(key: stableHash("wrong/" + f.slug), size: f.size), modified: modified))
+            case .bomb:
+                let zeros = GeneratedBytes(count: f.size) { _, length in [UInt8](repeating: 0, count: length) }
+                entries.append(ZipEntry(name: proper, body: .generated(zeros, key: 0), modified: modified, deflateLevel: 9))
+            }
+            if f.slug == "archive-good-2" {
+                entries.append(ZipEntry(name: "\(experiment)/scans/\(f.scan)-T1/resources/\(resource)/files/archive-unlisted.dcm",
+                                        body: .synthetic(key: stableHash("unlisted"), size: 4096), modified: modified))
+            }
+        }
+        var headers: HTTPFields = [.contentType: "application/zip", .contentDisposition: "attachment; filename=\"\(experiment).zip\";"]
+        headers[.cacheControl] = "must-revalidate"
+        return Response(status: .ok, headers: headers, body: ZipStream.body(entries, req: req))
     }
 
     // MARK: downloads

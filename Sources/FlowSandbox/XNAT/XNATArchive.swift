@@ -49,7 +49,8 @@ extension XNATEmulator {
             req.route("/data/(unknown)")
             return XNATEmulator.error(.notFound, "The server has not found anything matching the request URI")
         }
-        let kind: RouteKind = path.file.map { $0.isEmpty ? (req.query["format"] == "zip" ? .download : .listing) : .download }
+        let isArchive = ["zip", "tar", "tar.gz"].contains(req.query["format"]?.lowercased() ?? "")
+        let kind: RouteKind = path.file.map { $0.isEmpty ? (isArchive ? .download : .listing) : .download }
             ?? (path.isItem ? .other : .listing)
         req.route(path.template, req.method == .put || req.method == .post ? .upload : kind)
 

@@ -89,8 +89,12 @@ struct XNATData: Sendable {
         ("4", "FLAIR", "3D FLAIR", ["FLAIR.nii.gz"]),
     ]
 
-    init(seed: UInt64, subjects: Int, dicomPerScan: Int, sizes: FileSizeRange) {
+    /// Scans per session: the four of `scanLayout`, then more runs of them (`--xnat-scans`).
+    var scansPerSession = 4
+
+    init(seed: UInt64, subjects: Int, dicomPerScan: Int, sizes: FileSizeRange, scansPerSession: Int = 4) {
         self.seed = seed
+        self.scansPerSession = max(1, scansPerSession)
         self.sizes = sizes
         projects = [XNATProject(id: "testenv", name: "Test environment", description: "flowctl-sandbox synthetic project")]
         let width = max(3, String(subjects).count)
@@ -131,7 +135,12 @@ struct XNATData: Sendable {
         let day = (nextExperiment * 5) % 28 + 1
         let date = String(format: "2024-02-%02d", day)
         var scans: [XNATScan] = []
-        for (scanID, type, description, niftis) in XNATData.scanLayout {
+        let layout = XNATData.scanLayout
+        for n in 0..<scansPerSession {
+            // Past the four of the layout: further runs of the same kinds, numbered on.
+            let (firstID, type, firstDescription, niftis) = layout[n % layout.count]
+            let scanID = n < layout.count ? firstID : String(n + 1)
+            let description = n < layout.count ? firstDescription : "\(firstDescription) run \(n / layout.count + 1)"
             scans.append(XNATScan(id: scanID, type: type, quality: "usable", seriesDescription: description, dataID: nextScanDataID))
             nextScanDataID += 1
             let owner = XNATOwner.scan(experiment: eid, scan: scanID)

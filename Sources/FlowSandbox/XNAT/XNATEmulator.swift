@@ -23,7 +23,8 @@ public final class XNATEmulator: PlatformEmulator {
         configuration = context.configuration
         let subjects = context.configuration.scaled(context.configuration.xnatSubjects)
         data = Mutex(XNATData(seed: context.platformSeed, subjects: subjects,
-                              dicomPerScan: context.configuration.xnatDicomFilesPerScan, sizes: context.configuration.fileSize))
+                              dicomPerScan: context.configuration.xnatDicomFilesPerScan, sizes: context.configuration.fileSize,
+                              scansPerSession: context.configuration.xnatScansPerSession))
         auth = XNATAuth(username: XNATEmulator.username, password: XNATEmulator.password, faults: context.faults)
     }
 

@@ -60,8 +60,8 @@ extension XNATEmulator {
         if filePath.isEmpty {
             guard method == .get || method == .head else { return XNATEmulator.error(.methodNotAllowed, "Method not allowed") }
             if let format = req.query["format"], ["zip", "tar", "tar.gz"].contains(format.lowercased()) {
-                guard format.lowercased() == "zip" else { return XNATEmulator.error(.badRequest, "flowctl-sandbox serves format=zip archives only") }
-                return zip(req, r, selected)
+                guard format.lowercased() != "tar" else { return XNATEmulator.error(.badRequest, "flowctl-sandbox serves format=zip and format=tar.gz archives") }
+                return zip(req, r, selected, tarGz: format.lowercased() == "tar.gz")
             }
             let rows: [XNATRow] = selected.flatMap { (o, res) in res.files.map { fileRow($0, res, owner: o) } }
             var rowsFiltered = rows
@@ -186,7 +186,8 @@ extension XNATEmulator {
 
     // MARK: zip
 
-    func zip(_ req: SandboxRequest, _ r: Resolved, _ selected: [(XNATOwner, XNATResource)]) -> Response {
+    /// The selected files as one archive, zip or (`tarGz`) tar.gz, in XNAT's member names.
+    func zip(_ req: SandboxRequest, _ r: Resolved, _ selected: [(XNATOwner, XNATResource)], tarGz: Bool = false) -> Response {
         let files = selected.flatMap { (o, res) in res.files.map { (o, res, $0) } }
         guard !files.isEmpty else { return XNATEmulator.error(.notFound, "No matching files") }
         let archiveName = r.experiment?.label ?? r.subject?.label ?? r.project?.id ?? "archive"
@@ -207,10 +208,14 @@ extension XNATEmulator {
             }
             return ZipEntry(name: name, body: f.body, modified: f.modified)
         }
-        var headers: HTTPFields = [.contentType: "application/zip", .contentDisposition: "attachment; filename=\"\(archiveName).zip\";"]
+        let ext = tarGz ? "tar.gz" : "zip"
+        var headers: HTTPFields = [.contentType: tarGz ? "application/x-gzip" : "application/zip",
+                                   .contentDisposition: "attachment; filename=\"\(archiveName).\(ext)\";"]
         headers[.cacheControl] = "must-revalidate"
         if req.method == .head { return Response(status: .ok, headers: headers) }
-        return Response(status: .ok, headers: headers, body: ZipStream.body(entries, req: req))
+        let style = configuration.xnatArchiveStyle
+        return Response(status: .ok, headers: headers,
+                        body: tarGz ? TarGzStream.body(entries, req: req, style: style) : ZipStream.body(entries, req: req, style: style))
     }
 
     // MARK: runtime mutation
