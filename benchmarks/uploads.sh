@@ -68,7 +68,7 @@ bytes_in() { find "$ROOT/data/$1" -type f -printf '%s\n' | awk '{ s += $1 } END 
 start_upload_sandbox() {  # $1: platform
     local env="$ROOT/sandbox.env"
     rm -f "$env"
-    "$SANDBOX" serve --platforms "$1" ${SPOOL_DIR:+--upload-spool "$SPOOL_DIR"} --print-env >"$env" 2>"$ROOT/sandbox.log" &
+    "$SANDBOX" serve --platforms "$1" --print-env >"$env" 2>"$ROOT/sandbox.log" &
     SANDBOX_PID=$!
     for _ in $(seq 200); do grep -q FLOWCTL_SANDBOX_CA "$env" 2>/dev/null && break; sleep 0.05; done
     grep -q FLOWCTL_SANDBOX_CA "$env" || { log "sandbox did not start:"; cat "$ROOT/sandbox.log" >&2; exit 1; }
@@ -136,13 +136,15 @@ run_all() {
                         log "$key run $i: the server holds $((after - before)) new files of $files, received $got of $bytes bytes"
                         exit 1
                     fi
+                    # The sandbox's own peak: uploads are spooled to disk, not held in its memory.
+                    awk '/^VmHWM/ { print int($2 / 1024) }' "/proc/$SANDBOX_PID/status" >>"$ROOT/times/$key.sandbox-rss"
                     stop_upload_sandbox
                     awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' >>"$ROOT/times/$key"
                     awk '{ print int($1 / 1024) }' "$ROOT/rss" >>"$ROOT/times/$key.rss"
                     awk '{ printf "%.2f\n", $2 + $3 }' "$ROOT/rss" >>"$ROOT/times/$key.cpu"
                     echo "$got" >>"$ROOT/times/$key.received"
                     rm -rf "$WORK"
-                    log "  run $i: $key $(tail -1 "$ROOT/times/$key") s, peak $(tail -1 "$ROOT/times/$key.rss") MiB, $files files held"
+                    log "  run $i: $key $(tail -1 "$ROOT/times/$key") s, peak $(tail -1 "$ROOT/times/$key.rss") MiB (sandbox $(tail -1 "$ROOT/times/$key.sandbox-rss") MiB), $files files held"
                 done
             done
         done
@@ -150,8 +152,8 @@ run_all() {
 }
 
 upload_report() {
-    printf '\n%-8s %-6s %-6s %6s %9s %10s %9s %8s %9s\n' tool platform load files MiB "median s" "flowctl/client" "CPU s" "peak MiB"
-    local platform workload tool key secs ref cpu rss name
+    printf '\n%-8s %-6s %-6s %6s %9s %10s %14s %8s %9s %12s\n' tool platform load files MiB "median s" "flowctl/client" "CPU s" "peak MiB" "sandbox MiB"
+    local platform workload tool key secs ref cpu rss name srss
     for workload in $WORKLOADS; do
         for platform in $PLATFORMS; do
             for tool in $TOOLS; do
@@ -161,15 +163,17 @@ upload_report() {
                 ref=$( [ -f "$ROOT/times/client-$platform-$workload" ] && median <"$ROOT/times/client-$platform-$workload" || echo 0 )
                 cpu=$(median <"$ROOT/times/$key.cpu")
                 rss=$(sort -n "$ROOT/times/$key.rss" | tail -1)
+                srss=$(cat "$ROOT/times/$key.sandbox-rss" 2>/dev/null | sort -n | tail -1)
                 awk -v t="$name" -v p="$platform" -v w="$workload" -v f="$(files_in "$workload")" -v m="$(( $(bytes_in "$workload") >> 20 ))" \
-                    -v s="$secs" -v r="$ref" -v c="$cpu" -v k="$rss" \
-                    'BEGIN { printf "%-8s %-6s %-6s %6d %9d %10.3f %13s %8.2f %9d\n", t, p, w, f, m, s, (r > 0 && t == "flowctl" ? sprintf("%.2f (%.2fx)", s / r, r / s) : "-"), c, k }'
+                    -v s="$secs" -v r="$ref" -v c="$cpu" -v k="$rss" -v q="${srss:--1}" \
+                    'BEGIN { printf "%-8s %-6s %-6s %6d %9d %10.3f %14s %8.2f %9d %12s\n", t, p, w, f, m, s, (r > 0 && t == "flowctl" ? sprintf("%.2f (%.2fx)", s / r, r / s) : "-"), c, k, (q < 0 ? "-" : q) }'
             done
         done
     done
     printf '\nflowctl/client: flowctl'"'"'s median time over the client'"'"'s (below 1 is faster; (Nx): how many times faster).\n'
     printf 'Medians of %d interleaved runs, each against a fresh sandbox; the server held every file after each run.\n' "$RUNS"
-    printf '"CPU s": user + system time of the client process; "peak MiB": its largest max RSS over the runs (/usr/bin/time %%M).\n'
+    printf '"CPU s": user + system time of the client process; "peak MiB": its largest max RSS over the runs (/usr/bin/time %%M);\n'
+    printf '"sandbox MiB": the sandbox'"'"'s own peak RSS (VmHWM) in those runs.\n'
     printf 'flowctl concurrency: %s. Per-run seconds:\n' "$UPLOAD_CONCURRENCY"
     for workload in $WORKLOADS; do for platform in $PLATFORMS; do for tool in $TOOLS; do
         printf '  %-8s %-6s %-6s %s\n' "$tool" "$platform" "$workload" "$(tr '\n' ' ' <"$ROOT/times/$tool-$platform-$workload")"
