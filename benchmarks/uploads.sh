@@ -61,7 +61,7 @@ make_data() {
 }
 
 files_in() { find "$ROOT/data/$1" -type f | wc -l; }
-bytes_in() { find "$ROOT/data/$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }'; }
+bytes_in() { find "$ROOT/data/$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }  # %d stops at 2^31-1 in mawk
 
 # MARK: sandbox (one per run)
 
