@@ -112,7 +112,7 @@ struct RecordedEvents: EventSink {
         switch event {
         case .progress, .taskSkipped, .renamed: false
         case .taskStarted(let task), .taskFinished(let task, _): !task.kind.isFileTransfer
-        case .runStarted, .runFinished, .retried, .taskFailed, .notPlanned: true
+        case .runStarted, .runFinished, .retried, .taskFailed, .notPlanned, .warning: true
         }
     }
 }

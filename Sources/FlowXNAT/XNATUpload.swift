@@ -27,9 +27,12 @@ extension XNATConnector {
         var fields = ["project.id": project, "subject.label": subject, "experiment.label": experiment, "resource.label": resource]
         if let scan { fields["scan.id"] = scan }
 
-        let localMD5 = try await Self.md5(of: file.path)
+        // Hashed while the listing and the PUT run, not before them (seconds for a 1 GiB file,
+        // benchmarks/uploads.sh); needed before the PUT only when the resource holds the path.
+        async let digest = Self.md5(of: file.path)
         let (existing, resourceExists) = try await remoteFile(base, relative, fields: fields)
         if let existing {
+            let localMD5 = try await digest
             if existing.checksum(.md5) == localMD5 { return UploadOutcome(item: existing, transferred: false) }
             guard overwrite else {
                 throw ConnectorError.status(409, url: session.url(filePath), message:
@@ -49,6 +52,7 @@ extension XNATConnector {
         let response = try await session.request(put, accept: [409])
         // Whatever the reply (200, `{"duplicates":[...]}`, 409 from older XNATs, a retried PUT
         // that had landed), what counts is what the resource now holds.
+        let localMD5 = try await digest
         let (stored, _) = try await remoteFile(base, relative, fields: fields)
         guard let stored else {
             throw ConnectorError.badReply("XNAT accepted \(relative) (HTTP \(response.status)) but the resource does not list it")

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+import FlowFiles
 @testable import FlowSandbox
 
 /// The Grand Challenge emulator over plain HTTP (URLSession cannot trust a per-run CA on Linux;
@@ -121,6 +122,42 @@ struct GrandChallengeEmulatorTests {
         #expect(values.first?["interface"] as? String == "generic-medical-image")
         #expect((values.first?["image"] as? String)?.contains("/api/v1/cases/images/") == true)
         #expect(try await c.json("cases/images/?name=case.mha")["count"] as? Int == 1)
+    }
+
+    /// Parts are spooled to disk as they arrive (a 10 GiB upload must not sit in the sandbox's
+    /// memory): the completed body reads across part boundaries byte for byte, ETags are MD5s.
+    @Test func spooledPartsReadBackAcrossTheirBoundaries() async throws {
+        let (sb, c, gc) = try await startGC()
+        defer { Task { await sb.stop() } }
+        let upload = try jsonObject(try await c.send("POST", "uploads/", body: Data("{\"filename\":\"spooled.mha\"}".utf8),
+                                                     headers: ["Content-Type": "application/json"]).2)
+        let pk = upload["pk"] as! String, s3 = upload["s3_upload_id"] as! String
+        let presigned = try jsonObject(try await c.send("PATCH", "uploads/\(pk)/\(s3)/generate-presigned-urls/",
+                                                        body: Data("{\"part_numbers\":[1,2,3]}".utf8)).2)
+        let urls = try #require(presigned["presigned_urls"] as? [String: String])
+        var rng = SystemRandomNumberGenerator()
+        let chunks = [70_000, 1, 33_333].map { n in (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        var parts: [String] = []
+        for (i, chunk) in chunks.enumerated() {
+            let (status, headers, _) = try await Client(base: "").send("PUT", urls[String(i + 1)]!, body: Data(chunk))
+            #expect(status == 200)
+            #expect(headers["etag"] == "\"\(Digester.hex(.md5, of: chunk))\"")
+            parts.append("{\"ETag\":\(try #require(headers["etag"]).debugDescription),\"PartNumber\":\(i + 1)}")
+        }
+        let spooled = gc.data.withLock { d in d.uploads[pk]!.parts.keys.sorted().map { d.uploads[pk]!.parts[$0]!.size } }
+        #expect(spooled == [70_000, 1, 33_333])
+        let done = try jsonObject(try await c.send("PATCH", "uploads/\(pk)/\(s3)/complete-multipart-upload/",
+                                                   body: Data("{\"parts\":[\(parts.joined(separator: ","))]}".utf8)).2)
+        #expect(done["status"] as? String == "Completed")
+        let whole = chunks.flatMap { $0 }
+        #expect(gc.uploadedBytes(filename: "spooled.mha") == whole)
+        let body = try #require(gc.data.withLock { $0.uploads[pk]!.body })
+        #expect(body.size == Int64(whole.count))
+        for (offset, length) in [(69_990, 20), (70_000, 1), (70_000, 2), (0, 103_334), (103_300, 100)] {
+            var slice = body.chunk(offset: Int64(offset), length: length)
+            let end = min(whole.count, offset + length)
+            #expect(slice.readBytes(length: slice.readableBytes) == Array(whole[offset..<end]), "\(offset)+\(length)")
+        }
     }
 
     @Test func jobsMoveThroughTheirStatusesAndFailOnDemand() async throws {

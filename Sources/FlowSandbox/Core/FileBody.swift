@@ -90,6 +90,11 @@ public enum FileBody: Sendable {
         }
     }
 
+    /// Records the MD5 of a `.generated` body already known (a spooled upload's, computed as it arrived).
+    static func remember(md5: String, key: UInt64, size: Int64) {
+        FileBody.md5Cache.withLock { $0[DigestKey(key: key, size: size)] = md5 }
+    }
+
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
         digest.map { String(format: "%02x", $0) }.joined()
     }

@@ -79,9 +79,10 @@ struct GCUpload: Sendable {
     /// `Initialized`, `Completed` or `Aborted`.
     var status: String
     var created: Date
-    var parts: [Int: ByteBuffer] = [:]
-    /// The assembled bytes once completed.
-    var body: ByteBuffer?
+    /// Parts as PUT, spooled to disk (`Core/Spool.swift`).
+    var parts: [Int: SpooledFile] = [:]
+    /// The assembled bytes once completed: the parts' spool files in order, read on demand.
+    var body: FileBody?
 }
 
 /// An algorithm job; its status is derived from the time since it was created (see `GCData.status`).
@@ -205,7 +206,7 @@ struct GCData: Sendable {
     mutating func imageFromUploads(_ uploadPKs: [String]) -> GCImage? {
         guard let first = uploadPKs.first, let upload = uploads[first], upload.status == "Completed", let body = upload.body else { return nil }
         let pk = newUUID("image")
-        let image = GCImage(pk: pk, name: upload.filename, filePK: newUUID("image-file"), body: .stored(body),
+        let image = GCImage(pk: pk, name: upload.filename, filePK: newUUID("image-file"), body: body,
                             width: 512, height: 512, depth: 1, modality: nil)
         addImage(image)
         return image

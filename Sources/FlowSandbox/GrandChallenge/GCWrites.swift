@@ -48,7 +48,7 @@ extension GrandChallengeEmulator {
                 let u = d.uploads[pk]!
                 let parts: [JSON] = u.parts.keys.sorted().map { n in
                     .object([("ETag", .string(Self.etag(u.parts[n]!))), ("PartNumber", .int(Int64(n))),
-                             ("LastModified", .string(GCSerializer.timestamp(u.created))), ("Size", .int(Int64(u.parts[n]!.readableBytes)))])
+                             ("LastModified", .string(GCSerializer.timestamp(u.created))), ("Size", .int(u.parts[n]!.size))])
                 }
                 return serializer(req, d).upload(u, extra: [("parts", .array(parts))])
             }
@@ -94,7 +94,7 @@ extension GrandChallengeEmulator {
         let json: JSON? = data.withLock { d in
             if let quota {
                 let used = d.uploads.values.reduce(Int64(0)) { sum, u in
-                    sum + Int64(u.body?.readableBytes ?? 0) + u.parts.values.reduce(Int64(0)) { $0 + Int64($1.readableBytes) }
+                    sum + (u.body?.size ?? 0) + u.parts.values.reduce(Int64(0)) { $0 + $1.size }
                 }
                 if used >= quota { return nil }
             }
@@ -115,9 +115,7 @@ extension GrandChallengeEmulator {
     }
 
     /// The ETag S3 gives a part: its quoted MD5.
-    static func etag(_ bytes: ByteBuffer) -> String {
-        "\"" + Digester.hex(.md5, of: bytes.readableBytesView) + "\""
-    }
+    static func etag(_ part: SpooledFile) -> String { "\"" + part.md5 + "\"" }
 
     /// `PUT /storage/uploads/<pk>/<s3_upload_id>/<part>?X-Amz-Signature=...`: the presigned part
     /// URL (S3's role: no token, the signature authorises; answers the part's `ETag`).
@@ -137,7 +135,8 @@ extension GrandChallengeEmulator {
         guard req.query["X-Amz-Signature"] == Self.signature(pk: pk, s3: s3, part: part, seed: seed) else {
             return s3Error(.forbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
         }
-        let body = try await req.body()
+        // Spooled to disk as it arrives: parts of a 10 GiB upload never sit in memory.
+        let body = try await SpooledFile.receive(req)
         let stored: Bool = data.withLock { d in
             guard let u = d.uploads[pk], u.status == "Initialized", u.s3UploadID == s3 else { return false }
             d.uploads[pk]!.parts[part] = body
@@ -167,15 +166,14 @@ extension GrandChallengeEmulator {
             guard zip(listed, listed.dropFirst()).allSatisfy({ $0.0 < $1.0 }) else {
                 return .failure(ResponseError(response: badRequest(.object([("detail", "An error occurred (InvalidPartOrder) when calling the CompleteMultipartUpload operation")]))))
             }
-            var whole = ByteBuffer()
+            var whole: [SpooledFile] = []
             for (n, tag) in listed {
                 guard let bytes = u.parts[n], Self.etag(bytes) == tag || Self.etag(bytes) == "\"\(tag)\"" else {
                     return .failure(ResponseError(response: badRequest(.object([("detail", .string("An error occurred (InvalidPart) when calling the CompleteMultipartUpload operation: part \(n)"))]))))
                 }
-                var copy = bytes
-                whole.writeBuffer(&copy)
+                whole.append(bytes)
             }
-            u.body = whole
+            u.body = SpooledFile.body(whole)
             u.parts = [:]
             u.status = "Completed"
             d.uploads[pk] = u

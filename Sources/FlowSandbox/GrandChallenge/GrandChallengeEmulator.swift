@@ -77,7 +77,7 @@ public final class GrandChallengeEmulator: PlatformEmulator {
     public func uploadedBytes(filename: String) -> [UInt8]? {
         data.withLock { d in
             d.uploadOrder.reversed().compactMap { d.uploads[$0] }.first { $0.filename == filename && $0.status == "Completed" }
-                .flatMap { $0.body.map { Array($0.readableBytesView) } }
+                .flatMap { $0.body?.allBytes() }
         }
     }
 

@@ -141,23 +141,24 @@ extension XNATEmulator {
         }
         let contentType = (req.header("Content-Type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         let inbody = req.query["inbody"] == "true"
-        let body = try await req.body()
-        var files: [(String, ByteBuffer)] = []
+        var files: [(String, FileBody)] = []
         if contentType == "multipart/form-data" {
             if inbody { return XNATEmulator.error(.notAcceptable, "In-body File posts must include the file directly as the body of the message (not as part of multi-part form data).") }
             guard let boundary = Multipart.boundary(req.header("Content-Type") ?? "") else { return XNATEmulator.error(.badRequest, "Malformed multipart body") }
-            for part in Multipart.parse(body, boundary: boundary) where part.filename != nil {
-                files.append((filePath.isEmpty ? part.filename! : filePath, part.body))
+            for part in Multipart.parse(try await req.body(), boundary: boundary) where part.filename != nil {
+                files.append((filePath.isEmpty ? part.filename! : filePath, .stored(part.body)))
             }
             if files.isEmpty { return XNATEmulator.error(.badRequest, "You tried to POST to this service, but didn't provide any files.") }
         } else {
             guard inbody || contentType.isEmpty || XNATEmulator.inBodyTypes.contains(contentType) || contentType.hasPrefix("image/") else {
                 return XNATEmulator.error(.badRequest, "Unable to process the request body as a file: send inbody=true or Content-Type: application/octet-stream")
             }
-            guard body.readableBytes > 0 else {
+            // Spooled to disk as it arrives (`Core/Spool.swift`): a 10 GiB PUT needs no 10 GiB of memory.
+            let spooled = try await SpooledFile.receive(req)
+            guard spooled.size > 0 else {
                 return XNATEmulator.error(.badRequest, "You tried to \(req.method.rawValue) to this service, but didn't provide any data (found request entity size of 0). Please check your request and try again.")
             }
-            files.append((filePath.isEmpty ? "upload" : filePath, body))
+            files.append((filePath.isEmpty ? "upload" : filePath, SpooledFile.body([spooled])))
         }
         let overwrite = req.query["overwrite"] == "true"
         let owner = owners[0]
@@ -165,7 +166,7 @@ extension XNATEmulator {
             let i = ensureResource(&d, owner, label, format: nil, content: nil, tags: nil)
             var dups: [String] = []
             for (path, bytes) in files {
-                let file = XNATFile(path: path, body: .stored(bytes), modified: Date(), format: req.query["format"] ?? "",
+                let file = XNATFile(path: path, body: bytes, modified: Date(), format: req.query["format"] ?? "",
                                     content: req.query["content"] ?? "", tags: req.query["tags"] ?? "")
                 if let j = d.resources[owner]![i].files.firstIndex(where: { $0.path == path }) {
                     if overwrite { d.resources[owner]![i].files[j] = file } else { dups.append(path) }
