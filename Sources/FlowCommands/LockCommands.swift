@@ -84,8 +84,7 @@ struct LockWriter {
 
     /// sha256 by remote id from the journal, for files downloaded unchanged since.
     func knownSHA256() -> [String: Known] {
-        let path = Journal.path(forRoot: session.stateRoot)
-        guard let records = try? Journal(path: path, create: false).records() else { return [:] }
+        guard let records = try? JournalSet.records(forRoot: session.stateRoot) else { return [:] }
         var known: [String: Known] = [:]
         for record in records.values where record.state == .done && record.kind == TaskKind.download.rawValue {
             if let id = record.remoteID, let sha = record.sha256 {

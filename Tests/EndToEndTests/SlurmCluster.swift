@@ -1,0 +1,162 @@
+import Foundation
+
+/// A one-node Slurm cluster (Debian's slurm-wlm 22.05) for tests, started as root in a folder
+/// of its own: munged (started when it is not already running), slurmctld and slurmd in the
+/// foreground on free ports, with `SLURM_CONF` pointing the client commands at it. `stop()`
+/// ends the daemons it started. Without root or without Slurm installed it throws, and the
+/// test fails with that message: `scripts/setup.sh` installs `slurm-wlm` and `munge`.
+final class SlurmCluster: @unchecked Sendable {
+    let directory: String
+    let conf: String
+    private var daemons: [Process] = []
+    private var startedMunged = false
+
+    /// What the client commands (`sbatch`, `squeue`, `scancel`) need.
+    var environment: [String: String] { ["SLURM_CONF": conf] }
+
+    init(cpus: Int = 2) throws {
+        guard getuid() == 0 else {
+            throw HarnessError("the Slurm test starts munged, slurmctld and slurmd, which needs root (this is uid \(getuid()))")
+        }
+        for tool in ["/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/bin/sinfo",
+                     "/usr/bin/squeue", "/usr/bin/scancel"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw HarnessError("\(tool) is missing: install Slurm and munge (`bash scripts/setup.sh` installs slurm-wlm and munge)")
+        }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-slurm-\(UUID().uuidString.prefix(8))").path
+        conf = directory + "/slurm.conf"
+        for sub in ["state", "spool"] {
+            try FileManager.default.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
+        }
+        try startMunge()
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
+        let port = Int.random(in: 20_000..<40_000)
+        try """
+            ClusterName=flowctltest
+            SlurmctldHost=\(host)(127.0.0.1)
+            SlurmctldPort=\(port)
+            SlurmdPort=\(port + 1)
+            SlurmUser=root
+            SlurmdUser=root
+            AuthType=auth/munge
+            StateSaveLocation=\(directory)/state
+            SlurmdSpoolDir=\(directory)/spool
+            SlurmctldPidFile=\(directory)/slurmctld.pid
+            SlurmdPidFile=\(directory)/slurmd.pid
+            SlurmctldLogFile=\(directory)/slurmctld.log
+            SlurmdLogFile=\(directory)/slurmd.log
+            ProctrackType=proctrack/linuxproc
+            TaskPlugin=task/none
+            SelectType=select/cons_tres
+            SelectTypeParameters=CR_CPU
+            SchedulerType=sched/backfill
+            MpiDefault=none
+            ReturnToService=2
+            KillWait=5
+            MinJobAge=600
+            JobCompType=jobcomp/none
+            JobAcctGatherType=jobacct_gather/none
+            AccountingStorageType=accounting_storage/none
+            NodeName=\(host) NodeAddr=127.0.0.1 CPUs=\(cpus) State=UNKNOWN
+            PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+
+            """.write(toFile: conf, atomically: true, encoding: .utf8)
+        do {
+            try daemon("/usr/sbin/slurmctld", ["-D", "-c", "-i", "-f", conf], log: "slurmctld.out")
+            try daemon("/usr/sbin/slurmd", ["-D", "-f", conf, "-N", host], log: "slurmd.out")
+            try waitForIdleNode()
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    private func startMunge() throws {
+        // Already running (a cluster of the machine, or an earlier test): use it.
+        if (try? run("/bin/sh", ["-c", "munge -n | unmunge"]))?.status == 0 { return }
+        for folder in ["/etc/munge", "/run/munge", "/var/lib/munge", "/var/log/munge"] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        if !FileManager.default.fileExists(atPath: "/etc/munge/munge.key") {
+            var key = [UInt8](repeating: 0, count: 1024)
+            for i in key.indices { key[i] = UInt8.random(in: 0...255) }
+            try Data(key).write(to: URL(fileURLWithPath: "/etc/munge/munge.key"))
+            chmod("/etc/munge/munge.key", 0o400)
+        }
+        let started = try run("/usr/sbin/munged", ["--force"])
+        guard started.status == 0 else { throw HarnessError("munged --force failed: \(started.stderr)") }
+        startedMunged = true
+        for _ in 0..<50 {
+            if (try? run("/bin/sh", ["-c", "munge -n | unmunge"]))?.status == 0 { return }
+            usleep(100_000)
+        }
+        throw HarnessError("munged started but `munge -n | unmunge` fails")
+    }
+
+    private func daemon(_ path: String, _ arguments: [String], log: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["SLURM_CONF"] = conf
+        process.environment = env
+        FileManager.default.createFile(atPath: directory + "/" + log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/" + log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        daemons.append(process)
+    }
+
+    private func waitForIdleNode() throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let state = try? command("/usr/bin/sinfo", ["-h", "-o", "%t"]), state.status == 0,
+               state.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "idle" { return }
+            for d in daemons where !d.isRunning {
+                throw HarnessError("\(d.executableURL!.lastPathComponent) exited: \(logs())")
+            }
+            usleep(200_000)
+        }
+        throw HarnessError("the Slurm node did not become idle within 30 s: \(logs())")
+    }
+
+    /// Runs a Slurm client command against this cluster.
+    @discardableResult
+    func command(_ path: String, _ arguments: [String]) throws -> ProcessResult {
+        try run(path, arguments, environment: environment)
+    }
+
+    /// Waits until none of the jobs is pending or running any more.
+    func waitForJobs(_ ids: [String], timeout: Double = 90) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let queued = try command("/usr/bin/squeue", ["-h", "-o", "%i %t", "-j", ids.joined(separator: ",")])
+            if queued.status == 0 && queued.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return }
+            usleep(300_000)
+        }
+        throw HarnessError("Slurm jobs \(ids) still queued after \(timeout) s: \(logs())")
+    }
+
+    /// The last lines of the daemons' logs, for a failure message.
+    func logs() -> String {
+        ["slurmctld.log", "slurmd.log", "slurmctld.out", "slurmd.out"].map { name in
+            let text = (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? ""
+            return "\(name): " + text.split(separator: "\n").suffix(8).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    func stop() {
+        // Jobs first, so no task outlives the test.
+        _ = try? command("/usr/bin/scancel", ["--full", "-u", "root"])
+        for d in daemons.reversed() where d.isRunning {
+            d.terminate()
+            d.waitUntilExit()
+        }
+        daemons = []
+        if startedMunged, let pid = try? String(contentsOfFile: "/run/munge/munged.pid", encoding: .utf8),
+           let n = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(n, SIGTERM)
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
