@@ -8,7 +8,7 @@ import Foundation
 final class SlurmCluster: @unchecked Sendable {
     let directory: String
     let conf: String
-    private var daemons: [Process] = []
+    private var daemons: [pid_t] = []
     private var startedMunged = false
 
     /// What the client commands (`sbatch`, `squeue`, `scancel`) need.
@@ -92,19 +92,34 @@ final class SlurmCluster: @unchecked Sendable {
         throw HarnessError("munged started but `munge -n | unmunge` fails")
     }
 
+    /// Starts a daemon in the foreground with `posix_spawn`, not `Process`: slurmctld closes
+    /// every inherited descriptor, which Foundation's `Process` takes for an exit and then
+    /// blocks in `waitpid` on it, so that no other child's exit is ever seen.
     private func daemon(_ path: String, _ arguments: [String], log: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
+        let logFD = open(directory + "/" + log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard logFD >= 0 else { throw HarnessError("cannot create \(log)") }
+        defer { close(logFD) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, logFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, logFD, 2)
         var env = ProcessInfo.processInfo.environment
         env["SLURM_CONF"] = conf
-        process.environment = env
-        FileManager.default.createFile(atPath: directory + "/" + log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/" + log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        daemons.append(process)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw HarnessError("posix_spawn \(path): \(String(cString: strerror(spawned)))") }
+        daemons.append(pid)
+    }
+
+    /// Whether a daemon this cluster started is still running (reaps it when it has exited).
+    private func isRunning(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
     }
 
     private func waitForIdleNode() throws {
@@ -112,8 +127,8 @@ final class SlurmCluster: @unchecked Sendable {
         while Date() < deadline {
             if let state = try? command("/usr/bin/sinfo", ["-h", "-o", "%t"]), state.status == 0,
                state.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "idle" { return }
-            for d in daemons where !d.isRunning {
-                throw HarnessError("\(d.executableURL!.lastPathComponent) exited: \(logs())")
+            for d in daemons where !isRunning(d) {
+                throw HarnessError("a Slurm daemon (pid \(d)) exited: \(logs())")
             }
             usleep(200_000)
         }
@@ -148,9 +163,15 @@ final class SlurmCluster: @unchecked Sendable {
     func stop() {
         // Jobs first, so no task outlives the test.
         _ = try? command("/usr/bin/scancel", ["--full", "-u", "root"])
-        for d in daemons.reversed() where d.isRunning {
-            d.terminate()
-            d.waitUntilExit()
+        for d in daemons.reversed() {
+            kill(d, SIGTERM)
+            var status: Int32 = 0
+            var waited = 0
+            while waitpid(d, &status, WNOHANG) == 0 {
+                if waited == 50 { kill(d, SIGKILL) }  // slurmd may take its time: 5 s, then KILL
+                waited += 1
+                usleep(100_000)
+            }
         }
         daemons = []
         if startedMunged, let pid = try? String(contentsOfFile: "/run/munge/munged.pid", encoding: .utf8),
