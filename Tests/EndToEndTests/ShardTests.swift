@@ -74,6 +74,32 @@ extension EndToEnd {
         }
     }
 
+    /// Per-item chains stay in one shard: each CT image's algorithm run, its wait and the
+    /// download of its masks; three shards make the tree of one run, each mask fetched once.
+    @Test func gcChainsShardWholeAndGatherToOneRunsTree() throws {
+        let sandbox = try SandboxProcess(["--platforms", "gc"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["covid-lobes.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("covid-lobes.yml")
+        let env = sandbox.environment
+        let single = try flowctl(["run", job, "--set", "actions.masks.to=../single"], environment: env)
+        #expect(single.status == 0, "\(single.stderr)")
+        let files = try sandbox.stats("gc")["wholeFileAnswers"] as? Int ?? -1
+        #expect(try flowctl(["lock", job], environment: env).status == 0)
+        try sandbox.resetStats("gc")
+        for k in 0..<3 {
+            let shard = try flowctl(["run", "--locked", job, "--shard", "\(k)/3"], environment: env)
+            #expect(shard.status == 0, "\(shard.stderr)")
+        }
+        let stats = try sandbox.stats("gc")
+        #expect(stats["wholeFileAnswers"] as? Int == files, "\(stats)")
+        #expect((stats["pathsAnsweredWholeAgain"] as? [String: Any])?.isEmpty ?? true, "\(stats)")
+        let gather = try flowctl(["gather", job, "--shards", "3"], environment: env)
+        #expect(gather.status == 0, "\(gather.stdout)\(gather.stderr)")
+        #expect(try workspace.listing("data/covid-lobes") == workspace.listing("single"))
+    }
+
     @Test func moreShardsThanGroupsWarnsAndEmptyShardsDoNothing() throws {
         let sandbox = try SandboxProcess(["--platforms", "loris", "--loris-candidates", "2", "--loris-files-per-visit", "1..2"])
         defer { sandbox.stop() }

@@ -49,6 +49,7 @@ final class SlurmCluster: @unchecked Sendable {
             SelectType=select/cons_tres
             SelectTypeParameters=CR_CPU
             SchedulerType=sched/backfill
+            SchedulerParameters=sched_interval=1,bf_interval=1
             MpiDefault=none
             ReturnToService=2
             KillWait=5

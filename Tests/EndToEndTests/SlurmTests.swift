@@ -73,7 +73,7 @@ extension EndToEnd {
 
         // Part 2: a slow server (each connection capped), two shards at 2 transfers each; shard 1
         // cancelled once it has files done, then `--resume` runs shard 1 alone.
-        let slow = try SandboxProcess(Self.data + ["--slow-body-bps", "131072"])
+        let slow = try SandboxProcess(Self.data + ["--slow-body-bps", "262144"])
         defer { slow.stop() }
         let slowEnv = slow.environment.merging(cluster.environment) { $1 }
         let second = try Workspace(jobs: ["preventad-mri.yml"])
