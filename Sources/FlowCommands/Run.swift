@@ -201,6 +201,19 @@ final class RunStopper: @unchecked Sendable {
     }
 }
 
+/// What a stop signal does, by what came before: the first SIGINT or SIGTERM stops cleanly, a
+/// later SIGINT exits at once, a later SIGTERM is ignored (see `SignalTrap`).
+struct SignalCounter {
+    enum Response: Equatable { case stop, exitNow, ignore }
+    private var count = 0
+
+    mutating func received(_ signal: Int32) -> Response {
+        count += 1
+        if count == 1 { return .stop }
+        return signal == SIGINT ? .exitNow : .ignore
+    }
+}
+
 /// First SIGINT/SIGTERM: ask the run to stop cleanly. A second SIGINT: exit at once (the journal
 /// is SQLite in WAL mode, consistent at any instant). A repeated SIGTERM changes nothing: Slurm's
 /// `scancel` signals every process of a job, so a batch script that forwards its own TERM would
@@ -208,22 +221,22 @@ final class RunStopper: @unchecked Sendable {
 final class SignalTrap: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     private let lock = NSLock()
-    private var count = 0
+    private var counter = SignalCounter()
 
     init(onFirst: @escaping @Sendable () -> Void) {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [self] in
-                lock.lock()
-                var n = 0  // 0: a repeated SIGTERM, ignored
-                if sig == SIGINT || count == 0 { count += 1; n = count }
-                lock.unlock()
-                if n == 1 {
+                let response = lock.withLock { counter.received(sig) }
+                switch response {
+                case .stop:
                     FileHandle.standardError.write(Data("\nstopping: finishing safely (Ctrl-C again to quit at once)\n".utf8))
                     onFirst()
-                } else if n > 1 {
+                case .exitNow:
                     _exit(130)
+                case .ignore:
+                    break
                 }
             }
             source.resume()
