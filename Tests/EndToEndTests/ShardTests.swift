@@ -100,6 +100,66 @@ extension EndToEnd {
         #expect(try workspace.listing("data/covid-lobes") == workspace.listing("single"))
     }
 
+    /// `submit` without Slurm: sbatch missing, sbatch refusing, the job's `slurm:` block, and
+    /// `--resume` choosing the shards whose exit file is not 0 (a stand-in sbatch records calls).
+    @Test func submitErrorsSettingsAndResumeChoice() throws {
+        let sandbox = try SandboxProcess(["--platforms", "loris", "--loris-candidates", "3", "--loris-files-per-visit", "1..2"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["preventad-mri.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("preventad-mri.yml")
+        var env = sandbox.environment
+        let noLock = try flowctl(["submit", job, "--slurm", "--shards", "2"], environment: env)
+        #expect(noLock.status == 1 && noLock.stderr.contains("flowctl lock"), "\(noLock.stderr)")
+        #expect(try flowctl(["lock", job], environment: env).status == 0)
+
+        env["PATH"] = workspace.root + "/nothing-here"
+        let missing = try flowctl(["submit", job, "--slurm", "--shards", "2"], environment: env)
+        #expect(missing.status == 1 && missing.stderr.contains("sbatch is not on PATH"), "\(missing.stderr)")
+
+        // The job's `slurm:` block gives what the command line does not.
+        let dry = try flowctl(["submit", job, "--slurm", "--dry-run", "--set", "slurm.shards=3", "--set", "slurm.max-running=2",
+                               "--set", "slurm.partition=transfer"], environment: env)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("#SBATCH --array=0-2%2") && dry.stdout.contains("#SBATCH --partition=transfer"), "\(dry.stdout)")
+        #expect(!dry.stdout.contains(env["LORIS_PASS"]!))
+
+        let bin = workspace.root + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        func tool(_ name: String, _ body: String) throws {
+            try ("#!/bin/sh\n" + body + "\n").write(toFile: bin + "/" + name, atomically: true, encoding: .utf8)
+            chmod(bin + "/" + name, 0o755)
+        }
+        try tool("sbatch", "echo 'sbatch: error: invalid partition specified: nope' >&2; exit 1")
+        env["PATH"] = bin + ":/usr/bin:/bin"
+        let refused = try flowctl(["submit", job, "--slurm", "--shards", "2"], environment: env)
+        #expect(refused.status == 1 && refused.stderr.contains("sbatch refused the array job")
+                && refused.stderr.contains("invalid partition"), "\(refused.stderr)")
+
+        try tool("sbatch", "echo \"$@\" >> \(workspace.root)/sbatch.log; n=$(wc -l < \(workspace.root)/sbatch.log); echo $((100 + n))")
+        try tool("squeue", "exit 0")
+        let submitted = try flowctl(["submit", job, "--slurm", "--shards", "2"], environment: env)
+        #expect(submitted.status == 0 && submitted.stdout.contains("submitted array job 101 (shards 0-1 of 2) and gather job 102"),
+                "\(submitted.stdout)\(submitted.stderr)")
+        let calls = try String(contentsOfFile: workspace.root + "/sbatch.log", encoding: .utf8)
+        #expect(calls.contains("--parsable --export=ALL") && calls.contains("--dependency=afterany:101"), "\(calls)")
+        let slurmDir = workspace.root + "/out/preventad/.flowctl/slurm"
+        let record = try String(contentsOfFile: slurmDir + "/submission.json", encoding: .utf8)
+        #expect(record.contains("\"arrayJobID\" : \"101\""), "\(record)")
+        // Shard 0 finished, shard 1 was cancelled: the resume submits shard 1 alone.
+        try "0\n".write(toFile: slurmDir + "/shard-0-of-2.exit", atomically: true, encoding: .utf8)
+        try "143\n".write(toFile: slurmDir + "/shard-1-of-2.exit", atomically: true, encoding: .utf8)
+        let otherCount = try flowctl(["submit", job, "--slurm", "--resume", "--shards", "3"], environment: env)
+        #expect(otherCount.status == 1 && otherCount.stderr.contains("differs from the 2 shards"), "\(otherCount.stderr)")
+        let resumed = try flowctl(["submit", job, "--slurm", "--resume"], environment: env)
+        #expect(resumed.status == 0 && resumed.stdout.contains("(shards 1 of 2)"), "\(resumed.stdout)\(resumed.stderr)")
+        #expect(try String(contentsOfFile: slurmDir + "/array.sbatch", encoding: .utf8).contains("#SBATCH --array=1\n"))
+        // Still queued: a resume would run a shard twice at once.
+        try tool("squeue", "echo 103_1")
+        let queued = try flowctl(["submit", job, "--slurm", "--resume"], environment: env)
+        #expect(queued.status == 1 && queued.stderr.contains("still has tasks queued or running"), "\(queued.stderr)")
+    }
+
     @Test func moreShardsThanGroupsWarnsAndEmptyShardsDoNothing() throws {
         let sandbox = try SandboxProcess(["--platforms", "loris", "--loris-candidates", "2", "--loris-files-per-visit", "1..2"])
         defer { sandbox.stop() }
