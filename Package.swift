@@ -64,10 +64,13 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
 
+        // The run report: a page model built from the journal and the run's record, an HTML renderer.
+        .target(name: "FlowReport", dependencies: ["FlowModel", "FlowConnector", "FlowPlanner", "FlowExecutor"]),
+
         // MARK: commands and entry points
         .target(name: "FlowCommands", dependencies: ["FlowFiles",
             "FlowModel", "FlowJobFile", "FlowPlanner", "FlowExecutor", "FlowConnector", "FlowHTTP",
-            "FlowLocal", "FlowXNAT", "FlowLORIS", "FlowGrandChallenge", "FlowAgora", "FlowWebFolder",
+            "FlowLocal", "FlowXNAT", "FlowLORIS", "FlowGrandChallenge", "FlowAgora", "FlowWebFolder", "FlowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flowctl", dependencies: [
@@ -108,6 +111,7 @@ let testTargets: [Target] = [
                 exclude: ["Golden"]),
     .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal", "FlowConnector", "FlowModel"]),
     .testTarget(name: "FlowExecutorTests", dependencies: ["FlowFiles", "FlowExecutor", "FlowHTTP", "FlowConnector", "FlowModel", "FlowPlanner"]),
+    .testTarget(name: "FlowReportTests", dependencies: ["FlowReport", "FlowExecutor", "FlowModel"], exclude: ["Golden"]),
     .testTarget(name: "FlowConnectorTests", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
     // The connector contract, run against every connector.
     .testTarget(name: "ConnectorConformanceTests", dependencies: [

@@ -4,7 +4,7 @@
 # platforms' own Python clients (xnat, pyxnat, gcapi, gtagora-connector) check the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 swift build --build-tests
 swift build --product flowctl-sandbox
 # The BIDS end-to-end tests check datasets with the official validator and pybids: a venv made

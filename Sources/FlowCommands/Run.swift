@@ -4,6 +4,7 @@ import Foundation
 import FlowExecutor
 import FlowModel
 import FlowPlanner
+import FlowReport
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,6 +47,15 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Group items into shards by this field (default: the item's subject, candidate, image or exam).",
                                valueName: "field"))
     var shardBy: String?
+
+    // A flag and an option, not one option with an optional value: `--report jobs/x.yml` would
+    // take the job file for the page's path.
+    @Flag(help: "At the end, write an HTML report of the run (see `flowctl report`).")
+    var report = false
+
+    @Option(name: .customLong("report-to"), help: ArgumentHelp(
+        "Write the report there (implies --report; default: <output>/.flowctl/report.html).", valueName: "path"))
+    var reportPath: String?
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
@@ -117,6 +127,12 @@ struct Run: AsyncParsableCommand {
         // shard's own manifest would overwrite its siblings'.
         if shardSpec == nil { Self.writeManifests(roots: roots, session: session, files: written) }
         Console.error(RunSummary.text(report))
+        if self.report || reportPath != nil {
+            let root = URL(fileURLWithPath: session.stateRoot).standardizedFileURL.path
+            let path = reportPath ?? ReportFile.defaultPath(forRoot: root)
+            do { Console.error(ReportSummary.line(try ReportFile.write(root: root, to: path), path: path)) }
+            catch { Console.error("warning: cannot write the report \(path): \(error)") }
+        }
         // Everything the run leaves behind is written: the journal's last batch, the manifests,
         // the summary, the last event. Tearing down the curl threads and freeing the run's memory
         // would keep the user waiting another 6-13 ms (10,000 files) for what the kernel does
@@ -133,6 +149,9 @@ struct Run: AsyncParsableCommand {
         var sinks: [any EventSink] = []
         if events == .json { sinks.append(JSONEventWriter()) }
         if !quiet { sinks.append(ProgressDisplay(live: Console.stderrIsTerminal)) }
+        // What `flowctl report` reads beside the journal: the plan's graph and this run's events.
+        do { sinks.append(try RunRecord.begin(journal: journal.path, plan: plan)) }
+        catch { Console.error("warning: cannot record the run for its report: \(error)") }
         let roots = Set(plan.roots.values)
         let executor = Executor(plan: plan, connectors: session.connectors, journal: journal,
                                 options: ExecutorOptions(jobs: jobs, keepGoing: keepGoing || locked, locked: locked),

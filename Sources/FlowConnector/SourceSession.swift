@@ -14,6 +14,14 @@ public protocol Authenticator: Sendable {
 /// The HTTP side of one source: a client configured from the source's TLS/netrc/timeout
 /// settings, its concurrency and rate limits, retries and re-authentication. Connectors make
 /// every request through it, so limits and retry rules hold for listing and transfers alike.
+/// Who hears of the requests a session retries within the current task: the executor sets it
+/// around each task, so a run's record shows the waits inside a task (a 503 on a poll), not only
+/// the task's own retries. Unset (listing, tests), nobody is told.
+public enum RequestRetries {
+    /// Called with the delay before the next attempt and the error that caused it.
+    @TaskLocal public static var observer: (@Sendable (_ delaySeconds: Double, _ reason: String) -> Void)?
+}
+
 public final class SourceSession: Sendable {
     public let spec: SourceSpec
     public let http: HTTPClient
@@ -168,6 +176,7 @@ public final class SourceSession: Sendable {
                                             jitter: Double.random(in: 0..<1))
                 switch decision {
                 case .retry(let seconds):
+                    RequestRetries.observer?(seconds, "\(error)")
                     try await Task.sleep(for: .seconds(seconds))
                 case .reauthenticate:
                     logins += 1

@@ -20,6 +20,13 @@ public enum ExecutionEvent: Sendable {
 /// Receives events; called from many tasks at once, so implementations are thread-safe.
 public protocol EventSink: Sendable {
     func emit(_ event: ExecutionEvent)
+    /// A request the source's session retries within a task (not a retry of the task itself);
+    /// only the run's record for its report listens.
+    func requestRetried(_ task: PlannedTask, delaySeconds: Double, reason: String)
+}
+
+extension EventSink {
+    public func requestRetried(_ task: PlannedTask, delaySeconds: Double, reason: String) {}
 }
 
 /// Writes one JSON object per line (NDJSON) for machines. Never contains credentials:
@@ -113,6 +120,19 @@ public final class JSONEventWriter: EventSink, @unchecked Sendable {
                         ("not_started", .integer(Int64(report.notStarted))),
                         ("stopped_in_flight", .integer(Int64(report.stoppedInFlight)))]
         }
+        write(members, task: event.finishedTaskID, last: event.isRunFinished)
+    }
+
+    /// `request-retried`: a request the source's session retries within a task.
+    public func requestRetried(_ task: PlannedTask, delaySeconds: Double, reason: String) {
+        write([("format_version", .integer(Int64(Self.formatVersion))), ("time", .number(Date().timeIntervalSince1970)),
+               ("event", .text("request-retried")), ("task", .text(task.id)), ("action", .text(task.action)),
+               ("kind", .text(task.kind.rawValue)), ("delay_seconds", .number(delaySeconds)), ("reason", .text(reason))],
+              task: nil, last: false)
+    }
+
+    /// One line of members, keys in byte order.
+    private func write(_ members: [(String, Value)], task finished: String?, last: Bool) {
         var json = JSONWriter(.compact, reservingCapacity: 256)
         json.openObject()
         for (key, value) in members.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }) {
@@ -127,7 +147,7 @@ public final class JSONEventWriter: EventSink, @unchecked Sendable {
         json.closeObject()
         var line = json.take()
         line.append(UInt8(ascii: "\n"))
-        queue(line, task: event.finishedTaskID, last: event.isRunFinished)
+        queue(line, task: finished, last: last)
     }
 
     /// Adds a line to the batch; writes the batch now when it is big or the run is over, else
@@ -181,6 +201,9 @@ public struct EventFanOut: EventSink {
     public var sinks: [any EventSink]
     public init(_ sinks: [any EventSink]) { self.sinks = sinks }
     public func emit(_ event: ExecutionEvent) { for sink in sinks { sink.emit(event) } }
+    public func requestRetried(_ task: PlannedTask, delaySeconds: Double, reason: String) {
+        for sink in sinks { sink.requestRetried(task, delaySeconds: delaySeconds, reason: reason) }
+    }
 }
 
 /// The outcome of a run: what `run` prints at the end and `--events json` reports.

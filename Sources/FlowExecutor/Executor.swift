@@ -171,8 +171,13 @@ public final class Executor: Sendable {
             attempt += 1
             do {
                 try Task.checkCancellation()
-                return try await execute(task, connector: connector, inputs: start.inputs, run: start.run,
-                                         previous: start.previous, retries: attempt - 1)
+                let events = events
+                return try await RequestRetries.$observer.withValue({ delay, reason in
+                    events.requestRetried(task, delaySeconds: delay, reason: reason)
+                }) {
+                    try await execute(task, connector: connector, inputs: start.inputs, run: start.run,
+                                      previous: start.previous, retries: attempt - 1)
+                }
             } catch is CancellationError {
                 return .cancelled
             } catch let error as ConnectorError {

@@ -279,6 +279,29 @@ public final class Journal: Sendable {
         }
     }
 
+    /// One row of the `runs` table: when a run of the job began and ended, and how.
+    public struct RunRow: Sendable, Hashable {
+        public var id: Int64
+        public var job: String
+        public var startedAt: Double
+        public var finishedAt: Double?
+        public var outcome: String?
+
+        public init(id: Int64, job: String, startedAt: Double, finishedAt: Double? = nil, outcome: String? = nil) {
+            (self.id, self.job, self.startedAt, self.finishedAt, self.outcome) = (id, job, startedAt, finishedAt, outcome)
+        }
+    }
+
+    /// Every run the journal recorded, oldest first (none before the tables exist).
+    public func runs() throws -> [RunRow] {
+        try db.read { db in
+            guard try db.tableExists("runs") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT id, job, startedAt, finishedAt, outcome FROM runs ORDER BY id").map {
+                RunRow(id: $0["id"], job: $0["job"], startedAt: $0["startedAt"], finishedAt: $0["finishedAt"], outcome: $0["outcome"])
+            }
+        }
+    }
+
     /// Completed transfers per task: (count of full transfers, count of resumed ones).
     public func transferCounts() throws -> [String: (full: Int, resumed: Int)] {
         try db.read { db in

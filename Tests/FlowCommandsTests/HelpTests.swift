@@ -8,8 +8,8 @@ import Testing
 @Suite struct HelpTests {
     static let commands: [(String, any ParsableCommand.Type)] = [
         ("flowctl", Flowctl.self), ("validate", Validate.self), ("explore", Explore.self), ("plan", Plan.self), ("run", Run.self),
-        ("status", Status.self), ("lock", Lock.self), ("verify", Verify.self), ("submit", Submit.self), ("gather", Gather.self),
-        ("schema", Schema.self),
+        ("status", Status.self), ("report", Report.self), ("lock", Lock.self), ("verify", Verify.self),
+        ("submit", Submit.self), ("gather", Gather.self), ("schema", Schema.self),
     ]
 
     @Test(arguments: commands.map(\.0))
@@ -33,6 +33,14 @@ import Testing
         #expect(throws: (any Error).self) { try Flowctl.parseAsRoot(["plan", "x.yml", "--format", "pdf"]) }
         let run = try Flowctl.parseAsRoot(["run", "x.yml", "-j", "4", "--keep-going", "--events", "json", "--locked"]) as! Run
         #expect(run.jobs == 4 && run.keepGoing && run.events == .json && run.locked)
+        #expect(!run.report && run.reportPath == nil)
+        // `--report` takes no value, so the job file after it stays the job file.
+        let reported = try Flowctl.parseAsRoot(["run", "--report", "x.yml"]) as! Run
+        #expect(reported.report && reported.options.job == "x.yml")
+        let placed = try Flowctl.parseAsRoot(["run", "x.yml", "--report-to", "r.html"]) as! Run
+        #expect(placed.reportPath == "r.html")
+        let report = try Flowctl.parseAsRoot(["report", "out", "-o", "r.html"]) as! Report
+        #expect(report.directory == "out" && report.output == "r.html")
     }
 
     /// Issue #26: `status`/`verify --format dot` printed text; `--jobs 0` was taken.
