@@ -193,6 +193,10 @@ struct Verify: AsyncParsableCommand {
         let manifest: Manifest
         do { manifest = try Manifest.read(from: directory) } catch {
             Console.error("error: no readable \(Manifest.fileName) in \(directory) (\(error.localizedDescription))")
+            // Shards leave the manifest to the gather step, which merges their journals.
+            if JournalSet.paths(forRoot: directory).contains(where: { JournalSet.shard(ofPath: $0) != nil }) {
+                Console.error("the folder holds shards' journals: `flowctl gather JOB` writes the manifest of them all")
+            }
             throw ExitCode(1)
         }
         let report = try await Verifier.verify(root: directory, manifest: manifest)

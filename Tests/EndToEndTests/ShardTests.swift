@@ -53,6 +53,10 @@ extension EndToEnd {
             let journals = try FileManager.default.contentsOfDirectory(atPath: workspace.root + "/" + out + "/.flowctl")
             #expect(journals.filter { $0.hasPrefix("journal-shard-") && $0.hasSuffix("-of-4.sqlite") }.count == 4)
 
+            if platform == "loris" {  // before the gather: no manifest yet, and verify says who writes it
+                let early = try flowctl(["verify", workspace.root + "/" + out])
+                #expect(early.status == 1 && early.stderr.contains("flowctl gather JOB"), "\(early.stderr)")
+            }
             let gather = try flowctl(["gather", job, "--shards", "4"], environment: env)
             #expect(gather.status == 0, "\(gather.stdout)\(gather.stderr)")
             #expect(gather.stdout.contains("gathered: every task done"), "\(gather.stdout)")
