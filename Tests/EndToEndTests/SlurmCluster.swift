@@ -83,8 +83,15 @@ final class SlurmCluster: @unchecked Sendable {
             try Data(key).write(to: URL(fileURLWithPath: "/etc/munge/munge.key"))
             chmod("/etc/munge/munge.key", 0o400)
         }
-        let started = try run("/usr/sbin/munged", ["--force"])
-        guard started.status == 0 else { throw HarnessError("munged --force failed: \(started.stderr)") }
+        // Not through `run`: munged forks into the background holding the pipes `run` reads
+        // to their end. Spawned with its output in a log; its first process exits once the
+        // daemon is up.
+        let launcher = try spawn("/usr/sbin/munged", ["--force"], log: "munged.out")
+        var status: Int32 = 0
+        while waitpid(launcher, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else {
+            throw HarnessError("munged --force failed: \((try? String(contentsOfFile: directory + "/munged.out", encoding: .utf8)) ?? "")")
+        }
         startedMunged = true
         for _ in 0..<50 {
             if (try? run("/bin/sh", ["-c", "munge -n | unmunge"]))?.status == 0 { return }
@@ -97,6 +104,11 @@ final class SlurmCluster: @unchecked Sendable {
     /// every inherited descriptor, which Foundation's `Process` takes for an exit and then
     /// blocks in `waitpid` on it, so that no other child's exit is ever seen.
     private func daemon(_ path: String, _ arguments: [String], log: String) throws {
+        daemons.append(try spawn(path, arguments, log: log))
+    }
+
+    /// Spawns a program with its output in a log of the cluster's folder; its pid.
+    private func spawn(_ path: String, _ arguments: [String], log: String) throws -> pid_t {
         let logFD = open(directory + "/" + log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard logFD >= 0 else { throw HarnessError("cannot create \(log)") }
         defer { close(logFD) }
@@ -114,7 +126,7 @@ final class SlurmCluster: @unchecked Sendable {
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
         guard spawned == 0 else { throw HarnessError("posix_spawn \(path): \(String(cString: strerror(spawned)))") }
-        daemons.append(pid)
+        return pid
     }
 
     /// Whether a daemon this cluster started is still running (reaps it when it has exited).
@@ -177,7 +189,10 @@ final class SlurmCluster: @unchecked Sendable {
         daemons = []
         if startedMunged, let pid = try? String(contentsOfFile: "/run/munge/munged.pid", encoding: .utf8),
            let n = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            // munged can take its time over SIGTERM: 2 s, then KILL (it is not our child to reap).
             kill(n, SIGTERM)
+            for _ in 0..<20 where kill(n, 0) == 0 { usleep(100_000) }
+            if kill(n, 0) == 0 { kill(n, SIGKILL) }
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
