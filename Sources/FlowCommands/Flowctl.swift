@@ -20,7 +20,7 @@ public struct Flowctl: AsyncParsableCommand {
               flowctl run --locked jobs/covid-lobes.yml   reproduce that exact pull, verified
             """,
         version: version,
-        subcommands: [Validate.self, Explore.self, Plan.self, Run.self, Status.self, Report.self, Lock.self, Verify.self, Schema.self]
+        subcommands: [Validate.self, Explore.self, Plan.self, Run.self, Status.self, Report.self, Lock.self, Verify.self, Submit.self, Gather.self, Schema.self]
     )
 
     public init() {}

@@ -92,8 +92,7 @@ struct JobSession {
 
     /// What is already done: the journal when there is one (read-only), else the files on disk.
     func completedWork() -> any CompletedWork {
-        let path = Journal.path(forRoot: stateRoot)
-        guard let records = try? Journal.existingRecords(at: path) else { return FilesOnDisk() }
+        guard let records = try? JournalSet.records(forRoot: stateRoot) else { return FilesOnDisk() }
         return JournalState(records: records)
     }
 
@@ -114,12 +113,26 @@ struct JobSession {
     }
 
     /// The items of the lock file, or a listing: what `run` and `plan` work from.
-    func items(locked: Bool) async throws -> Resolver.Resolution {
-        locked ? Resolver.Resolution(items: try lockedItems()) : try await resolve()
+    func items(locked: Bool, strictJob: Bool = false) async throws -> Resolver.Resolution {
+        locked ? Resolver.Resolution(items: try lockedItems(strictJob: strictJob)) : try await resolve()
+    }
+
+    /// One shard's part of the items (a warning when the shard gets none).
+    func shardPart(_ resolution: Resolver.Resolution, shard: ShardSpec, field: String?) -> Resolver.Resolution {
+        let types = Dictionary(job.sources.map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
+        let part = ShardPartition.part(resolution.items, shard: shard, types: types, field: field)
+        if part.groups < shard.count {
+            Console.error("warning: \(part.groups) group(s) for \(shard.count) shards: \(shard.count - part.groups) shard(s) get nothing")
+        }
+        let count = part.items.values.reduce(0) { $0 + $1.count }
+        Console.error("shard \(shard): \(part.groupsInShard) of \(part.groups) group(s), \(count) item(s)")
+        return Resolver.Resolution(items: part.items, problems: resolution.problems)
     }
 
     /// The items of the lock file instead of a listing (no listing request is made).
-    func lockedItems() throws -> [String: [RemoteItem]] {
+    /// With `strictJob` (shards), a job file changed since the lock is an error, not a warning:
+    /// shards of one job must all cut the same items the same way.
+    func lockedItems(strictJob: Bool = false) throws -> [String: [RemoteItem]] {
         let path = LockFile.path(forJob: jobPath)
         guard FileManager.default.fileExists(atPath: path) else {
             throw ExecutionError("no lock file \(path); write one with `flowctl lock \(jobPath)`")
@@ -132,6 +145,10 @@ struct JobSession {
             throw ExecutionError("selection `\(name)` is not in \(path); refresh it with `flowctl lock --update \(jobPath)`")
         }
         if let sha = try? Data(contentsOf: URL(fileURLWithPath: jobPath)), lock.job.sha256 != FileDigest.sha256([UInt8](sha)) {
+            if strictJob {
+                throw ExecutionError("\(jobPath) changed since \(path) was written (its sha256 differs from the lock's); "
+                    + "shards need the job the lock was made from: `flowctl lock --update \(jobPath)`, then submit again")
+            }
             Console.error("warning: \(jobPath) changed since \(path) was written; items come from the lock")
         }
         return lock.items

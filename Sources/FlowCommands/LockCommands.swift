@@ -84,8 +84,7 @@ struct LockWriter {
 
     /// sha256 by remote id from the journal, for files downloaded unchanged since.
     func knownSHA256() -> [String: Known] {
-        let path = Journal.path(forRoot: session.stateRoot)
-        guard let records = try? Journal(path: path, create: false).records() else { return [:] }
+        guard let records = try? JournalSet.records(forRoot: session.stateRoot) else { return [:] }
         var known: [String: Known] = [:]
         for record in records.values where record.state == .done && record.kind == TaskKind.download.rawValue {
             if let id = record.remoteID, let sha = record.sha256 {
@@ -194,6 +193,10 @@ struct Verify: AsyncParsableCommand {
         let manifest: Manifest
         do { manifest = try Manifest.read(from: directory) } catch {
             Console.error("error: no readable \(Manifest.fileName) in \(directory) (\(error.localizedDescription))")
+            // Shards leave the manifest to the gather step, which merges their journals.
+            if JournalSet.paths(forRoot: directory).contains(where: { JournalSet.shard(ofPath: $0) != nil }) {
+                Console.error("the folder holds shards' journals: `flowctl gather JOB` writes the manifest of them all")
+            }
             throw ExitCode(1)
         }
         let report = try await Verifier.verify(root: directory, manifest: manifest)

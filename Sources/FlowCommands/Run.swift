@@ -35,6 +35,19 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Fetch exactly the items of <job>.lock.json (no listing), verifying every checksum.")
     var locked = false
 
+    @Option(help: ArgumentHelp(
+        "Run only part K (from 0) of N disjoint parts, whole groups each; auto/N reads K from the environment. Needs --locked.",
+        valueName: "K/N"))
+    var shard: String?
+
+    @Option(help: ArgumentHelp("The variable that holds K for --shard auto/N (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, FLOWCTL_SHARD_INDEX).",
+                               valueName: "name"))
+    var shardIndexEnv: String?
+
+    @Option(help: ArgumentHelp("Group items into shards by this field (default: the item's subject, candidate, image or exam).",
+                               valueName: "field"))
+    var shardBy: String?
+
     // A flag and an option, not one option with an optional value: `--report jobs/x.yml` would
     // take the job file for the page's path.
     @Flag(help: "At the end, write an HTML report of the run (see `flowctl report`).")
@@ -46,9 +59,18 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
+        if shard != nil && !locked {
+            throw ValidationError("--shard needs --locked: write the lock once with `flowctl lock JOB`, so that the "
+                + "shards do not each list the whole source")
+        }
     }
 
     func run() async throws {
+        let shardSpec: ShardSpec?
+        do { shardSpec = try shard.map { try ShardSpec(parsing: $0, environment: ProcessInfo.processInfo.environment, indexVariable: shardIndexEnv) } } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
         let session = try JobSession.open(options)
         try session.requireConverters()
         // From the first moment: SIGTERM (Slurm's and Kubernetes' notice) is Ctrl-C, also while listing.
@@ -62,19 +84,25 @@ struct Run: AsyncParsableCommand {
         let plan: FlowPlanner.Plan
         do {
             // A new journal costs a few fsyncs: it is created while the sources are listed.
-            let journalPath = Journal.path(forRoot: session.stateRoot)
+            let journalPath = JournalSet.path(forRoot: session.stateRoot, shard: shardSpec)
             let opening = Task { try await offThePool { try Journal(path: journalPath) } }
-            let listing = Task { [locked] in try await session.items(locked: locked) }
+            let listing = Task { [locked] in try await session.items(locked: locked, strictJob: shardSpec != nil) }
             stopper.whenStopped { listing.cancel() }
-            let listed: Resolver.Resolution
+            var listed: Resolver.Resolution
             do { listed = try await listing.value } catch {
                 _ = try? await opening.value  // a journal is whole or absent, never half-made
                 throw error
             }
             if stopper.isStopped { throw CancellationError() }
             session.warnOfEmptySelections(listed)
+            if let shardSpec { listed = session.shardPart(listed, shard: shardSpec, field: shardBy ?? session.job.slurm?.shardBy) }
             journal = try await opening.value
-            journaled = try journal.records()
+            // What other journals of the root hold counts as done: a plain run after shards does
+            // only what no shard did. A shard reads the plain run's journal, not its siblings',
+            // which other hosts may be writing.
+            let others = shardSpec == nil ? try JournalSet.records(forRoot: session.stateRoot, excluding: journalPath)
+                : try Journal.existingRecords(at: Journal.path(forRoot: session.stateRoot))
+            journaled = JournalSet.merge([try journal.records()] + (others.map { [$0] } ?? []))
             plan = try Planner(baseDirectory: session.baseDirectory, completed: JournalState(records: journaled))
                 .plan(session.job, resolution: listed)
         } catch {
@@ -95,7 +123,9 @@ struct Run: AsyncParsableCommand {
                 for file in try BIDSFiles.write(dataset, to: root) { written["bids:" + file.destination] = file }
             } catch { Console.error("warning: cannot write the BIDS dataset files in \(root): \(error)") }
         }
-        writeManifests(roots: roots, session: session, files: written)
+        // Shards leave the manifest to `flowctl gather`, which reads every shard's journal: a
+        // shard's own manifest would overwrite its siblings'.
+        if shardSpec == nil { Self.writeManifests(roots: roots, session: session, files: written) }
         Console.error(RunSummary.text(report))
         if self.report || reportPath != nil {
             let root = URL(fileURLWithPath: session.stateRoot).standardizedFileURL.path
@@ -134,7 +164,7 @@ struct Run: AsyncParsableCommand {
 
 extension Run {
     /// Provenance: every download root gets a `flowctl-manifest.json` of what the journal says is there.
-    func writeManifests(roots: Set<String>, session: JobSession, files: [String: WrittenFile]) {
+    static func writeManifests(roots: Set<String>, session: JobSession, files: [String: WrittenFile]) {
         for root in roots.sorted() where FileManager.default.fileExists(atPath: root) {
             let manifest = Manifest.build(root: root, job: session.job.name, flowctlVersion: Flowctl.version,
                                           files: files.values)
@@ -190,27 +220,42 @@ final class RunStopper: @unchecked Sendable {
     }
 }
 
-/// First SIGINT/SIGTERM: ask the run to stop cleanly. Second: exit at once (the journal is
-/// SQLite in WAL mode, consistent at any instant).
+/// What a stop signal does, by what came before: the first SIGINT or SIGTERM stops cleanly, a
+/// later SIGINT exits at once, a later SIGTERM is ignored (see `SignalTrap`).
+struct SignalCounter {
+    enum Response: Equatable { case stop, exitNow, ignore }
+    private var count = 0
+
+    mutating func received(_ signal: Int32) -> Response {
+        count += 1
+        if count == 1 { return .stop }
+        return signal == SIGINT ? .exitNow : .ignore
+    }
+}
+
+/// First SIGINT/SIGTERM: ask the run to stop cleanly. A second SIGINT: exit at once (the journal
+/// is SQLite in WAL mode, consistent at any instant). A repeated SIGTERM changes nothing: Slurm's
+/// `scancel` signals every process of a job, so a batch script that forwards its own TERM would
+/// otherwise make the stop a kill; SIGKILL follows anyway when the stop takes too long.
 final class SignalTrap: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     private let lock = NSLock()
-    private var count = 0
+    private var counter = SignalCounter()
 
     init(onFirst: @escaping @Sendable () -> Void) {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { [self] in
-                lock.lock()
-                count += 1
-                let n = count
-                lock.unlock()
-                if n == 1 {
+                let response = lock.withLock { counter.received(sig) }
+                switch response {
+                case .stop:
                     FileHandle.standardError.write(Data("\nstopping: finishing safely (Ctrl-C again to quit at once)\n".utf8))
                     onFirst()
-                } else {
+                case .exitNow:
                     _exit(130)
+                case .ignore:
+                    break
                 }
             }
             source.resume()

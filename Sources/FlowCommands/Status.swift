@@ -16,8 +16,10 @@ struct Status: AsyncParsableCommand {
         let session = try JobSession.open(options, credentials: false)
         let path = Journal.path(forRoot: session.stateRoot)
         let records: [String: TaskRecord]
+        // The plain journal and every shard's, as one.
+        let shardJournals = JournalSet.paths(forRoot: session.stateRoot).filter { $0 != path }
         do {
-            guard let existing = try Journal.existingRecords(at: path) else {
+            guard let existing = try JournalSet.records(forRoot: session.stateRoot) else {
                 Console.out(format == .json ? "{\"format_version\":1,\"journal\":null}" : "no journal yet at \(path): the job has not run")
                 return
             }
@@ -36,14 +38,15 @@ struct Status: AsyncParsableCommand {
         if format == .json {
             let object: [String: Any] = [
                 "format_version": 1, "journal": path, "done": done.count, "failed": failed.count, "bytes": bytes,
-                "result_files": resultFiles.count,
+                "result_files": resultFiles.count, "shard_journals": shardJournals,
                 "failures": failed.map { ["task": $0.id, "error": $0.error ?? ""] },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             Console.out(String(decoding: data, as: UTF8.self))
         } else {
             let results = resultFiles.isEmpty ? "" : ", \(resultFiles.count) result files of remote jobs and conversions"
-            Console.out("journal \(path)\n  \(done.count) tasks done\(results), \(bytes) bytes, \(failed.count) failed")
+            let shards = shardJournals.isEmpty ? "" : " and \(shardJournals.count) shard journal(s) beside it"
+            Console.out("journal \(path)\(shards)\n  \(done.count) tasks done\(results), \(bytes) bytes, \(failed.count) failed")
             for record in failed { Console.out("  failed \(record.id): \(record.error ?? "")") }
             Console.out("Run `flowctl plan \(options.job)` to see what is still pending.")
         }

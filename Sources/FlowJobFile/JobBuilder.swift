@@ -207,7 +207,23 @@ struct JobBuilder {
         if let node = root["actions"], let pairs = mapping(node, "`actions`") {
             job.actions = pairs.compactMap { action(named: $0.key, $0.value) }
         }
+        if let node = root["slurm"] { job.slurm = slurmSettings(node) }
         return job
+    }
+
+    /// `slurm: {shards: 8, max-running: 4, partition: transfer, time: "2:00:00", mem: 2G}`.
+    mutating func slurmSettings(_ node: YNode) -> SlurmSettings? {
+        guard mapping(node, "`slurm`") != nil else { return nil }
+        checkKeys(node, allowed: Keys.slurm, context: "in `slurm`")
+        var settings = SlurmSettings()
+        if let n = node["shards"] { settings.shards = integer(n, "`shards`", min: 1) }
+        if let n = node["max-running"] { settings.maxRunning = integer(n, "`max-running`", min: 1) }
+        if let n = node["jobs"] { settings.jobs = integer(n, "`jobs`", min: 1) }
+        if let n = node["partition"] { settings.partition = string(n, "`partition`") }
+        if let n = node["time"] { settings.time = string(n, "`time`") }
+        if let n = node["mem"] { settings.mem = string(n, "`mem`") }
+        if let n = node["shard-by"] { settings.shardBy = string(n, "`shard-by`") }
+        return settings
     }
 
     // MARK: sources

@@ -43,6 +43,10 @@ public enum JobSchema {
                 "sources": map(of: ref("source"), description: "Named connections to platforms."),
                 "select": map(of: ref("selection"), description: "Named selections: which items to take."),
                 "actions": map(of: ref("action"), description: "Named actions: download, upload, tag, run."),
+                "slurm": object([
+                    "shards": ["type": "integer", "minimum": 1], "max-running": ["type": "integer", "minimum": 1],
+                    "jobs": ["type": "integer", "minimum": 1], "partition": text, "time": text, "mem": text, "shard-by": text,
+                ], description: "Settings of `flowctl submit --slurm` (the command line wins): shards, array throttle, resources."),
                 "layouts": { () -> [String: Any] in
                     var layouts = map(of: ["oneOf": [text, ref("layout")]], description: "Output path templates.")
                     // `bids` is the built-in layout: the job may only extend its scan-type map.

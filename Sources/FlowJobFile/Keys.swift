@@ -3,7 +3,9 @@ import FlowModel
 /// Every key the job language accepts, section by section. The loader checks against these
 /// tables and the JSON Schema is generated from them, so the two cannot drift apart.
 public enum Keys {
-    public static let top = ["flowctl", "name", "description", "vars", "sources", "select", "actions", "layouts"]
+    public static let top = ["flowctl", "name", "description", "vars", "sources", "select", "actions", "layouts", "slurm"]
+    /// `slurm:`: what `flowctl submit --slurm` and `run --shard` take when the command line does not say.
+    public static let slurm = ["shards", "max-running", "partition", "time", "mem", "jobs", "shard-by"]
     public static let sourceCommon = ["type", "url", "netrc", "concurrency", "rate", "timeout", "stall", "max-file-size",
                                       "retry", "tls"]
     /// Credential keys of all platforms (each platform accepts its own, see `PlatformCatalog`).

@@ -10,6 +10,8 @@ public struct Job: Sendable {
     public var selections: [Selection]
     public var actions: [Action]
     public var layouts: [LayoutSpec]
+    /// The `slurm:` block: defaults of `flowctl submit --slurm` and of `run --shard`.
+    public var slurm: SlurmSettings?
 
     public init(path: String, version: Int = 1, name: String, description: String? = nil,
                 vars: [String: String] = [:], sources: [SourceSpec] = [], selections: [Selection] = [],

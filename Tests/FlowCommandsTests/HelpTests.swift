@@ -8,7 +8,8 @@ import Testing
 @Suite struct HelpTests {
     static let commands: [(String, any ParsableCommand.Type)] = [
         ("flowctl", Flowctl.self), ("validate", Validate.self), ("explore", Explore.self), ("plan", Plan.self), ("run", Run.self),
-        ("status", Status.self), ("report", Report.self), ("lock", Lock.self), ("verify", Verify.self), ("schema", Schema.self),
+        ("status", Status.self), ("report", Report.self), ("lock", Lock.self), ("verify", Verify.self),
+        ("submit", Submit.self), ("gather", Gather.self), ("schema", Schema.self),
     ]
 
     @Test(arguments: commands.map(\.0))

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Issue #25: aggregate throughput of a locked pull as N = 1, 2, 4 Slurm array shards
+# (`flowctl submit --slurm --shards N`, timed from submit to the end of the gather job) against
+# the single process (`flowctl run --locked`), in the same go, on a one-node Slurm cluster this
+# script starts (as root; slurm-wlm and munge from scripts/setup.sh). Every connection is capped
+# by the sandbox (--slow-body-bps), as a distant server would: one process is bound by its
+# connections, not by the machine, until the machine becomes the limit. Prints medians of RUNS
+# runs and each N's throughput as a ratio of the single process's (the issue asks >= 0.8 x N).
+#
+#   RUNS=3 BPS=524288 CONC=4 CANDIDATES=4 benchmarks/shards.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=${RUNS:-3}
+BPS=${BPS:-524288}            # bytes/s per connection
+CONC=${CONC:-4}               # connections per process (the source's concurrency)
+CANDIDATES=${CANDIDATES:-4}
+SHARDS=${SHARDS:-"1 2 4"}
+BIN=${BIN:-$ROOT/.build/debug}
+FLOWCTL=$BIN/flowctl
+SANDBOX=$BIN/flowctl-sandbox
+[ -x "$FLOWCTL" ] && [ -x "$SANDBOX" ] || { echo "build first: swift build (looked in $BIN)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "shards.sh starts a Slurm cluster: run it as root" >&2; exit 1; }
+command -v slurmctld >/dev/null && command -v munged >/dev/null || { echo "install slurm-wlm and munge (scripts/setup.sh)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/flowctl-shards-bench.XXXXXX)
+pids=()
+cleanup() {
+    SLURM_CONF=$work/slurm.conf scancel --full -u root 2>/dev/null || true
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+# A one-node cluster with 4 task slots (config_overrides: the node is declared, not probed).
+if ! (munge -n | unmunge) >/dev/null 2>&1; then
+    mkdir -p /etc/munge /run/munge /var/lib/munge /var/log/munge
+    [ -f /etc/munge/munge.key ] || { dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 2>/dev/null; chmod 400 /etc/munge/munge.key; }
+    munged --force
+fi
+host=$(hostname -s)
+port=$((20000 + RANDOM % 20000))
+mkdir -p "$work/state" "$work/spool"
+cat > "$work/slurm.conf" <<EOF
+ClusterName=flowctlbench
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+StateSaveLocation=$work/state
+SlurmdSpoolDir=$work/spool
+SlurmctldPidFile=$work/slurmctld.pid
+SlurmdPidFile=$work/slurmd.pid
+SlurmctldLogFile=$work/slurmctld.log
+SlurmdLogFile=$work/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
+SchedulerType=sched/backfill
+# A test cluster: schedule within a second of a submission or a finished dependency, not the
+# default periodic passes (60 s main, 30 s backfill) that would dwarf a short pull.
+SchedulerParameters=sched_interval=1,bf_interval=1
+MpiDefault=none
+ReturnToService=2
+KillWait=5
+JobCompType=jobcomp/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+NodeName=$host NodeAddr=127.0.0.1 CPUs=4 State=UNKNOWN
+PartitionName=bench Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+export SLURM_CONF=$work/slurm.conf
+slurmctld -D -c -i -f "$SLURM_CONF" >"$work/ctld.out" 2>&1 & pids+=($!)
+slurmd -D -f "$SLURM_CONF" -N "$host" >"$work/d.out" 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do [ "$(sinfo -h -o %t 2>/dev/null)" = idle ] && break; sleep 0.2; done
+[ "$(sinfo -h -o %t)" = idle ] || { echo "the Slurm node is not idle:" >&2; tail "$work"/*.log >&2; exit 1; }
+
+# The sandbox: LORIS, every connection capped at BPS.
+"$SANDBOX" serve --platforms loris --loris-candidates "$CANDIDATES" --loris-files-per-visit 3..5 \
+    --file-size 256KiB..512KiB --slow-body-bps "$BPS" --print-env >"$work/env.sh" & pids+=($!)
+for _ in $(seq 1 100); do grep -q LORIS_PASS "$work/env.sh" 2>/dev/null && break; sleep 0.1; done
+set -a; . "$work/env.sh"; set +a
+mkdir -p "$work/jobs"
+cp jobs/preventad-mri.yml "$work/jobs/"
+job=$work/jobs/preventad-mri.yml
+"$FLOWCTL" lock "$job" --jobs 32 2>"$work/lock.err" || { cat "$work/lock.err" >&2; exit 1; }
+bytes=$(python3 -c "import json,sys; l=json.load(open(sys.argv[1])); print(sum(i['size'] for s in l['selections'].values() for i in s['items']))" "${job%.yml}.lock.json")
+files=$(python3 -c "import json,sys; l=json.load(open(sys.argv[1])); print(sum(len(s['items']) for s in l['selections'].values()))" "${job%.yml}.lock.json")
+
+now() { date +%s.%N; }
+declare -A secs
+for run in $(seq 1 "$RUNS"); do
+    t0=$(now)
+    "$FLOWCTL" run --locked -q "$job" --set "actions.pull.to=../o-single-$run" --set "sources.loris.concurrency=$CONC" 2>/dev/null
+    secs[single]+="$(python3 -c "print($(now) - $t0)") "
+    for n in $SHARDS; do
+        t0=$(now)
+        out=$("$FLOWCTL" submit "$job" --slurm --shards "$n" --set "actions.pull.to=../o-n$n-$run" \
+              --set "sources.loris.concurrency=$CONC" 2>/dev/null)
+        ids=$(echo "$out" | awk '{print $4","$NF}')
+        while [ -n "$(squeue -h -j "$ids" 2>/dev/null)" ]; do sleep 0.1; done
+        secs[$n]+="$(python3 -c "print($(now) - $t0)") "
+        grep -q '"pending" : 0' "$work/o-n$n-$run/.flowctl/gather-summary.json" || { echo "N=$n run $run did not complete" >&2; exit 1; }
+    done
+done
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "shards.sh $(date -u '+%Y-%m-%d %H:%M UTC'), load $load, $files files, $bytes bytes, ${BPS} B/s per connection, $CONC connections per process, RUNS=$RUNS"
+args=()
+for n in $SHARDS; do args+=("$n=${secs[$n]}"); done
+python3 - "$bytes" "${secs[single]}" "${args[@]}" <<'EOF'
+import statistics, sys
+size = int(sys.argv[1])
+def med(s): return statistics.median(float(x) for x in s.split())
+single = med(sys.argv[2])
+print(f"{'runner':<22}{'median s':>10}{'MB/s':>8}{'vs single':>11}{'0.8 x N':>9}   runs")
+print(f"{'single process':<22}{single:>10.2f}{size / single / 1e6:>8.2f}{1:>10.2f}x{'':>9}   {sys.argv[2]}")
+for arg in sys.argv[3:]:
+    n, s = arg.split("=", 1)
+    m = med(s)
+    print(f"{'slurm, ' + n + ' shard(s)':<22}{m:>10.2f}{size / m / 1e6:>8.2f}{single / m:>10.2f}x{0.8 * int(n):>8.1f}x   {s}")
+EOF
