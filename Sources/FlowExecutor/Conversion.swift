@@ -96,7 +96,7 @@ extension Executor {
     /// Runs a process to its end without holding a thread of the cooperative pool; its output
     /// (both streams) goes to `log`, so no pipe can fill and stall it.
     static func runProcess(_ executable: String, _ arguments: [String], log: String) async throws -> Int32 {
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: log) else { throw ConnectorError.local("cannot write \(log)") }
         defer { try? handle.close() }
         final class Running: @unchecked Sendable { let process = Process() }  // touched by the cancel handler only to stop it

@@ -287,14 +287,3 @@ struct HostileRun {
         try? FileManager.default.removeItem(atPath: workspace)
     }
 }
-
-/// Outside the serialized `EndToEnd` suite on purpose: with flowctl's defaults this run waits
-/// 2 min 15 s on a silent server and does nothing else, so it runs beside the other suites
-/// instead of adding its wait to theirs.
-@Suite struct DefaultTimeoutTests {
-    /// With flowctl's defaults (45 s without a byte is a stall; three stalls and it gives up), a
-    /// silent listing costs its branch within the 3 minutes, and the rest of the job arrives.
-    @Test func aSilentListingTimesOutWithTheDefaults() throws {
-        try HostileRun(subjects: ["GOOD", "LISTING_SILENT"]).checkAll()
-    }
-}
