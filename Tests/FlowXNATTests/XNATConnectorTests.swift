@@ -135,9 +135,11 @@ func temporaryDirectory() throws -> String {
         #expect(early.stats.statuses["404"] == 1)
         // login, {projects, subjects, experiments}, scans, {resources, files}: 4 round trips, not 7.
         // Asserted through what was in flight at once (times are noisy beside other suites):
-        // walking, at most the 4 resource (or file) listings; early, those 4 and the 4 file listings.
+        // walking, at most the 4 resource (or file) listings; early, those 4 and the 4 file listings
+        // (8 when every request of the wave overlaps; on a loaded machine one may end before the
+        // last starts, so the check is "more than walking can ever have", which only listing early gives).
         #expect(chain.stats.peakInFlightRequests <= 4)
-        #expect(early.stats.peakInFlightRequests >= 8)
+        #expect(early.stats.peakInFlightRequests > 4)
         print("XNAT literal names: listed in \(early.seconds) s early, \(chain.seconds) s walking the chain")
     }
 
