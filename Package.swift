@@ -158,9 +158,10 @@ package.targets += testTargets
 // libFuzzer targets (issue #23), only when FLOWCTL_FUZZ is set: `scripts/fuzz.sh` builds them
 // with `-sanitize=fuzzer` into `.build-fuzz`; the normal build and `swift test` never see them.
 // Each is `Fuzz/<name>/`: an Adapter.swift (the parse call, shared with FuzzRegressionTests) and
-// a main.swift (`LLVMFuzzerTestOneInput`, and a `main` that runs libFuzzer's driver: SwiftPM
-// links an executable's own `main`, so libFuzzer's is not used).
+// a main.swift that hands it to `FuzzDriver` (`LLVMFuzzerTestOneInput`, and a `main` that runs
+// libFuzzer's driver: SwiftPM links an executable's own `main`, so libFuzzer's is not used).
 if ProcessInfo.processInfo.environment["FLOWCTL_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
     let fuzzTargets: [(String, [Target.Dependency])] = [
         ("FuzzJobFile", ["FlowJobFile"]),
         ("FuzzXNAT", ["FlowXNAT", "FlowConnector", "FlowModel"]),
@@ -170,7 +171,8 @@ if ProcessInfo.processInfo.environment["FLOWCTL_FUZZ"] != nil {
         ("FuzzWebFolder", ["FlowWebFolder", "FlowConnector", "FlowModel"]),
     ]
     for (name, dependencies) in fuzzTargets {
-        package.targets.append(.executableTarget(name: name, dependencies: dependencies, path: "Fuzz/\(name)"))
+        package.targets.append(.executableTarget(name: name, dependencies: dependencies + ["FuzzDriver"],
+                                                 path: "Fuzz/\(name)"))
     }
 }
 
