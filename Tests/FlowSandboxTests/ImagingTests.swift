@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowSandbox
+import FlowFiles
 
 /// The sandbox's images are real: NIfTI-1 in valid gzip, Part-10 MR DICOM series, deterministic.
 @Suite struct ImagingTests {
@@ -86,5 +87,21 @@ import Testing
         let padding = Array(bytes[plain.count..<(plain.count + 8)])
         #expect(padding == [0xFC, 0xFF, 0xFC, 0xFF, UInt8(ascii: "O"), UInt8(ascii: "B"), 0, 0])
         #expect(DICOM.uid("a") != DICOM.uid("b") && DICOM.uid("a").count <= 64)
+    }
+
+    /// Two sandboxes in one process (as the test suites run them) that differ only in the size of
+    /// their DICOM series serve different bytes under the same names: each must list the MD5 of
+    /// its own bytes, not one the other cached.
+    @Test func aSeriesOfAnotherLengthListsTheDigestOfItsOwnBytes() throws {
+        let sizes = FileSizeRange.fixed(20_000)
+        let short = XNATData(seed: 11, subjects: 1, dicomPerScan: 2, sizes: sizes)
+        let long = XNATData(seed: 11, subjects: 1, dicomPerScan: 6, sizes: sizes)
+        for data in [short, long] {
+            let files = data.resources.values.flatMap { $0 }.flatMap(\.files)
+            for file in files where file.path.hasSuffix(".MR.1.0001.dcm") || file.path.hasSuffix(".nii.gz") {
+                let bytes = file.body.allBytes()
+                #expect(file.body.md5 == Digester.hex(.md5, of: bytes), "\(file.path)")
+            }
+        }
     }
 }

@@ -16,6 +16,9 @@ struct SyntheticScan: Sendable, Hashable {
     var key: UInt64
 
     var volumes: Int { max(1, diffusion.count) }
+    /// Names the geometry, which the files' bytes depend on beyond `key` (the series' length
+    /// comes from the sandbox's options): mixed into their bodies' keys, which name the content.
+    var shapeKey: UInt64 { SplitMix64.mix(UInt64(columns) << 48 ^ UInt64(rows) << 32 ^ UInt64(slices) << 16 ^ UInt64(volumes)) }
     var isDiffusion: Bool { !diffusion.isEmpty }
 
     static func == (a: SyntheticScan, b: SyntheticScan) -> Bool {

@@ -38,7 +38,7 @@ enum XNATImages {
                               while out.count < count { out += out }
                               return Array(out.prefix(count))
                           },
-                          tail: { parts().tail }).body(key: key)
+                          tail: { parts().tail }).body(key: key ^ scan.shapeKey)
     }
 
     /// The bytes of DICOM file `index` of a scan's series, padded (a trailing DataSetTrailingPadding
@@ -49,7 +49,7 @@ enum XNATImages {
         let headCount = plain + (padding > 0 ? 12 : 0)
         return PaddedFile(headCount: headCount, padding: padding, tailCount: 0,
                           head: { DICOM.file(scan, series: series, index: index) + (padding > 0 ? DICOM.paddingHeader(length: padding) : []) },
-                          pad: PaddedFile.synthetic(key: key), tail: { [] }).body(key: key)
+                          pad: PaddedFile.synthetic(key: key), tail: { [] }).body(key: key ^ scan.shapeKey)
     }
 
     /// The patient of a subject: sex and age derived from its label (the emulated listing has none).
