@@ -21,7 +21,8 @@ public enum BIDSFiles {
             // A source's address without credentials or query: where the data came from.
             let urls = job.sourceName(of: action).flatMap(job.source(named:)).map { [URLText.redacted($0.url)] } ?? []
             datasets[root] = BIDSDataset(name: job.name, jobDescription: job.description, jobPath: jobPath,
-                                         flowctlVersion: flowctlVersion, sourceURLs: urls, items: items)
+                                         flowctlVersion: flowctlVersion, sourceURLs: urls, items: items,
+                                         described: job.layout(of: action).dataset)
         }
         return datasets
     }

@@ -393,11 +393,12 @@ struct JobBuilder {
         return LayoutSpec(name: name, template: template, maps: maps, location: key.location)
     }
 
-    /// `layouts: {bids: {maps: {bids: {TYPE: datatype/suffix}}}}`: the built-in BIDS layout with
-    /// the job's own scan-type map (its path is not the job's to change).
+    /// `layouts: {bids: {maps: {bids: {TYPE: datatype/suffix}}, dataset: {Authors: [...], ...}}}`:
+    /// the built-in BIDS layout with the job's own scan-type map and dataset fields (its path is
+    /// not the job's to change).
     mutating func bidsLayout(_ key: YNode, _ node: YNode) -> LayoutSpec? {
         guard mapping(node, "layout `bids`") != nil else { return nil }
-        checkKeys(node, allowed: ["maps"], context: "in the built-in layout `bids` (only its `maps: {bids: ...}` can be set; name a layout of your own for another path)")
+        checkKeys(node, allowed: ["maps", "dataset"], context: "in the built-in layout `bids` (only its `maps: {bids: ...}` and `dataset:` can be set; name a layout of your own for another path)")
         var table: [String: String] = [:]
         if let mapsNode = node["maps"], mapping(mapsNode, "`maps`") != nil {
             checkKeys(mapsNode, allowed: [BIDS.mapTable], context: "in the maps of layout `bids`")
@@ -412,7 +413,25 @@ struct JobBuilder {
                 }
             }
         }
-        return LayoutSpec.bids(maps: [BIDS.mapTable: table], location: key.location)
+        return LayoutSpec.bids(maps: [BIDS.mapTable: table], dataset: node["dataset"].map { bidsDatasetFields($0) } ?? .init(),
+                               location: key.location)
+    }
+
+    /// `dataset: {Authors: [...], License: CC0, ...}`: fields of `dataset_description.json`,
+    /// under BIDS' own names (a single author counts as a list of one).
+    mutating func bidsDatasetFields(_ node: YNode) -> BIDSDataset.DatasetFields {
+        typealias Fields = BIDSDataset.DatasetFields
+        var fields = Fields()
+        guard mapping(node, "`dataset`") != nil else { return fields }
+        checkKeys(node, allowed: Fields.listKeys + Fields.textKeys,
+                  context: "in the `dataset` of layout `bids` (flowctl writes Name, BIDSVersion, DatasetType, GeneratedBy and SourceDatasets itself)")
+        for key in Fields.textKeys {
+            if let value = node[key], let text = string(value, "`\(key)`") { fields.text[key] = text }
+        }
+        for key in Fields.listKeys {
+            if let value = node[key] { fields.lists[key] = strings(value, "an entry of `\(key)`") }
+        }
+        return fields
     }
 
     mutating func template(_ node: YNode) -> LayoutTemplate? {

@@ -50,8 +50,13 @@ public enum JobSchema {
                 "layouts": { () -> [String: Any] in
                     var layouts = map(of: ["oneOf": [text, ref("layout")]], description: "Output path templates.")
                     // `bids` is the built-in layout: the job may only extend its scan-type map.
-                    layouts["properties"] = ["bids": object(["maps": object(["bids": map(of: text,
-                        description: "scan type -> datatype/suffix, e.g. anat/T1w")])])]
+                    var dataset: [String: Any] = [:]
+                    for key in BIDSDataset.DatasetFields.textKeys { dataset[key] = text }
+                    for key in BIDSDataset.DatasetFields.listKeys { dataset[key] = ["oneOf": [text, ["type": "array", "items": text]]] }
+                    layouts["properties"] = ["bids": object([
+                        "maps": object(["bids": map(of: text, description: "scan type -> datatype/suffix, e.g. anat/T1w")]),
+                        "dataset": object(dataset, description: "Fields of dataset_description.json, under BIDS' names."),
+                    ])]
                     return layouts
                 }(),
             ] as [String: Any],

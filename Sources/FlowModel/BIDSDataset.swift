@@ -9,6 +9,8 @@ public struct BIDSDataset: Sendable, Hashable {
     public static let ignored = ["flowctl-manifest.json", "*.part"]
 
     public var name: String
+    /// What the job adds to `dataset_description.json` (authors, license, ...).
+    public var described: DatasetFields
     public var jobDescription: String?
     public var jobPath: String
     public var flowctlVersion: String
@@ -31,8 +33,9 @@ public struct BIDSDataset: Sendable, Hashable {
     static let siteFields = ["subject.site", "candidate.Site"]
 
     public init(name: String, jobDescription: String?, jobPath: String, flowctlVersion: String, sourceURLs: [String],
-                items: [RemoteItem]) {
+                items: [RemoteItem], described: DatasetFields = DatasetFields()) {
         self.name = name
+        self.described = described
         self.jobDescription = jobDescription
         self.jobPath = jobPath
         self.flowctlVersion = flowctlVersion
@@ -79,30 +82,46 @@ public struct BIDSDataset: Sendable, Hashable {
         return Array(text.utf8)
     }
 
-    /// Keys in byte order, as `JSONWriter` wants them.
+    /// Keys in byte order, as `JSONWriter` wants them: flowctl's own, and the job's fields.
     func datasetDescription() -> [UInt8] {
+        var entries: [(key: String, write: (inout JSONWriter) -> Void)] = [
+            ("BIDSVersion", { $0.value(Self.version) }),
+            ("DatasetType", { $0.value("raw") }),
+            ("GeneratedBy", { json in
+                json.openArray()
+                json.openObject()
+                json.key("Description"); json.value("job \(jobPath)" + (jobDescription.map { ": \($0)" } ?? ""))
+                json.key("Name"); json.value("flowctl")
+                json.key("Version"); json.value(flowctlVersion)
+                json.closeObject()
+                json.closeArray()
+            }),
+            ("Name", { $0.value(name) }),
+        ]
+        if !sourceURLs.isEmpty {
+            entries.append(("SourceDatasets", { json in
+                json.openArray()
+                for url in sourceURLs {
+                    json.openObject()
+                    json.key("URL"); json.value(url)
+                    json.closeObject()
+                }
+                json.closeArray()
+            }))
+        }
+        for (key, text) in described.text { entries.append((key, { $0.value(text) })) }
+        for (key, list) in described.lists {
+            entries.append((key, { json in
+                json.openArray()
+                for element in list { json.value(element) }
+                json.closeArray()
+            }))
+        }
         var json = JSONWriter(.pretty)
         json.openObject()
-        json.key("BIDSVersion"); json.value(Self.version)
-        json.key("DatasetType"); json.value("raw")
-        json.key("GeneratedBy")
-        json.openArray()
-        json.openObject()
-        json.key("Description"); json.value("job \(jobPath)" + (jobDescription.map { ": \($0)" } ?? ""))
-        json.key("Name"); json.value("flowctl")
-        json.key("Version"); json.value(flowctlVersion)
-        json.closeObject()
-        json.closeArray()
-        json.key("Name"); json.value(name)
-        if !sourceURLs.isEmpty {
-            json.key("SourceDatasets")
-            json.openArray()
-            for url in sourceURLs {
-                json.openObject()
-                json.key("URL"); json.value(url)
-                json.closeObject()
-            }
-            json.closeArray()
+        for entry in entries.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }) {
+            json.key(entry.key)
+            entry.write(&json)
         }
         json.closeObject()
         return json.finish() + [UInt8(ascii: "\n")]
@@ -146,5 +165,25 @@ public struct BIDSDataset: Sendable, Hashable {
         if present.contains("site") { json.key("site"); json.value(["Description": "site as the source platform records it"]) }
         json.closeObject()
         return json.finish() + [UInt8(ascii: "\n")]
+    }
+}
+
+extension BIDSDataset {
+    /// What a job adds to its `dataset_description.json` (`layouts: {bids: {dataset: ...}}`), under
+    /// BIDS' own key names; the keys flowctl writes itself (`Name`, `BIDSVersion`, ...) are not
+    /// among them.
+    public struct DatasetFields: Sendable, Hashable {
+        /// Keys whose value is one string.
+        public static let textKeys = ["Acknowledgements", "DatasetDOI", "HowToAcknowledge", "License"]
+        /// Keys whose value is a list of strings.
+        public static let listKeys = ["Authors", "EthicsApprovals", "Funding", "ReferencesAndLinks"]
+
+        public var text: [String: String]
+        public var lists: [String: [String]]
+
+        public init(text: [String: String] = [:], lists: [String: [String]] = [:]) {
+            self.text = text
+            self.lists = lists
+        }
     }
 }

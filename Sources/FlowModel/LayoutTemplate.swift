@@ -211,6 +211,8 @@ public struct LayoutSpec: Sendable, Hashable {
     public var name: String
     public var template: LayoutTemplate
     public var maps: [String: [String: String]]
+    /// The built-in `bids` layout only: what the job adds to `dataset_description.json`.
+    public var dataset = BIDSDataset.DatasetFields()
     public var location: SourceLocation?
 
     public init(name: String, template: LayoutTemplate, maps: [String: [String: String]] = [:],
@@ -232,9 +234,13 @@ public struct LayoutSpec: Sendable, Hashable {
                 + "sub-{bids.subject|bids-label}_ses-{bids.session|bids-label}"
                 + "{bids.run}_{bids.type|bids-suffix}{file.ext}"))
 
-    /// The built-in BIDS layout with the job's own `bids` map (scan type -> `datatype/suffix`).
-    public static func bids(maps: [String: [String: String]], location: SourceLocation? = nil) -> LayoutSpec {
-        LayoutSpec(name: bids.name, template: bids.template, maps: maps, location: location)
+    /// The built-in BIDS layout with the job's own `bids` map (scan type -> `datatype/suffix`) and
+    /// dataset fields.
+    public static func bids(maps: [String: [String: String]], dataset: BIDSDataset.DatasetFields = .init(),
+                            location: SourceLocation? = nil) -> LayoutSpec {
+        var spec = LayoutSpec(name: bids.name, template: bids.template, maps: maps, location: location)
+        spec.dataset = dataset
+        return spec
     }
 
     /// Whether this is the built-in BIDS layout (with or without the job's map): its output

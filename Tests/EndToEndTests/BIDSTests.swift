@@ -18,8 +18,9 @@ extension EndToEnd {
         return venv
     }
 
-    /// Runs the official validator: the errors (each `code: location`); warnings are printed.
-    static func validate(_ dataset: String) throws -> [String] {
+    /// Runs the official validator: the errors (each `code: location`) and the warnings' counts
+    /// by code (printed).
+    static func validate(_ dataset: String) throws -> (errors: [String], warnings: [String: Int]) {
         let result = try run(try Self.venv() + "/bin/bids-validator-deno", ["--json", dataset])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
                                 "validator said: \(result.stderr.prefix(2000))")
@@ -36,7 +37,7 @@ extension EndToEnd {
         }
         print("bids-validator-deno \(dataset): \(errors.count) error(s); warnings: "
             + warnings.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "))
-        return errors
+        return (errors, warnings)
     }
 
     /// What pybids' BIDSLayout finds among the images: subjects, sessions, datatypes, runs, suffixes.
@@ -68,13 +69,19 @@ extension EndToEnd {
         defer { sandbox.stop() }
         let workspace = try Workspace(jobs: ["xnat-bids.yml"])
         defer { workspace.remove() }
-        let result = try flowctl(["run", workspace.job("xnat-bids.yml"), "-q"], environment: sandbox.environment)
+        // The dataset's authors and license, as a job gives them (here on the command line).
+        let result = try flowctl(["run", workspace.job("xnat-bids.yml"), "-q",
+                                  "--set", "layouts.bids.dataset={Authors: [Ada Lovelace, Alan Turing], License: CC0}"],
+                                 environment: sandbox.environment)
         #expect(result.status == 0, "\(result.stderr)")
         let out = workspace.root + "/out/xnat-bids"
         for document in ["dataset_description.json", "participants.tsv", "participants.json", "README.md", ".bidsignore"] {
             #expect(FileManager.default.fileExists(atPath: out + "/" + document), "\(document)")
         }
-        #expect(try Self.validate(out) == [])
+        let verdict = try Self.validate(out)
+        #expect(verdict.errors == [])
+        #expect(verdict.warnings["NO_AUTHORS"] == nil && verdict.warnings["TOO_FEW_AUTHORS"] == nil, "\(verdict.warnings)")
+        #expect(verdict.warnings["JSON_KEY_RECOMMENDED"] == 1, "only HEDVersion is left: \(verdict.warnings)")
         let found = try Self.layout(out)
         #expect(found["subject"] == (1...9).map { "SUBJ00\($0)" })
         #expect(found["session"]?.count == 9)
@@ -113,7 +120,7 @@ extension EndToEnd {
             #expect(FileManager.default.fileExists(atPath: dwi + ext), "\(ext)")
         }
         #expect(try String(contentsOfFile: dwi + ".bval", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "0 1000")
-        #expect(try Self.validate(out) == [])
+        #expect(try Self.validate(out).errors == [])
         let found = try Self.layout(out)
         #expect(found["subject"] == ["SUBJ001", "SUBJ002", "SUBJ003", "SUBJ004"])
         #expect(found["datatype"] == ["anat", "dwi"])
@@ -142,7 +149,7 @@ extension EndToEnd {
         #expect(changed.status == 0, "\(changed.stderr)")
         #expect(Self.finished(changed.stdout, kind: "convert") == ["bids/sub-SUBJ003/ses-SUBJ003MR1/anat/sub-SUBJ003_ses-SUBJ003MR1_run-1_T1w#convert"])
         #expect(Self.finished(changed.stdout, kind: "download").count == 1)
-        #expect(try Self.validate(out) == [])
+        #expect(try Self.validate(out).errors == [])
     }
 
     @Test func aScanTheConverterRejectsFailsAloneWithTheConvertersWords() throws {
@@ -163,7 +170,7 @@ extension EndToEnd {
             + "dcm2niix exited with status 2: Error: Unable to find any DICOM images"), "\(result.stderr)")
         let out = workspace.root + "/out/xnat-dicom-to-bids"
         #expect(!FileManager.default.fileExists(atPath: out + "/sub-SUBJ002/ses-SUBJ002MR1/anat/sub-SUBJ002_ses-SUBJ002MR1_run-4_FLAIR.nii.gz"))
-        #expect(try Self.validate(out) == [])
+        #expect(try Self.validate(out).errors == [])
     }
 
     /// A converter this machine lacks is reported by `validate` and `plan`, before any listing.

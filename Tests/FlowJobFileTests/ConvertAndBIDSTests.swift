@@ -48,4 +48,22 @@ import FlowModel
         expectDiagnostics(Self.load("", layouts: "layouts:\n  bids:\n    path: \"{file.name}\""),
                           [(9, 5, "unknown key `path` in the built-in layout `bids`")])
     }
+
+    @Test func theBidsLayoutTakesTheDatasetsAuthorsAndLicense() throws {
+        let result = Self.load("", layouts: """
+            layouts:
+              bids:
+                dataset:
+                  Authors: [Ada Lovelace, Alan Turing]
+                  Funding: NIH R01
+                  License: CC0
+            """)
+        #expect(result.errors.isEmpty, "\(result.rendered())")
+        let layout = try #require(result.job?.layout(named: "bids"))
+        #expect(layout.isBIDS)
+        #expect(layout.dataset == BIDSDataset.DatasetFields(text: ["License": "CC0"],
+                                                            lists: ["Authors": ["Ada Lovelace", "Alan Turing"], "Funding": ["NIH R01"]]))
+        expectDiagnostics(Self.load("", layouts: "layouts:\n  bids:\n    dataset: {Name: other}"),
+                          [(9, 15, "unknown key `Name` in the `dataset` of layout `bids`")])
+    }
 }

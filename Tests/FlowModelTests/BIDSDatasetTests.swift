@@ -1,5 +1,5 @@
 import Testing
-import FlowModel
+@testable import FlowModel
 
 /// The dataset-level files of a BIDS output folder.
 @Suite struct BIDSDatasetTests {
@@ -30,5 +30,18 @@ import FlowModel
         #expect(documents["participants.json"]?.contains("\"age\"") == false)
         #expect(documents[".bidsignore"] == "flowctl-manifest.json\n*.part\n")
         #expect(documents["README.md"]?.contains("Pulled by flowctl 0.1.0 with the job `jobs/pull.yml` from <https://loris.example.org>") == true)
+    }
+
+    /// The job's own fields join flowctl's, every key in byte order (BIDS readers do not care;
+    /// diffs of the file between runs stay small).
+    @Test func theJobsFieldsJoinTheDescription() throws {
+        let dataset = BIDSDataset(name: "pull", jobDescription: nil, jobPath: "jobs/pull.yml", flowctlVersion: "0.1.0",
+                                  sourceURLs: [], items: [],
+                                  described: .init(text: ["License": "CC0"], lists: ["Authors": ["A. Author", "B. Author"]]))
+        let description = String(decoding: dataset.datasetDescription(), as: UTF8.self)
+        let keys = description.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { $0.split(separator: "\"")[1] }
+        #expect(keys == ["Authors", "BIDSVersion", "DatasetType", "GeneratedBy", "License", "Name"])
+        #expect(description.contains("\"A. Author\""))
+        #expect(description.contains("\"License\" : \"CC0\""))
     }
 }
