@@ -3,8 +3,8 @@ import Testing
 
 extension EndToEnd {
 /// Issue #25 on a real Slurm cluster started by the test (one node, 2 CPUs): `flowctl submit
-/// --slurm --shards 4` of a locked job gathers the tree of one plain run, every file fetched
-/// once and nothing listed; a shard cancelled mid-run is resubmitted alone by `--resume`, which
+/// --slurm --shards 4` of a locked job (preventad-mri, then covid-lobes) gathers the tree of
+/// one plain run, every file fetched once and nothing listed; a shard cancelled mid-run is resubmitted alone by `--resume`, which
 /// fetches only what it had not finished. Without root or Slurm this fails, saying why.
 @Suite struct SlurmTests {
     static let data = ["--platforms", "loris", "--loris-candidates", "6", "--loris-files-per-visit", "2..4",
@@ -33,6 +33,47 @@ extension EndToEnd {
         guard locked.status == 0 else { throw HarnessError("locked reference run failed: \(locked.stderr)") }
         try FileManager.default.removeItem(atPath: job.replacingOccurrences(of: ".yml", with: ".lock.json"))
         return (files, try sandbox.stats("loris")["listingRequests"] as? Int ?? -1)
+    }
+
+    /// `jobs/covid-lobes.yml` submitted as 4 shards: the gathered tree is one run's, each image's
+    /// algorithm job started once and each mask fetched once, the archive listed only by the
+    /// lock, and `verify` clean.
+    static func covidLobesAsFourShards(_ cluster: SlurmCluster) throws {
+        let sandbox = try SandboxProcess(["--platforms", "gc"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["covid-lobes.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("covid-lobes.yml")
+        let env = sandbox.environment.merging(cluster.environment) { $1 }
+        let poll = ["--set", "actions.lobes.wait.poll=200ms"]
+        let single = try flowctl(["run", job, "--set", "actions.masks.to=../single"] + poll, environment: env)
+        #expect(single.status == 0, "\(single.stderr)")
+        let reference = try sandbox.stats("gc")
+        let masks = reference["wholeFileAnswers"] as? Int ?? -1
+        func count(_ stats: [String: Any], _ route: String) -> Int { (stats["routes"] as? [String: Int])?[route] ?? 0 }
+        let startJob = "POST /api/v1/algorithms/jobs/", listItems = "GET /api/v1/archives/items/"
+        let images = count(reference, startJob)
+        #expect(masks >= images && images >= 8, "\(reference)")
+
+        #expect(try flowctl(["lock", job], environment: env).status == 0)
+        try sandbox.resetStats("gc")
+        let submit = try flowctl(["submit", job, "--slurm", "--shards", "4", "--max-running", "2"] + poll, environment: env)
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let ids = try jobIDs(submit.stdout)
+        try cluster.waitForJobs([ids.array, ids.gather])
+        let out = workspace.root + "/data/covid-lobes"
+        let summary = (try? String(contentsOfFile: out + "/.flowctl/gather-summary.json", encoding: .utf8)) ?? ""
+        #expect(summary.contains("\"pending\" : 0"), "\(summary)\n\(cluster.logs())")
+        for k in 0..<4 {
+            #expect(try String(contentsOfFile: out + "/.flowctl/slurm/shard-\(k)-of-4.exit", encoding: .utf8) == "0\n")
+        }
+        #expect(try workspace.listing("data/covid-lobes") == workspace.listing("single"))
+        #expect(try flowctl(["verify", out]).status == 0)
+        let stats = try sandbox.stats("gc")
+        #expect(count(stats, startJob) == images, "\(stats)")
+        #expect(count(stats, listItems) == 0, "\(stats)")
+        #expect(stats["wholeFileAnswers"] as? Int == masks, "\(stats)")
+        #expect((stats["pathsAnsweredWholeAgain"] as? [String: Any])?.isEmpty ?? true, "\(stats)")
     }
 
     @Test func submitShardsGatherAndResumeACancelledShard() throws {
@@ -71,7 +112,11 @@ extension EndToEnd {
         let nothingLeft = try flowctl(["submit", job, "--slurm", "--resume"], environment: env)
         #expect(nothingLeft.status == 0 && nothingLeft.stderr.contains("nothing to submit again"), "\(nothingLeft.stderr)")
 
-        // Part 2: a slow server (each connection capped), two shards at 2 transfers each; shard 1
+        // Part 2: covid-lobes, whose per-image chains (run the algorithm, wait, download the masks)
+        // each stay in one shard, on the same cluster.
+        try Self.covidLobesAsFourShards(cluster)
+
+        // Part 3: a slow server (each connection capped), two shards at 2 transfers each; shard 1
         // cancelled once it has files done, then `--resume` runs shard 1 alone.
         let slow = try SandboxProcess(Self.data + ["--slow-body-bps", "262144"])
         defer { slow.stop() }
