@@ -32,7 +32,7 @@ cleanup() {
     SLURM_CONF=$work/slurm.conf scancel --full -u root 2>/dev/null || true
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$work"
+    [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM
@@ -107,6 +107,12 @@ submit_and_wait() {
     while [ -n "$(squeue -h -j "$ids" 2>/dev/null)" ]; do sleep 0.1; done
     python3 -c "print($(now) - $t0)"
     grep -q '"pending" : 0' "$work/$to/.flowctl/gather-summary.json" || { echo "N=$n into $to did not complete" >&2; exit 1; }
+    # Each task's own transfer seconds (its summary line), fastest first: the spread between
+    # shards of equal bytes is what the slowest one costs the whole.
+    for f in "$work/$to/.flowctl/slurm/"shard-*-of-"$n"."${ids%%,*}".out; do
+        sed -n 's/.* in \([0-9.]*\) s (.*/\1/p' "$f" | tail -1
+    done | sort -n | tr '\n' ' ' | sed 's/ $//' >>"$work/spread-$n"
+    echo >>"$work/spread-$n"
 }
 declare -A secs fixed
 for run in $(seq 1 "$RUNS"); do
@@ -117,6 +123,7 @@ for run in $(seq 1 "$RUNS"); do
         secs[$n]+="$(submit_and_wait "$n" "o-n$n-$run") "
         # The fixed cost: the same submission again, nothing left to fetch.
         fixed[$n]+="$(submit_and_wait "$n" "o-n$n-$run") "
+        sed -i '$d' "$work/spread-$n"  # (its tasks transferred nothing)
     done
 done
 
@@ -137,3 +144,4 @@ for arg in sys.argv[3:]:
     m = med(s)
     print(f"{'slurm, ' + n + ' shard(s)':<22}{m:>10.2f}{size / m / 1e6:>8.2f}{single / m:>10.2f}x{0.8 * int(n):>8.1f}x{med(f):>9.2f}   {runs(s)}; {runs(f)}")
 EOF
+for n in $SHARDS; do echo "N=$n: each task's transfer s, per run: $(tr '\n' ';' <"$work/spread-$n" | sed 's/;$//; s/;/; /g')"; done
