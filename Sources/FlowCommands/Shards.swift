@@ -92,8 +92,8 @@ struct Submit: AsyncParsableCommand {
             }
             let n = shards ?? 1
             let types = Dictionary(session.job.sources.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
-            let groups = ShardPartition.part(items, shard: try ShardSpec(index: 0, count: n), types: types, field: defaults.shardBy).units
-            if groups < n { Console.error("warning: \(groups) group(s) for \(n) shards: \(n - groups) shard(s) get nothing") }
+            let part = ShardPartition.part(items, shard: try ShardSpec(index: 0, count: n), types: types, field: defaults.shardBy)
+            if let warning = part.emptyShardsWarning(count: n) { Console.error(warning) }
             let scripts = SlurmScripts(.init(
                 flowctl: Self.executablePath(), job: URL(fileURLWithPath: options.job).standardizedFileURL.path,
                 overrides: options.overrides, shards: n, indices: indices, maxRunning: maxRunning ?? defaults.maxRunning,

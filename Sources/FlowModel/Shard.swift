@@ -119,6 +119,13 @@ public enum ShardPartition {
         public var cutGroups: Int
         /// What the shards are made of: whole groups plus the pieces of cut groups.
         public var units: Int
+
+        /// The warning when `count` shards are more than there is to share; nil when they are not.
+        public func emptyShardsWarning(count: Int) -> String? {
+            guard units < count else { return nil }
+            let what = cutGroups > 0 ? "groups and pieces of cut groups" : "group(s)"
+            return "warning: \(units) \(what) for \(count) shards: \(count - units) shard(s) get nothing"
+        }
     }
 
     /// The unit each item goes to a shard with: its group, or its piece of a group in `cut`.
