@@ -18,7 +18,8 @@ RUNS=${RUNS:-3}
 BPS=${BPS:-524288}            # bytes/s per connection
 CONC=${CONC:-4}               # connections per process (the source's concurrency)
 CANDIDATES=${CANDIDATES:-16}
-SHARDS=${SHARDS:-"1 2 4"}
+SHARDS=${SHARDS:-"1 2 4"}    # array tasks running at once (N)
+OVER=${OVER:-1}               # shards per task slot: N x OVER shards, at most N at once (%N)
 BIN=${BIN:-$ROOT/.build/debug}
 FLOWCTL=$BIN/flowctl
 SANDBOX=$BIN/flowctl-sandbox
@@ -101,7 +102,7 @@ now() { date +%s.%N; }
 submit_and_wait() {
     local n=$1 to=$2 t0 out ids
     t0=$(now)
-    out=$("$FLOWCTL" submit "$job" --slurm --shards "$n" --set "actions.pull.to=../$to" \
+    out=$("$FLOWCTL" submit "$job" --slurm --shards $((n * OVER)) --max-running "$n" --set "actions.pull.to=../$to" \
           --set "sources.loris.concurrency=$CONC" 2>/dev/null)
     ids=$(echo "$out" | awk '{print $4","$NF}')
     while [ -n "$(squeue -h -j "$ids" 2>/dev/null)" ]; do sleep 0.1; done
@@ -109,7 +110,7 @@ submit_and_wait() {
     grep -q '"pending" : 0' "$work/$to/.flowctl/gather-summary.json" || { echo "N=$n into $to did not complete" >&2; exit 1; }
     # Each task's own transfer seconds (its summary line), fastest first: the spread between
     # shards of equal bytes is what the slowest one costs the whole.
-    for f in "$work/$to/.flowctl/slurm/"shard-*-of-"$n"."${ids%%,*}".out; do
+    for f in "$work/$to/.flowctl/slurm/"shard-*-of-$((n * OVER))."${ids%%,*}".out; do
         sed -n 's/.* in \([0-9.]*\) s (.*/\1/p' "$f" | tail -1
     done | sort -n | tr '\n' ' ' | sed 's/ $//' >>"$work/spread-$n"
     echo >>"$work/spread-$n"
@@ -128,7 +129,7 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "shards.sh $(date -u '+%Y-%m-%d %H:%M UTC'), load $load, $files files, $bytes bytes, ${BPS} B/s per connection, $CONC connections per process, RUNS=$RUNS"
+echo "shards.sh $(date -u '+%Y-%m-%d %H:%M UTC'), load $load, $files files, $bytes bytes, ${BPS} B/s per connection, $CONC connections per process, RUNS=$RUNS, $OVER shard(s) per task slot"
 args=()
 for n in $SHARDS; do args+=("$n=${secs[$n]}=${fixed[$n]}"); done
 python3 - "$bytes" "${secs[single]}" "${args[@]}" <<'EOF'
@@ -142,6 +143,6 @@ print(f"{'single process':<22}{single:>10.2f}{size / single / 1e6:>8.2f}{1:>10.2
 for arg in sys.argv[3:]:
     n, s, f = arg.split("=", 2)
     m = med(s)
-    print(f"{'slurm, ' + n + ' shard(s)':<22}{m:>10.2f}{size / m / 1e6:>8.2f}{single / m:>10.2f}x{0.8 * int(n):>8.1f}x{med(f):>9.2f}   {runs(s)}; {runs(f)}")
+    print(f"{'slurm, ' + n + ' at once':<22}{m:>10.2f}{size / m / 1e6:>8.2f}{single / m:>10.2f}x{0.8 * int(n):>8.1f}x{med(f):>9.2f}   {runs(s)}; {runs(f)}")
 EOF
 for n in $SHARDS; do echo "N=$n: each task's transfer s, per run: $(tr '\n' ';' <"$work/spread-$n" | sed 's/;$//; s/;/; /g')"; done
