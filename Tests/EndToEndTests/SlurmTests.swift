@@ -76,6 +76,44 @@ extension EndToEnd {
         #expect((stats["pathsAnsweredWholeAgain"] as? [String: Any])?.isEmpty ?? true, "\(stats)")
     }
 
+    /// Two nodes, each `slurmd` in a network namespace of its own with its own address: the two
+    /// shards run on different hosts, reach the sandbox over their links, and gather to the tree
+    /// of one run, each file fetched once.
+    @Test func shardsRunOnSeparateHosts() throws {
+        let cluster = try SlurmCluster(cpus: 1, hosts: 2)
+        defer { cluster.stop() }
+        let sandbox = try SandboxProcess(["--host", cluster.hostAddress, "--platforms", "loris", "--loris-candidates", "3",
+                                          "--loris-files-per-visit", "1..2", "--file-size", "16KiB..32KiB"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["preventad-mri.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("preventad-mri.yml")
+        let env = sandbox.environment.merging(cluster.environment) { $1 }
+        #expect(env["LORIS_URL"]?.contains(cluster.hostAddress) == true, "\(env["LORIS_URL"] ?? "")")
+        #expect(try flowctl(["run", job, "--set", "actions.pull.to=../single"], environment: env).status == 0)
+        #expect(try flowctl(["lock", job], environment: env).status == 0)
+        try sandbox.resetStats("loris")
+        let submit = try flowctl(["submit", job, "--slurm", "--shards", "2"], environment: env)
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let ids = try Self.jobIDs(submit.stdout)
+        try cluster.waitForJobs([ids.array, ids.gather])
+        let out = workspace.root + "/out/preventad"
+        let summary = (try? String(contentsOfFile: out + "/.flowctl/gather-summary.json", encoding: .utf8)) ?? ""
+        #expect(summary.contains("\"pending\" : 0"), "\(summary)\n\(cluster.logs())")
+        // Where each task ran (Slurm keeps finished jobs for MinJobAge).
+        let shown = try cluster.command("/usr/bin/scontrol", ["-o", "show", "job", ids.array])
+        let nodes = shown.stdout.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("NodeList=") }.map { String($0.dropFirst("NodeList=".count)) }
+        }
+        #expect(Set(nodes) == ["node1", "node2"], "\(shown.stdout)")
+        #expect(try workspace.listing("out/preventad") == workspace.listing("single"))
+        #expect(try flowctl(["verify", out]).status == 0)
+        let stats = try sandbox.stats("loris")
+        #expect((stats["pathsAnsweredWholeAgain"] as? [String: Any])?.isEmpty ?? true, "\(stats)")
+        let files = try workspace.listing("single").split(separator: "\n").filter { $0.contains(".mnc ") }.count
+        #expect(stats["wholeFileAnswers"] as? Int == files, "\(stats)")
+    }
+
     @Test func submitShardsGatherAndResumeACancelledShard() throws {
         let cluster = try SlurmCluster()
         defer { cluster.stop() }
