@@ -1,6 +1,7 @@
 import Foundation
 
-/// A one-node Slurm cluster (Debian's slurm-wlm 22.05) for tests, started as root in a folder
+/// A Slurm cluster (Debian's slurm-wlm 22.05) for tests, one node or several in network
+/// namespaces (`hosts:`), started as root in a folder
 /// of its own: munged (started when it is not already running), slurmctld and slurmd in the
 /// foreground on free ports, with `SLURM_CONF` pointing the client commands at it. `stop()`
 /// ends the daemons it started. Without root or without Slurm installed it throws, and the

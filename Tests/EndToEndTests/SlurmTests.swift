@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 extension EndToEnd {
-/// Issue #25 on a real Slurm cluster started by the test (one node, 2 CPUs): `flowctl submit
+/// Issue #25 on a real Slurm cluster started by the test (one node, 2 CPUs; or two nodes in
+/// network namespaces of their own): `flowctl submit
 /// --slurm --shards 4` of a locked job (preventad-mri, then covid-lobes) gathers the tree of
 /// one plain run, every file fetched once and nothing listed; a shard cancelled mid-run is resubmitted alone by `--resume`, which
 /// fetches only what it had not finished. Without root or Slurm this fails, saying why.
