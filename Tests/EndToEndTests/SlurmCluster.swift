@@ -1,9 +1,8 @@
 import Foundation
 
 /// A Slurm cluster (Debian's slurm-wlm 22.05) for tests, one node or several in network
-/// namespaces (`hosts:`), started as root in a folder
-/// of its own: munged (started when it is not already running), slurmctld and slurmd in the
-/// foreground on free ports, with `SLURM_CONF` pointing the client commands at it. `stop()`
+/// namespaces (`hosts:`), started as root in a folder of its own: munged (started when it is
+/// not already running), slurmctld and slurmd in the foreground on free ports, with `SLURM_CONF` pointing the client commands at it. `stop()`
 /// ends the daemons it started. Without root or without Slurm installed it throws, and the
 /// test fails with that message: `scripts/setup.sh` installs `slurm-wlm` and `munge`.
 final class SlurmCluster: @unchecked Sendable {
@@ -26,9 +25,10 @@ final class SlurmCluster: @unchecked Sendable {
         guard getuid() == 0 else {
             throw HarnessError("the Slurm test starts munged, slurmctld and slurmd, which needs root (this is uid \(getuid()))")
         }
+        let namespacing = hosts > 0 ? ["/usr/sbin/ip", "/usr/bin/nsenter"] : []
         for tool in ["/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/bin/sinfo",
-                     "/usr/bin/squeue", "/usr/bin/scancel"] where !FileManager.default.isExecutableFile(atPath: tool) {
-            throw HarnessError("\(tool) is missing: install Slurm and munge (`bash scripts/setup.sh` installs slurm-wlm and munge)")
+                     "/usr/bin/squeue", "/usr/bin/scancel"] + namespacing where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw HarnessError("\(tool) is missing: install Slurm and munge (`bash scripts/setup.sh --tests` installs slurm-wlm, munge and iproute2)")
         }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-slurm-\(UUID().uuidString.prefix(8))").path
         conf = directory + "/slurm.conf"
