@@ -6,16 +6,20 @@
 # by the sandbox (--slow-body-bps), as a distant server would: one process is bound by its
 # connections, not by the machine, until the machine becomes the limit. Prints medians of RUNS
 # runs and each N's throughput as a ratio of the single process's (the issue asks >= 0.8 x N).
+# The defaults make a ~60 s single-process pull, so that the fixed cost of going through Slurm
+# is not the figure; that cost is measured on its own: the same submission again once the tree
+# is complete (scheduling, N tasks with nothing to fetch, the gather job's manifest and verify).
 #
-#   RUNS=3 BPS=524288 CONC=4 CANDIDATES=4 benchmarks/shards.sh
+#   RUNS=3 BPS=524288 CONC=4 CANDIDATES=16 benchmarks/shards.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${RUNS:-3}
 BPS=${BPS:-524288}            # bytes/s per connection
 CONC=${CONC:-4}               # connections per process (the source's concurrency)
-CANDIDATES=${CANDIDATES:-4}
-SHARDS=${SHARDS:-"1 2 4"}
+CANDIDATES=${CANDIDATES:-16}
+SHARDS=${SHARDS:-"1 2 4"}    # array tasks running at once (N)
+OVER=${OVER:-1}               # shards per task slot: N x OVER shards, at most N at once (%N)
 BIN=${BIN:-$ROOT/.build/debug}
 FLOWCTL=$BIN/flowctl
 SANDBOX=$BIN/flowctl-sandbox
@@ -29,7 +33,7 @@ cleanup() {
     SLURM_CONF=$work/slurm.conf scancel --full -u root 2>/dev/null || true
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$work"
+    [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM
@@ -94,35 +98,51 @@ bytes=$(python3 -c "import json,sys; l=json.load(open(sys.argv[1])); print(sum(i
 files=$(python3 -c "import json,sys; l=json.load(open(sys.argv[1])); print(sum(len(s['items']) for s in l['selections'].values()))" "${job%.yml}.lock.json")
 
 now() { date +%s.%N; }
-declare -A secs
+# Submits N shards into folder $2 and waits for the gather job; prints the seconds it took.
+submit_and_wait() {
+    local n=$1 to=$2 t0 out ids
+    t0=$(now)
+    out=$("$FLOWCTL" submit "$job" --slurm --shards $((n * OVER)) --max-running "$n" --set "actions.pull.to=../$to" \
+          --set "sources.loris.concurrency=$CONC" 2>/dev/null)
+    ids=$(echo "$out" | awk '{print $4","$NF}')
+    while [ -n "$(squeue -h -j "$ids" 2>/dev/null)" ]; do sleep 0.1; done
+    python3 -c "print($(now) - $t0)"
+    grep -q '"pending" : 0' "$work/$to/.flowctl/gather-summary.json" || { echo "N=$n into $to did not complete" >&2; exit 1; }
+    # Each task's own transfer seconds (its summary line), fastest first: the spread between
+    # shards of equal bytes is what the slowest one costs the whole.
+    for f in "$work/$to/.flowctl/slurm/"shard-*-of-$((n * OVER))."${ids%%,*}".out; do
+        sed -n 's/.* in \([0-9.]*\) s (.*/\1/p' "$f" | tail -1
+    done | sort -n | tr '\n' ' ' | sed 's/ $//' >>"$work/spread-$n"
+    echo >>"$work/spread-$n"
+}
+declare -A secs fixed
 for run in $(seq 1 "$RUNS"); do
     t0=$(now)
     "$FLOWCTL" run --locked -q "$job" --set "actions.pull.to=../o-single-$run" --set "sources.loris.concurrency=$CONC" 2>/dev/null
     secs[single]+="$(python3 -c "print($(now) - $t0)") "
     for n in $SHARDS; do
-        t0=$(now)
-        out=$("$FLOWCTL" submit "$job" --slurm --shards "$n" --set "actions.pull.to=../o-n$n-$run" \
-              --set "sources.loris.concurrency=$CONC" 2>/dev/null)
-        ids=$(echo "$out" | awk '{print $4","$NF}')
-        while [ -n "$(squeue -h -j "$ids" 2>/dev/null)" ]; do sleep 0.1; done
-        secs[$n]+="$(python3 -c "print($(now) - $t0)") "
-        grep -q '"pending" : 0' "$work/o-n$n-$run/.flowctl/gather-summary.json" || { echo "N=$n run $run did not complete" >&2; exit 1; }
+        secs[$n]+="$(submit_and_wait "$n" "o-n$n-$run") "
+        # The fixed cost: the same submission again, nothing left to fetch.
+        fixed[$n]+="$(submit_and_wait "$n" "o-n$n-$run") "
+        sed -i '$d' "$work/spread-$n"  # (its tasks transferred nothing)
     done
 done
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "shards.sh $(date -u '+%Y-%m-%d %H:%M UTC'), load $load, $files files, $bytes bytes, ${BPS} B/s per connection, $CONC connections per process, RUNS=$RUNS"
+echo "shards.sh $(date -u '+%Y-%m-%d %H:%M UTC'), load $load, $files files, $bytes bytes, ${BPS} B/s per connection, $CONC connections per process, RUNS=$RUNS, $OVER shard(s) per task slot"
 args=()
-for n in $SHARDS; do args+=("$n=${secs[$n]}"); done
+for n in $SHARDS; do args+=("$n=${secs[$n]}=${fixed[$n]}"); done
 python3 - "$bytes" "${secs[single]}" "${args[@]}" <<'EOF'
 import statistics, sys
 size = int(sys.argv[1])
 def med(s): return statistics.median(float(x) for x in s.split())
+def runs(s): return ", ".join(f"{float(x):.2f}" for x in s.split())
 single = med(sys.argv[2])
-print(f"{'runner':<22}{'median s':>10}{'MB/s':>8}{'vs single':>11}{'0.8 x N':>9}   runs")
-print(f"{'single process':<22}{single:>10.2f}{size / single / 1e6:>8.2f}{1:>10.2f}x{'':>9}   {sys.argv[2]}")
+print(f"{'runner':<22}{'median s':>10}{'MB/s':>8}{'vs single':>11}{'0.8 x N':>9}{'fixed s':>9}   runs; fixed-cost runs")
+print(f"{'single process':<22}{single:>10.2f}{size / single / 1e6:>8.2f}{1:>10.2f}x{'':>9}{'':>9}   {runs(sys.argv[2])}")
 for arg in sys.argv[3:]:
-    n, s = arg.split("=", 1)
+    n, s, f = arg.split("=", 2)
     m = med(s)
-    print(f"{'slurm, ' + n + ' shard(s)':<22}{m:>10.2f}{size / m / 1e6:>8.2f}{single / m:>10.2f}x{0.8 * int(n):>8.1f}x   {s}")
+    print(f"{'slurm, ' + n + ' at once':<22}{m:>10.2f}{size / m / 1e6:>8.2f}{single / m:>10.2f}x{0.8 * int(n):>8.1f}x{med(f):>9.2f}   {runs(s)}; {runs(f)}")
 EOF
+for n in $SHARDS; do echo "N=$n: each task's transfer s, per run: $(tr '\n' ';' <"$work/spread-$n" | sed 's/;$//; s/;/; /g')"; done

@@ -5,10 +5,11 @@
 # GRDB), and dcm2niix (the DICOM -> NIfTI converter that `convert: dcm2niix` runs).
 #   bash scripts/setup.sh --tests   also what the tests use: chromium (the report's browser test),
 #                                   man-db (the man page's test), python3 (scripts/manpage.py),
-#                                   slurm-wlm and munge (a one-node cluster for `submit --slurm`)
+#                                   slurm-wlm and munge (the clusters of `submit --slurm`'s tests),
+#                                   iproute2 (their nodes in network namespaces)
 set -euo pipefail
 packages=(libcurl4-openssl-dev libssl-dev libsqlite3-dev dcm2niix)
-[ "${1:-}" = "--tests" ] && packages+=(chromium man-db python3 slurm-wlm munge)
+[ "${1:-}" = "--tests" ] && packages+=(chromium man-db python3 slurm-wlm munge iproute2)
 need=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -121,11 +121,10 @@ struct JobSession {
     func shardPart(_ resolution: Resolver.Resolution, shard: ShardSpec, field: String?) -> Resolver.Resolution {
         let types = Dictionary(job.sources.map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
         let part = ShardPartition.part(resolution.items, shard: shard, types: types, field: field)
-        if part.groups < shard.count {
-            Console.error("warning: \(part.groups) group(s) for \(shard.count) shards: \(shard.count - part.groups) shard(s) get nothing")
-        }
+        if let warning = part.emptyShardsWarning(count: shard.count) { Console.error(warning) }
         let count = part.items.values.reduce(0) { $0 + $1.count }
-        Console.error("shard \(shard): \(part.groupsInShard) of \(part.groups) group(s), \(count) item(s)")
+        let cut = part.cutGroups > 0 ? " (\(part.cutGroups) cut one level down: each alone was over a shard's share)" : ""
+        Console.error("shard \(shard): \(part.groupsInShard) of \(part.groups) group(s)\(cut), \(count) item(s)")
         return Resolver.Resolution(items: part.items, problems: resolution.problems)
     }
 

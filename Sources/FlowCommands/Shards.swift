@@ -21,7 +21,7 @@ struct Submit: AsyncParsableCommand {
     @Flag(help: "Submit to Slurm with sbatch (the only engine `submit` drives; see docs/cluster.md for others).")
     var slurm = false
 
-    @Option(help: "Shards (array tasks): parts of the job, whole subjects (candidates, images, exams) each.")
+    @Option(help: "Shards (array tasks): parts of the job, whole subjects (candidates, images, exams) each, unless one alone would bound the run.")
     var shards: Int?
 
     @Option(help: ArgumentHelp("Array tasks running at once (the %K of --array): the server sees at most K x the source's concurrency.",
@@ -92,8 +92,8 @@ struct Submit: AsyncParsableCommand {
             }
             let n = shards ?? 1
             let types = Dictionary(session.job.sources.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
-            let groups = ShardPartition.part(items, shard: try ShardSpec(index: 0, count: n), types: types, field: defaults.shardBy).groups
-            if groups < n { Console.error("warning: \(groups) group(s) for \(n) shards: \(n - groups) shard(s) get nothing") }
+            let part = ShardPartition.part(items, shard: try ShardSpec(index: 0, count: n), types: types, field: defaults.shardBy)
+            if let warning = part.emptyShardsWarning(count: n) { Console.error(warning) }
             let scripts = SlurmScripts(.init(
                 flowctl: Self.executablePath(), job: URL(fileURLWithPath: options.job).standardizedFileURL.path,
                 overrides: options.overrides, shards: n, indices: indices, maxRunning: maxRunning ?? defaults.maxRunning,

@@ -59,8 +59,10 @@ public struct ShardError: Error, Sendable, CustomStringConvertible {
 /// Splits a job's items into disjoint shards whose union is the whole: whole groups (an
 /// item's subject, candidate, image or exam, or another field) go to one shard, so every
 /// per-item chain and every group's files stay together; groups are balanced by bytes when
-/// every item has a size, else by item count. Deterministic: the same items (a lock file) give
-/// the same shards on every host.
+/// every item has a size, else by item count. Keeping a group together yields to balance only
+/// where one group would bound the run: with sizes, a group heavier than a shard's fair share
+/// (total / N) is cut one level down (see `piece(of:type:field:)`). Deterministic: the same
+/// items (a lock file) give the same shards on every host.
 public enum ShardPartition {
     /// The key an item is grouped by: `field` when given (and the item has it), else the
     /// item's top-level group; an item with neither is a group of its own.
@@ -68,6 +70,23 @@ public enum ShardPartition {
         if let field, let value = item.field(field), !value.isEmpty { return value }
         let group = type.map { PlatformCatalog.of($0).group(of: item) } ?? ""
         return group.isEmpty ? item.source + ":" + item.id : group
+    }
+
+    /// The item's piece of its group, one level below it, for a group cut to balance the shards:
+    /// under `field`, the item's top-level group; else a LORIS candidate's visit, an XNAT
+    /// subject's session, an Agora exam's series. Never lower, so a visit's metadata, a
+    /// session's archive, a dataset's tags and every per-item chain stay in one shard; nil where
+    /// there is no such level (a Grand Challenge image, a web folder): the group stays whole.
+    public static func piece(of item: RemoteItem, type: SourceType?, field: String? = nil) -> String? {
+        guard let type else { return nil }
+        if let field, let value = item.field(field), !value.isEmpty {
+            let group = key(of: item, type: type)
+            return group == item.source + ":" + item.id ? nil : group
+        }
+        let parts = PlatformCatalog.of(type).nameParts
+        guard parts.count >= 3 else { return nil }  // the level below the group is the file's own
+        let value = parts[1].compactMap { item.field($0) }.filter { !$0.isEmpty }.joined(separator: " ")
+        return value.isEmpty ? nil : value
     }
 
     /// The shard of each group: heaviest group first, each onto the lightest shard so far (ties:
@@ -94,8 +113,26 @@ public enum ShardPartition {
         public var items: [String: [RemoteItem]]
         /// Groups in the whole job.
         public var groups: Int
-        /// Groups this shard holds.
+        /// Groups this shard holds (whole or in part).
         public var groupsInShard: Int
+        /// Groups of the job cut into pieces, each heavier than a shard's fair share.
+        public var cutGroups: Int
+        /// What the shards are made of: whole groups plus the pieces of cut groups.
+        public var units: Int
+
+        /// The warning when `count` shards are more than there is to share; nil when they are not.
+        public func emptyShardsWarning(count: Int) -> String? {
+            guard units < count else { return nil }
+            let what = cutGroups > 0 ? "groups and pieces of cut groups" : "group(s)"
+            return "warning: \(units) \(what) for \(count) shards: \(count - units) shard(s) get nothing"
+        }
+    }
+
+    /// The unit each item goes to a shard with: its group, or its piece of a group in `cut`.
+    static func unit(of item: RemoteItem, type: SourceType?, field: String?, cut: Set<String>) -> String {
+        let group = key(of: item, type: type, field: field)
+        guard cut.contains(group), let piece = piece(of: item, type: type, field: field) else { return group }
+        return group + "\u{1F}" + piece
     }
 
     /// The items of `shard`, per selection. `types` gives each source's type (for its groups).
@@ -103,16 +140,33 @@ public enum ShardPartition {
                             field: String? = nil) -> Part {
         let all = items.values.joined()
         let bySize = all.allSatisfy { $0.size != nil }
-        var weights: [String: Int64] = [:]
+        var groupWeights: [String: Int64] = [:]
         for item in all {
-            weights[key(of: item, type: types[item.source], field: field), default: 0] += bySize ? item.size! : 1
+            groupWeights[key(of: item, type: types[item.source], field: field), default: 0] += bySize ? item.size! : 1
+        }
+        // A group heavier than the fair share would bound the run however the rest is placed.
+        var cut = Set<String>()
+        if bySize && shard.count > 1 {
+            let total = groupWeights.values.reduce(0, +)
+            let fair = (total + Int64(shard.count) - 1) / Int64(shard.count)
+            cut = Set(groupWeights.filter { $0.value > fair }.keys)
+        }
+        var weights: [String: Int64] = [:]
+        var groupOf: [String: String] = [:]
+        for item in all {
+            let type = types[item.source]
+            let unit = unit(of: item, type: type, field: field, cut: cut)
+            weights[unit, default: 0] += bySize ? item.size! : 1
+            groupOf[unit] = key(of: item, type: type, field: field)
         }
         let shardOf = assign(weights: weights, count: shard.count)
         var taken: [String: [RemoteItem]] = [:]
         for (selection, list) in items {
-            taken[selection] = list.filter { shardOf[key(of: $0, type: types[$0.source], field: field)] == shard.index }
+            taken[selection] = list.filter { shardOf[unit(of: $0, type: types[$0.source], field: field, cut: cut)] == shard.index }
         }
-        return Part(items: taken, groups: weights.count, groupsInShard: shardOf.values.lazy.filter { $0 == shard.index }.count)
+        let held = Set(shardOf.filter { $0.value == shard.index }.keys.map { groupOf[$0]! })
+        let cutGroups = Set(weights.keys.filter { $0 != groupOf[$0] }.map { groupOf[$0]! }).count
+        return Part(items: taken, groups: groupWeights.count, groupsInShard: held.count, cutGroups: cutGroups, units: weights.count)
     }
 }
 

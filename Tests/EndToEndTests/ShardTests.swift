@@ -172,14 +172,18 @@ extension EndToEnd {
         let job = workspace.job("preventad-mri.yml")
         let env = sandbox.environment
         #expect(try flowctl(["lock", job], environment: env).status == 0)
-        var empty = 0
-        for k in 0..<5 {
-            let shard = try flowctl(["run", "--locked", job, "--shard", "\(k)/5"], environment: env)
+        // Each candidate is over a shard's share, so both are cut into their visits (4-5 each):
+        // 12 shards are still more than the 8-10 pieces.
+        var empty = 0, pieces = 0
+        for k in 0..<12 {
+            let shard = try flowctl(["run", "--locked", job, "--shard", "\(k)/12"], environment: env)
             #expect(shard.status == 0, "\(shard.stderr)")
-            #expect(shard.stderr.contains("shard(s) get nothing"), "\(shard.stderr)")
-            if shard.stderr.contains("shard \(k)/5: 0 of ") { empty += 1 }
+            #expect(shard.stderr.contains("shard(s) get nothing") && shard.stderr.contains("(2 cut one level down"), "\(shard.stderr)")
+            if let warning = shard.stderr.split(separator: "\n").first(where: { $0.hasPrefix("warning: ") }),
+               let n = Int(warning.split(separator: " ")[1]) { pieces = n }
+            if shard.stderr.contains("shard \(k)/12: 0 of ") { empty += 1 }
         }
-        #expect(empty == 3)
+        #expect((8...10).contains(pieces) && empty == 12 - pieces, "\(pieces) pieces, \(empty) empty shards")
         #expect(try flowctl(["gather", job], environment: env).status == 0)
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 
-/// A one-node Slurm cluster (Debian's slurm-wlm 22.05) for tests, started as root in a folder
-/// of its own: munged (started when it is not already running), slurmctld and slurmd in the
-/// foreground on free ports, with `SLURM_CONF` pointing the client commands at it. `stop()`
+/// A Slurm cluster (Debian's slurm-wlm 22.05) for tests, one node or several in network
+/// namespaces (`hosts:`), started as root in a folder of its own: munged (started when it is
+/// not already running), slurmctld and slurmd in the foreground on free ports, with `SLURM_CONF` pointing the client commands at it. `stop()`
 /// ends the daemons it started. Without root or without Slurm installed it throws, and the
 /// test fails with that message: `scripts/setup.sh` installs `slurm-wlm` and `munge`.
 final class SlurmCluster: @unchecked Sendable {
@@ -10,40 +10,54 @@ final class SlurmCluster: @unchecked Sendable {
     let conf: String
     private var daemons: [pid_t] = []
     private var startedMunged = false
+    /// Network namespaces (and their veth links) made for nodes, removed by `stop()`.
+    private var namespaces: [String] = []
+    /// The address the nodes reach this host at: a service the tasks use binds here.
+    let hostAddress: String
 
     /// What the client commands (`sbatch`, `squeue`, `scancel`) need.
     var environment: [String: String] { ["SLURM_CONF": conf] }
 
-    init(cpus: Int = 2) throws {
+    /// `hosts` > 0: that many nodes, each `slurmd -N nodeK` in a network namespace of its own
+    /// (its own address, reached over a veth pair), so that array tasks run on different hosts;
+    /// 0: one node on this host.
+    init(cpus: Int = 2, hosts: Int = 0) throws {
         guard getuid() == 0 else {
             throw HarnessError("the Slurm test starts munged, slurmctld and slurmd, which needs root (this is uid \(getuid()))")
         }
+        let namespacing = hosts > 0 ? ["/usr/sbin/ip", "/usr/bin/nsenter"] : []
         for tool in ["/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/bin/sinfo",
-                     "/usr/bin/squeue", "/usr/bin/scancel"] where !FileManager.default.isExecutableFile(atPath: tool) {
-            throw HarnessError("\(tool) is missing: install Slurm and munge (`bash scripts/setup.sh` installs slurm-wlm and munge)")
+                     "/usr/bin/squeue", "/usr/bin/scancel"] + namespacing where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw HarnessError("\(tool) is missing: install Slurm and munge (`bash scripts/setup.sh --tests` installs slurm-wlm, munge and iproute2)")
         }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-slurm-\(UUID().uuidString.prefix(8))").path
         conf = directory + "/slurm.conf"
         for sub in ["state", "spool"] {
             try FileManager.default.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
         }
+        // One /24 per namespaced node: 10.<net>.<k>.1 on this side, 10.<net>.<k>.2 in the node.
+        let net = Int.random(in: 100..<200), tag = String(directory.suffix(8))
+        hostAddress = hosts > 0 ? "10.\(net).1.1" : "127.0.0.1"
         try startMunge()
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         let port = Int.random(in: 20_000..<40_000)
+        let nodes = hosts > 0
+            ? (1...hosts).map { "NodeName=node\($0) NodeAddr=10.\(net).\($0).2 CPUs=\(cpus) State=UNKNOWN" }.joined(separator: "\n")
+            : "NodeName=\(host) NodeAddr=127.0.0.1 CPUs=\(cpus) State=UNKNOWN"
         try """
             ClusterName=flowctltest
-            SlurmctldHost=\(host)(127.0.0.1)
+            SlurmctldHost=\(host)(\(hostAddress))
             SlurmctldPort=\(port)
             SlurmdPort=\(port + 1)
             SlurmUser=root
             SlurmdUser=root
             AuthType=auth/munge
             StateSaveLocation=\(directory)/state
-            SlurmdSpoolDir=\(directory)/spool
+            SlurmdSpoolDir=\(directory)/spool/%n
             SlurmctldPidFile=\(directory)/slurmctld.pid
-            SlurmdPidFile=\(directory)/slurmd.pid
+            SlurmdPidFile=\(directory)/slurmd.%n.pid
             SlurmctldLogFile=\(directory)/slurmctld.log
-            SlurmdLogFile=\(directory)/slurmd.log
+            SlurmdLogFile=\(directory)/slurmd.%n.log
             ProctrackType=proctrack/linuxproc
             TaskPlugin=task/none
             SelectType=select/cons_tres
@@ -57,18 +71,43 @@ final class SlurmCluster: @unchecked Sendable {
             JobCompType=jobcomp/none
             JobAcctGatherType=jobacct_gather/none
             AccountingStorageType=accounting_storage/none
-            NodeName=\(host) NodeAddr=127.0.0.1 CPUs=\(cpus) State=UNKNOWN
+            \(nodes)
             PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
             """.write(toFile: conf, atomically: true, encoding: .utf8)
         do {
             try daemon("/usr/sbin/slurmctld", ["-D", "-c", "-i", "-f", conf], log: "slurmctld.out")
-            try daemon("/usr/sbin/slurmd", ["-D", "-f", conf, "-N", host], log: "slurmd.out")
+            if hosts == 0 {
+                try FileManager.default.createDirectory(atPath: directory + "/spool/" + host, withIntermediateDirectories: true)
+                try daemon("/usr/sbin/slurmd", ["-D", "-f", conf, "-N", host], log: "slurmd.out")
+            }
+            for k in (hosts > 0 ? Array(1...hosts) : []) {
+                let ns = "flowctl-\(tag)-\(k)", outside = "fv\(tag.prefix(6))\(k)", inside = "fp\(tag.prefix(6))\(k)"
+                try ip(["netns", "add", ns])
+                namespaces.append(ns)
+                try ip(["link", "add", outside, "type", "veth", "peer", "name", inside])
+                try ip(["link", "set", inside, "netns", ns])
+                try ip(["addr", "add", "10.\(net).\(k).1/24", "dev", outside])
+                try ip(["link", "set", outside, "up"])
+                for args in [["addr", "add", "10.\(net).\(k).2/24", "dev", inside], ["link", "set", inside, "up"],
+                             ["link", "set", "lo", "up"], ["route", "add", "default", "via", "10.\(net).\(k).1"]] {
+                    try ip(["netns", "exec", ns, "ip"] + args)
+                }
+                try FileManager.default.createDirectory(atPath: directory + "/spool/node\(k)", withIntermediateDirectories: true)
+                // nsenter, not `ip netns exec`: that remounts /sys, hiding the cgroup file system slurmd needs.
+                try daemon("/usr/bin/nsenter", ["--net=/run/netns/" + ns, "/usr/sbin/slurmd", "-D", "-f", conf, "-N", "node\(k)"],
+                           log: "slurmd-node\(k).out")
+            }
             try waitForIdleNode()
         } catch {
             stop()
             throw error
         }
+    }
+
+    private func ip(_ arguments: [String]) throws {
+        let result = try run("/usr/sbin/ip", arguments)
+        guard result.status == 0 else { throw HarnessError("ip \(arguments.joined(separator: " ")): \(result.stderr)") }
     }
 
     private func startMunge() throws {
@@ -139,7 +178,7 @@ final class SlurmCluster: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if let state = try? command("/usr/bin/sinfo", ["-h", "-o", "%t"]), state.status == 0,
-               state.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "idle" { return }
+               state.stdout.split(separator: "\n").allSatisfy({ $0 == "idle" }) && !state.stdout.isEmpty { return }
             for d in daemons where !isRunning(d) {
                 throw HarnessError("a Slurm daemon (pid \(d)) exited: \(logs())")
             }
@@ -167,7 +206,8 @@ final class SlurmCluster: @unchecked Sendable {
 
     /// The last lines of the daemons' logs, for a failure message.
     func logs() -> String {
-        ["slurmctld.log", "slurmd.log", "slurmctld.out", "slurmd.out"].map { name in
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return (["slurmctld.log", "slurmctld.out"] + files.filter { $0.hasPrefix("slurmd") }.sorted()).map { name in
             let text = (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? ""
             return "\(name): " + text.split(separator: "\n").suffix(8).joined(separator: "\n")
         }.joined(separator: "\n")
@@ -187,6 +227,10 @@ final class SlurmCluster: @unchecked Sendable {
             }
         }
         daemons = []
+        for ns in namespaces {
+            _ = try? run("/usr/sbin/ip", ["netns", "del", ns])  // takes the veth pair with it
+        }
+        namespaces = []
         if startedMunged, let pid = try? String(contentsOfFile: "/run/munge/munged.pid", encoding: .utf8),
            let n = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
             // munged can take its time over SIGTERM: 2 s, then KILL (it is not our child to reap).

@@ -2,9 +2,10 @@ import Foundation
 import Testing
 
 extension EndToEnd {
-/// Issue #25 on a real Slurm cluster started by the test (one node, 2 CPUs): `flowctl submit
-/// --slurm --shards 4` of a locked job gathers the tree of one plain run, every file fetched
-/// once and nothing listed; a shard cancelled mid-run is resubmitted alone by `--resume`, which
+/// Issue #25 on a real Slurm cluster started by the test (one node, 2 CPUs; or two nodes in
+/// network namespaces of their own): `flowctl submit
+/// --slurm --shards 4` of a locked job (preventad-mri, then covid-lobes) gathers the tree of
+/// one plain run, every file fetched once and nothing listed; a shard cancelled mid-run is resubmitted alone by `--resume`, which
 /// fetches only what it had not finished. Without root or Slurm this fails, saying why.
 @Suite struct SlurmTests {
     static let data = ["--platforms", "loris", "--loris-candidates", "6", "--loris-files-per-visit", "2..4",
@@ -33,6 +34,85 @@ extension EndToEnd {
         guard locked.status == 0 else { throw HarnessError("locked reference run failed: \(locked.stderr)") }
         try FileManager.default.removeItem(atPath: job.replacingOccurrences(of: ".yml", with: ".lock.json"))
         return (files, try sandbox.stats("loris")["listingRequests"] as? Int ?? -1)
+    }
+
+    /// `jobs/covid-lobes.yml` submitted as 4 shards: the gathered tree is one run's, each image's
+    /// algorithm job started once and each mask fetched once, the archive listed only by the
+    /// lock, and `verify` clean.
+    static func covidLobesAsFourShards(_ cluster: SlurmCluster) throws {
+        let sandbox = try SandboxProcess(["--platforms", "gc"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["covid-lobes.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("covid-lobes.yml")
+        let env = sandbox.environment.merging(cluster.environment) { $1 }
+        let poll = ["--set", "actions.lobes.wait.poll=200ms"]
+        let single = try flowctl(["run", job, "--set", "actions.masks.to=../single"] + poll, environment: env)
+        #expect(single.status == 0, "\(single.stderr)")
+        let reference = try sandbox.stats("gc")
+        let masks = reference["wholeFileAnswers"] as? Int ?? -1
+        func count(_ stats: [String: Any], _ route: String) -> Int { (stats["routes"] as? [String: Int])?[route] ?? 0 }
+        let startJob = "POST /api/v1/algorithms/jobs/", listItems = "GET /api/v1/archives/items/"
+        let images = count(reference, startJob)
+        #expect(masks >= images && images >= 8, "\(reference)")
+
+        #expect(try flowctl(["lock", job], environment: env).status == 0)
+        try sandbox.resetStats("gc")
+        let submit = try flowctl(["submit", job, "--slurm", "--shards", "4", "--max-running", "2"] + poll, environment: env)
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let ids = try jobIDs(submit.stdout)
+        try cluster.waitForJobs([ids.array, ids.gather])
+        let out = workspace.root + "/data/covid-lobes"
+        let summary = (try? String(contentsOfFile: out + "/.flowctl/gather-summary.json", encoding: .utf8)) ?? ""
+        #expect(summary.contains("\"pending\" : 0"), "\(summary)\n\(cluster.logs())")
+        for k in 0..<4 {
+            #expect(try String(contentsOfFile: out + "/.flowctl/slurm/shard-\(k)-of-4.exit", encoding: .utf8) == "0\n")
+        }
+        #expect(try workspace.listing("data/covid-lobes") == workspace.listing("single"))
+        #expect(try flowctl(["verify", out]).status == 0)
+        let stats = try sandbox.stats("gc")
+        #expect(count(stats, startJob) == images, "\(stats)")
+        #expect(count(stats, listItems) == 0, "\(stats)")
+        #expect(stats["wholeFileAnswers"] as? Int == masks, "\(stats)")
+        #expect((stats["pathsAnsweredWholeAgain"] as? [String: Any])?.isEmpty ?? true, "\(stats)")
+    }
+
+    /// Two nodes, each `slurmd` in a network namespace of its own with its own address: the two
+    /// shards run on different hosts, reach the sandbox over their links, and gather to the tree
+    /// of one run, each file fetched once.
+    @Test func shardsRunOnSeparateHosts() throws {
+        let cluster = try SlurmCluster(cpus: 1, hosts: 2)
+        defer { cluster.stop() }
+        let sandbox = try SandboxProcess(["--host", cluster.hostAddress, "--platforms", "loris", "--loris-candidates", "3",
+                                          "--loris-files-per-visit", "1..2", "--file-size", "16KiB..32KiB"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["preventad-mri.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("preventad-mri.yml")
+        let env = sandbox.environment.merging(cluster.environment) { $1 }
+        #expect(env["LORIS_URL"]?.contains(cluster.hostAddress) == true, "\(env["LORIS_URL"] ?? "")")
+        #expect(try flowctl(["run", job, "--set", "actions.pull.to=../single"], environment: env).status == 0)
+        #expect(try flowctl(["lock", job], environment: env).status == 0)
+        try sandbox.resetStats("loris")
+        let submit = try flowctl(["submit", job, "--slurm", "--shards", "2"], environment: env)
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let ids = try Self.jobIDs(submit.stdout)
+        try cluster.waitForJobs([ids.array, ids.gather])
+        let out = workspace.root + "/out/preventad"
+        let summary = (try? String(contentsOfFile: out + "/.flowctl/gather-summary.json", encoding: .utf8)) ?? ""
+        #expect(summary.contains("\"pending\" : 0"), "\(summary)\n\(cluster.logs())")
+        // Where each task ran (Slurm keeps finished jobs for MinJobAge).
+        let shown = try cluster.command("/usr/bin/scontrol", ["-o", "show", "job", ids.array])
+        let nodes = shown.stdout.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("NodeList=") }.map { String($0.dropFirst("NodeList=".count)) }
+        }
+        #expect(Set(nodes) == ["node1", "node2"], "\(shown.stdout)")
+        #expect(try workspace.listing("out/preventad") == workspace.listing("single"))
+        #expect(try flowctl(["verify", out]).status == 0)
+        let stats = try sandbox.stats("loris")
+        #expect((stats["pathsAnsweredWholeAgain"] as? [String: Any])?.isEmpty ?? true, "\(stats)")
+        let files = try workspace.listing("single").split(separator: "\n").filter { $0.contains(".mnc ") }.count
+        #expect(stats["wholeFileAnswers"] as? Int == files, "\(stats)")
     }
 
     @Test func submitShardsGatherAndResumeACancelledShard() throws {
@@ -71,7 +151,11 @@ extension EndToEnd {
         let nothingLeft = try flowctl(["submit", job, "--slurm", "--resume"], environment: env)
         #expect(nothingLeft.status == 0 && nothingLeft.stderr.contains("nothing to submit again"), "\(nothingLeft.stderr)")
 
-        // Part 2: a slow server (each connection capped), two shards at 2 transfers each; shard 1
+        // Part 2: covid-lobes, whose per-image chains (run the algorithm, wait, download the masks)
+        // each stay in one shard, on the same cluster.
+        try Self.covidLobesAsFourShards(cluster)
+
+        // Part 3: a slow server (each connection capped), two shards at 2 transfers each; shard 1
         // cancelled once it has files done, then `--resume` runs shard 1 alone.
         let slow = try SandboxProcess(Self.data + ["--slow-body-bps", "262144"])
         defer { slow.stop() }

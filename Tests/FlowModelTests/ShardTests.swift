@@ -62,6 +62,47 @@ import Testing
         #expect(load.max()! - load.min()! <= 1)
     }
 
+    /// A candidate holding most of the bytes would bound the run: it is cut into its visits
+    /// (each visit whole, so its metadata is asked once), and the shards come out balanced; a
+    /// heavy Grand Challenge image, which has no level below it, stays whole.
+    @Test func aGroupOverItsShareIsCutIntoVisitsNotFiles() throws {
+        var items: [RemoteItem] = []
+        for (cand, visits) in [("100", 4), ("200", 2)] {
+            for v in 0..<visits {
+                for f in 0..<3 {
+                    items.append(RemoteItem(source: "s", id: "\(cand)/V\(v)/\(f)", url: "u", size: 1000 + Int64(f),
+                                            fields: ["candidate.CandID": cand, "visit.label": "V\(v)", "file.name": "f\(f).mnc"]))
+                }
+            }
+        }
+        let total = items.reduce(0) { $0 + $1.size! }
+        var visitShard: [String: Int] = [:]
+        var loads: [Int64] = []
+        for k in 0..<2 {
+            let part = ShardPartition.part(["x": items], shard: try ShardSpec(index: k, count: 2), types: ["s": .loris])
+            #expect(part.groups == 2 && part.cutGroups == 1 && part.units == 5)
+            loads.append(part.items["x"]!.reduce(0) { $0 + $1.size! })
+            for item in part.items["x"]! {
+                let visit = item.fields["candidate.CandID"]! + "/" + item.fields["visit.label"]!
+                #expect(visitShard[visit, default: k] == k, "visit \(visit) in two shards")
+                visitShard[visit] = k
+            }
+        }
+        // Whole candidates: 12 files against 6. Candidate 100 cut into its visits: 9 and 9.
+        #expect(loads.reduce(0, +) == total && loads.max()! == total / 2, "\(loads)")
+        #expect(Set(items.filter { $0.fields["candidate.CandID"] == "100" }.map { visitShard["100/" + $0.fields["visit.label"]!]! }).count == 2)
+
+        // Without sizes (count only) nothing is cut.
+        let unsized = items.map { RemoteItem(source: $0.source, id: $0.id, url: $0.url, size: nil, fields: $0.fields) }
+        #expect(ShardPartition.part(["x": unsized], shard: try ShardSpec(index: 0, count: 2), types: ["s": .loris]).cutGroups == 0)
+
+        let images = ["big": 10_000, "a": 10, "b": 10, "c": 10].map { name, size in
+            RemoteItem(source: "s", id: name, url: "u", size: Int64(size), fields: ["image.name": name + ".mha", "file.name": name + ".mha"])
+        }
+        let gc = ShardPartition.part(["x": images], shard: try ShardSpec(index: 0, count: 2), types: ["s": .grandChallenge])
+        #expect(gc.cutGroups == 0 && gc.units == 4)
+    }
+
     @Test func anotherFieldCanKeyTheShards() throws {
         let items = ["x": (0..<6).map { RemoteItem(source: "s", id: "\($0)", url: "u", size: 1,
                                                     fields: ["subject.label": "S\($0)", "subject.site": $0 < 3 ? "MTL" : "TOR"]) }]
