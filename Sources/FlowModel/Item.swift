@@ -208,14 +208,6 @@ public struct RemoteItem: Sendable, Hashable, Codable {
         return item
     }
 
-    /// Hands `id` to `body` in pieces (a folder and a name when the path is kept in parts),
-    /// so that it can be written or hashed without being made.
-    public func forEachIDPiece(_ body: (Substring) -> Void) {
-        let box = storage
-        if box.folderLength != 0 { body(Substring(box.url.utf8.suffix(Int(box.folderLength)))) }
-        body(box.id[...])
-    }
-
     /// One field of `allFields`, without building that dictionary (the planner asks per item).
     public func field(_ name: String) -> String? {
         let box = storage

@@ -99,18 +99,6 @@ public struct JSONWriter {
         appendString(text)
     }
 
-    /// A string given in pieces, written as their concatenation without making it (a task's
-    /// id: its action, `/` and its item's path, itself a folder and a name).
-    public mutating func value(pieces: ((Substring) -> Void) -> Void) {
-        startValue()
-        bytes.append(UInt8(ascii: "\""))
-        pieces { piece in
-            let copied: Void? = piece.utf8.withContiguousStorageIfAvailable { appendEscaped($0) }
-            if copied == nil { appendEscaped(Array(piece.utf8)) }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
     public mutating func value<Number: BinaryInteger>(_ number: Number) {
         startValue()
         bytes.append(contentsOf: String(number).utf8)

@@ -97,19 +97,14 @@ public struct PlannedTask: Sendable, Hashable, Identifiable {
         if explicitID == nil, let item { explicitID = action + "/" + item.id }
     }
 
-    /// Hands `id` to `body` in pieces, so that it can be written or hashed without being made.
-    public func forEachIDPiece(_ body: (Substring) -> Void) {
-        if let explicitID { return body(explicitID[...]) }
-        body(action[...])
-        body("/")
-        item!.forEachIDPiece(body)
-    }
-
     /// Feeds the id's UTF-8 bytes to `hasher` without making the id (`TaskGraph`'s index).
     func hashID(into hasher: inout Hasher) {
-        forEachIDPiece { piece in
-            let hashed: Void? = piece.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-            if hashed == nil { Array(piece.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
+        if let explicitID {
+            PlannedTask.withBytes(explicitID) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        } else {
+            PlannedTask.withBytes(action) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            PlannedTask.withBytes("/") { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            PlannedTask.withBytes(item!.id) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
     }
 

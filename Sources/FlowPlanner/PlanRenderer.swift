@@ -304,7 +304,7 @@ public enum PlanRenderer {
         json.key(TaskKeys.action); json.value(task.action)
         if let bytes = task.bytes { json.key(TaskKeys.bytes); json.value(bytes) }
         json.key(TaskKeys.dependsOn); json.value(task.dependsOn)
-        json.key(TaskKeys.id); json.value(pieces: task.forEachIDPiece)
+        json.key(TaskKeys.id); json.value(task.id)
         if let item = task.item {
             json.key(TaskKeys.item)
             json.openObject()
@@ -317,7 +317,7 @@ public enum PlanRenderer {
                 }
                 json.value(byAlgorithm)
             }
-            json.key(TaskKeys.id); json.value(pieces: item.forEachIDPiece)
+            json.key(TaskKeys.id); json.value(item.id)
             if let size = item.size { json.key(TaskKeys.size); json.value(size) }
             json.key(TaskKeys.source); json.value(item.source)
             json.closeObject()

@@ -48,28 +48,6 @@ import Testing
         #expect(moved.id == "new")
     }
 
-    /// An id handed over in pieces is the id, and JSON written from the pieces is the id's JSON.
-    @Test func idPiecesMakeTheId() {
-        let items = [RemoteItem.file(source: "s", folderURL: "/r/a \"q\"/b/", folder: "a \"q\"/b", name: "c\n.dcm", size: 1, version: 1),
-                     RemoteItem.file(source: "s", path: "top.dcm", folderURL: "/r/", size: 1, version: 1),
-                     RemoteItem(source: "s", id: "x/é", url: "u")]
-        for item in items {
-            for task in [PlannedTask(action: "pull", kind: .download, item: item),
-                         PlannedTask(id: "other#qc", action: "pull", kind: .downloadExtra, item: item)] {
-                var joined = ""
-                task.forEachIDPiece { joined += $0 }
-                #expect(joined == task.id)
-                var whole = JSONWriter(.compact), pieces = JSONWriter(.compact)
-                whole.value(task.id)
-                pieces.value(pieces: task.forEachIDPiece)
-                #expect(whole.bytes == pieces.bytes)
-            }
-            var joined = ""
-            item.forEachIDPiece { joined += $0 }
-            #expect(joined == item.id)
-        }
-    }
-
     /// A million tasks are planned: each is 120 bytes (it was 128, with its id stored).
     @Test func aTaskStaysSmall() {
         #expect(MemoryLayout<PlannedTask>.stride <= 120)
