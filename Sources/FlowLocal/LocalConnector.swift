@@ -27,16 +27,26 @@ public struct LocalConnector: Connector {
         }
         let rootSlash = root.hasSuffix("/") ? root : root + "/"
         var items: [RemoteItem] = []
+        // The folder's URL, one string for its files: an item keeps its name, not its path.
+        var folder = "", folderURL = rootSlash
+        var previous: String?
+        var sorted = true
         FolderWalk.regularFiles(under: root, ignoredNames: LocalConnector.ignoredNames) { file in
             if file.name.hasSuffix(".part") { return }
+            if file.folder != folder {
+                folder = file.folder
+                folderURL = rootSlash + folder + "/"
+            }
             // The `file.*` fields come from the path when asked: no dictionary per file.
-            let item = RemoteItem.file(source: spec.name, path: file.relativePath, folderURL: rootSlash, size: file.size,
-                                       version: LocalConnector.version(of: file))
+            let item = RemoteItem.file(source: spec.name, folderURL: folder.isEmpty ? rootSlash : folderURL, folder: folder,
+                                       name: file.name, size: file.size, version: LocalConnector.version(of: file))
             guard selection.accepts(field: { $0.hasPrefix("file.") ? item.field($0) : nil }) else { return }
+            if sorted, let previous, !(previous < file.relativePath) { sorted = false }
+            previous = file.relativePath
             items.append(item)
         }
-        // Mostly in order already (FolderWalk walks names in order), which the sort finds in one pass.
-        items.sort { $0.id < $1.id }
+        // Mostly in order already (FolderWalk walks names in order): sorted only when not.
+        if !sorted { items.sort { $0.id < $1.id } }
         return items
     }
 

@@ -27,7 +27,7 @@ public struct RemoteItem: Sendable, Hashable, Codable {
     }
     /// Stable remote identity (path of ids on the platform), unique within the source.
     public var id: String {
-        get { storage.id }
+        get { storage.fullID }
         set {
             let box = unique()
             box.materializeDerived()
@@ -39,6 +39,7 @@ public struct RemoteItem: Sendable, Hashable, Codable {
         get { storage.urlFromPath ? storage.url + storage.id : storage.url }
         set {
             let box = unique()
+            box.unsplit()
             box.url = newValue
             box.urlFromPath = false
         }
@@ -82,28 +83,73 @@ public struct RemoteItem: Sendable, Hashable, Codable {
         var source: String
         var id: String
         var url: String
-        var size: Int64?
-        var checksums: [Checksum]
         var version: String?
+        var checksums: [Checksum]
         var fields: [String: String]
+        // The optional numbers as a value and a flag each, the flags together: 116 bytes an
+        // item (a 128-byte block), where `Int64?`s padded to 129 (a 144-byte block).
+        private var sizeValue: Int64 = 0
+        private var versionValue: Int64 = 0
+        private var hasSize = false
+        private var hasVersionNumber = false
         /// `file.path`, `file.name`, `file.dir`, `file.stem`, `file.ext` and `file.size` are not
         /// stored but derived from `id` (a path) and `size`: a listing of a million local files
         /// keeps no dictionary per file.
         var fieldsFromPath = false
         /// `url` is the folder's URL (one string shared by its files) followed by `id`.
         var urlFromPath = false
+        /// When not 0, `id` is the file's name alone, and the folder part of the path (`a/b/`)
+        /// is the last `folderLength` bytes of `url`, one string per folder: the path is not
+        /// stored per file (`RemoteItem.file(source:folderURL:folder:name:...)`).
+        var folderLength: Int32 = 0
+
+        /// The item's id: the path, put together when it is kept in parts.
+        var fullID: String {
+            guard folderLength != 0 else { return id }
+            var path = folderPart
+            path += id
+            return path
+        }
+
+        /// `a/b/` of a path kept in parts.
+        var folderPart: String {
+            String(decoding: url.utf8.suffix(Int(folderLength)), as: UTF8.self)
+        }
+
+        /// The path kept whole again (before `url` changes).
+        func unsplit() {
+            guard folderLength != 0 else { return }
+            let length = Int(folderLength)
+            id = fullID
+            url = String(decoding: url.utf8.dropLast(length), as: UTF8.self)
+            folderLength = 0
+        }
+
+        var size: Int64? {
+            get { hasSize ? sizeValue : nil }
+            set {
+                hasSize = newValue != nil
+                sizeValue = newValue ?? 0
+            }
+        }
         /// A version that is a number is kept as one, and written out when asked.
-        var versionNumber: Int64?
+        var versionNumber: Int64? {
+            get { hasVersionNumber ? versionValue : nil }
+            set {
+                hasVersionNumber = newValue != nil
+                versionValue = newValue ?? 0
+            }
+        }
 
         init(source: String, id: String, url: String, size: Int64?, checksums: [Checksum], version: String?,
              fields: [String: String]) {
             self.source = source
             self.id = id
             self.url = url
-            self.size = size
             self.checksums = checksums
             self.version = version
             self.fields = fields
+            self.size = size
         }
 
         func copy() -> Storage {
@@ -111,13 +157,18 @@ public struct RemoteItem: Sendable, Hashable, Codable {
             copy.fieldsFromPath = fieldsFromPath
             copy.urlFromPath = urlFromPath
             copy.versionNumber = versionNumber
+            copy.folderLength = folderLength
             return copy
         }
 
         /// What comes from `id` and `size` is stored (before either changes under it).
         func materializeDerived() {
-            if fieldsFromPath { fields = RemoteItem.fileFields(path: id, size: size, over: fields) }
+            let path = fullID
+            if fieldsFromPath { fields = RemoteItem.fileFields(path: path, size: size, over: fields) }
+            // The folder's URL and the name, or the source's URL and the path: the file's URL.
             if urlFromPath { url += id }
+            id = path
+            folderLength = 0
             fieldsFromPath = false
             urlFromPath = false
         }
@@ -145,14 +196,39 @@ public struct RemoteItem: Sendable, Hashable, Codable {
         return item
     }
 
+    /// `file(source:path:...)` of the file `name` in `folder` (empty at the top), kept in parts:
+    /// `folderURL` is the folder's own URL, ending in `folder + "/"`, one string its files share,
+    /// so that no path is stored per file. What `id` and `fields` return is the same.
+    public static func file(source: String, folderURL: String, folder: String, name: String, size: Int64?,
+                            version: Int64?) -> RemoteItem {
+        guard !folder.isEmpty else { return file(source: source, path: name, folderURL: folderURL, size: size, version: version) }
+        assert(folderURL.hasSuffix(folder + "/"), "the folder's URL ends with the folder")
+        let item = file(source: source, path: name, folderURL: folderURL, size: size, version: version)
+        item.storage.folderLength = Int32(folder.utf8.count + 1)
+        return item
+    }
+
     /// One field of `allFields`, without building that dictionary (the planner asks per item).
     public func field(_ name: String) -> String? {
         let box = storage
         let storedFields = box.fields
-        if box.fieldsFromPath, storedFields.isEmpty || storedFields[name] == nil,
-           let value = RemoteItem.fileField(name, path: box.id, size: box.size) { return value }
+        if box.fieldsFromPath, storedFields.isEmpty || storedFields[name] == nil {
+            // A path kept in parts gives its name and folder without being put together.
+            if box.folderLength != 0 {
+                switch name {
+                case "file.name": return box.id
+                case "file.dir": return String(decoding: box.folderPart.utf8.dropLast(), as: UTF8.self)
+                case "file.stem": return FileName.stem(of: box.id)
+                case "file.ext": return FileName.extension(of: box.id)
+                case "file.path", "file.size": return RemoteItem.fileField(name, path: box.fullID, size: box.size)
+                default: break
+                }
+            } else if let value = RemoteItem.fileField(name, path: box.id, size: box.size) {
+                return value
+            }
+        }
         switch name {
-        case "item.id": return box.id
+        case "item.id": return box.fullID
         case "source.name": return box.source
         case "file.size": return storedFields[name] ?? box.size.map { String($0) }
         case "file.ext": return storedFields[name] ?? storedFields["file.name"].map(FileName.extension(of:))

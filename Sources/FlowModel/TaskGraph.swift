@@ -27,28 +27,51 @@ public enum TaskKind: String, Sendable, Hashable, Codable, CaseIterable {
 /// One node of the task graph: what to do with one item, and what must come first.
 public struct PlannedTask: Sendable, Hashable, Identifiable {
     /// Stable across runs: `<action>/<item id>[#kind]`, so the journal can recognise it.
-    public var id: String
-    public var action: String
-    public var kind: TaskKind
+    /// Most tasks' id is `<action>/<item id>` (see `init(action:kind:item:...)`): it is then made
+    /// when asked, not stored, so a plan of a million tasks keeps no id string per task.
+    public var id: String {
+        get { explicitID ?? action + "/" + item!.id }
+        set { explicitID = newValue }
+    }
+    // The derived id must not change under it: changing the action or the item keeps it.
+    public var action: String { willSet { pinID() } }
     /// The remote item it concerns (downloads, tags, runs).
-    public var item: RemoteItem?
+    public var item: RemoteItem? { willSet { pinID() } }
     /// Upload: the local file. Download: the destination path relative to `root`.
     public var path: String?
     /// Download: the output root the path is relative to.
     public var root: String?
-    /// Ids of tasks that must finish first.
-    public var dependsOn: [String]
     /// Why it will not run, when it is already done.
     public var skipReason: String?
-    /// Bytes it moves, when known.
-    public var bytes: Int64?
+    /// Ids of tasks that must finish first.
+    public var dependsOn: [String]
     /// Action-specific parameters (`extra: qc`, `socket: ...`), recorded in plans.
     public var parameters: [String: String]
+    /// The id when it is not `<action>/<item id>`; nil when it is (then `item` is never nil).
+    private var explicitID: String?
+    /// Bytes it moves, when known.
+    public var bytes: Int64?
+    // Last, beside the optional's flag: a task is 120 bytes, not 128.
+    public var kind: TaskKind
 
     public init(id: String, action: String, kind: TaskKind, item: RemoteItem? = nil, path: String? = nil,
                 root: String? = nil, dependsOn: [String] = [], skipReason: String? = nil,
                 bytes: Int64? = nil, parameters: [String: String] = [:]) {
-        self.id = id
+        self.init(explicitID: id, action: action, kind: kind, item: item, path: path, root: root, dependsOn: dependsOn,
+                  skipReason: skipReason, bytes: bytes, parameters: parameters)
+    }
+
+    /// A task whose id is `<action>/<item id>`, derived from them instead of stored.
+    public init(action: String, kind: TaskKind, item: RemoteItem, path: String? = nil, root: String? = nil,
+                dependsOn: [String] = [], skipReason: String? = nil, bytes: Int64? = nil,
+                parameters: [String: String] = [:]) {
+        self.init(explicitID: nil, action: action, kind: kind, item: item, path: path, root: root, dependsOn: dependsOn,
+                  skipReason: skipReason, bytes: bytes, parameters: parameters)
+    }
+
+    private init(explicitID: String?, action: String, kind: TaskKind, item: RemoteItem?, path: String?, root: String?,
+                 dependsOn: [String], skipReason: String?, bytes: Int64?, parameters: [String: String]) {
+        self.explicitID = explicitID
         self.action = action
         self.kind = kind
         self.item = item
@@ -68,36 +91,97 @@ public struct PlannedTask: Sendable, Hashable, Identifiable {
         guard let root, !root.isEmpty else { return path }
         return root.hasSuffix("/") ? root + path : root + "/" + path
     }
+
+    /// Stores the derived id before what it is derived from changes.
+    private mutating func pinID() {
+        if explicitID == nil, let item { explicitID = action + "/" + item.id }
+    }
+
+    /// Feeds the id's UTF-8 bytes to `hasher` without making the id (`TaskGraph`'s index).
+    func hashID(into hasher: inout Hasher) {
+        if let explicitID {
+            PlannedTask.withBytes(explicitID) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        } else {
+            PlannedTask.withBytes(action) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            PlannedTask.withBytes("/") { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            PlannedTask.withBytes(item!.id) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    /// Whether the id is `other`, byte for byte, without making the id.
+    func hasID(_ other: String) -> Bool {
+        if let explicitID { return PlannedTask.bytesEqual(explicitID, other) }
+        return PlannedTask.withBytes(other) { o in
+            PlannedTask.withBytes(action) { a in
+                PlannedTask.withBytes(item!.id) { i in
+                    o.count == a.count + 1 + i.count && o[a.count] == UInt8(ascii: "/")
+                        && o[..<a.count].elementsEqual(a) && o[(a.count + 1)...].elementsEqual(i)
+                }
+            }
+        }
+    }
+
+    /// Whether both tasks have one id, byte for byte.
+    func hasSameID(as other: PlannedTask) -> Bool {
+        if let explicitID { return other.hasID(explicitID) }
+        if let otherID = other.explicitID { return hasID(otherID) }
+        // Both derived: equal pieces are equal ids; pieces cut elsewhere are compared whole.
+        if action.utf8.count == other.action.utf8.count {
+            return PlannedTask.bytesEqual(action, other.action) && PlannedTask.bytesEqual(item!.id, other.item!.id)
+        }
+        return other.hasID(id)
+    }
+
+    private static func withBytes<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        return Array(text.utf8).withUnsafeBufferPointer(body)
+    }
+
+    private static func bytesEqual(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && withBytes(a) { x in withBytes(b) { y in x.elementsEqual(y) } }
+    }
+
+    // Equal and hashed by what they hold, whether their id is stored or derived.
+    public static func == (a: PlannedTask, b: PlannedTask) -> Bool {
+        a.hasSameID(as: b) && a.action == b.action && a.kind == b.kind && a.item == b.item && a.path == b.path
+            && a.root == b.root && a.skipReason == b.skipReason && a.dependsOn == b.dependsOn
+            && a.parameters == b.parameters && a.bytes == b.bytes
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hashID(into: &hasher)
+        hasher.combine(kind)
+        hasher.combine(path)
+    }
 }
 
 /// The tasks of a plan and their dependencies: a directed acyclic graph.
 public struct TaskGraph: Sendable {
     public private(set) var tasks: [PlannedTask]
-    private var index: [String: Int]
+    /// Positions of the tasks by id: an open-addressing table of `hash << 32 | position + 1`
+    /// (0: empty), the ids read from the tasks themselves. 8 bytes a slot, where a dictionary of
+    /// id strings took 24 and made every id a string.
+    private var slots: [UInt64]
 
     public init(_ tasks: [PlannedTask] = []) {
         self.tasks = []
-        self.index = [:]
-        for task in tasks { add(task) }
+        self.slots = []
+        add(contentsOf: tasks)
     }
 
     /// Adds a task; a task with an id already present replaces nothing and is ignored.
     public mutating func add(_ task: PlannedTask) {
-        // One hash lookup in the common case (a new id); a repeated id gets its first position back.
-        if let first = index.updateValue(tasks.count, forKey: task.id) {
-            index[task.id] = first
-            return
-        }
-        tasks.append(task)
+        reserve(tasks.count + 1)
+        if insert(position: tasks.count, of: task) { tasks.append(task) }
     }
 
     /// Adds tasks in order, as `add` does one by one.
     public mutating func add(contentsOf newTasks: [PlannedTask]) {
-        index.reserveCapacity(index.count + newTasks.count)
+        reserve(tasks.count + newTasks.count)
         // An empty graph takes the array itself when its ids are distinct: no copy of each task.
         if tasks.isEmpty {
             var distinct = true
-            for i in newTasks.indices where index.updateValue(i, forKey: newTasks[i].id) != nil {
+            for i in newTasks.indices where !insert(position: i, of: newTasks[i], in: newTasks) {
                 distinct = false
                 break
             }
@@ -105,22 +189,85 @@ public struct TaskGraph: Sendable {
                 tasks = newTasks
                 return
             }
-            index.removeAll(keepingCapacity: true)
+            for i in slots.indices { slots[i] = 0 }
         }
         tasks.reserveCapacity(tasks.count + newTasks.count)
-        for task in newTasks { add(task) }
+        for task in newTasks where insert(position: tasks.count, of: task) { tasks.append(task) }
     }
 
     public subscript(id: String) -> PlannedTask? {
-        index[id].map { tasks[$0] }
+        position(of: id).map { tasks[$0] }
     }
 
     /// Where the task with this id is in `tasks`.
     public func position(of id: String) -> Int? {
-        index[id]
+        guard !slots.isEmpty else { return nil }
+        // The same bytes, in one piece or in several, hash the same (`Hasher` streams them).
+        let hash = id.utf8.withContiguousStorageIfAvailable { bytes -> Int in
+            var hasher = Hasher()
+            hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+            return hasher.finalize()
+        } ?? TaskGraph.hash(of: Array(id.utf8))
+        return find(hash: hash) { tasks[$0].hasID(id) }
     }
 
     public var count: Int { tasks.count }
+
+    private static func hash(of bytes: [UInt8]) -> Int {
+        var hasher = Hasher()
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        return hasher.finalize()
+    }
+
+    private static func hash(of task: PlannedTask) -> Int {
+        var hasher = Hasher()
+        task.hashID(into: &hasher)
+        return hasher.finalize()
+    }
+
+    /// The position whose task `matches`, among those of this hash.
+    private func find(hash: Int, matches: (Int) -> Bool) -> Int? {
+        let mask = slots.count - 1
+        let tag = UInt64(UInt32(truncatingIfNeeded: hash))
+        var slot = Int(tag) & mask
+        while slots[slot] != 0 {
+            if slots[slot] >> 32 == tag, matches(Int(slots[slot] & 0xFFFF_FFFF) - 1) { return Int(slots[slot] & 0xFFFF_FFFF) - 1 }
+            slot = (slot + 1) & mask
+        }
+        return nil
+    }
+
+    /// Records `task` at `position` unless a task of `tasks` (or of `among`) has its id; whether it did.
+    private mutating func insert(position: Int, of task: PlannedTask, in among: [PlannedTask]? = nil) -> Bool {
+        let tag = UInt64(UInt32(truncatingIfNeeded: TaskGraph.hash(of: task)))
+        let mask = slots.count - 1
+        var slot = Int(tag) & mask
+        while slots[slot] != 0 {
+            if slots[slot] >> 32 == tag {
+                let other = Int(slots[slot] & 0xFFFF_FFFF) - 1
+                if (among ?? tasks)[other].hasSameID(as: task) { return false }
+            }
+            slot = (slot + 1) & mask
+        }
+        slots[slot] = tag << 32 | UInt64(position + 1)
+        return true
+    }
+
+    /// Room for `count` tasks at a load of at most a half (short probes).
+    private mutating func reserve(_ count: Int) {
+        guard slots.count < 2 * count else { return }
+        var size = 16
+        while size < 2 * count { size <<= 1 }
+        // Move the entries: the tag is the hash's low half, which says where each goes.
+        let old = slots
+        slots = [UInt64](repeating: 0, count: size)
+        let mask = size - 1
+        for entry in old where entry != 0 {
+            var slot = Int(entry >> 32) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = entry
+        }
+    }
 
     /// Tasks in an order where each comes after everything it depends on.
     /// Dependencies on ids not in the graph are ignored. Throws the cycle when there is one.
@@ -129,7 +276,7 @@ public struct TaskGraph: Sendable {
         var dependents = [[Int]](repeating: [], count: tasks.count)
         for (i, task) in tasks.enumerated() {
             for dep in task.dependsOn {
-                guard let d = index[dep] else { continue }
+                guard let d = position(of: dep) else { continue }
                 indegree[i] += 1
                 dependents[d].append(i)
             }

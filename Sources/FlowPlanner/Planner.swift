@@ -108,6 +108,34 @@ public struct PlanProblem: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(task): \(reason)" }
 }
 
+/// Paths met so far, kept as the positions of the tasks that hold them: 4 bytes a slot, where a
+/// `Set<String>` took 16 (a download of a million items checks a million paths). Paths are one
+/// when equal as `String`s are (as Unicode text), as in a `Set`.
+struct PathSet {
+    /// Position + 1 of a task, 0 for none; at most half full, so probes stay short.
+    private var slots: [UInt32]
+
+    /// Room for `capacity` paths.
+    init(capacity: Int) {
+        var size = 16
+        while size < 2 * capacity { size <<= 1 }
+        slots = [UInt32](repeating: 0, count: size)
+    }
+
+    /// Adds the path of the task at `position` unless an equal one is there; whether it did.
+    /// `pathAt` gives the path of a task added before.
+    mutating func insert(_ path: String, position: Int, pathAt: (Int) -> String) -> Bool {
+        let mask = slots.count - 1
+        var slot = path.hashValue & mask
+        while slots[slot] != 0 {
+            if pathAt(Int(slots[slot]) - 1) == path { return false }
+            slot = (slot + 1) & mask
+        }
+        slots[slot] = UInt32(position + 1)
+        return true
+    }
+}
+
 /// Builds the task graph of a job from the items its selections matched.
 public struct Planner: Sendable {
     /// Folder that relative `to:` paths are resolved against (the job file's folder).
@@ -129,6 +157,8 @@ public struct Planner: Sendable {
         var graph = TaskGraph()
         var roots: [String: String] = [:]
         var tasksOfAction: [String: [String]] = [:]
+        // Only actions that others come `after:` need their ids listed (a million strings).
+        let waitedFor = Set(job.actions.flatMap(\.after))
         var problems: [PlanProblem] = []
         var renames: [String: [LayoutTemplate.Rename]] = [:]
         let order = Planner.actionOrder(job)
@@ -151,22 +181,25 @@ public struct Planner: Sendable {
             // action of 100,000 tasks after one of 100,000: 10^10), on a barrier that depends on them.
             let barrier = Planner.barrier(of: action, after: after, tasks: made.count, graph: graph)
             let waitsFor = barrier.map { [$0.id] } ?? after
+            let listIDs = waitedFor.contains(action.name)
             var ids: [String] = []
-            ids.reserveCapacity(made.count + 1)
-            if let barrier { ids.append(barrier.id) }
+            if listIDs { ids.reserveCapacity(made.count + 1) }
+            if let barrier, listIDs { ids.append(barrier.id) }
             // Changed in place (a task is a large value: copies cost).
             for i in made.indices {
                 // Shared, not copied, when the task has no dependency of its own: an action `after`
                 // another of 100 tasks would otherwise copy 100 ids per task.
-                made[i].dependsOn = made[i].dependsOn.isEmpty ? waitsFor : made[i].dependsOn + waitsFor
-                ids.append(made[i].id)
+                if !waitsFor.isEmpty {
+                    made[i].dependsOn = made[i].dependsOn.isEmpty ? waitsFor : made[i].dependsOn + waitsFor
+                }
+                if listIDs { ids.append(made[i].id) }
             }
             let reasons = completed.skipReasons(for: made)
             for i in made.indices where made[i].skipReason == nil { made[i].skipReason = reasons[i] }
             if action.archive != nil { Planner.skipFinishedArchives(&made) }
             if let barrier { graph.add(barrier) }
             graph.add(contentsOf: made)
-            tasksOfAction[action.name, default: []] += ids
+            if listIDs { tasksOfAction[action.name, default: []] += ids }
         }
         try Planner.checkNoSharedPaths(graph, roots: roots, job: job)
         var plan = Plan(job: job, graph: graph, items: items, roots: roots)
@@ -245,10 +278,9 @@ public struct Planner: Sendable {
             let layout = job.layout(of: action)
             var tasks: [PlannedTask] = []
             tasks.reserveCapacity(inputs.count * (1 + action.extras.count))
-            // Rendered paths, to refuse two items at one path. Sized up front: growing a set of
-            // 100,000 paths rehashes every one of them several times. A set, not a map to item
-            // ids: the rare paths met twice find their items again afterwards.
-            var paths = Set<String>(minimumCapacity: inputs.count)
+            // Rendered paths, to refuse two items at one path, as the positions of their tasks.
+            // Not a map to item ids: the rare paths met twice find their items again afterwards.
+            var paths = PathSet(capacity: inputs.count)
             // Paths of items that share one with another: none of them is written (which one
             // would be right?). Names equal as Unicode text (NFC and NFD `é`) share a path too.
             var sharedPaths = Set<String>()
@@ -261,14 +293,15 @@ public struct Planner: Sendable {
                     renamed.removeAll()
                     continue
                 }
-                let id = "\(action.name)/\(item.id)"
                 if !renamed.isEmpty {
-                    renames[id] = renamed
+                    renames["\(action.name)/\(item.id)"] = renamed
                     renamed.removeAll()
                 }
-                if !paths.insert(path).inserted { sharedPaths.insert(path) }
-                tasks.append(PlannedTask(id: id, action: action.name, kind: .download, item: item, path: path,
-                                         root: root, bytes: item.size))
+                if !paths.insert(path, position: tasks.count, pathAt: { tasks[$0].path ?? "" }) { sharedPaths.insert(path) }
+                // Its id (`<action>/<item id>`) is derived when asked, not stored.
+                tasks.append(PlannedTask(action: action.name, kind: .download, item: item, path: path, root: root,
+                                         bytes: item.size))
+                let id = action.extras.isEmpty ? "" : "\(action.name)/\(item.id)"
                 for extra in action.extras {
                     var extraPath = path + ".qc.json"
                     if extra == "visit-metadata" {
@@ -282,7 +315,7 @@ public struct Planner: Sendable {
                 }
             }
             guard !sharedPaths.isEmpty else { return conversions(for: action, downloads: archives(for: action, downloads: tasks, root: root), root: root) }
-            paths = []
+            paths = PathSet(capacity: 0)
             // Item ids per shared path, in plan order.
             var shared: [String: [String]] = [:]
             for task in tasks where task.kind == .download {
@@ -304,8 +337,7 @@ public struct Planner: Sendable {
             return inputs.map { item in
                 var parameters = action.into
                 parameters["to"] = action.to ?? ""
-                return PlannedTask(id: "\(action.name)/\(item.id)", action: action.name, kind: .upload, item: item,
-                                   path: item.url, bytes: item.size, parameters: parameters)
+                return PlannedTask(action: action.name, kind: .upload, item: item, path: item.url, bytes: item.size, parameters: parameters)
             }
         case .tag:
             // One task per tagged object: the files of one Agora dataset share their dataset's tag.

@@ -88,13 +88,24 @@ import Testing
         return RemoteItem(source: "s", id: path, url: "/r/" + path, size: size, version: "7", fields: fields)
     }
 
+    /// `RemoteItem.file` kept in parts: the folder's URL and the name, as `LocalConnector` lists.
+    static func inParts(_ path: String, size: Int64?) -> RemoteItem {
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        return RemoteItem.file(source: "s", folderURL: folder.isEmpty ? "/r/" : "/r/" + folder + "/", folder: folder, name: name,
+                               size: size, version: 7)
+    }
+
     static let paths = ["sub-01/anat/T1w.nii.gz", "top.dcm", "a/b", "a/.hidden", "é/ü 😀.tar.gz", "noext", "x/y.DCM"]
 
     @Test func derivedFieldsAreTheStoredOnes() throws {
         for path in Self.paths {
             for size: Int64? in [12, nil] {
-                let derived = RemoteItem.file(source: "s", path: path, folderURL: "/r/", size: size, version: 7)
+                for derived in [RemoteItem.file(source: "s", path: path, folderURL: "/r/", size: size, version: 7),
+                                Self.inParts(path, size: size)] {
                 let stored = Self.stored(path, size: size)
+                #expect(derived.id == path && derived.url == "/r/" + path)
                 #expect(derived.fields == stored.fields, "\(path)")
                 #expect(derived.allFields == stored.allFields, "\(path)")
                 for name in stored.allFields.keys.sorted() + ["file.other", "nothing"] {
@@ -106,12 +117,15 @@ import Testing
                 let data = try encoder.encode(derived)
                 #expect(data == (try encoder.encode(stored)))
                 #expect(try JSONDecoder().decode(RemoteItem.self, from: data) == derived)
+                }
             }
         }
     }
 
-    @Test func fieldsStayWhatTheyWereWhenTheIdOrSizeChanges() {
-        var item = RemoteItem.file(source: "s", path: "a/b.dcm", folderURL: "/r/", size: 3, version: 7)
+    @Test(arguments: [false, true])
+    func fieldsStayWhatTheyWereWhenTheIdOrSizeChanges(inParts: Bool) {
+        var item = inParts ? Self.inParts("a/b.dcm", size: 3)
+            : RemoteItem.file(source: "s", path: "a/b.dcm", folderURL: "/r/", size: 3, version: 7)
         let copy = item
         item.id = "jobs/1/out"
         #expect(item.url == "/r/a/b.dcm" && item.version == "7")
@@ -125,6 +139,10 @@ import Testing
         var edited = RemoteItem.file(source: "s", path: "a/b.dcm", folderURL: "/r/", size: 3, version: 7)
         edited.fields["subject.label"] = "S"
         #expect(edited.fields == Self.stored("a/b.dcm", size: 3).fields.merging(["subject.label": "S"]) { a, _ in a })
+        // A new URL leaves the path kept in parts whole.
+        var moved = Self.inParts("a/b/c.dcm", size: 3)
+        moved.url = "https://x/c"
+        #expect(moved.id == "a/b/c.dcm" && moved.url == "https://x/c" && moved.field("file.dir") == "a/b")
     }
 }
 

@@ -21,6 +21,52 @@ import Testing
         #expect(findCycle(in: ["a": ["b"], "b": []]) == nil)
     }
 
+    /// Ids derived from the action and the item (not stored) are ids like any other: found by
+    /// their text, equal to the same id given whole, kept when the action or the item changes.
+    @Test func derivedIdsActAsStoredOnes() throws {
+        let item = RemoteItem(source: "s", id: "sub-01/scan-02.dcm", url: "u", size: 3)
+        let derived = PlannedTask(action: "pull", kind: .download, item: item, path: "p")
+        let stored = PlannedTask(id: "pull/sub-01/scan-02.dcm", action: "pull", kind: .download, item: item, path: "p")
+        #expect(derived.id == "pull/sub-01/scan-02.dcm")
+        #expect(derived == stored && derived.hashValue == stored.hashValue)
+        // One id, given whole or derived: the second is ignored, whichever comes first.
+        let graph = TaskGraph([derived, stored, PlannedTask(id: "pull/other", action: "pull", kind: .download,
+                                                            dependsOn: ["pull/sub-01/scan-02.dcm"])])
+        #expect(graph.count == 2 && graph.position(of: "pull/sub-01/scan-02.dcm") == 0)
+        #expect(graph["pull/other"]?.dependsOn == [derived.id])
+        #expect(graph.position(of: "pull/sub-01/scan-02.dc") == nil && graph.position(of: "pul/sub-01/scan-02.dcm") == nil)
+        #expect(TaskGraph([stored, derived]).count == 1)
+        #expect(try graph.topologicalOrder().map(\.id) == ["pull/sub-01/scan-02.dcm", "pull/other"])
+        // An action and an item cut where the others are not: the same text is the same id.
+        let cut = PlannedTask(action: "pull/sub-01", kind: .download, item: RemoteItem(source: "s", id: "scan-02.dcm", url: "u"))
+        #expect(TaskGraph([derived, cut]).count == 1)
+        var moved = derived
+        moved.action = "push"
+        moved.item = RemoteItem(source: "s", id: "x", url: "u")
+        #expect(moved.id == "pull/sub-01/scan-02.dcm")
+        moved.id = "new"
+        #expect(moved.id == "new")
+    }
+
+    /// A million tasks are planned: each is 120 bytes (it was 128, with its id stored).
+    @Test func aTaskStaysSmall() {
+        #expect(MemoryLayout<PlannedTask>.stride <= 120)
+    }
+
+    /// Positions stay right as the table grows from a few tasks to many, one by one or at once.
+    @Test func findsEveryTaskAsTheIndexGrows() {
+        let items = (0..<5_000).map { RemoteItem(source: "s", id: "f\($0)", url: "u") }
+        var one = TaskGraph()
+        for item in items { one.add(PlannedTask(action: "a", kind: .download, item: item)) }
+        var many = TaskGraph([PlannedTask(id: "first", action: "a", kind: .barrier)])
+        many.add(contentsOf: items.map { PlannedTask(action: "a", kind: .download, item: $0) })
+        for i in items.indices {
+            #expect(one.position(of: "a/f\(i)") == i)
+            #expect(many.position(of: "a/f\(i)") == i + 1)
+        }
+        #expect(one.position(of: "a/f5000") == nil && many.position(of: "first") == 0)
+    }
+
     @Test func secretsNeverPrint() {
         let secret = Secret("hunter2-very-secret")
         #expect("\(secret)" == "***")

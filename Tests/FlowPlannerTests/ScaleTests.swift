@@ -16,6 +16,24 @@ import FlowModel
         let plan = try Planner(baseDirectory: "/nonexistent", completed: NothingDone()).plan(job, items: ["all": items])
         #expect(plan.graph.count == 20_000)
         #expect(Set(plan.graph.tasks.compactMap(\.path)).count == 20_000)
+        #expect(plan.graph.tasks[12_345].id == "pull/e12345" && plan.graph.position(of: "pull/e12345") == 12_345)
+    }
+
+    /// Among many paths, the few met twice are found, names equal as Unicode text (NFC and NFD
+    /// `é`) included, however the paths are kept while checking.
+    @Test func pathsMetTwiceAmongManyAreFound() throws {
+        let job = Job(path: "j.yml", name: "big", sources: [SourceSpec(name: "s", type: .xnat, url: "https://x")],
+                      selections: [Selection(name: "all", source: "s")],
+                      actions: [Action(name: "pull", kind: .download, input: .selection("all"), to: "out",
+                                       layout: .inline("{file.name}"))])
+        var names = (0..<3_000).map { "f\($0).dcm" }
+        names += ["caf\u{E9}.dcm", "cafe\u{301}.dcm", "f7.dcm"]
+        let items = names.enumerated().map { i, name in
+            RemoteItem(source: "s", id: "e\(i)", url: "https://x/\(i)", size: 1, fields: ["file.name": name])
+        }
+        let plan = try Planner(baseDirectory: "/nonexistent", completed: NothingDone()).plan(job, items: ["all": items])
+        #expect(plan.problems.map(\.task).sorted() == ["pull/e3000", "pull/e3001", "pull/e3002", "pull/e7"])
+        #expect(plan.graph.count == 2_999)
     }
 }
 
