@@ -92,6 +92,11 @@ stop_sandbox() {
 # The origin whose /_sandbox/stats counts a workload's requests.
 origin_of() { case $1 in preventad) echo "$LORIS_URL" ;; xnat-dwi) echo "$XNAT_URL" ;; xnat-dicom) echo "$DICOM_XNAT_URL" ;; esac; }
 
+# CPU seconds (user + system) the sandbox serving a workload has used so far: the server shares
+# the 2 cores with the client here, so its share bounds what any client can reach.
+sandbox_pid_of() { case $1 in xnat-dicom) echo "$DICOM_SANDBOX_PID" ;; *) echo "$SANDBOX_PID" ;; esac; }
+sandbox_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$(sandbox_pid_of "$1")/stat"; }
+
 reset_stats() { curl -sf -X POST "$(origin_of "$1")/_sandbox/stats/reset" >/dev/null; }
 request_count() { curl -sf "$(origin_of "$1")/_sandbox/stats" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 
@@ -140,7 +145,7 @@ ENTRIES=()  # "tool|workload|command words..."
 add_entry() { local IFS='|'; ENTRIES+=("$*"); }
 
 run_entries() {
-    local i entry tool workload cmd start end key
+    local i entry tool workload cmd start end key server_before
     mkdir -p "$ROOT/times" "$ROOT/trees"
     for i in $(seq "$RUNS"); do
         for entry in "${ENTRIES[@]}"; do
@@ -153,10 +158,12 @@ run_entries() {
             mkdir -p "$OUT"
             sync  # no dirty pages of the previous run to write back during this one
             reset_stats "$workload"
+            server_before=$(sandbox_cpu "$workload")
             start=$(now)
             /usr/bin/time -f '%M %U %S' -o "$ROOT/rss" bash -c "$cmd" >"$ROOT/last.log" 2>&1 || {
                 log "$tool $workload run $i failed:"; tail -20 "$ROOT/last.log" >&2; exit 1; }
             end=$(now)
+            awk -v a="$server_before" -v b="$(sandbox_cpu "$workload")" 'BEGIN { printf "%.2f\n", b - a }' >>"$ROOT/times/$key.server"
             request_count "$workload" >>"$ROOT/times/$key.requests"
             awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' >>"$ROOT/times/$key"
             awk '{ print int($1 / 1024) }' "$ROOT/rss" >>"$ROOT/times/$key.rss"
@@ -188,8 +195,8 @@ check_tree() {
 }
 
 report() {
-    printf '\n%-13s %-10s %7s %10s %8s %8s %9s %9s\n' tool job files "median s" ratio "CPU s" "peak MiB" requests
-    local entry tool workload cmd key secs ref files cpu rss requests python
+    printf '\n%-13s %-10s %7s %10s %8s %8s %9s %9s %9s\n' tool job files "median s" ratio "CPU s" "server s" "peak MiB" requests
+    local entry tool workload cmd key secs ref files cpu server rss requests python
     for entry in "${ENTRIES[@]}"; do
         IFS='|' read -r tool workload cmd <<<"$entry"
         key="$tool-$workload"
@@ -198,10 +205,11 @@ report() {
         ref=$(median <"$ROOT/times/$python-$workload")
         files=$(wc -l <"$ROOT/trees/$workload.expected")
         cpu=$(median <"$ROOT/times/$key.cpu")
+        server=$(median <"$ROOT/times/$key.server")
         rss=$(sort -n "$ROOT/times/$key.rss" | tail -1)
         requests=$(median <"$ROOT/times/$key.requests")
-        awk -v t="$tool" -v w="$workload" -v f="$files" -v s="$secs" -v r="$ref" -v c="$cpu" -v m="$rss" -v q="$requests" \
-            'BEGIN { printf "%-13s %-10s %7d %10.3f %7.2fx %8.2f %9d %9d\n", t, w, f, s, r / s, c, m, q }'
+        awk -v t="$tool" -v w="$workload" -v f="$files" -v s="$secs" -v r="$ref" -v c="$cpu" -v v="$server" -v m="$rss" -v q="$requests" \
+            'BEGIN { printf "%-13s %-10s %7d %10.3f %7.2fx %8.2f %9.2f %9d %9d\n", t, w, f, s, r / s, c, v, m, q }'
     done
     if [ -f "$ROOT/times/flowctl-files-xnat-dicom" ]; then
         awk -v a="$(median <"$ROOT/times/flowctl-files-xnat-dicom")" -v b="$(median <"$ROOT/times/flowctl-xnat-dicom")" \
@@ -209,7 +217,7 @@ report() {
     fi
     printf '\nratio: the Python script'"'"'s median time / this tool'"'"'s (flowctl'"'"'s targets: preventad >= 8x, xnat-dwi >= 5x, xnat-dicom >= 2x).\n'
     printf 'Medians of %d interleaved runs; %d ms latency per request; %d LORIS candidates.\n' "$RUNS" "$LATENCY_MS" "$LORIS_CANDIDATES"
-    printf '"CPU s": user + system time of the client process; "requests": counted by the sandbox (/_sandbox/stats).\n'
+    printf '"CPU s": user + system time of the client process; "server s": the sandbox'"'"'s, during the run (same cores); "requests": counted by the sandbox (/_sandbox/stats).\n'
     printf 'Per-run seconds:\n'
     for entry in "${ENTRIES[@]}"; do
         IFS='|' read -r tool workload cmd <<<"$entry"

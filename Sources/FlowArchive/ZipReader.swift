@@ -184,41 +184,46 @@ final class ZipReader: ArchiveReader {
     }
 
     /// A stored member of unknown size: its bytes up to a data descriptor that matches them.
+    /// Returns what follows the descriptor in `input`. Only the few bytes held back from the last
+    /// piece are copied: a large piece holding many members is scanned in place.
     private func scanStored(_ input: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer {
-        guard var e = entry else { return input }
+        if held.isEmpty { return try scanStored(input, in: input, heldCount: 0) }
         var work = held
         work.append(contentsOf: input)
         held.removeAll(keepingCapacity: true)
+        let heldCount = work.count - input.count
+        return try work.withUnsafeBytes { try scanStored(input, in: $0, heldCount: heldCount) }
+    }
+
+    /// `work` is the held-back bytes (`heldCount` of them) followed by `input`.
+    private func scanStored(_ input: UnsafeRawBufferPointer, in work: UnsafeRawBufferPointer, heldCount: Int) throws -> UnsafeRawBufferPointer {
+        guard var e = entry, let base = work.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         let length = e.zip64 ? 24 : 16
         var i = 0
         var cut = max(0, work.count - 3)  // a signature may be starting in the last 3 bytes
         while i + 4 <= work.count {
             // The next `P` (memchr: this loop sees every byte of every such member).
-            guard let p = work.withUnsafeBytes({ raw -> Int? in
-                guard let hit = memchr(raw.baseAddress! + i, 0x50, raw.count - i) else { return nil }
-                return raw.baseAddress!.distance(to: UnsafeRawPointer(hit))
-            }) else { break }
-            i = p
+            guard let hit = memchr(base + i, 0x50, work.count - i) else { break }
+            i = base.distance(to: UnsafeRawPointer(hit))
             if i + 4 > work.count { break }
             guard work[i + 1] == 0x4B, work[i + 2] == 0x07, work[i + 3] == 0x08 else { i += 1; continue }
             if i + length > work.count { cut = i; break }  // may be the descriptor: wait for the rest of it
             var check = e.check
-            work.withUnsafeBytes { raw in check.update(UnsafeRawBufferPointer(rebasing: raw[0..<i])) }
+            check.update(UnsafeRawBufferPointer(rebasing: work[0..<i]))
             let size = e.zip64 ? Int64(bitPattern: le64(work, i + 16)) : Int64(le32(work, i + 12))
             if UInt32(truncatingIfNeeded: check.value) == le32(work, i + 4), size == e.produced + Int64(i) {
-                try work.withUnsafeBytes { raw in try emit(UnsafeRawBufferPointer(rebasing: raw[0..<i]), &e) }
+                try emit(UnsafeRawBufferPointer(rebasing: work[0..<i]), &e)
                 e.compressedRead = e.produced
                 entry = e
                 try endEntry(crc: le32(work, i + 4))
-                let after = Array(work[(i + length)...])
-                try after.withUnsafeBytes { try process($0) }
-                return UnsafeRawBufferPointer(start: nil, count: 0)
+                // The descriptor ends inside `input` (the held bytes are fewer than a descriptor).
+                return UnsafeRawBufferPointer(rebasing: input[(i + length - heldCount)...])
             }
             i += 1
         }
         // Everything before a possible descriptor start is the member's.
-        if cut > 0 { try work.withUnsafeBytes { raw in try emit(UnsafeRawBufferPointer(rebasing: raw[0..<cut]), &e) } }
-        held = Array(work[cut...])
+        if cut > 0 { try emit(UnsafeRawBufferPointer(rebasing: work[0..<cut]), &e) }
+        held = Array(UnsafeRawBufferPointer(rebasing: work[cut...]))
         entry = e
         return UnsafeRawBufferPointer(start: nil, count: 0)
     }
@@ -266,3 +271,7 @@ final class ZipReader: ArchiveReader {
     UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
 }
 @inline(__always) func le64(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(le32(b, i)) | UInt64(le32(b, i + 4)) << 32 }
+@inline(__always) func le32(_ b: UnsafeRawBufferPointer, _ i: Int) -> UInt32 {
+    UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+}
+@inline(__always) func le64(_ b: UnsafeRawBufferPointer, _ i: Int) -> UInt64 { UInt64(le32(b, i)) | UInt64(le32(b, i + 4)) << 32 }

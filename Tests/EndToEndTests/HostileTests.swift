@@ -66,6 +66,21 @@ extension EndToEnd {
                 "the climbing member is not named as refused")
     }
 
+    /// The same attacks in a tar.gz (`archive: tar.gz`), where links are tar entries: the symbolic
+    /// and the hard link to `/etc/passwd` are refused by name and never made, the climbing names
+    /// never written, the bomb (one gzip stream) trips its cap in seconds; every listed file arrives.
+    @Test func tarGzMembersStayInsideTheRootAndBombsTripFast() throws {
+        let run = try HostileRun(subjects: ["GOOD", "ARCHIVES"], archive: "tar.gz")
+        try run.checkAll()
+        #expect(run.finalFiles[Array("archive-unlisted.dcm".utf8)] == nil, "a member no listing names was written")
+        let bomb = run.lines(mentioning: "archive-bomb")
+        #expect(bomb.contains { $0.contains("failed") && $0.contains("archive bomb") }, "\(bomb)")
+        #expect(run.result.seconds < 60, "the run took \(run.result.seconds) s")
+        for (slug, why) in [("archive-climbing", "refused"), ("archive-symlink", "symbolic link"), ("archive-hardlink", "hard link")] {
+            #expect(run.lines(mentioning: slug).contains { $0.contains(why) }, "\(slug) is not named as \(why): \(run.lines(mentioning: slug))")
+        }
+    }
+
     /// A job can say sooner: its source's `timeout` and `retry`.
     @Test func aSilentListingTimesOutWithinTheJobsLimits() throws {
         try HostileRun(subjects: ["GOOD", "LISTING_SILENT"],
