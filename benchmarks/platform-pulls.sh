@@ -15,6 +15,8 @@
 #              vs flowctl run benchmarks/jobs/xnat-dicom-zip.yml (archive: zip, one zip per scan)
 #              vs flowctl run benchmarks/jobs/xnat-dicom-files.yml (flowctl's per-file pull), same tree
 #
+# FLOWCTL_BASELINE=<path> adds `flowctl-base`: the xnat-dicom archive job run by an earlier flowctl.
+#
 # Builds release flowctl and flowctl-sandbox (SCRATCH= picks the build folder; FLOWCTL= and
 # SANDBOX= use given binaries instead), makes a venv ($VENV, default .venv-bench) with the pinned
 # clients of benchmarks/python/requirements.txt, starts ONE sandbox, and runs the tools
@@ -126,6 +128,13 @@ run_flowctl_dicom() {  # $1: job file name
     XNAT_URL=$DICOM_XNAT_URL "$FLOWCTL" run --quiet "$WORK/jobs/$1"
 }
 
+# The same, with FLOWCTL_BASELINE (before/after a change, interleaved).
+run_flowctl_base_dicom() {  # $1: job file name
+    mkdir -p "$WORK/jobs"
+    cp "$HERE/jobs/$1" "$WORK/jobs/$1"
+    XNAT_URL=$DICOM_XNAT_URL "$FLOWCTL_BASELINE" run --quiet "$WORK/jobs/$1"
+}
+
 # MARK: measuring
 
 now() { date +%s.%N; }
@@ -233,8 +242,8 @@ main() {
     ensure_venv
     start_sandbox
     log "sandbox: LORIS $LORIS_URL, XNAT $XNAT_URL, $LATENCY_MS ms per request; work in $ROOT"
-    export ROOT HERE REPO FLOWCTL PYTHON
-    export -f run_python_preventad run_python_xnat_dwi run_python_xnat_dicom run_flowctl run_flowctl_dicom
+    export ROOT HERE REPO FLOWCTL PYTHON FLOWCTL_BASELINE
+    export -f run_python_preventad run_python_xnat_dwi run_python_xnat_dicom run_flowctl run_flowctl_dicom run_flowctl_base_dicom
     case " $JOBS_FILTER " in *" xnat-dicom "*) start_dicom_sandbox ;; esac
     local workload
     for workload in $JOBS_FILTER; do
@@ -248,6 +257,8 @@ main() {
             xnat-dicom)
                 add_entry xnatpy xnat-dicom run_python_xnat_dicom
                 add_entry flowctl xnat-dicom run_flowctl_dicom xnat-dicom-zip.yml
+                # FLOWCTL_BASELINE=<an earlier flowctl>: the same archive job with it, in the same go.
+                if [ -n "${FLOWCTL_BASELINE:-}" ]; then add_entry flowctl-base xnat-dicom run_flowctl_base_dicom xnat-dicom-zip.yml; fi
                 add_entry flowctl-files xnat-dicom run_flowctl_dicom xnat-dicom-files.yml ;;
             *) log "unknown workload $workload (preventad, xnat-dwi, xnat-dicom)"; exit 1 ;;
         esac
