@@ -70,7 +70,7 @@ extension Executor {
 /// woken once `batch` bytes have gathered and takes them all at once: a few wake-ups per MiB
 /// instead of one per TLS record, and members written whole with one `write` each.
 final class ArchiveFeed: @unchecked Sendable {
-    static let queueLimit = 2 << 20
+    static let queueLimit = 1 << 20
     static let batch = 256 << 10
     private let reader: any ArchiveReader
     private let condition = NSCondition()
@@ -82,7 +82,7 @@ final class ArchiveFeed: @unchecked Sendable {
 
     init(_ reader: any ArchiveReader) {
         self.reader = reader
-        queue.reserveCapacity(2 * Self.batch)
+        queue.reserveCapacity(Self.queueLimit + Self.batch)  // pieces are at most 128 KiB (CURLOPT_BUFFERSIZE): no regrowth
         let thread = Thread { [self] in drain() }
         thread.name = "flowctl-archive"
         thread.start()
@@ -118,7 +118,7 @@ final class ArchiveFeed: @unchecked Sendable {
 
     private func drain() {
         var taken: [UInt8] = []
-        taken.reserveCapacity(2 * Self.batch)
+        taken.reserveCapacity(Self.queueLimit + Self.batch)
         while true {
             condition.lock()
             while queue.count < Self.batch && !ended && failure == nil { condition.wait() }
