@@ -23,6 +23,8 @@ final class ZipReader: ArchiveReader {
         var compressedRead: Int64 = 0
         var produced: Int64 = 0
         var check = ZipCRC()
+        /// The sink checks this member's bytes itself: no CRC-32 is computed.
+        var unchecked = false
     }
 
     private let sink: any ArchiveSink
@@ -151,7 +153,10 @@ final class ZipReader: ArchiveReader {
         case .success(let name):
             let known = !descriptor || size > 0
             let member = ArchiveMember(name: name, declaredSize: known ? size : nil)
-            if !isFolder, try sink.begin(member) { e.member = member }
+            if !isFolder, try sink.begin(member) {
+                e.member = member
+                e.unchecked = sink.checksBytes(of: member)
+            }
         }
         entry = e
         if e.deflated {
@@ -208,10 +213,17 @@ final class ZipReader: ArchiveReader {
             if i + 4 > work.count { break }
             guard work[i + 1] == 0x4B, work[i + 2] == 0x07, work[i + 3] == 0x08 else { i += 1; continue }
             if i + length > work.count { cut = i; break }  // may be the descriptor: wait for the rest of it
-            var check = e.check
-            check.update(UnsafeRawBufferPointer(rebasing: work[0..<i]))
+            let compressed = e.zip64 ? Int64(bitPattern: le64(work, i + 8)) : Int64(le32(work, i + 8))
             let size = e.zip64 ? Int64(bitPattern: le64(work, i + 16)) : Int64(le32(work, i + 12))
-            if UInt32(truncatingIfNeeded: check.value) == le32(work, i + 4), size == e.produced + Int64(i) {
+            var ends = size == e.produced + Int64(i) && compressed == size
+            // A member the sink checks itself ends where both sizes match (its digest then
+            // checks the bytes); any other also needs the CRC of the bytes so far.
+            if ends && !e.unchecked {
+                var check = e.check
+                check.update(UnsafeRawBufferPointer(rebasing: work[0..<i]))
+                ends = UInt32(truncatingIfNeeded: check.value) == le32(work, i + 4)
+            }
+            if ends {
                 try emit(UnsafeRawBufferPointer(rebasing: work[0..<i]), &e)
                 e.compressedRead = e.produced
                 entry = e
@@ -237,7 +249,7 @@ final class ZipReader: ArchiveReader {
         if !e.descriptor || e.size > 0, e.produced > e.size {
             throw ArchiveError(.malformed, "member \(name(e)) expands past the \(e.size) bytes its header says")
         }
-        e.check.update(piece)  // skipped members too: a stored one of unknown size ends by its CRC
+        if !e.unchecked { e.check.update(piece) }  // skipped members too: a stored one of unknown size ends by its CRC
         guard e.member != nil else { return }
         try sink.write(piece)
     }
@@ -257,7 +269,7 @@ final class ZipReader: ArchiveReader {
         entry = nil
         state = .signature
         guard let member = e.member else { return }
-        guard UInt32(truncatingIfNeeded: e.check.value) == crc else {
+        guard e.unchecked || UInt32(truncatingIfNeeded: e.check.value) == crc else {
             throw ArchiveError(.malformed, "member \(ErrorText.quoted(member.name)) fails its CRC-32 check")
         }
         try sink.end(member, size: e.produced)

@@ -167,14 +167,17 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
         let fd: Int32
         let unnamed: UnnamedFile?
         var hashers: Hashers
+        /// The listing gives a digest that `end` checks (XNAT's MD5): the zip's CRC-32 adds nothing.
+        let checked: Bool
         var written: Int64 = 0
         var bad: String?
-        init(target: ArchiveTarget, part: String, fd: Int32, unnamed: UnnamedFile?, hashers: Hashers) {
+        init(target: ArchiveTarget, part: String, fd: Int32, unnamed: UnnamedFile?, listed: Set<DigestAlgorithm>) {
             self.target = target
             self.part = part
             self.fd = fd
             self.unnamed = unnamed
-            self.hashers = hashers
+            hashers = Hashers(listed.union([.sha256]))
+            checked = !listed.isEmpty
         }
     }
     private var current: OpenMember?
@@ -213,16 +216,18 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
         if let size = target.item.size, size <= UnnamedFile.sizeLimit,
            let slash = target.destination.lastIndex(of: "/"),
            let (file, fd) = try? UnnamedFile.create(in: String(target.destination[..<slash])) {
-            current = OpenMember(target: target, part: part, fd: fd, unnamed: file, hashers: Hashers(wanted.union([.sha256])))
+            current = OpenMember(target: target, part: part, fd: fd, unnamed: file, listed: wanted)
             return true
         }
         unlink(part)
         // O_NOFOLLOW|O_EXCL: never through a link someone put at the `.part` name.
         let fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ArchiveError(.sink, "cannot create \(part): \(String(cString: strerror(errno)))") }
-        current = OpenMember(target: target, part: part, fd: fd, unnamed: nil, hashers: Hashers(wanted.union([.sha256])))
+        current = OpenMember(target: target, part: part, fd: fd, unnamed: nil, listed: wanted)
         return true
     }
+
+    func checksBytes(of member: ArchiveMember) -> Bool { current?.checked ?? false }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard let c = current, c.bad == nil else { return }

@@ -54,6 +54,26 @@ struct ArchiveReaderTests {
         }
     }
 
+    @Test("zip: members the sink checks itself skip the CRC-32; unknown-size stored ones end where the descriptor's sizes match")
+    func sinkCheckedMembersSkipTheCRC() throws {
+        var members: [Fixture.Member] = (0..<50).map {
+            .init(name: "s/scans/1-T1/resources/DICOM/files/\($0).dcm", bytes: Self.payload(700 + $0, seed: UInt8($0)), descriptor: true)
+        }
+        members.append(.init(name: "s/stored.dcm", bytes: Self.payload(3000)))
+        members.append(.init(name: "s/deflated.dcm", bytes: Self.payload(70_000, seed: 3), deflate: true, descriptor: true))
+        var zip = Fixture.zip(members)
+        // The first member's descriptor CRC, damaged: only a reader that computes the CRC sees it.
+        zip[30 + members[0].name.utf8.count + 700 + 4] ^= 0xFF
+        #expect(throws: ArchiveError.self) { try ArchiveFormat.zip.reader(sink: Collector()).read(zip, chunk: 4096) }
+        for chunk in [1, 7, 4096, zip.count] {
+            let sink = Collector()
+            sink.checksItself = true
+            try ArchiveFormat.zip.reader(sink: sink).read(zip, chunk: chunk)
+            #expect(sink.order == members.map(\.name), "chunk \(chunk)")
+            for m in members { #expect(sink.files[m.name] == m.bytes, "\(m.name), chunk \(chunk)") }
+        }
+    }
+
     @Test("zip and tar: climbing, absolute, `\\`, `~` and control-character names are refused, the rest arrive")
     func hostileNames() throws {
         let bad = ["../evil.txt", "a/../../evil.txt", "/etc/passwd", "a\\..\\evil.txt", "~/.bashrc", "a/b\u{1}.txt", "C:/x.txt"]
