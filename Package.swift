@@ -114,7 +114,7 @@ let testTargets: [Target] = [
     .testTarget(name: "FlowPlannerTests", dependencies: ["FlowPlanner", "FlowLocal", "FlowJobFile", "FlowConnector", "FlowModel"],
                 exclude: ["Golden"]),
     .testTarget(name: "FlowLocalTests", dependencies: ["FlowLocal", "FlowConnector", "FlowModel"]),
-    .testTarget(name: "FlowExecutorTests", dependencies: ["FlowFiles", "FlowExecutor", "FlowHTTP", "FlowConnector", "FlowModel", "FlowPlanner"]),
+    .testTarget(name: "FlowExecutorTests", dependencies: ["FlowFiles", "FlowExecutor", "FlowArchive", "FlowHTTP", "FlowConnector", "FlowModel", "FlowPlanner"]),
     .testTarget(name: "FlowReportTests", dependencies: ["FlowReport", "FlowExecutor", "FlowModel"], exclude: ["Golden"]),
     .testTarget(name: "FlowConnectorTests", dependencies: ["FlowConnector", "FlowHTTP", "FlowModel"]),
     // The connector contract, run against every connector.

@@ -15,6 +15,8 @@
 #              vs flowctl run benchmarks/jobs/xnat-dicom-zip.yml (archive: zip, one zip per scan)
 #              vs flowctl run benchmarks/jobs/xnat-dicom-files.yml (flowctl's per-file pull), same tree
 #
+# FLOWCTL_BASELINE=<path> adds `flowctl-base`: the xnat-dicom archive job run by an earlier flowctl.
+#
 # Builds release flowctl and flowctl-sandbox (SCRATCH= picks the build folder; FLOWCTL= and
 # SANDBOX= use given binaries instead), makes a venv ($VENV, default .venv-bench) with the pinned
 # clients of benchmarks/python/requirements.txt, starts ONE sandbox, and runs the tools
@@ -92,6 +94,11 @@ stop_sandbox() {
 # The origin whose /_sandbox/stats counts a workload's requests.
 origin_of() { case $1 in preventad) echo "$LORIS_URL" ;; xnat-dwi) echo "$XNAT_URL" ;; xnat-dicom) echo "$DICOM_XNAT_URL" ;; esac; }
 
+# CPU seconds (user + system) the sandbox serving a workload has used so far: the server shares
+# the 2 cores with the client here, so its share bounds what any client can reach.
+sandbox_pid_of() { case $1 in xnat-dicom) echo "$DICOM_SANDBOX_PID" ;; *) echo "$SANDBOX_PID" ;; esac; }
+sandbox_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$(sandbox_pid_of "$1")/stat"; }
+
 reset_stats() { curl -sf -X POST "$(origin_of "$1")/_sandbox/stats/reset" >/dev/null; }
 request_count() { curl -sf "$(origin_of "$1")/_sandbox/stats" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 
@@ -121,6 +128,13 @@ run_flowctl_dicom() {  # $1: job file name
     XNAT_URL=$DICOM_XNAT_URL "$FLOWCTL" run --quiet "$WORK/jobs/$1"
 }
 
+# The same, with FLOWCTL_BASELINE (before/after a change, interleaved).
+run_flowctl_base_dicom() {  # $1: job file name
+    mkdir -p "$WORK/jobs"
+    cp "$HERE/jobs/$1" "$WORK/jobs/$1"
+    XNAT_URL=$DICOM_XNAT_URL "$FLOWCTL_BASELINE" run --quiet "$WORK/jobs/$1"
+}
+
 # MARK: measuring
 
 now() { date +%s.%N; }
@@ -140,7 +154,7 @@ ENTRIES=()  # "tool|workload|command words..."
 add_entry() { local IFS='|'; ENTRIES+=("$*"); }
 
 run_entries() {
-    local i entry tool workload cmd start end key
+    local i entry tool workload cmd start end key server_before
     mkdir -p "$ROOT/times" "$ROOT/trees"
     for i in $(seq "$RUNS"); do
         for entry in "${ENTRIES[@]}"; do
@@ -153,10 +167,12 @@ run_entries() {
             mkdir -p "$OUT"
             sync  # no dirty pages of the previous run to write back during this one
             reset_stats "$workload"
+            server_before=$(sandbox_cpu "$workload")
             start=$(now)
             /usr/bin/time -f '%M %U %S' -o "$ROOT/rss" bash -c "$cmd" >"$ROOT/last.log" 2>&1 || {
                 log "$tool $workload run $i failed:"; tail -20 "$ROOT/last.log" >&2; exit 1; }
             end=$(now)
+            awk -v a="$server_before" -v b="$(sandbox_cpu "$workload")" 'BEGIN { printf "%.2f\n", b - a }' >>"$ROOT/times/$key.server"
             request_count "$workload" >>"$ROOT/times/$key.requests"
             awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' >>"$ROOT/times/$key"
             awk '{ print int($1 / 1024) }' "$ROOT/rss" >>"$ROOT/times/$key.rss"
@@ -188,8 +204,8 @@ check_tree() {
 }
 
 report() {
-    printf '\n%-13s %-10s %7s %10s %8s %8s %9s %9s\n' tool job files "median s" ratio "CPU s" "peak MiB" requests
-    local entry tool workload cmd key secs ref files cpu rss requests python
+    printf '\n%-13s %-10s %7s %10s %8s %8s %9s %9s %9s\n' tool job files "median s" ratio "CPU s" "server s" "peak MiB" requests
+    local entry tool workload cmd key secs ref files cpu server rss requests python
     for entry in "${ENTRIES[@]}"; do
         IFS='|' read -r tool workload cmd <<<"$entry"
         key="$tool-$workload"
@@ -198,10 +214,11 @@ report() {
         ref=$(median <"$ROOT/times/$python-$workload")
         files=$(wc -l <"$ROOT/trees/$workload.expected")
         cpu=$(median <"$ROOT/times/$key.cpu")
+        server=$(median <"$ROOT/times/$key.server")
         rss=$(sort -n "$ROOT/times/$key.rss" | tail -1)
         requests=$(median <"$ROOT/times/$key.requests")
-        awk -v t="$tool" -v w="$workload" -v f="$files" -v s="$secs" -v r="$ref" -v c="$cpu" -v m="$rss" -v q="$requests" \
-            'BEGIN { printf "%-13s %-10s %7d %10.3f %7.2fx %8.2f %9d %9d\n", t, w, f, s, r / s, c, m, q }'
+        awk -v t="$tool" -v w="$workload" -v f="$files" -v s="$secs" -v r="$ref" -v c="$cpu" -v v="$server" -v m="$rss" -v q="$requests" \
+            'BEGIN { printf "%-13s %-10s %7d %10.3f %7.2fx %8.2f %9.2f %9d %9d\n", t, w, f, s, r / s, c, v, m, q }'
     done
     if [ -f "$ROOT/times/flowctl-files-xnat-dicom" ]; then
         awk -v a="$(median <"$ROOT/times/flowctl-files-xnat-dicom")" -v b="$(median <"$ROOT/times/flowctl-xnat-dicom")" \
@@ -209,7 +226,7 @@ report() {
     fi
     printf '\nratio: the Python script'"'"'s median time / this tool'"'"'s (flowctl'"'"'s targets: preventad >= 8x, xnat-dwi >= 5x, xnat-dicom >= 2x).\n'
     printf 'Medians of %d interleaved runs; %d ms latency per request; %d LORIS candidates.\n' "$RUNS" "$LATENCY_MS" "$LORIS_CANDIDATES"
-    printf '"CPU s": user + system time of the client process; "requests": counted by the sandbox (/_sandbox/stats).\n'
+    printf '"CPU s": user + system time of the client process; "server s": the sandbox'"'"'s, during the run (same cores); "requests": counted by the sandbox (/_sandbox/stats).\n'
     printf 'Per-run seconds:\n'
     for entry in "${ENTRIES[@]}"; do
         IFS='|' read -r tool workload cmd <<<"$entry"
@@ -225,8 +242,8 @@ main() {
     ensure_venv
     start_sandbox
     log "sandbox: LORIS $LORIS_URL, XNAT $XNAT_URL, $LATENCY_MS ms per request; work in $ROOT"
-    export ROOT HERE REPO FLOWCTL PYTHON
-    export -f run_python_preventad run_python_xnat_dwi run_python_xnat_dicom run_flowctl run_flowctl_dicom
+    export ROOT HERE REPO FLOWCTL PYTHON FLOWCTL_BASELINE
+    export -f run_python_preventad run_python_xnat_dwi run_python_xnat_dicom run_flowctl run_flowctl_dicom run_flowctl_base_dicom
     case " $JOBS_FILTER " in *" xnat-dicom "*) start_dicom_sandbox ;; esac
     local workload
     for workload in $JOBS_FILTER; do
@@ -240,6 +257,8 @@ main() {
             xnat-dicom)
                 add_entry xnatpy xnat-dicom run_python_xnat_dicom
                 add_entry flowctl xnat-dicom run_flowctl_dicom xnat-dicom-zip.yml
+                # FLOWCTL_BASELINE=<an earlier flowctl>: the same archive job with it, in the same go.
+                if [ -n "${FLOWCTL_BASELINE:-}" ]; then add_entry flowctl-base xnat-dicom run_flowctl_base_dicom xnat-dicom-zip.yml; fi
                 add_entry flowctl-files xnat-dicom run_flowctl_dicom xnat-dicom-files.yml ;;
             *) log "unknown workload $workload (preventad, xnat-dwi, xnat-dicom)"; exit 1 ;;
         esac

@@ -28,6 +28,14 @@ public protocol ArchiveSink: AnyObject {
     func end(_ member: ArchiveMember, size: Int64) throws
     /// A member no file may be made of (climbing, absolute, a link...): named, never written.
     func refused(_ rawName: String, reason: String)
+    /// Whether the sink checks the member it just began against a digest of its own (a listed
+    /// MD5): the zip reader then skips that member's CRC-32, a third pass over the same bytes.
+    func checksBytes(of member: ArchiveMember) -> Bool
+}
+
+extension ArchiveSink {
+    /// By default the reader checks every member's CRC-32.
+    public func checksBytes(of member: ArchiveMember) -> Bool { false }
 }
 
 /// Caps that stop an archive bomb within seconds, whatever its headers claim.

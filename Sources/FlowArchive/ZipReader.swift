@@ -23,6 +23,8 @@ final class ZipReader: ArchiveReader {
         var compressedRead: Int64 = 0
         var produced: Int64 = 0
         var check = ZipCRC()
+        /// The sink checks this member's bytes itself: no CRC-32 is computed.
+        var unchecked = false
     }
 
     private let sink: any ArchiveSink
@@ -151,7 +153,10 @@ final class ZipReader: ArchiveReader {
         case .success(let name):
             let known = !descriptor || size > 0
             let member = ArchiveMember(name: name, declaredSize: known ? size : nil)
-            if !isFolder, try sink.begin(member) { e.member = member }
+            if !isFolder, try sink.begin(member) {
+                e.member = member
+                e.unchecked = sink.checksBytes(of: member)
+            }
         }
         entry = e
         if e.deflated {
@@ -184,41 +189,53 @@ final class ZipReader: ArchiveReader {
     }
 
     /// A stored member of unknown size: its bytes up to a data descriptor that matches them.
+    /// Returns what follows the descriptor in `input`. Only the few bytes held back from the last
+    /// piece are copied: a large piece holding many members is scanned in place.
     private func scanStored(_ input: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer {
-        guard var e = entry else { return input }
+        if held.isEmpty { return try scanStored(input, in: input, heldCount: 0) }
         var work = held
         work.append(contentsOf: input)
         held.removeAll(keepingCapacity: true)
+        let heldCount = work.count - input.count
+        return try work.withUnsafeBytes { try scanStored(input, in: $0, heldCount: heldCount) }
+    }
+
+    /// `work` is the held-back bytes (`heldCount` of them) followed by `input`.
+    private func scanStored(_ input: UnsafeRawBufferPointer, in work: UnsafeRawBufferPointer, heldCount: Int) throws -> UnsafeRawBufferPointer {
+        guard var e = entry, let base = work.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         let length = e.zip64 ? 24 : 16
         var i = 0
         var cut = max(0, work.count - 3)  // a signature may be starting in the last 3 bytes
         while i + 4 <= work.count {
             // The next `P` (memchr: this loop sees every byte of every such member).
-            guard let p = work.withUnsafeBytes({ raw -> Int? in
-                guard let hit = memchr(raw.baseAddress! + i, 0x50, raw.count - i) else { return nil }
-                return raw.baseAddress!.distance(to: UnsafeRawPointer(hit))
-            }) else { break }
-            i = p
+            guard let hit = memchr(base + i, 0x50, work.count - i) else { break }
+            i = base.distance(to: UnsafeRawPointer(hit))
             if i + 4 > work.count { break }
             guard work[i + 1] == 0x4B, work[i + 2] == 0x07, work[i + 3] == 0x08 else { i += 1; continue }
             if i + length > work.count { cut = i; break }  // may be the descriptor: wait for the rest of it
-            var check = e.check
-            work.withUnsafeBytes { raw in check.update(UnsafeRawBufferPointer(rebasing: raw[0..<i])) }
+            let compressed = e.zip64 ? Int64(bitPattern: le64(work, i + 8)) : Int64(le32(work, i + 8))
             let size = e.zip64 ? Int64(bitPattern: le64(work, i + 16)) : Int64(le32(work, i + 12))
-            if UInt32(truncatingIfNeeded: check.value) == le32(work, i + 4), size == e.produced + Int64(i) {
-                try work.withUnsafeBytes { raw in try emit(UnsafeRawBufferPointer(rebasing: raw[0..<i]), &e) }
+            var ends = size == e.produced + Int64(i) && compressed == size
+            // A member the sink checks itself ends where both sizes match (its digest then
+            // checks the bytes); any other also needs the CRC of the bytes so far.
+            if ends && !e.unchecked {
+                var check = e.check
+                check.update(UnsafeRawBufferPointer(rebasing: work[0..<i]))
+                ends = UInt32(truncatingIfNeeded: check.value) == le32(work, i + 4)
+            }
+            if ends {
+                try emit(UnsafeRawBufferPointer(rebasing: work[0..<i]), &e)
                 e.compressedRead = e.produced
                 entry = e
                 try endEntry(crc: le32(work, i + 4))
-                let after = Array(work[(i + length)...])
-                try after.withUnsafeBytes { try process($0) }
-                return UnsafeRawBufferPointer(start: nil, count: 0)
+                // The descriptor ends inside `input` (the held bytes are fewer than a descriptor).
+                return UnsafeRawBufferPointer(rebasing: input[(i + length - heldCount)...])
             }
             i += 1
         }
         // Everything before a possible descriptor start is the member's.
-        if cut > 0 { try work.withUnsafeBytes { raw in try emit(UnsafeRawBufferPointer(rebasing: raw[0..<cut]), &e) } }
-        held = Array(work[cut...])
+        if cut > 0 { try emit(UnsafeRawBufferPointer(rebasing: work[0..<cut]), &e) }
+        held = Array(UnsafeRawBufferPointer(rebasing: work[cut...]))
         entry = e
         return UnsafeRawBufferPointer(start: nil, count: 0)
     }
@@ -232,7 +249,7 @@ final class ZipReader: ArchiveReader {
         if !e.descriptor || e.size > 0, e.produced > e.size {
             throw ArchiveError(.malformed, "member \(name(e)) expands past the \(e.size) bytes its header says")
         }
-        e.check.update(piece)  // skipped members too: a stored one of unknown size ends by its CRC
+        if !e.unchecked { e.check.update(piece) }  // skipped members too: a stored one of unknown size ends by its CRC
         guard e.member != nil else { return }
         try sink.write(piece)
     }
@@ -252,7 +269,7 @@ final class ZipReader: ArchiveReader {
         entry = nil
         state = .signature
         guard let member = e.member else { return }
-        guard UInt32(truncatingIfNeeded: e.check.value) == crc else {
+        guard e.unchecked || UInt32(truncatingIfNeeded: e.check.value) == crc else {
             throw ArchiveError(.malformed, "member \(ErrorText.quoted(member.name)) fails its CRC-32 check")
         }
         try sink.end(member, size: e.produced)
@@ -266,3 +283,7 @@ final class ZipReader: ArchiveReader {
     UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
 }
 @inline(__always) func le64(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(le32(b, i)) | UInt64(le32(b, i + 4)) << 32 }
+@inline(__always) func le32(_ b: UnsafeRawBufferPointer, _ i: Int) -> UInt32 {
+    UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+}
+@inline(__always) func le64(_ b: UnsafeRawBufferPointer, _ i: Int) -> UInt64 { UInt64(le32(b, i)) | UInt64(le32(b, i + 4)) << 32 }

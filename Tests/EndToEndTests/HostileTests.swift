@@ -56,14 +56,29 @@ extension EndToEnd {
     /// (each listed file then arrives on its own, exact), and a zip bomb trips its cap in seconds,
     /// named; the good members arrive from their archives.
     @Test func archiveMembersStayInsideTheRootAndBombsTripFast() throws {
-        let run = try HostileRun(subjects: ["GOOD", "ARCHIVES"], archive: "zip")
+        try Self.checkArchiveAttacks(format: "zip", named: [("archive-climbing", "refused")])
+    }
+
+    /// The same attacks in a tar.gz (`archive: tar.gz`), where links are tar entries: the symbolic
+    /// and the hard link to `/etc/passwd` are refused by name and never made, the climbing names
+    /// never written, the bomb (one gzip stream) trips its cap in seconds; every listed file arrives.
+    @Test func tarGzMembersStayInsideTheRootAndBombsTripFast() throws {
+        try Self.checkArchiveAttacks(format: "tar.gz", named: [("archive-climbing", "refused"), ("archive-symlink", "symbolic link"),
+                                                               ("archive-hardlink", "hard link")])
+    }
+
+    /// One run over the `ARCHIVES` subject with `archive: format`; `named`: (file, what its
+    /// warning must say).
+    static func checkArchiveAttacks(format: String, named: [(slug: String, why: String)]) throws {
+        let run = try HostileRun(subjects: ["GOOD", "ARCHIVES"], archive: format)
         try run.checkAll()
         #expect(run.finalFiles[Array("archive-unlisted.dcm".utf8)] == nil, "a member no listing names was written")
         let bomb = run.lines(mentioning: "archive-bomb")
         #expect(bomb.contains { $0.contains("failed") && $0.contains("archive bomb") }, "\(bomb)")
         #expect(run.result.seconds < 60, "the run took \(run.result.seconds) s")
-        #expect(run.lines(mentioning: "archive-climbing").contains { $0.contains("refused") },
-                "the climbing member is not named as refused")
+        for (slug, why) in named {
+            #expect(run.lines(mentioning: slug).contains { $0.contains(why) }, "\(slug) is not named as \(why): \(run.lines(mentioning: slug))")
+        }
     }
 
     /// A job can say sooner: its source's `timeout` and `retry`.

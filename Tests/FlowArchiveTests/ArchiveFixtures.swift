@@ -100,6 +100,9 @@ final class Collector: ArchiveSink {
     var order: [String] = []
     private var current: [UInt8] = []
     var skip: Set<String> = []
+    /// Says it checks every member's bytes itself (as the executor's sink does with a listed MD5).
+    var checksItself = false
+    func checksBytes(of member: ArchiveMember) -> Bool { checksItself }
 
     func begin(_ member: ArchiveMember) throws -> Bool {
         if skip.contains(member.name) { return false }

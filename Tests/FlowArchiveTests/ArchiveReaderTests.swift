@@ -30,6 +30,50 @@ struct ArchiveReaderTests {
         #expect(sink.refusals.isEmpty)
     }
 
+    @Test("zip: many unknown-size stored members in one large piece, or cut anywhere around their descriptors")
+    func unknownSizeStoredInLargeAndCutPieces() throws {
+        // As XNAT's DICOM zips stream in from the sandbox: stored, bit 3, sizes only in the descriptor.
+        let members: [Fixture.Member] = (0..<200).map {
+            .init(name: "s/scans/1-T1/resources/DICOM/files/\($0).dcm", bytes: Self.payload(700 + $0, seed: UInt8($0 % 251)), descriptor: true)
+        }
+        let zip = Fixture.zip(members)
+        let whole = Collector()
+        try ArchiveFormat.zip.reader(sink: whole).read(zip, chunk: zip.count)
+        #expect(whole.order == members.map(\.name))
+        for m in members { #expect(whole.files[m.name] == m.bytes, "\(m.name)") }
+        // The first descriptor starts at 30 + name + 700: cut the archive at every byte around it.
+        let first = 30 + members[0].name.utf8.count + 700
+        for cut in (first - 4)...(first + 20) {
+            let sink = Collector()
+            let reader = ArchiveFormat.zip.reader(sink: sink)
+            try zip[..<cut].withUnsafeBytes { try reader.feed($0) }
+            try zip[cut...].withUnsafeBytes { try reader.feed($0) }
+            try reader.finish()
+            #expect(sink.files.count == members.count, "cut at \(cut)")
+            #expect(sink.files[members[0].name] == members[0].bytes && sink.files[members[1].name] == members[1].bytes, "cut at \(cut)")
+        }
+    }
+
+    @Test("zip: members the sink checks itself skip the CRC-32; unknown-size stored ones end where the descriptor's sizes match")
+    func sinkCheckedMembersSkipTheCRC() throws {
+        var members: [Fixture.Member] = (0..<50).map {
+            .init(name: "s/scans/1-T1/resources/DICOM/files/\($0).dcm", bytes: Self.payload(700 + $0, seed: UInt8($0)), descriptor: true)
+        }
+        members.append(.init(name: "s/stored.dcm", bytes: Self.payload(3000)))
+        members.append(.init(name: "s/deflated.dcm", bytes: Self.payload(70_000, seed: 3), deflate: true, descriptor: true))
+        var zip = Fixture.zip(members)
+        // The first member's descriptor CRC, damaged: only a reader that computes the CRC sees it.
+        zip[30 + members[0].name.utf8.count + 700 + 4] ^= 0xFF
+        #expect(throws: ArchiveError.self) { try ArchiveFormat.zip.reader(sink: Collector()).read(zip, chunk: 4096) }
+        for chunk in [1, 7, 4096, zip.count] {
+            let sink = Collector()
+            sink.checksItself = true
+            try ArchiveFormat.zip.reader(sink: sink).read(zip, chunk: chunk)
+            #expect(sink.order == members.map(\.name), "chunk \(chunk)")
+            for m in members { #expect(sink.files[m.name] == m.bytes, "\(m.name), chunk \(chunk)") }
+        }
+    }
+
     @Test("zip and tar: climbing, absolute, `\\`, `~` and control-character names are refused, the rest arrive")
     func hostileNames() throws {
         let bad = ["../evil.txt", "a/../../evil.txt", "/etc/passwd", "a\\..\\evil.txt", "~/.bashrc", "a/b\u{1}.txt", "C:/x.txt"]

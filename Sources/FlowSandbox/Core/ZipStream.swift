@@ -12,12 +12,24 @@ public struct ZipEntry: Sendable {
     public var unixMode: UInt32 = 0o100644
     /// Deflate this member at this level whatever the archive's style (a bomb's zeros).
     public var deflateLevel: Int?
-    public init(name: String, body: FileBody, modified: Date, unixMode: UInt32 = 0o100644, deflateLevel: Int? = nil) {
+    /// A tar hard-link entry to this name (zip has none: there the body is written).
+    public var hardLinkTarget: String?
+    public init(name: String, body: FileBody, modified: Date, unixMode: UInt32 = 0o100644, deflateLevel: Int? = nil,
+                hardLinkTarget: String? = nil) {
         self.name = name
         self.body = body
         self.modified = modified
         self.unixMode = unixMode
         self.deflateLevel = deflateLevel
+        self.hardLinkTarget = hardLinkTarget
+    }
+
+    /// The tar entry type and link name: a symbolic link (Unix mode 0o12xxxx, its body the
+    /// target), a hard link, or a regular file.
+    var tarLink: (type: UInt8, target: String)? {
+        if let hardLinkTarget { return (UInt8(ascii: "1"), hardLinkTarget) }
+        if unixMode & 0o170000 == 0o120000 { return (UInt8(ascii: "2"), String(decoding: body.allBytes(), as: UTF8.self)) }
+        return nil
     }
 }
 
@@ -211,6 +223,11 @@ public enum TarGzStream {
                     try await send(ByteBuffer(bytes: header("PaxHeader", size: record.utf8.count, type: UInt8(ascii: "x"), modified: entry.modified)))
                     try await send(ByteBuffer(bytes: padded(Array(record.utf8))))
                 }
+                if let link = entry.tarLink {  // a link entry: no data blocks
+                    try await send(ByteBuffer(bytes: header(String(entry.name.suffix(100)), size: 0, type: link.type, modified: entry.modified,
+                                                           link: link.target)))
+                    continue
+                }
                 try await send(ByteBuffer(bytes: header(String(entry.name.suffix(100)), size: Int(entry.body.size), type: UInt8(ascii: "0"),
                                                        modified: entry.modified)))
                 var sent: Int64 = 0
@@ -230,7 +247,7 @@ public enum TarGzStream {
     static func padded(_ bytes: [UInt8]) -> [UInt8] { bytes + [UInt8](repeating: 0, count: (512 - bytes.count % 512) % 512) }
 
     /// A ustar header block.
-    static func header(_ name: String, size: Int, type: UInt8, modified: Date) -> [UInt8] {
+    static func header(_ name: String, size: Int, type: UInt8, modified: Date, link: String = "") -> [UInt8] {
         var h = [UInt8](repeating: 0, count: 512)
         func put(_ text: String, at: Int, width: Int) { for (i, b) in text.utf8.prefix(width).enumerated() { h[at + i] = b } }
         func octal(_ value: Int, at: Int, width: Int) {
@@ -244,6 +261,7 @@ public enum TarGzStream {
         octal(size, at: 124, width: 12)
         octal(Int(modified.timeIntervalSince1970), at: 136, width: 12)
         h[156] = type
+        put(link, at: 157, width: 100)
         put("ustar", at: 257, width: 6)
         put("00", at: 263, width: 2)
         for i in 148..<156 { h[i] = 32 }

@@ -61,7 +61,7 @@ enum HostileBehaviour: Sendable, Equatable {
     case storm(status: Int, retryAfter: Int?, asDate: Bool, failures: Int?)
 }
 
-/// How a hostile file travels in its scan's zip (`.../files?format=zip`, archive transfers).
+/// How a hostile file travels in its scan's zip or tar.gz (`.../files?format=zip|tar.gz`, archive transfers).
 enum HostileArchiveMember: Sendable, Equatable {
     /// At its XNAT member name, honest bytes.
     case honest
@@ -70,6 +70,8 @@ enum HostileArchiveMember: Sendable, Equatable {
     /// At its name, but the central directory calls it a symbolic link to this target, whose
     /// text is its data.
     case symlink(String)
+    /// At its name, a tar hard link to this target (a zip has no hard links: honest bytes there).
+    case hardLink(String)
     /// At its name, other bytes of the same size.
     case wrongBytes
     /// At its name, deflated zeros as long as the listed size: a zip bomb.
@@ -160,9 +162,9 @@ public struct HostileCatalogue: Sendable {
                     archive: archive, expectation: expectation, keywords: keywords, attack: attack, duty: duty)
     }
 
-    /// Subject `ARCHIVES`: honest files whose scan's zip lies (archive transfers, `archive: zip`).
+    /// Subject `ARCHIVES`: honest files whose scan's zip or tar.gz lies (archive transfers, `archive:`).
     /// Scan 1: members under climbing, absolute, `\` and `~` names; scan 2: a symbolic-link member,
-    /// a member with other bytes, and an unlisted member; scan 3: a zip bomb.
+    /// a hard-link member (tar.gz), a member with other bytes, and an unlisted member; scan 3: a bomb.
     static let archiveFiles: [HostileFile] = {
         let fallback = "the member is refused (never written); the file arrives on its own, exact bytes"
         func member(_ slug: String, scan: String, _ archive: HostileArchiveMember, attack: String, duty: String = fallback) -> HostileFile {
@@ -179,6 +181,9 @@ public struct HostileCatalogue: Sendable {
             member("archive-symlink", scan: "2", .symlink("/etc/passwd"),
                    attack: "its member is a symbolic link to `/etc/passwd` (Unix mode in the central directory)",
                    duty: "no link is made; its text fails the listed size and MD5; the file arrives on its own"),
+            member("archive-hardlink", scan: "2", .hardLink("/etc/passwd"),
+                   attack: "in a tar.gz, its member is a hard link to `/etc/passwd` (in a zip, which has none, honest bytes)",
+                   duty: "no link is made (the tar member is refused); the file arrives, from the zip or on its own"),
             member("archive-wrong-bytes", scan: "2", .wrongBytes, attack: "its member holds other bytes of the same size",
                    duty: "fails the listed MD5, never kept; the file arrives on its own"),
             file("archive-bomb", "ARCHIVES", scan: "3", size: 64 << 20, archive: .bomb, expect: .fails, keywords: ["bomb", "cap"],

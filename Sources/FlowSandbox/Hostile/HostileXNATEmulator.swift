@@ -123,9 +123,9 @@ public final class HostileXNATEmulator: PlatformEmulator {
             req.route("/data/experiments/{experiment}/scans/{scan}/resources", .listing)
             return resources(experiment: rest[1], scan: rest[3])
         case 7 where rest[0] == "experiments" && rest[2] == "scans" && rest[4] == "resources" && rest[6] == "files":
-            if req.query["format"]?.lowercased() == "zip" {
-                req.route("/data/experiments/{experiment}/scans/{scan}/resources/{resource}/files?format=zip", .download)
-                return archive(req, experiment: rest[1], scans: rest[3], resource: rest[5])
+            if let format = req.query["format"]?.lowercased(), format == "zip" || format == "tar.gz" {
+                req.route("/data/experiments/{experiment}/scans/{scan}/resources/{resource}/files?format=\(format)", .download)
+                return archive(req, experiment: rest[1], scans: rest[3], resource: rest[5], tarGz: format == "tar.gz")
             }
             req.route("/data/experiments/{experiment}/scans/{scan}/resources/{resource}/files", .listing)
             return files(experiment: rest[1], scan: rest[3], resource: rest[5])
@@ -253,9 +253,10 @@ public final class HostileXNATEmulator: PlatformEmulator {
 
     // MARK: archives
 
-    /// The zip of some scans' files (`scans` may list several, comma-separated), each member as
-    /// its file's `HostileArchiveMember` says; scan 2 of `ARCHIVES` also holds an unlisted member.
-    private func archive(_ req: SandboxRequest, experiment: String, scans: String, resource: String) -> Response {
+    /// The zip or (`tarGz`) tar.gz of some scans' files (`scans` may list several, comma-separated),
+    /// each member as its file's `HostileArchiveMember` says; scan 2 of `ARCHIVES` also holds an
+    /// unlisted member. The tar.gz is deflated at level 9 throughout, so its bomb is as dense as the zip's.
+    private func archive(_ req: SandboxRequest, experiment: String, scans: String, resource: String, tarGz: Bool = false) -> Response {
         let wanted = Set(scans.split(separator: ",").map(String.init))
         let inScans = files(inExperiment: experiment).filter { wanted.contains($0.scan) || wanted.contains("ALL") }
         guard resource == HostileCatalogue.resource, !inScans.isEmpty else { return notFound(req) }
@@ -268,6 +269,8 @@ public final class HostileXNATEmulator: PlatformEmulator {
             case .renamed(let raw): entries.append(ZipEntry(name: raw, body: f.body, modified: modified))
             case .symlink(let target):
                 entries.append(ZipEntry(name: proper, body: .stored(ByteBuffer(string: target)), modified: modified, unixMode: 0o120777))
+            case .hardLink(let target):
+                entries.append(ZipEntry(name: proper, body: f.body, modified: modified, hardLinkTarget: target))
             case .wrongBytes:
                 entries.append(ZipEntry(name: proper, body: .synthetic(key: stableHash("wrong/" + f.slug), size: f.size), modified: modified))
             case .bomb:
@@ -279,9 +282,11 @@ public final class HostileXNATEmulator: PlatformEmulator {
                                         body: .synthetic(key: stableHash("unlisted"), size: 4096), modified: modified))
             }
         }
-        var headers: HTTPFields = [.contentType: "application/zip", .contentDisposition: "attachment; filename=\"\(experiment).zip\";"]
+        var headers: HTTPFields = [.contentType: tarGz ? "application/x-gzip" : "application/zip",
+                                   .contentDisposition: "attachment; filename=\"\(experiment).\(tarGz ? "tar.gz" : "zip")\";"]
         headers[.cacheControl] = "must-revalidate"
-        return Response(status: .ok, headers: headers, body: ZipStream.body(entries, req: req))
+        return Response(status: .ok, headers: headers,
+                        body: tarGz ? TarGzStream.body(entries, req: req, style: ArchiveStyle(deflateLevel: 9)) : ZipStream.body(entries, req: req))
     }
 
     // MARK: downloads
