@@ -16,7 +16,7 @@ public struct AgoraConnector: Connector {
 
     /// Builds the connector; needs `api-key` (sent as `Authorization: X-Agora-Api-Key <key>`).
     public init(spec: SourceSpec) throws {
-        try self.init(spec: spec, chunkSize: 100 * 1024 * 1024)
+        try self.init(spec: spec, chunkSize: spec.options["part-size"].flatMap { Int64($0) } ?? 100 * 1024 * 1024)
     }
 
     /// As `init(spec:)`, with another upload chunk size (tests exercise multi-chunk uploads with small files).

@@ -252,22 +252,30 @@ extension AgoraConnector {
     }
 
     /// Runs the import protocol for one file; returns the datafile and dataset ids Agora reports.
-    /// A retry after a failure (same connector) continues the same package and skips the chunks
-    /// the server already holds.
+    /// A retry after a failure (same connector), or a run after a kill (the package id is in the
+    /// journal, `UploadResume`), continues the same package and skips the chunks the server
+    /// already holds.
     func importFile(path: String, size: Int64, relative: String, sha1: String, folder: Int) async throws -> (Int, Int) {
         let key = "\(folder)|\(relative)|\(sha1)"
+        let identifier = Self.flowIdentifier(size: size, sha1: sha1, relative: relative)
+        let resumeKey = "agora \(session.spec.url) \(key) \(chunkSize)"
         var package: PendingUpload?
-        if let pending = await state.pendingUploads.get(key),
+        var candidate = await state.pendingUploads.get(key)
+        if candidate == nil, let saved = UploadResume.store?.value(resumeKey), let id = Int(saved) {
+            candidate = PendingUpload(package: id, identifier: identifier)
+        }
+        if let pending = candidate,
            let info = try? await session.agoraJSON("/api/v1/import/\(pending.package)/"),
            info["complete_date"]?.isNull ?? true {
             package = pending
         }
         let resuming = package != nil
         if package == nil {
-            package = PendingUpload(package: try await createPackage(), identifier: Self.flowIdentifier(size: size, sha1: sha1, relative: relative))
+            package = PendingUpload(package: try await createPackage(), identifier: identifier)
             await state.pendingUploads.set(key, package)
+            UploadResume.store?.set(resumeKey, String(package!.package))
         }
-        let id = package!.package, identifier = package!.identifier
+        let id = package!.package
         let uploadURL = session.url("/api/v1/import/\(id)/upload/")
         let chunks = max(1, Int((size + chunkSize - 1) / chunkSize))
         for number in 1...chunks {
@@ -280,6 +288,7 @@ extension AgoraConnector {
         }
         try await completePackage(id, folder: folder)
         await state.pendingUploads.set(key, nil)
+        UploadResume.store?.set(resumeKey, nil)
         try await waitForImport(id, relative: relative)
 
         let result = try await session.agoraJSON("/api/v1/import/\(id)/result/")

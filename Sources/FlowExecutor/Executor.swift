@@ -266,13 +266,23 @@ public final class Executor: Sendable {
     func upload(_ task: PlannedTask, connector: any Connector, retries: Int, record: inout TaskRecord) async throws -> Outcome {
         guard let (file, destination) = Self.uploadRequest(task) else { throw ExecutionError("upload without item") }
         let overwrite = plan.job.action(named: task.action)?.overwrite ?? false
-        let outcome = try await connector.upload(file, into: destination, overwrite: overwrite)
+        // What the upload needs to go on after a kill goes to the journal as it happens.
+        let outcome = try await UploadResume.$store.withValue(JournalResumeStore(journal: journal)) {
+            try await connector.upload(file, into: destination, overwrite: overwrite)
+        }
         record.bytesTransferred = outcome.transferred ? file.size : 0
         record.size = file.size
         record.remoteState = RemoteStateRecord(outputs: [outcome.item]).json
         record.finishedAt = Date().timeIntervalSince1970
         return .done(record, outputs: [outcome.item], transferred: record.bytesTransferred, resumed: false,
                      retries: retries, wroteFile: false)
+    }
+
+    /// Upload resume state in the run's journal; a failed write only costs the resume.
+    struct JournalResumeStore: UploadResumeStore {
+        let journal: Journal
+        func value(_ key: String) -> String? { try? journal.uploadResumeValue(key) }
+        func set(_ key: String, _ value: String?) { try? journal.setUploadResumeValue(key, value) }
     }
 
     /// The local file an upload task sends, and where to.
