@@ -99,7 +99,7 @@ extension AgoraConnector {
         var pending: [Pending] = []
 
         // Hash every file (a few at a time), then decide what to send.
-        let hashed = try await Self.bounded(files, width: width) { file -> (LocalFile, Result<(String, Int64), any Error>) in
+        let hashed = try await boundedMap(files, width: width) { file -> (LocalFile, Result<(String, Int64), any Error>) in
             do {
                 let sha1 = try await FileDigest.compute(path: file.path, algorithms: [.sha1])[.sha1] ?? ""
                 return (file, .success((sha1, FileManager.default.fileSize(file.path) ?? file.size)))
@@ -129,7 +129,7 @@ extension AgoraConnector {
 
         let id = try await createPackage()
         let chunkSize = self.chunkSize
-        _ = try await Self.bounded(pending, width: width) { [self] p -> Bool in
+        _ = try await boundedMap(pending, width: width) { [self] p -> Bool in
             let identifier = Self.flowIdentifier(size: p.size, sha1: p.sha1, relative: p.relative)
             let chunks = max(1, Int((p.size + chunkSize - 1) / chunkSize))
             for number in 1...chunks {
@@ -167,29 +167,6 @@ extension AgoraConnector {
             }
         }
         return outcomes
-    }
-
-    /// Runs `work` on every element, at most `width` at once; results in no particular order.
-    static func bounded<T: Sendable, R: Sendable>(_ elements: [T], width: Int,
-                                                  _ work: @escaping @Sendable (T) async throws -> R) async throws -> [R] {
-        try await withThrowingTaskGroup(of: R.self) { group in
-            var results: [R] = []
-            var next = 0
-            while next < elements.count && next < width {
-                let element = elements[next]
-                group.addTask { try await work(element) }
-                next += 1
-            }
-            while let result = try await group.next() {
-                results.append(result)
-                if next < elements.count {
-                    let element = elements[next]
-                    group.addTask { try await work(element) }
-                    next += 1
-                }
-            }
-            return results
-        }
     }
 
     /// Project fields (`project.id`, `project.name`, `project.root_folder`) of the project with this exact name.
