@@ -133,6 +133,8 @@ final class AgoraState: Sendable {
     let tasks = Once<JSONValue>()
     let runs = Once<RemoteRun>()
     let pendingUploads = PendingUploads()
+    /// The run's journal, for import packages to resume after a kill.
+    let resume = UploadResumeSlot()
     let projects = Once<[String: String]>()
     /// Upload folders' datafiles, listed once per run.
     let folderFiles = ListedTargets<RemoteItem>()

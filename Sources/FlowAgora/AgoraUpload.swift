@@ -20,6 +20,9 @@ extension AgoraConnector {
         await state.batches.plan(files, key: "\(project)|\(folder)", maxFiles: Self.packageFiles, maxBytes: Self.packageBytes)
     }
 
+    /// Keeps import package ids in the run's journal (see `importFile`).
+    public func resumeUploads(in store: any UploadResumeStore) { state.resume.use(store) }
+
     /// Sends `file` into `destination` (`project`, `folder`, e.g. `/Results`; the folder is created
     /// when missing). A file with the same path and SHA-1 already in the folder is not sent again;
     /// a different one is replaced only with `overwrite`.
@@ -230,7 +233,7 @@ extension AgoraConnector {
 
     /// Runs the import protocol for one file; returns the datafile and dataset ids Agora reports.
     /// A retry after a failure (same connector), or a run after a kill (the package id is in the
-    /// journal, `UploadResume`), continues the same package and skips the chunks the server
+    /// journal, `UploadResumeStore`), continues the same package and skips the chunks the server
     /// already holds.
     func importFile(path: String, size: Int64, relative: String, sha1: String, folder: Int) async throws -> (Int, Int) {
         let key = "\(folder)|\(relative)|\(sha1)"
@@ -238,7 +241,7 @@ extension AgoraConnector {
         let resumeKey = "agora \(session.spec.url) \(key) \(chunkSize)"
         var package: PendingUpload?
         var candidate = await state.pendingUploads.get(key)
-        if candidate == nil, let saved = UploadResume.store?.value(resumeKey), let id = Int(saved) {
+        if candidate == nil, let saved = state.resume.store?.value(resumeKey), let id = Int(saved) {
             candidate = PendingUpload(package: id, identifier: identifier)
         }
         if let pending = candidate,
@@ -250,7 +253,7 @@ extension AgoraConnector {
         if package == nil {
             package = PendingUpload(package: try await createPackage(), identifier: identifier)
             await state.pendingUploads.set(key, package)
-            UploadResume.store?.set(resumeKey, String(package!.package))
+            state.resume.store?.set(resumeKey, String(package!.package))
         }
         let id = package!.package
         let uploadURL = session.url("/api/v1/import/\(id)/upload/")
@@ -265,7 +268,7 @@ extension AgoraConnector {
         }
         try await completePackage(id, folder: folder)
         await state.pendingUploads.set(key, nil)
-        UploadResume.store?.set(resumeKey, nil)
+        state.resume.store?.set(resumeKey, nil)
         try await waitForImport(id, relative: relative)
 
         let result = try await session.agoraJSON("/api/v1/import/\(id)/result/")

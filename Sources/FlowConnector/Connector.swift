@@ -29,6 +29,9 @@ public protocol Connector: Sendable {
     /// Agora import package for many files). Each file is still uploaded by its own `upload`.
     func plannedUploads(_ files: [LocalFile], into destination: [String: String]) async
 
+    /// Where this run's uploads keep what they need to go on after a kill (the run's journal).
+    func resumeUploads(in store: any UploadResumeStore)
+
     /// Sets tags on an item's remote object.
     func tag(_ item: RemoteItem, with tags: [String]) async throws
 
@@ -75,6 +78,7 @@ extension Connector {
         throw ConnectorError.unsupported("upload to \(spec.type.rawValue)")
     }
     public func plannedUploads(_ files: [LocalFile], into destination: [String: String]) async {}
+    public func resumeUploads(in store: any UploadResumeStore) {}
     public func tag(_ item: RemoteItem, with tags: [String]) async throws {
         throw ConnectorError.unsupported("tag on \(spec.type.rawValue)")
     }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where an upload keeps what a later process needs to continue it after a kill (a Grand
 /// Challenge upload id, an Agora import package): the run's journal. Writes are durable when
 /// they return, so a SIGKILL right after leaves them for the next run.
@@ -8,7 +10,14 @@ public protocol UploadResumeStore: Sendable {
     func set(_ key: String, _ value: String?)
 }
 
-/// The resume store of the upload running in this task (the executor sets it around `upload`).
-public enum UploadResume {
-    @TaskLocal public static var store: (any UploadResumeStore)?
+/// A connector's resume store, given by the executor before the run's first task
+/// (`Connector.resumeUploads(in:)`). Not a task-local: a second `TaskLocal.withValue` nested in
+/// the executor's crashed release builds (swift_task_localValuePush) on the curl threads.
+public final class UploadResumeSlot: Sendable {
+    private let slot = Mutex<(any UploadResumeStore)?>(nil)
+    public init() {}
+    public var store: (any UploadResumeStore)? {
+        get { slot.withLock { $0 } }
+    }
+    public func use(_ store: any UploadResumeStore) { slot.withLock { $0 = store } }
 }

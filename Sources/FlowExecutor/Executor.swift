@@ -267,9 +267,7 @@ public final class Executor: Sendable {
         guard let (file, destination) = Self.uploadRequest(task) else { throw ExecutionError("upload without item") }
         let overwrite = plan.job.action(named: task.action)?.overwrite ?? false
         // What the upload needs to go on after a kill goes to the journal as it happens.
-        let outcome = try await UploadResume.$store.withValue(JournalResumeStore(journal: journal)) {
-            try await connector.upload(file, into: destination, overwrite: overwrite)
-        }
+        let outcome = try await connector.upload(file, into: destination, overwrite: overwrite)
         record.bytesTransferred = outcome.transferred ? file.size : 0
         record.size = file.size
         record.remoteState = RemoteStateRecord(outputs: [outcome.item]).json
@@ -294,7 +292,7 @@ public final class Executor: Sendable {
     }
 
     /// Tells each connector which files this run will upload where (not those done before), in
-    /// the order they will start, so it may send them together.
+    /// the order they will start, so it may send them together, and where to keep resume state.
     func announceUploads(_ earlier: [String: TaskRecord]) async {
         var groups: [String: (connector: any Connector, destination: [String: String], files: [LocalFile])] = [:]
         var order: [String] = []
@@ -305,6 +303,9 @@ public final class Executor: Sendable {
             if groups[key] == nil { order.append(key); groups[key] = (connector, destination, []) }
             groups[key]!.files.append(file)
         }
+        guard !order.isEmpty else { return }
+        // What an upload needs to go on after a kill goes to the journal as it happens.
+        for connector in connectors.values { connector.resumeUploads(in: JournalResumeStore(journal: journal)) }
         for key in order { await groups[key]!.connector.plannedUploads(groups[key]!.files, into: groups[key]!.destination) }
     }
 

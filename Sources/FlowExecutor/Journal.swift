@@ -188,7 +188,7 @@ public final class Journal: Sendable {
             }
         }
         migrator.registerMigration("v3: upload resume") { db in
-            // What an interrupted upload needs to go on (see `UploadResume`), by upload key.
+            // What an interrupted upload needs to go on (see `UploadResumeStore`), by upload key.
             try db.create(table: "uploadResume") { t in
                 t.primaryKey("key", .text)
                 t.column("value", .text).notNull()

@@ -13,6 +13,9 @@ extension GrandChallengeConnector {
     /// Part URLs asked for at once (gcapi asks for 5).
     static let presignBatch = 5
 
+    /// Keeps upload ids in the run's journal (see `sendInParts`).
+    public func resumeUploads(in store: any UploadResumeStore) { resume.use(store) }
+
     /// Sends `file` into `destination["archive"]` or `destination["reader-study"]` (a slug), named
     /// after its relative path (see `remoteName`). Idempotent by name: an image of that name already in the target is returned untouched
     /// (`transferred: false`) unless `overwrite`, which adds another case.
@@ -53,13 +56,13 @@ extension GrandChallengeConnector {
 
     /// Creates a user upload and sends the file in parts; aborts the upload if anything fails,
     /// so a failed or retried attempt leaves no open upload behind. The upload's id goes to the
-    /// run's journal first (`UploadResume`): after a kill, the next run asks S3 which parts it
+    /// run's journal first (`UploadResumeStore`): after a kill, the next run asks S3 which parts it
     /// holds (`list-parts`) and sends only the others.
     func sendInParts(_ file: LocalFile, as name: String) async throws -> APIUpload {
         let resumeKey = Self.resumeKey(file, name: name, base: base, partSize: partSize)
         var held: [Int: String] = [:]
         var resumed: (pk: String, s3: String)?
-        if let saved = UploadResume.store?.value(resumeKey) {
+        if let saved = resume.store?.value(resumeKey) {
             let ids = saved.split(separator: " ").map(String.init)
             if ids.count == 2, let listed = try? await send("GET", api("uploads/\(ids[0])/\(ids[1])/list-parts/"), nil, accept: [404]),
                listed.status == 200, let upload = try? SourceSession.decode(APIUpload.self, listed.body, from: "list-parts"),
@@ -78,7 +81,7 @@ extension GrandChallengeConnector {
             let created = try await send("POST", api("uploads/"), ["filename": name])
             let upload = try SourceSession.decode(APIUpload.self, created.body, from: "POST uploads/")
             (pk, s3) = (upload.pk, upload.s3_upload_id)
-            UploadResume.store?.set(resumeKey, "\(pk) \(s3)")
+            resume.store?.set(resumeKey, "\(pk) \(s3)")
         }
         let uploadPath = "uploads/\(pk)/\(s3)/"
         do {
@@ -112,14 +115,14 @@ extension GrandChallengeConnector {
             }
             for n in 1...count { etags.append(["ETag": held[n]!, "PartNumber": n]) }
             let done = try await send("PATCH", api(uploadPath + "complete-multipart-upload/"), ["parts": etags])
-            UploadResume.store?.set(resumeKey, nil)
+            resume.store?.set(resumeKey, nil)
             return try SourceSession.decode(APIUpload.self, done.body, from: "complete-multipart-upload")
         } catch {
             // Stopped (SIGINT, SIGTERM): the parts stay for the next run. Failed: best effort, the
             // upload's parts are dropped server-side; the original error is what matters.
             if !Task.isCancelled {
                 _ = try? await send("PATCH", api(uploadPath + "abort-multipart-upload/"), nil)
-                UploadResume.store?.set(resumeKey, nil)
+                resume.store?.set(resumeKey, nil)
             }
             throw error
         }
