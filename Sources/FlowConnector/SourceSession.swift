@@ -18,8 +18,16 @@ public protocol Authenticator: Sendable {
 /// around each task, so a run's record shows the waits inside a task (a 503 on a poll), not only
 /// the task's own retries. Unset (listing, tests), nobody is told.
 public enum RequestRetries {
-    /// Called with the delay before the next attempt and the error that caused it.
-    @TaskLocal public static var observer: (@Sendable (_ delaySeconds: Double, _ reason: String) -> Void)?
+    /// Told of the delay before the next attempt and the error that caused it.
+    @TaskLocal public static var observer: RetryObserver?
+}
+
+/// A retry listener in a class: Swift 6.3.1's release builds pass no type metadata for a task-local
+/// of optional function type (`swift_task_localValuePush` read through a null pointer: every
+/// release `flowctl run` crashed on its first task).
+public final class RetryObserver: Sendable {
+    public let call: @Sendable (_ delaySeconds: Double, _ reason: String) -> Void
+    public init(_ call: @escaping @Sendable (_ delaySeconds: Double, _ reason: String) -> Void) { self.call = call }
 }
 
 public final class SourceSession: Sendable {
@@ -204,7 +212,7 @@ public final class SourceSession: Sendable {
                                             jitter: Double.random(in: 0..<1))
                 switch decision {
                 case .retry(let seconds):
-                    RequestRetries.observer?(seconds, "\(error)")
+                    RequestRetries.observer?.call(seconds, "\(error)")
                     try await Task.sleep(for: .seconds(seconds))
                 case .reauthenticate:
                     logins += 1

@@ -11,8 +11,7 @@ public protocol UploadResumeStore: Sendable {
 }
 
 /// A connector's resume store, given by the executor before the run's first task
-/// (`Connector.resumeUploads(in:)`). Not a task-local: a second `TaskLocal.withValue` nested in
-/// the executor's crashed release builds (swift_task_localValuePush) on the curl threads.
+/// (`Connector.resumeUploads(in:)`): connectors are made per run, so the slot is the run's.
 public final class UploadResumeSlot: Sendable {
     private let slot = Mutex<(any UploadResumeStore)?>(nil)
     public init() {}

@@ -183,7 +183,7 @@ public final class Executor: Sendable {
             do {
                 try Task.checkCancellation()
                 let events = events
-                return try await RequestRetries.$observer.withValue({ delay, reason in
+                return try await RequestRetries.$observer.withValue(RetryObserver { delay, reason in
                     events.requestRetried(task, delaySeconds: delay, reason: reason)
                 }) {
                     try await execute(task, connector: connector, inputs: start.inputs, run: start.run,
