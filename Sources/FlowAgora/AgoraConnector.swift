@@ -169,6 +169,12 @@ actor AgoraBatches {
         positions[key] = index
     }
 
+    /// The files of package `index` of a target, if it has one.
+    func files(of index: Int, key: String) -> [LocalFile]? {
+        guard let cut = packages[key], cut.indices.contains(index) else { return nil }
+        return cut[index]
+    }
+
     /// The package `file` was planned in (its index and files), if any.
     func package(of file: LocalFile, key: String) -> (Int, [LocalFile])? {
         guard let i = positions[key]?[file], let cut = packages[key] else { return nil }

@@ -33,20 +33,17 @@ extension AgoraConnector {
         let folderPath = Self.normalized(destination["folder"] ?? destination["path"] ?? "/")
         let relative = try Self.remotePath(file.relativePath)
         let batchKey = "\(projectName)|\(folderPath)"
-        if let (index, files) = await state.batches.package(of: file, key: batchKey) {
+        if let (index, _) = await state.batches.package(of: file, key: batchKey) {
             // One caller sends the package; the others of its files wait for it. A failed package
             // is tried again by the next caller (a retry of any of its files).
-            let outcomes = try await state.packages.value("\(batchKey)#\(index)") { [self] in
-                try await sendPackage(files, projectName: projectName, folderPath: folderPath, overwrite: overwrite)
-            }
+            let outcomes = try await packageOutcomes(batchKey, index, projectName: projectName, folderPath: folderPath, overwrite: overwrite)
             if let outcome = outcomes[file.relativePath] { return try outcome.get() }
         }
 
         let (folderID, context) = try await uploadFolder(projectName: projectName, folderPath: folderPath)
-        let digests: [DigestAlgorithm: String]
-        do { digests = try await FileDigest.compute(path: file.path, algorithms: [.sha1]) }
+        let sha1: String
+        do { sha1 = try await FileDigest.hex(.sha1, ofFile: file.path) }
         catch let error as FileSystemError { throw ConnectorError.local(error.description) }
-        guard let sha1 = digests[.sha1] else { throw ConnectorError.local("no SHA-1 computed for \(file.path)") }
         let size = FileManager.default.fileSize(file.path) ?? file.size
 
         let listed = try await folderEntries(folderID, context: context)
@@ -71,6 +68,26 @@ extension AgoraConnector {
         return UploadOutcome(item: uploaded, transferred: true)
     }
 
+    /// The outcomes of planned package `index` of a target, sent once (by whoever asks first, or
+    /// started early while the package before it imports).
+    func packageOutcomes(_ batchKey: String, _ index: Int, projectName: String, folderPath: String,
+                         overwrite: Bool) async throws -> [String: Result<UploadOutcome, any Error>] {
+        guard let files = await state.batches.files(of: index, key: batchKey) else { return [:] }
+        let hasNext = await state.batches.files(of: index + 1, key: batchKey) != nil
+        var next: (@Sendable () -> Void)?
+        if hasNext {
+            next = { [self] in
+                Task {
+                    _ = try? await self.packageOutcomes(batchKey, index + 1, projectName: projectName, folderPath: folderPath, overwrite: overwrite)
+                }
+            }
+        }
+        let startNext = next
+        return try await state.packages.value("\(batchKey)#\(index)") { [self] in
+            try await self.sendPackage(files, projectName: projectName, folderPath: folderPath, overwrite: overwrite, next: startNext)
+        }
+    }
+
     /// The target folder's id (made when missing) and the fields its items carry.
     func uploadFolder(projectName: String, folderPath: String) async throws -> (Int, Fields) {
         let project = try await state.projects.value(projectName) { [self] in try await self.project(named: projectName) }
@@ -92,8 +109,8 @@ extension AgoraConnector {
     /// folder (or refuses them without `overwrite`), sends the others' chunks (as many files at
     /// once as the source allows), completes, waits for the one import, and reads the folder once
     /// for the items. Returns each file's outcome by its relative path.
-    func sendPackage(_ files: [LocalFile], projectName: String, folderPath: String,
-                     overwrite: Bool) async throws -> [String: Result<UploadOutcome, any Error>] {
+    func sendPackage(_ files: [LocalFile], projectName: String, folderPath: String, overwrite: Bool,
+                     next: (@Sendable () -> Void)? = nil) async throws -> [String: Result<UploadOutcome, any Error>] {
         let (folderID, context) = try await uploadFolder(projectName: projectName, folderPath: folderPath)
         let listed = try await folderEntries(folderID, context: context)
         let width = max(1, spec.concurrency)
@@ -104,7 +121,7 @@ extension AgoraConnector {
         // Hash every file (a few at a time), then decide what to send.
         let hashed = try await boundedMap(files, width: width) { file -> (LocalFile, Result<(String, Int64), any Error>) in
             do {
-                let sha1 = try await FileDigest.compute(path: file.path, algorithms: [.sha1])[.sha1] ?? ""
+                let sha1 = try await FileDigest.hex(.sha1, ofFile: file.path)
                 return (file, .success((sha1, FileManager.default.fileSize(file.path) ?? file.size)))
             } catch let error as FileSystemError {
                 return (file, .failure(ConnectorError.local(error.description)))
@@ -141,6 +158,7 @@ extension AgoraConnector {
             return true
         }
         try await completePackage(id, folder: folderID)
+        next?()  // the next package's chunks go while Agora imports this one
         try await waitForImport(id, relative: "\(pending.count) files")
         let result = try await session.agoraJSON("/api/v1/import/\(id)/result/")
         var rows: [String: JSONValue] = [:]
