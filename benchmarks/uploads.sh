@@ -138,13 +138,15 @@ run_all() {
                     fi
                     # The sandbox's own peak: uploads are spooled to disk, not held in its memory.
                     awk '/^VmHWM/ { print int($2 / 1024) }' "/proc/$SANDBOX_PID/status" >>"$ROOT/times/$key.sandbox-rss"
+                    # The server's own CPU for the run (user + system): on one big file it bounds both tools.
+                    awk -v tck="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / tck }' "/proc/$SANDBOX_PID/stat" >>"$ROOT/times/$key.sandbox-cpu"
                     stop_upload_sandbox
                     awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' >>"$ROOT/times/$key"
                     awk '{ print int($1 / 1024) }' "$ROOT/rss" >>"$ROOT/times/$key.rss"
                     awk '{ printf "%.2f\n", $2 + $3 }' "$ROOT/rss" >>"$ROOT/times/$key.cpu"
                     echo "$got" >>"$ROOT/times/$key.received"
                     rm -rf "$WORK"
-                    log "  run $i: $key $(tail -1 "$ROOT/times/$key") s, peak $(tail -1 "$ROOT/times/$key.rss") MiB (sandbox $(tail -1 "$ROOT/times/$key.sandbox-rss") MiB), $files files held"
+                    log "  run $i: $key $(tail -1 "$ROOT/times/$key") s (load $(cut -d' ' -f1 /proc/loadavg)), sandbox CPU $(tail -1 "$ROOT/times/$key.sandbox-cpu") s, peak $(tail -1 "$ROOT/times/$key.rss") MiB (sandbox $(tail -1 "$ROOT/times/$key.sandbox-rss") MiB), $files files held"
                 done
             done
         done
@@ -152,8 +154,8 @@ run_all() {
 }
 
 upload_report() {
-    printf '\n%-8s %-6s %-6s %6s %9s %10s %14s %8s %9s %12s\n' tool platform load files MiB "median s" "flowctl/client" "CPU s" "peak MiB" "sandbox MiB"
-    local platform workload tool key secs ref cpu rss name srss
+    printf '\n%-8s %-6s %-6s %6s %9s %10s %14s %8s %9s %12s %14s\n' tool platform load files MiB "median s" "flowctl/client" "CPU s" "peak MiB" "sandbox MiB" "sandbox CPU s"
+    local platform workload tool key secs ref cpu rss name srss scpu
     for workload in $WORKLOADS; do
         for platform in $PLATFORMS; do
             for tool in $TOOLS; do
@@ -164,16 +166,17 @@ upload_report() {
                 cpu=$(median <"$ROOT/times/$key.cpu")
                 rss=$(sort -n "$ROOT/times/$key.rss" | tail -1)
                 srss=$(cat "$ROOT/times/$key.sandbox-rss" 2>/dev/null | sort -n | tail -1)
+                scpu=$(median <"$ROOT/times/$key.sandbox-cpu")
                 awk -v t="$name" -v p="$platform" -v w="$workload" -v f="$(files_in "$workload")" -v m="$(( $(bytes_in "$workload") >> 20 ))" \
-                    -v s="$secs" -v r="$ref" -v c="$cpu" -v k="$rss" -v q="${srss:--1}" \
-                    'BEGIN { printf "%-8s %-6s %-6s %6d %9d %10.3f %14s %8.2f %9d %12s\n", t, p, w, f, m, s, (r > 0 && t == "flowctl" ? sprintf("%.2f (%.2fx)", s / r, r / s) : "-"), c, k, (q < 0 ? "-" : q) }'
+                    -v s="$secs" -v r="$ref" -v c="$cpu" -v k="$rss" -v q="${srss:--1}" -v z="$scpu" \
+                    'BEGIN { printf "%-8s %-6s %-6s %6d %9d %10.3f %14s %8.2f %9d %12s %14.2f\n", t, p, w, f, m, s, (r > 0 && t == "flowctl" ? sprintf("%.2f (%.2fx)", s / r, r / s) : "-"), c, k, (q < 0 ? "-" : q), z }'
             done
         done
     done
     printf '\nflowctl/client: flowctl'"'"'s median time over the client'"'"'s (below 1 is faster; (Nx): how many times faster).\n'
     printf 'Medians of %d interleaved runs, each against a fresh sandbox; the server held every file after each run.\n' "$RUNS"
     printf '"CPU s": user + system time of the client process; "peak MiB": its largest max RSS over the runs (/usr/bin/time %%M);\n'
-    printf '"sandbox MiB": the sandbox'"'"'s own peak RSS (VmHWM) in those runs.\n'
+    printf '"sandbox MiB": the sandbox'"'"'s own peak RSS (VmHWM) in those runs; "sandbox CPU s": its user + system time (median).\n'
     printf 'flowctl concurrency: %s. Per-run seconds:\n' "$UPLOAD_CONCURRENCY"
     for workload in $WORKLOADS; do for platform in $PLATFORMS; do for tool in $TOOLS; do
         printf '  %-8s %-6s %-6s %s\n' "$tool" "$platform" "$workload" "$(tr '\n' ' ' <"$ROOT/times/$tool-$platform-$workload")"

@@ -16,7 +16,7 @@ public struct AgoraConnector: Connector {
 
     /// Builds the connector; needs `api-key` (sent as `Authorization: X-Agora-Api-Key <key>`).
     public init(spec: SourceSpec) throws {
-        try self.init(spec: spec, chunkSize: 100 * 1024 * 1024)
+        try self.init(spec: spec, chunkSize: spec.options["part-size"].flatMap { Int64($0) } ?? 100 * 1024 * 1024)
     }
 
     /// As `init(spec:)`, with another upload chunk size (tests exercise multi-chunk uploads with small files).
@@ -133,6 +133,53 @@ final class AgoraState: Sendable {
     let tasks = Once<JSONValue>()
     let runs = Once<RemoteRun>()
     let pendingUploads = PendingUploads()
+    /// The run's journal, for import packages to resume after a kill.
+    let resume = UploadResumeSlot()
+    let projects = Once<[String: String]>()
+    /// Upload folders' datafiles, listed once per run.
+    let folderFiles = ListedTargets<RemoteItem>()
+    /// The run's announced uploads, in packages, and the packages sent.
+    let batches = AgoraBatches()
+    let packages = Once<[String: Result<UploadOutcome, any Error>]>()
+}
+
+/// The files a run announced per target (`project|folder`), cut into import packages of at most
+/// `maxFiles` files and `maxBytes` bytes, in the order the run will upload them.
+actor AgoraBatches {
+    private var packages: [String: [[LocalFile]]] = [:]
+    private var positions: [String: [LocalFile: Int]] = [:]
+
+    func plan(_ files: [LocalFile], key: String, maxFiles: Int, maxBytes: Int64) {
+        var cut: [[LocalFile]] = []
+        var current: [LocalFile] = []
+        var bytes: Int64 = 0
+        for file in files {
+            if !current.isEmpty && (current.count >= maxFiles || bytes + file.size > maxBytes) {
+                cut.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(file)
+            bytes += file.size
+        }
+        if !current.isEmpty { cut.append(current) }
+        packages[key] = cut
+        var index: [LocalFile: Int] = [:]
+        for (i, package) in cut.enumerated() { for file in package { index[file] = i } }
+        positions[key] = index
+    }
+
+    /// The files of package `index` of a target, if it has one.
+    func files(of index: Int, key: String) -> [LocalFile]? {
+        guard let cut = packages[key], cut.indices.contains(index) else { return nil }
+        return cut[index]
+    }
+
+    /// The package `file` was planned in (its index and files), if any.
+    func package(of file: LocalFile, key: String) -> (Int, [LocalFile])? {
+        guard let i = positions[key]?[file], let cut = packages[key] else { return nil }
+        return (i, cut[i])
+    }
 }
 
 /// Runs a piece of work once per key; concurrent and later callers share its result. A failure

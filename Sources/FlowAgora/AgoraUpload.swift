@@ -4,9 +4,25 @@ import FlowConnector
 import FlowHTTP
 import FlowModel
 
-/// Uploads through Agora's import protocol: one import package per file, flow.js chunks,
-/// `complete` into the folder, wait for the import, then check the SHA-1 Agora reports.
+/// Uploads through Agora's import protocol: flow.js chunks into an import package, `complete`
+/// into the folder, wait for the import, then check the SHA-1 Agora reports. The files a run
+/// announces (`plannedUploads`) go as few packages of many files, as gtagora-connector sends a
+/// directory; a file not announced goes in a package of its own.
 extension AgoraConnector {
+    /// Files per import package, and bytes (gtagora-connector zips up to 300 MiB per package).
+    static let packageFiles = 250
+    static let packageBytes: Int64 = 1 << 30
+
+    /// Remembers which files of this run go together into which folder (see `AgoraBatches`).
+    public func plannedUploads(_ files: [LocalFile], into destination: [String: String]) async {
+        guard let project = destination["project"], !project.isEmpty, files.count > 1 else { return }
+        let folder = Self.normalized(destination["folder"] ?? destination["path"] ?? "/")
+        await state.batches.plan(files, key: "\(project)|\(folder)", maxFiles: Self.packageFiles, maxBytes: Self.packageBytes)
+    }
+
+    /// Keeps import package ids in the run's journal (see `importFile`).
+    public func resumeUploads(in store: any UploadResumeStore) { state.resume.use(store) }
+
     /// Sends `file` into `destination` (`project`, `folder`, e.g. `/Results`; the folder is created
     /// when missing). A file with the same path and SHA-1 already in the folder is not sent again;
     /// a different one is replaced only with `overwrite`.
@@ -16,26 +32,25 @@ extension AgoraConnector {
         }
         let folderPath = Self.normalized(destination["folder"] ?? destination["path"] ?? "/")
         let relative = try Self.remotePath(file.relativePath)
-        let project = try await project(named: projectName)
-        let folderID = try await ensureFolder(project: project, path: folderPath)
-        var context = project
-        context["folder.path"] = folderPath
-        context["folder.id"] = String(folderID)
+        let batchKey = "\(projectName)|\(folderPath)"
+        if let (index, _) = await state.batches.package(of: file, key: batchKey) {
+            // One caller sends the package; the others of its files wait for it. A failed package
+            // is tried again by the next caller (a retry of any of its files).
+            let outcomes = try await packageOutcomes(batchKey, index, projectName: projectName, folderPath: folderPath, overwrite: overwrite)
+            if let outcome = outcomes[file.relativePath] { return try outcome.get() }
+        }
 
-        let digests: [DigestAlgorithm: String]
-        do { digests = try await FileDigest.compute(path: file.path, algorithms: [.sha1, .sha256]) }
+        let (folderID, context) = try await uploadFolder(projectName: projectName, folderPath: folderPath)
+        let sha1: String
+        do { sha1 = try await FileDigest.hex(.sha1, ofFile: file.path) }
         catch let error as FileSystemError { throw ConnectorError.local(error.description) }
-        guard let sha1 = digests[.sha1] else { throw ConnectorError.local("no SHA-1 computed for \(file.path)") }
         let size = FileManager.default.fileSize(file.path) ?? file.size
 
+        let listed = try await folderEntries(folderID, context: context)
         var replaced: Int?
-        if let existing = try await fileInFolder(folderID, relative, context: context) {
+        if let existing = listed[relative] {
             if existing.checksum(.sha1) == sha1 { return UploadOutcome(item: existing, transferred: false) }
-            guard overwrite else {
-                throw ConnectorError.status(409, url: session.url("/api/v1/folder/\(folderID)/items/"), message:
-                    "a different \(relative) is already in \(folderPath) of \(projectName) (Agora SHA-1 \(existing.checksum(.sha1) ?? "unknown"), "
-                    + "local \(sha1)); set `overwrite: true` to replace it", retryAfter: nil)
-            }
+            guard overwrite else { throw conflict(relative, existing: existing, sha1: sha1, folderID: folderID, folderPath: folderPath, project: projectName) }
             replaced = existing.fields["dataset.id"].flatMap(Int.init)
         }
 
@@ -49,7 +64,130 @@ extension AgoraConnector {
         }
         var uploaded = try item(datafile: datafile, dataset: dataset, context: context)
         uploaded.fields["file.path"] = relative
+        await state.folderFiles.record(String(folderID), name: relative, uploaded)
         return UploadOutcome(item: uploaded, transferred: true)
+    }
+
+    /// The outcomes of planned package `index` of a target, sent once (by whoever asks first, or
+    /// started early while the package before it imports).
+    func packageOutcomes(_ batchKey: String, _ index: Int, projectName: String, folderPath: String,
+                         overwrite: Bool) async throws -> [String: Result<UploadOutcome, any Error>] {
+        guard let files = await state.batches.files(of: index, key: batchKey) else { return [:] }
+        let hasNext = await state.batches.files(of: index + 1, key: batchKey) != nil
+        var next: (@Sendable () -> Void)?
+        if hasNext {
+            next = { [self] in
+                Task {
+                    _ = try? await self.packageOutcomes(batchKey, index + 1, projectName: projectName, folderPath: folderPath, overwrite: overwrite)
+                }
+            }
+        }
+        let startNext = next
+        return try await state.packages.value("\(batchKey)#\(index)") { [self] in
+            try await self.sendPackage(files, projectName: projectName, folderPath: folderPath, overwrite: overwrite, next: startNext)
+        }
+    }
+
+    /// The target folder's id (made when missing) and the fields its items carry.
+    func uploadFolder(projectName: String, folderPath: String) async throws -> (Int, Fields) {
+        let project = try await state.projects.value(projectName) { [self] in try await self.project(named: projectName) }
+        let folderID = try await ensureFolder(project: project, path: folderPath)
+        var context = project
+        context["folder.path"] = folderPath
+        context["folder.id"] = String(folderID)
+        return (folderID, context)
+    }
+
+    /// The refusal to replace a different remote file without `overwrite`.
+    func conflict(_ relative: String, existing: RemoteItem, sha1: String, folderID: Int, folderPath: String, project: String) -> ConnectorError {
+        .status(409, url: session.url("/api/v1/folder/\(folderID)/items/"), message:
+            "a different \(relative) is already in \(folderPath) of \(project) (Agora SHA-1 \(existing.checksum(.sha1) ?? "unknown"), "
+            + "local \(sha1)); set `overwrite: true` to replace it", retryAfter: nil)
+    }
+
+    /// Sends several files as one import package: hashes them, leaves out those already in the
+    /// folder (or refuses them without `overwrite`), sends the others' chunks (as many files at
+    /// once as the source allows), completes, waits for the one import, and reads the folder once
+    /// for the items. Returns each file's outcome by its relative path.
+    func sendPackage(_ files: [LocalFile], projectName: String, folderPath: String, overwrite: Bool,
+                     next: (@Sendable () -> Void)? = nil) async throws -> [String: Result<UploadOutcome, any Error>] {
+        let (folderID, context) = try await uploadFolder(projectName: projectName, folderPath: folderPath)
+        let listed = try await folderEntries(folderID, context: context)
+        let width = max(1, spec.concurrency)
+        struct Pending: Sendable { var file: LocalFile; var relative: String; var sha1: String; var size: Int64; var replaced: Int? }
+        var outcomes: [String: Result<UploadOutcome, any Error>] = [:]
+        var pending: [Pending] = []
+
+        // Hash every file (a few at a time), then decide what to send.
+        let hashed = try await boundedMap(files, width: width) { file -> (LocalFile, Result<(String, Int64), any Error>) in
+            do {
+                let sha1 = try await FileDigest.hex(.sha1, ofFile: file.path)
+                return (file, .success((sha1, FileManager.default.fileSize(file.path) ?? file.size)))
+            } catch let error as FileSystemError {
+                return (file, .failure(ConnectorError.local(error.description)))
+            }
+        }
+        for (file, hash) in hashed {
+            do {
+                let relative = try Self.remotePath(file.relativePath)
+                let (sha1, size) = try hash.get()
+                var replaced: Int?
+                if let existing = listed[relative] {
+                    if existing.checksum(.sha1) == sha1 {
+                        outcomes[file.relativePath] = .success(UploadOutcome(item: existing, transferred: false))
+                        continue
+                    }
+                    guard overwrite else { throw conflict(relative, existing: existing, sha1: sha1, folderID: folderID, folderPath: folderPath, project: projectName) }
+                    replaced = existing.fields["dataset.id"].flatMap(Int.init)
+                }
+                pending.append(Pending(file: file, relative: relative, sha1: sha1, size: size, replaced: replaced))
+            } catch {
+                outcomes[file.relativePath] = .failure(error)
+            }
+        }
+        guard !pending.isEmpty else { return outcomes }
+
+        let id = try await createPackage()
+        let chunkSize = self.chunkSize
+        _ = try await boundedMap(pending, width: width) { [self] p -> Bool in
+            let identifier = Self.flowIdentifier(size: p.size, sha1: p.sha1, relative: p.relative)
+            let chunks = max(1, Int((p.size + chunkSize - 1) / chunkSize))
+            for number in 1...chunks {
+                try await sendChunk(number, of: chunks, path: p.file.path, size: p.size, relative: p.relative, package: id, identifier: identifier)
+            }
+            return true
+        }
+        try await completePackage(id, folder: folderID)
+        next?()  // the next package's chunks go while Agora imports this one
+        try await waitForImport(id, relative: "\(pending.count) files")
+        let result = try await session.agoraJSON("/api/v1/import/\(id)/result/")
+        var rows: [String: JSONValue] = [:]
+        for row in result["datafiles"]?.array ?? [] { if let path = row["path"]?.text { rows[path] = row } }
+
+        // The folder once, for every imported file's item.
+        let now = try await listFolder(folderID, context: context)
+        for p in pending {
+            do {
+                guard let row = rows[p.relative], let datafile = row["id"]?.int, let dataset = row["dataset"]?.int else {
+                    throw ConnectorError.badReply("the import of \(p.relative) finished, but its result does not list the file")
+                }
+                let remote = (row["sha1"]?.text ?? "").lowercased()
+                guard remote == p.sha1 else {
+                    throw ConnectorError.integrity("\(p.relative): Agora imported SHA-1 \(remote), the local file is \(p.sha1)")
+                }
+                if let replaced = p.replaced, replaced != dataset {
+                    _ = try await session.send(HTTPRequest(method: "DELETE", url: session.url("/api/v1/dataset/\(replaced)/")), accept: [404])
+                }
+                guard let item = now[p.relative], item.fields["file.id"] == String(datafile) else {
+                    throw ConnectorError.badReply("Agora imported \(p.relative) as datafile \(datafile), but folder \(folderPath) does not list it")
+                }
+                await state.folderFiles.record(String(folderID), name: p.relative, item)
+                outcomes[p.file.relativePath] = .success(UploadOutcome(item: item, transferred: true))
+            } catch {
+                outcomes[p.file.relativePath] = .failure(error)
+            }
+        }
+        return outcomes
     }
 
     /// Project fields (`project.id`, `project.name`, `project.root_folder`) of the project with this exact name.
@@ -90,46 +228,52 @@ extension AgoraConnector {
         }
     }
 
-    /// The datafile at `relative` in a folder's datasets, if any.
-    func fileInFolder(_ folder: Int, _ relative: String, context: Fields) async throws -> RemoteItem? {
-        let items = try await session.agoraList("/api/v1/folder/\(folder)/items/")
-        for entry in items where entry["content_type"]?.text == "dataset" {
+    /// The folder's datafiles by relative path, listed once per run (then kept up to date with
+    /// this connector's uploads).
+    func folderEntries(_ folder: Int, context: Fields) async throws -> [String: RemoteItem] {
+        try await state.folderFiles.entries(String(folder)) { [self] in try await listFolder(folder, context: context) } ?? [:]
+    }
+
+    /// The datafiles of a folder's datasets by relative path, as they are now.
+    func listFolder(_ folder: Int, context: Fields) async throws -> [String: RemoteItem] {
+        var files: [String: RemoteItem] = [:]
+        for entry in try await session.agoraList("/api/v1/folder/\(folder)/items/") where entry["content_type"]?.text == "dataset" {
             guard let dataset = entry["content_object"] else { continue }
             for file in dataset["datafiles"]?.array ?? [] {
-                let path = file["relative_path"]?.text ?? file["original_filename"]?.text
-                if path == relative {
-                    var found = try item(datafile: file, dataset: dataset, context: context)
-                    found.fields["file.path"] = relative
-                    return found
-                }
+                guard let path = file["relative_path"]?.text ?? file["original_filename"]?.text else { continue }
+                var found = try item(datafile: file, dataset: dataset, context: context)
+                found.fields["file.path"] = path
+                files[path] = found
             }
         }
-        return nil
+        return files
     }
 
     /// Runs the import protocol for one file; returns the datafile and dataset ids Agora reports.
-    /// A retry after a failure (same connector) continues the same package and skips the chunks
-    /// the server already holds.
+    /// A retry after a failure (same connector), or a run after a kill (the package id is in the
+    /// journal, `UploadResumeStore`), continues the same package and skips the chunks the server
+    /// already holds.
     func importFile(path: String, size: Int64, relative: String, sha1: String, folder: Int) async throws -> (Int, Int) {
         let key = "\(folder)|\(relative)|\(sha1)"
+        let identifier = Self.flowIdentifier(size: size, sha1: sha1, relative: relative)
+        let resumeKey = "agora \(session.spec.url) \(key) \(chunkSize)"
         var package: PendingUpload?
-        if let pending = await state.pendingUploads.get(key),
+        var candidate = await state.pendingUploads.get(key)
+        if candidate == nil, let saved = state.resume.store?.value(resumeKey), let id = Int(saved) {
+            candidate = PendingUpload(package: id, identifier: identifier)
+        }
+        if let pending = candidate,
            let info = try? await session.agoraJSON("/api/v1/import/\(pending.package)/"),
            info["complete_date"]?.isNull ?? true {
             package = pending
         }
         let resuming = package != nil
         if package == nil {
-            let response = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/"),
-                                                              headers: ["Content-Type": "application/json"], body: .bytes(Array("{}".utf8))))
-            guard response.status == 201, let id = try SourceSession.decode(JSONValue.self, response.body, from: "/api/v1/import/")["id"]?.int else {
-                throw ConnectorError.badReply("/api/v1/import/ answered \(response.status) without a package id")
-            }
-            // flow.js-style identifier: stable for the same content and path.
-            package = PendingUpload(package: id, identifier: "\(size)-\(sha1)-" + relative.replacingOccurrences(of: "/", with: "_"))
+            package = PendingUpload(package: try await createPackage(), identifier: identifier)
             await state.pendingUploads.set(key, package)
+            state.resume.store?.set(resumeKey, String(package!.package))
         }
-        let id = package!.package, identifier = package!.identifier
+        let id = package!.package
         let uploadURL = session.url("/api/v1/import/\(id)/upload/")
         let chunks = max(1, Int((size + chunkSize - 1) / chunkSize))
         for number in 1...chunks {
@@ -140,13 +284,9 @@ extension AgoraConnector {
             }
             try await sendChunk(number, of: chunks, path: path, size: size, relative: relative, package: id, identifier: identifier)
         }
-        let complete = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/\(id)/complete/"),
-                                                          headers: ["Content-Type": "application/json"],
-                                                          body: .bytes(Array("{\"folder\":\(folder)}".utf8))))
-        guard complete.status == 204 else {
-            throw ConnectorError.badReply("/api/v1/import/\(id)/complete/ answered \(complete.status), expected 204")
-        }
+        try await completePackage(id, folder: folder)
         await state.pendingUploads.set(key, nil)
+        state.resume.store?.set(resumeKey, nil)
         try await waitForImport(id, relative: relative)
 
         let result = try await session.agoraJSON("/api/v1/import/\(id)/result/")
@@ -159,6 +299,31 @@ extension AgoraConnector {
             throw ConnectorError.integrity("\(relative): Agora imported SHA-1 \(remote), the local file is \(sha1)")
         }
         return (datafile, dataset)
+    }
+
+    /// A new, empty import package's id.
+    func createPackage() async throws -> Int {
+        let response = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/"),
+                                                          headers: ["Content-Type": "application/json"], body: .bytes(Array("{}".utf8))))
+        guard response.status == 201, let id = try SourceSession.decode(JSONValue.self, response.body, from: "/api/v1/import/")["id"]?.int else {
+            throw ConnectorError.badReply("/api/v1/import/ answered \(response.status) without a package id")
+        }
+        return id
+    }
+
+    /// Ends a package's upload: Agora imports its files into the folder.
+    func completePackage(_ id: Int, folder: Int) async throws {
+        let complete = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/\(id)/complete/"),
+                                                          headers: ["Content-Type": "application/json"],
+                                                          body: .bytes(Array("{\"folder\":\(folder)}".utf8))))
+        guard complete.status == 204 else {
+            throw ConnectorError.badReply("/api/v1/import/\(id)/complete/ answered \(complete.status), expected 204")
+        }
+    }
+
+    /// flow.js-style identifier: stable for the same content and path.
+    static func flowIdentifier(size: Int64, sha1: String, relative: String) -> String {
+        "\(size)-\(sha1)-" + relative.replacingOccurrences(of: "/", with: "_")
     }
 
     /// Sends chunk `number` (from 1) of a file as flow.js multipart fields; Agora answers exactly 200.

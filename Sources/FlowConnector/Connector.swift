@@ -24,6 +24,14 @@ public protocol Connector: Sendable {
     /// returns the remote item it became. Must be idempotent: an identical remote file is kept.
     func upload(_ file: LocalFile, into destination: [String: String], overwrite: Bool) async throws -> UploadOutcome
 
+    /// The files a run will send to `destination` (those not done yet, in the order it will
+    /// start them), said before their first `upload`: a connector may send them together (one
+    /// Agora import package for many files). Each file is still uploaded by its own `upload`.
+    func plannedUploads(_ files: [LocalFile], into destination: [String: String]) async
+
+    /// Where this run's uploads keep what they need to go on after a kill (the run's journal).
+    func resumeUploads(in store: any UploadResumeStore)
+
     /// Sets tags on an item's remote object.
     func tag(_ item: RemoteItem, with tags: [String]) async throws
 
@@ -69,6 +77,8 @@ extension Connector {
     public func upload(_ file: LocalFile, into destination: [String: String], overwrite: Bool) async throws -> UploadOutcome {
         throw ConnectorError.unsupported("upload to \(spec.type.rawValue)")
     }
+    public func plannedUploads(_ files: [LocalFile], into destination: [String: String]) async {}
+    public func resumeUploads(in store: any UploadResumeStore) {}
     public func tag(_ item: RemoteItem, with tags: [String]) async throws {
         throw ConnectorError.unsupported("tag on \(spec.type.rawValue)")
     }

@@ -99,6 +99,7 @@ public final class Executor: Sendable {
         if stopFlag.isSet { state.stop() }
         let runID = try? journal.beginRun(job: plan.job.name)
         announce()
+        await announceUploads(earlier)
         await work(state)
         var report = state.report
         report.failures.insert(contentsOf: plan.problems.map(TaskFailure.init), at: 0)
@@ -263,11 +264,9 @@ public final class Executor: Sendable {
 
     /// A local file to the source; its remote item goes downstream.
     func upload(_ task: PlannedTask, connector: any Connector, retries: Int, record: inout TaskRecord) async throws -> Outcome {
-        guard let item = task.item else { throw ExecutionError("upload without item") }
-        let file = LocalFile(path: item.url, relativePath: item.field("file.path") ?? item.id, size: item.size ?? 0)
-        var destination = task.parameters
-        destination["to"] = nil
+        guard let (file, destination) = Self.uploadRequest(task) else { throw ExecutionError("upload without item") }
         let overwrite = plan.job.action(named: task.action)?.overwrite ?? false
+        // What the upload needs to go on after a kill goes to the journal as it happens.
         let outcome = try await connector.upload(file, into: destination, overwrite: overwrite)
         record.bytesTransferred = outcome.transferred ? file.size : 0
         record.size = file.size
@@ -275,6 +274,39 @@ public final class Executor: Sendable {
         record.finishedAt = Date().timeIntervalSince1970
         return .done(record, outputs: [outcome.item], transferred: record.bytesTransferred, resumed: false,
                      retries: retries, wroteFile: false)
+    }
+
+    /// Upload resume state in the run's journal; a failed write only costs the resume.
+    struct JournalResumeStore: UploadResumeStore {
+        let journal: Journal
+        func value(_ key: String) -> String? { try? journal.uploadResumeValue(key) }
+        func set(_ key: String, _ value: String?) { try? journal.setUploadResumeValue(key, value) }
+    }
+
+    /// The local file an upload task sends, and where to.
+    static func uploadRequest(_ task: PlannedTask) -> (LocalFile, [String: String])? {
+        guard let item = task.item else { return nil }
+        var destination = task.parameters
+        destination["to"] = nil
+        return (LocalFile(path: item.url, relativePath: item.field("file.path") ?? item.id, size: item.size ?? 0), destination)
+    }
+
+    /// Tells each connector which files this run will upload where (not those done before), in
+    /// the order they will start, so it may send them together, and where to keep resume state.
+    func announceUploads(_ earlier: [String: TaskRecord]) async {
+        var groups: [String: (connector: any Connector, destination: [String: String], files: [LocalFile])] = [:]
+        var order: [String] = []
+        for task in plan.graph.tasks where task.kind == .upload && task.skipReason == nil && earlier[task.id]?.state != .done {
+            guard let connector = connectors[task.sourceName] ?? connectors[task.item?.source ?? ""],
+                  let (file, destination) = Self.uploadRequest(task) else { continue }
+            let key = task.sourceName + "\u{0}" + destination.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{0}")
+            if groups[key] == nil { order.append(key); groups[key] = (connector, destination, []) }
+            groups[key]!.files.append(file)
+        }
+        guard !order.isEmpty else { return }
+        // What an upload needs to go on after a kill goes to the journal as it happens.
+        for connector in connectors.values { connector.resumeUploads(in: JournalResumeStore(journal: journal)) }
+        for key in order { await groups[key]!.connector.plannedUploads(groups[key]!.files, into: groups[key]!.destination) }
     }
 
     /// Tags on what upstream produced (or the item itself).

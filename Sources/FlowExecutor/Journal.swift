@@ -187,7 +187,35 @@ public final class Journal: Sendable {
                 t.add(column: "bootID", .text)
             }
         }
+        migrator.registerMigration("v3: upload resume") { db in
+            // What an interrupted upload needs to go on (see `UploadResumeStore`), by upload key.
+            try db.create(table: "uploadResume") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+                t.column("at", .double).notNull()
+            }
+        }
         try migrator.migrate(db)
+    }
+
+    /// What an interrupted upload saved under `key` (nil before the table exists).
+    public func uploadResumeValue(_ key: String) throws -> String? {
+        try db.read { db in
+            guard try db.tableExists("uploadResume") else { return nil }
+            return try String.fetchOne(db, sql: "SELECT value FROM uploadResume WHERE key = ?", arguments: [key])
+        }
+    }
+
+    /// Saves (or with nil, forgets) what an upload needs to go on after a kill.
+    public func setUploadResumeValue(_ key: String, _ value: String?) throws {
+        try db.write { db in
+            if let value {
+                try db.execute(sql: "INSERT OR REPLACE INTO uploadResume (key, value, at) VALUES (?, ?, ?)",
+                               arguments: [key, value, Date().timeIntervalSince1970])
+            } else {
+                try db.execute(sql: "DELETE FROM uploadResume WHERE key = ?", arguments: [key])
+            }
+        }
     }
 
     /// The records of the journal at `path`, for commands that only look (`status`, `plan`):

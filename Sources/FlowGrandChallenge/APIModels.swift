@@ -99,6 +99,15 @@ struct APIUpload: Decodable, Sendable {
     let status: String
     let api_url: String
     let presigned_urls: [String: String]?
+    /// `list-parts`: the parts S3 holds.
+    let parts: [APIPart]?
+}
+
+/// One part of a multipart upload, as `list-parts` gives it.
+struct APIPart: Decodable, Sendable {
+    let ETag: String
+    let PartNumber: Int
+    let Size: Int64?
 }
 
 /// An archive item's or display set's create/update reply: only its pk matters.

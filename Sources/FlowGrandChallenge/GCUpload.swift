@@ -13,6 +13,9 @@ extension GrandChallengeConnector {
     /// Part URLs asked for at once (gcapi asks for 5).
     static let presignBatch = 5
 
+    /// Keeps upload ids in the run's journal (see `sendInParts`).
+    public func resumeUploads(in store: any UploadResumeStore) { resume.use(store) }
+
     /// Sends `file` into `destination["archive"]` or `destination["reader-study"]` (a slug), named
     /// after its relative path (see `remoteName`). Idempotent by name: an image of that name already in the target is returned untouched
     /// (`transferred: false`) unless `overwrite`, which adds another case.
@@ -52,38 +55,89 @@ extension GrandChallengeConnector {
     }
 
     /// Creates a user upload and sends the file in parts; aborts the upload if anything fails,
-    /// so a failed or retried attempt leaves no open upload behind.
+    /// so a failed or retried attempt leaves no open upload behind. The upload's id goes to the
+    /// run's journal first (`UploadResumeStore`): after a kill, the next run asks S3 which parts it
+    /// holds (`list-parts`) and sends only the others.
     func sendInParts(_ file: LocalFile, as name: String) async throws -> APIUpload {
-        let created = try await send("POST", api("uploads/"), ["filename": name])
-        let upload = try SourceSession.decode(APIUpload.self, created.body, from: "POST uploads/")
-        let uploadPath = "uploads/\(upload.pk)/\(upload.s3_upload_id)/"
+        let resumeKey = Self.resumeKey(file, name: name, base: base, partSize: partSize)
+        var held: [Int: String] = [:]
+        var resumed: (pk: String, s3: String)?
+        if let saved = resume.store?.value(resumeKey) {
+            let ids = saved.split(separator: " ").map(String.init)
+            if ids.count == 2, let listed = try? await send("GET", api("uploads/\(ids[0])/\(ids[1])/list-parts/"), nil, accept: [404]),
+               listed.status == 200, let upload = try? SourceSession.decode(APIUpload.self, listed.body, from: "list-parts"),
+               upload.status != "Completed", upload.status != "Aborted", upload.s3_upload_id == ids[1] {
+                resumed = (ids[0], ids[1])
+                // A part counts only when S3 holds all of its bytes.
+                for part in upload.parts ?? [] where part.Size == nil || part.Size == partLength(part.PartNumber, of: file.size) {
+                    held[part.PartNumber] = part.ETag
+                }
+            }
+        }
+        let pk: String, s3: String
+        if let resumed {
+            (pk, s3) = resumed
+        } else {
+            let created = try await send("POST", api("uploads/"), ["filename": name])
+            let upload = try SourceSession.decode(APIUpload.self, created.body, from: "POST uploads/")
+            (pk, s3) = (upload.pk, upload.s3_upload_id)
+            resume.store?.set(resumeKey, "\(pk) \(s3)")
+        }
+        let uploadPath = "uploads/\(pk)/\(s3)/"
         do {
             // A 0-byte file still sends one (empty) part: S3 completes no upload without parts.
             let count = max(1, Int((file.size + partSize - 1) / partSize))
             var etags: [[String: Any]] = []
-            for batch in stride(from: 1, through: count, by: Self.presignBatch) {
-                let numbers = Array(batch...min(count, batch + Self.presignBatch - 1))
+            let missing = (1...count).filter { held[$0] == nil }
+            for batch in stride(from: 0, to: missing.count, by: Self.presignBatch) {
+                let numbers = Array(missing[batch..<min(missing.count, batch + Self.presignBatch)])
                 let reply = try await send("PATCH", api(uploadPath + "generate-presigned-urls/"), ["part_numbers": numbers])
                 let urls = try SourceSession.decode(APIUpload.self, reply.body, from: "generate-presigned-urls").presigned_urls ?? [:]
-                for n in numbers {
-                    guard let url = urls[String(n)] else { throw ConnectorError.badReply("no presigned URL for part \(n) of \(name)") }
-                    let offset = Int64(n - 1) * partSize
-                    let length = max(0, min(partSize, file.size - offset))
-                    let put = HTTPRequest(method: "PUT", url: url, body: .file(path: file.path, offset: offset, length: length))
-                    let response = try await session.send(put)
-                    guard let etag = response.headers.first("ETag") else {
-                        throw ConnectorError.badReply("the part upload of \(name) answered no ETag")
+                // The batch's parts go at once, as S3 takes them (gcapi sends them one by one):
+                // one stream cannot fill a loaded link or server.
+                let parts = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                    for n in numbers {
+                        guard let url = urls[String(n)] else { throw ConnectorError.badReply("no presigned URL for part \(n) of \(name)") }
+                        let offset = Int64(n - 1) * partSize
+                        let length = partLength(n, of: file.size)
+                        group.addTask { [session] in
+                            let put = HTTPRequest(method: "PUT", url: url, body: .file(path: file.path, offset: offset, length: length))
+                            let response = try await session.send(put)
+                            guard let etag = response.headers.first("ETag") else {
+                                throw ConnectorError.badReply("the part upload of \(name) answered no ETag")
+                            }
+                            return (n, etag)
+                        }
                     }
-                    etags.append(["ETag": etag, "PartNumber": n])
+                    return try await group.reduce(into: []) { $0.append($1) }
                 }
+                for (n, etag) in parts { held[n] = etag }
             }
+            for n in 1...count { etags.append(["ETag": held[n]!, "PartNumber": n]) }
             let done = try await send("PATCH", api(uploadPath + "complete-multipart-upload/"), ["parts": etags])
+            resume.store?.set(resumeKey, nil)
             return try SourceSession.decode(APIUpload.self, done.body, from: "complete-multipart-upload")
         } catch {
-            // Best effort: the upload's parts are dropped server-side; the original error is what matters.
-            _ = try? await send("PATCH", api(uploadPath + "abort-multipart-upload/"), nil)
+            // Stopped (SIGINT, SIGTERM): the parts stay for the next run. Failed: best effort, the
+            // upload's parts are dropped server-side; the original error is what matters.
+            if !Task.isCancelled {
+                _ = try? await send("PATCH", api(uploadPath + "abort-multipart-upload/"), nil)
+                resume.store?.set(resumeKey, nil)
+            }
             throw error
         }
+    }
+
+    /// Bytes of part `n` (from 1) of a file of `size` bytes.
+    func partLength(_ n: Int, of size: Int64) -> Int64 {
+        max(0, min(partSize, size - Int64(n - 1) * partSize))
+    }
+
+    /// The journal key of one file's upload: the same file (path, size, modification time) to
+    /// the same name and server, in the same parts.
+    static func resumeKey(_ file: LocalFile, name: String, base: String, partSize: Int64) -> String {
+        let modified = (try? FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return "grand-challenge \(base) \(name) \(file.path) \(file.size) \(modified) \(partSize)"
     }
 
     /// Creates an empty archive item or display set, then PATCHes the upload in as its image

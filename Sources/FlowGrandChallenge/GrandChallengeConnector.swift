@@ -14,6 +14,8 @@ public struct GrandChallengeConnector: Connector {
     let base: String
     /// Bytes per upload part (grand-challenge.org's client uses 32 MiB).
     let partSize: Int64
+    /// The run's journal, for uploads to resume after a kill.
+    let resume = UploadResumeSlot()
 
     /// Builds the connector from a source with `url` (the site or its `/api/v1/`) and `token`
     /// (a personal API token; `Bearer x` and `Token x` are accepted like gcapi does).

@@ -288,9 +288,9 @@ public final class HTTPClient: Sendable {
             default: setCustomMethod()
             }
         case .bytes(let bytes):
-            attachUpload(UploadSource(bytes: bytes))
+            attachUpload(UploadSource(bytes: bytes, digest: request.bodyDigest))
         case .file(let path, let offset, let length):
-            try attachUpload(UploadSource(path: path, offset: offset, length: length))
+            try attachUpload(UploadSource(path: path, offset: offset, length: length, digest: request.bodyDigest))
         case .multipart(let parts):
             guard let mime = curl_mime_init(easy) else { throw .other(code: -1, message: "curl_mime_init failed") }
             transfer.mime = mime

@@ -462,15 +462,19 @@ final class UploadSource {
     let length: Int64
     var position: Int64 = 0
     var failure: HTTPError?
+    /// Hashes the bytes as curl takes them (restarted here: each source sends from its start).
+    let digest: RequestBodyDigest?
 
-    init(bytes: [UInt8]) {
+    init(bytes: [UInt8], digest: RequestBodyDigest? = nil) {
         storage = .bytes(bytes)
         offset = 0
         length = Int64(bytes.count)
+        self.digest = digest
+        digest?.restart()
     }
 
     /// Opens a slice of a file; the length is clamped to the file's size.
-    init(path: String, offset: Int64, length: Int64?) throws(HTTPError) {
+    init(path: String, offset: Int64, length: Int64?, digest: RequestBodyDigest? = nil) throws(HTTPError) {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .fileSystem(path: path, errno: errno, message: errnoMessage(errno)) }
         var info = stat()
@@ -483,6 +487,8 @@ final class UploadSource {
         storage = .file(fd: fd, path: path)
         self.offset = offset
         self.length = min(length ?? available, available)
+        self.digest = digest
+        digest?.restart()
     }
 
     deinit {
@@ -498,6 +504,7 @@ final class UploadSource {
             bytes.withUnsafeBytes { raw in
                 UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + Int(position), byteCount: want)
             }
+            digest?.update(UnsafeRawBufferPointer(start: buffer, count: want), at: position)
             position += Int64(want)
             return want
         case .file(let fd, let path):
@@ -509,6 +516,7 @@ final class UploadSource {
                                           message: n < 0 ? errnoMessage(errno) : "file shrank during upload")
                     return flow_readfunc_abort()
                 }
+                digest?.update(UnsafeRawBufferPointer(start: buffer, count: n), at: position)
                 position += Int64(n)
                 return n
             }
@@ -519,6 +527,7 @@ final class UploadSource {
     func seek(to target: Int64, origin: Int32) -> Int32 {
         guard origin == SEEK_SET, target >= 0, target <= length else { return 2 } // CURL_SEEKFUNC_CANTSEEK
         position = target
+        digest?.rewound(to: target)
         return 0 // CURL_SEEKFUNC_OK
     }
 }

@@ -298,6 +298,11 @@ struct JobBuilder {
             }
         }
         if let index = node["index"], let text = string(index, "`index`") { spec.options["index"] = text }
+        // What a killed upload may have to send again is at most the parts in flight.
+        if let n = node["part-size"], let text = string(n, "`part-size`") {
+            if let size = Quantities.bytes(text), size >= 1, size < 5e9 { spec.options["part-size"] = String(Int64(size)) }
+            else { error("`part-size` must be a size such as `32MiB`, not `\(text)`", n) }
+        }
         if let api = node["api"], let text = string(api, "`api`") {
             let flavours = ["v0.0.3-dev", "v0.0.3", "v0.0.4-dev"]
             if flavours.contains(text) { spec.options["api"] = text }

@@ -116,6 +116,9 @@ public enum JobSchema {
             properties["api"] = ["type": "string", "description": "LORIS API: v0.0.3-dev, v0.0.3 or v0.0.4-dev."]
         }
         if type == .http { properties["index"] = ["type": "string", "description": "A file of paths or URLs, one per line."] }
+        if type == .grandChallenge || type == .agora {
+            properties["part-size"] = ["type": ["string", "integer"], "description": "Bytes per upload part: 32MiB (GC), 100MiB (Agora)."] as [String: Any]
+        }
         precondition(Set(properties.keys) == Set(Keys.sourceCommon + PlatformCatalog.of(type).credentialKeys
             + PlatformCatalog.of(type).credentialCommandKeys
             + Keys.sourceOptions(for: type)), "schema and loader disagree on source keys")

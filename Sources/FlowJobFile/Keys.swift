@@ -11,11 +11,13 @@ public enum Keys {
     /// Credential keys of all platforms (each platform accepts its own, see `PlatformCatalog`).
     public static let credentials = ["user", "password", "token", "secret", "api-key"]
     /// Plain options per source type: the LORIS API flavour (`v0.0.3-dev`, `v0.0.3`,
-    /// `v0.0.4-dev`); for `http`, an index file of paths to fetch instead of crawling listings.
+    /// `v0.0.4-dev`); for `http`, an index file of paths to fetch instead of crawling listings;
+    /// for Grand Challenge and Agora, the size of upload parts (chunks).
     public static func sourceOptions(for type: SourceType) -> [String] {
         switch type {
         case .loris: return ["api"]
         case .http: return ["index"]
+        case .grandChallenge, .agora: return ["part-size"]
         default: return []
         }
     }

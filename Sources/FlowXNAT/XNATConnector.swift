@@ -9,6 +9,9 @@ public struct XNATConnector: Connector {
     public let spec: SourceSpec
     let session: SourceSession
     public var taskExecutors: [any TaskExecutor] { session.http.taskExecutors }
+    /// Upload resources' files, listed once per run (see `upload`).
+    let uploadTargets = ListedTargets<RemoteItem>()
+    let resourceURIs = ResourceURIs()
 
     /// Builds the connector; credentials are `user`/`password` (or an alias token's
     /// `token`/`secret`), or `netrc: true`, or none for public data.

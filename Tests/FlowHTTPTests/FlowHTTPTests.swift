@@ -602,6 +602,34 @@ final class ProgressLog: @unchecked Sendable {
         #expect(slice.text == "PUT 5000 \(sha256Hex(Array(bytes[1000..<6000])))")
     }
 
+    /// The MD5 of a sent body comes from the bytes curl read to send it (one read of the file),
+    /// and restarts when the same request is sent again.
+    @Test func aBodyIsHashedWhileItIsSent() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bytes = pattern(3..<2_000_003)
+        try writeFile("\(dir)/u.bin", bytes)
+        let digest = RequestBodyDigest(.md5)
+        var put = HTTPRequest(method: "PUT", url: "\(server.base)/upload", body: .file(path: "\(dir)/u.bin"))
+        put.bodyDigest = digest
+        let response = try await client.send(put)
+        #expect(response.text == "PUT \(bytes.count) \(sha256Hex(bytes))")
+        #expect(digest.hex(ofLength: Int64(bytes.count)) == Digester.hex(.md5, of: bytes))
+        // Not the length sent: no digest.
+        #expect(digest.hex(ofLength: Int64(bytes.count) - 1) == nil)
+        // Sent again (a retry): hashed from the start again, not on top of the first send.
+        _ = try await client.send(put)
+        #expect(digest.hex(ofLength: Int64(bytes.count)) == Digester.hex(.md5, of: bytes))
+        let slice = RequestBodyDigest(.md5)
+        var part = HTTPRequest(method: "PUT", url: "\(server.base)/upload", body: .file(path: "\(dir)/u.bin", offset: 10, length: 5000))
+        part.bodyDigest = slice
+        _ = try await client.send(part)
+        #expect(slice.hex(ofLength: 5000) == Digester.hex(.md5, of: Array(bytes[10..<5010])))
+    }
+
     @Test func postBytes() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+extension EndToEnd {
+/// A large upload killed with SIGKILL goes on in the next run from what the server holds (issue
+/// #27): Grand Challenge by its parts (`list-parts`), Agora by its chunks. The upload's id is in
+/// the journal before the first byte is sent; the sandbox's counters show what was sent twice.
+@Suite struct UploadResumeTests {
+    /// Writes a job uploading one file of `mib` MiB (sparse: no time to write it) in 1 MiB parts.
+    static func workspace(platform: String, mib: Int) throws -> Workspace {
+        let workspace = try Workspace(jobs: [])
+        try FileManager.default.createDirectory(atPath: workspace.root + "/data", withIntermediateDirectories: true)
+        let path = workspace.root + "/data/big.mha"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        #expect(truncate(path, off_t(mib) << 20) == 0)
+        let source: String, into: String
+        switch platform {
+        case "gc":
+            source = "type: grand-challenge\n    url: ${env.GC_URL}\n    token: ${env.GC_TOKEN}"
+            into = "{archive: sandbox-archive}"
+        default:
+            source = "type: agora\n    url: ${env.AGORA_URL}\n    api-key: ${env.AGORA_API_KEY}"
+            into = "{project: Wrist Study, folder: /Resumed}"
+        }
+        let job = """
+        flowctl: 1
+        name: upload-resume
+        sources:
+          files:
+            type: local
+            url: ../data
+          remote:
+            \(source)
+            tls: {ca: "${env.FLOWCTL_SANDBOX_CA}"}
+            part-size: 1MiB
+        select:
+          all:
+            source: files
+            files: "*"
+        actions:
+          push:
+            upload: all
+            to: remote
+            into: \(into)
+
+        """
+        try job.write(toFile: workspace.job("upload-resume.yml"), atomically: false, encoding: .utf8)
+        return workspace
+    }
+
+    /// Starts `flowctl run`, SIGKILLs it once the sandbox has received `fraction` of `bytes`;
+    /// returns the bytes received by then (nil if the run ended first).
+    static func killMidUpload(_ job: String, sandbox: SandboxProcess, platform: String, env: [String: String],
+                              bytes: Int64, fraction: Double) throws -> Int64? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try builtProduct("flowctl"))
+        process.arguments = ["run", "--quiet", job]
+        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning && Date() < deadline {
+            let received = (try sandbox.stats(platform)["bytesReceived"] as? NSNumber)?.int64Value ?? 0
+            if Double(received) >= fraction * Double(bytes) {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return (try sandbox.stats(platform)["bytesReceived"] as? NSNumber)?.int64Value ?? received
+            }
+            usleep(10_000)
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return nil
+    }
+
+    static func info(_ sandbox: SandboxProcess, _ platform: String) throws -> [String: Int] {
+        let all = try JSONSerialization.jsonObject(with: sandbox.control(platform, "/_sandbox/info")) as! [String: Any]
+        return ((all[platform] as? [String: Any])?["data"] as? [String: Int]) ?? [:]
+    }
+
+    @Test(arguments: ["gc", "agora"])
+    func aKilledUploadResumesFromWhatTheServerHolds(platform: String) throws {
+        let mib = platform == "gc" ? 256 : 96  // the sandbox's Agora holds chunks in memory
+        let size = Int64(mib) << 20
+        let sandbox = try SandboxProcess(["--platforms", platform])
+        defer { sandbox.stop() }
+        let workspace = try Self.workspace(platform: platform, mib: mib)
+        defer { workspace.remove() }
+        let env = sandbox.environment.merging(["XDG_STATE_HOME": workspace.root + "/state"]) { $1 }
+        let before = try Self.info(sandbox, platform)
+
+        let atKill = try #require(try Self.killMidUpload(workspace.job("upload-resume.yml"), sandbox: sandbox, platform: platform,
+                                                         env: env, bytes: size, fraction: 0.3),
+                                  "the upload ended before it could be killed")
+        #expect(atKill < size, "killed after \(atKill) of \(size) bytes")
+
+        let again = try flowctl(["run", workspace.job("upload-resume.yml")], environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("1 done"), "\(again.stderr)")
+        let stats = try sandbox.stats(platform)
+        let received = (stats["bytesReceived"] as? NSNumber)?.int64Value ?? 0
+        // Sent twice: what the killed run had in flight, and anything the second run re-sent.
+        let twice = Double(received - size) / Double(size)
+        #expect(received >= size)
+        print("upload resume, \(platform): killed at \(atKill) of \(size) bytes; \(received) received in all, \(String(format: "%.2f", twice * 100)) % sent twice")
+        #expect(twice < 0.05, "received \(received) bytes for a file of \(size): \(Int(twice * 100)) % sent twice")
+
+        // No orphan, no duplicate: one new image / datafile, and (GC) one upload, the resumed one.
+        let after = try Self.info(sandbox, platform)
+        if platform == "gc" {
+            #expect(after["images"]! - before["images"]! == 1)
+            #expect(after["archiveItems"]! - before["archiveItems"]! == 1)
+            #expect(after["uploads"]! - before["uploads"]! == 1)
+        } else {
+            #expect(after["files"]! - before["files"]! == 1)
+            let routes = stats["routes"] as? [String: Int] ?? [:]
+            #expect(routes["POST /api/v1/import/"] == 1, "\(routes)")
+        }
+    }
+}
+}
