@@ -33,6 +33,8 @@ cleanup() {
     SLURM_CONF=$work/slurm.conf scancel --full -u root 2>/dev/null || true
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    # Only a munged this script started (it forks away, so not among pids).
+    [ -n "${started_munged:-}" ] && kill "$(cat /run/munge/munged.pid 2>/dev/null)" 2>/dev/null || true
     [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -43,6 +45,7 @@ if ! (munge -n | unmunge) >/dev/null 2>&1; then
     mkdir -p /etc/munge /run/munge /var/lib/munge /var/log/munge
     [ -f /etc/munge/munge.key ] || { dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 2>/dev/null; chmod 400 /etc/munge/munge.key; }
     munged --force
+    started_munged=1
 fi
 host=$(hostname -s)
 port=$((20000 + RANDOM % 20000))
