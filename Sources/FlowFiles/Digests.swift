@@ -110,26 +110,34 @@ package struct Hashers: Sendable {
     /// Feeds the first `length` bytes of the file at `path` (the prefix a resumed download keeps).
     /// Blocking: called on a Dispatch thread, never on the cooperative pool or the curl thread.
     package mutating func hashPrefix(of path: String, length: Int64) throws(FileSystemError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileSystemError(path: path, errno: errno) }
-        defer { close(fd) }
-        let chunk = Int(max(1, min(length, 1 << 20)))
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        defer { buffer.deallocate() }
-        var offset: Int64 = 0
-        while offset < length {
-            let want = Int(min(Int64(chunk), length - offset))
-            let n = pread(fd, buffer.baseAddress, want, off_t(offset))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError(path: path, errno: errno)
-            }
-            if n == 0 {
-                throw FileSystemError(path: path, errno: EIO, message: "file shorter than \(length) bytes")
-            }
-            update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            offset += Int64(n)
+        try readFile(path, length: length) { update($0) }
+    }
+}
+
+/// Reads the file at `path` from its start in pieces of up to 1 MiB: its first `length` bytes (a
+/// shorter file is an error) or, with `length` nil, all of it. Blocking: call it off the pool.
+package func readFile(_ path: String, length: Int64? = nil,
+                      _ body: (UnsafeRawBufferPointer) -> Void) throws(FileSystemError) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileSystemError(path: path, errno: errno) }
+    defer { close(fd) }
+    let chunk = Int(max(1, min(length ?? (1 << 20), 1 << 20)))
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+    defer { buffer.deallocate() }
+    var offset: Int64 = 0
+    while length.map({ offset < $0 }) ?? true {
+        let want = Int(min(Int64(chunk), (length ?? .max) - offset))
+        let n = pread(fd, buffer.baseAddress, want, off_t(offset))
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileSystemError(path: path, errno: errno)
         }
+        if n == 0 {
+            guard let length else { return }
+            throw FileSystemError(path: path, errno: EIO, message: "file shorter than \(length) bytes")
+        }
+        body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        offset += Int64(n)
     }
 }
 

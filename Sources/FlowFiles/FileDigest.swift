@@ -16,20 +16,8 @@ public enum FileDigest {
     public static func hex(_ algorithm: DigestAlgorithm, ofFile path: String) async throws -> String {
         try await offThePool {
             var digester = Digester(algorithm)
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw FileSystemError(path: path, errno: errno) }
-            defer { close(fd) }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { buffer.deallocate() }
-            while true {
-                let n = read(fd, buffer.baseAddress, buffer.count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileSystemError(path: path, errno: errno)
-                }
-                if n == 0 { return digester.hexDigest() }
-                digester.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            }
+            try readFile(path) { digester.update($0) }
+            return digester.hexDigest()
         }
     }
 
