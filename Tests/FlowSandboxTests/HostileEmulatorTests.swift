@@ -227,7 +227,9 @@ struct HostileEmulatorTests {
         defer { Task { await sb.stop() } }
         let endless = try await curl(fileURL(sb, "body-endless"), ["--max-time", "2"])
         #expect(endless.exitCode == 28 && endless.header("Content-Length") == nil)        // 28: still going at 2 s
-        #expect(endless.body.count > 256 << 10 && endless.body.count < 8 << 20)            // paced at ~2 MiB/s
+        // Paced at ~2 MiB/s: well under 8 MiB in 2 s. Some bytes prove the body started; how many
+        // depends on how much of the 2 s the in-process server got (a loaded CI gave < 256 KiB).
+        #expect(endless.body.count > 0 && endless.body.count < 8 << 20)
 
         let bomb = try await curl(fileURL(sb, "body-gzip-bomb"))
         #expect(bomb.header("Content-Encoding") == "gzip" && bomb.body.starts(with: [0x1F, 0x8B]))
