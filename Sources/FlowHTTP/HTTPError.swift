@@ -71,7 +71,9 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
              CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_HTTP3:
             return .partialBody(message)
         case CURLE_UNSUPPORTED_PROTOCOL:
-            return .refusedRedirect(message)
+            // curl also says this of a reply that is not HTTP at all (bytes left on a connection a
+            // server cut mid-body, then reused): a broken connection, not a refused scheme.
+            return message.contains("HTTP/0.9") ? .partialBody(message) : .refusedRedirect(message)
         case CURLE_ABORTED_BY_CALLBACK:
             return .cancelled
         default:

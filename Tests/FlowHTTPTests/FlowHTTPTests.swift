@@ -1,3 +1,4 @@
+import CCurl
 import FlowFiles
 @testable import FlowHTTP
 import Foundation
@@ -748,4 +749,13 @@ final class ProgressLog: @unchecked Sendable {
         #expect(HTTPError.fileSystem(path: "/o/x.part", errno: ENOSPC, message: "No space left on device").description
             == "/o/x.part: No space left on device (errno \(ENOSPC))")
     }
+}
+
+/// curl's "unsupported protocol" covers two things: a scheme we refuse, and a reply that is not
+/// HTTP on a reused connection; only the second is worth another try.
+@Test func aReplyThatIsNotHTTPIsABrokenConnectionNotARefusedScheme() {
+    let garbage = HTTPError.from(code: CURLE_UNSUPPORTED_PROTOCOL, message: "Received HTTP/0.9 when not allowed")
+    #expect(garbage.isTransient, "\(garbage)")
+    let refused = HTTPError.from(code: CURLE_UNSUPPORTED_PROTOCOL, message: "Protocol \"file\" not supported or disabled in libcurl")
+    #expect(!refused.isTransient, "\(refused)")
 }
