@@ -113,8 +113,14 @@ struct Serve: AsyncParsableCommand {
         signal(SIGTERM, SIG_IGN)
         let sandbox = try await Sandbox.start(config, logger: logger)
         // Written straight to fd 1 (unbuffered) so a script reading the pipe gets the line at once.
-        let output = printEnv ? sandbox.environmentLines().joined(separator: "\n") : sandbox.summaryJSON()
+        // `FLOWCTL_SANDBOX_PID` names this process (the in-process library's lines cannot).
+        let output = printEnv ? (sandbox.environmentLines() + ["export FLOWCTL_SANDBOX_PID=\(getpid())"]).joined(separator: "\n")
+            : sandbox.summaryJSON()
         FileHandle.standardOutput.write(Data((output + "\n").utf8))
+        // Then let go of stdout: nothing more is printed there, and a reader waiting for its end
+        // (`eval "$(flowctl-sandbox serve --print-env &)"`) would otherwise wait for ever.
+        let null = open("/dev/null", O_WRONLY)
+        if null >= 0 { dup2(null, STDOUT_FILENO); close(null) }
 
         await waitForSignal()
         await sandbox.stop()
