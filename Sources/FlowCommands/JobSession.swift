@@ -161,7 +161,11 @@ struct JobSession {
     func existingLock() -> LockFile? {
         let path = LockFile.path(forJob: jobPath)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try? LockWriter.read(path)
+        do { return try LockWriter.read(path) } catch {
+            // Silently none: `plan` showed no drift against a lock it could not read.
+            Console.error("warning: \(error); the drift against it is not shown")
+            return nil
+        }
     }
 }
 

@@ -77,6 +77,22 @@ extension EndToEnd {
         #expect(!right.stdout.contains("<html"), "\(right.stdout)")
     }
 
+    /// `plan` beside a lock file it could not read showed no drift and said nothing, as if the
+    /// remote matched the lock.
+    @Test func planWarnsOfADamagedLockOnce() throws {
+        let sandbox = try SandboxProcess(["--platforms", "xnat"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["xnat-dwi.yml"])
+        defer { workspace.remove() }
+        let lock = workspace.root + "/jobs/xnat-dwi.lock.json"
+        try "<<<<<<< HEAD\n{\n".write(toFile: lock, atomically: true, encoding: .utf8)
+        let plan = try flowctl(["plan", workspace.job("xnat-dwi.yml")], environment: sandbox.environment)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let warnings = plan.stderr.components(separatedBy: "warning: lock file \(lock) is damaged: not valid JSON").count - 1
+        #expect(warnings == 1, "\(plan.stderr)")
+        #expect(plan.stderr.contains("; the drift against it is not shown"), "\(plan.stderr)")
+    }
+
     /// `verify` of a mistyped folder said "no readable flowctl-manifest.json in x (The operation
     /// could not be completed. The file doesn't exist.)", whatever was wrong.
     @Test func verifySaysWhatIsWrongWithTheFolder() throws {
