@@ -28,6 +28,7 @@ let package = Package(
         // Hummingbird's own dependencies, named because the sandbox imports them directly.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // MARK: bottom: pure values
@@ -90,6 +91,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // A testing library beside the product: the sandbox set-up and the connector contract.
         .target(name: "FlowConnectorTesting", dependencies: ["FlowFiles",

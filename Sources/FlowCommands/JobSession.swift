@@ -96,9 +96,13 @@ struct JobSession {
         return JournalState(records: records)
     }
 
-    /// Lists every selection the actions use (with what could not be listed).
+    /// Lists every selection the actions use (with what could not be listed), saying on stderr
+    /// when a request is retried: a host that does not answer kept the terminal silent for 25 s.
     func resolve() async throws -> Resolver.Resolution {
-        try await Resolver(connectors: connectors).resolve(job)
+        let notice = RetryNotice { Console.error($0) }
+        return try await RequestRetries.$observer.withValue(RetryObserver { notice.retrying(in: $0, because: $1) }) {
+            try await Resolver(connectors: connectors).resolve(job)
+        }
     }
 
     /// Warns of each selection that matched nothing; true when there was one.
@@ -157,7 +161,11 @@ struct JobSession {
     func existingLock() -> LockFile? {
         let path = LockFile.path(forJob: jobPath)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try? LockWriter.read(path)
+        do { return try LockWriter.read(path) } catch {
+            // Silently none: `plan` showed no drift against a lock it could not read.
+            Console.error("warning: \(error); the drift against it is not shown")
+            return nil
+        }
     }
 }
 
@@ -178,5 +186,36 @@ public enum ConnectorFactory {
         case .http:
             return try WebFolderConnector(spec: spec)
         }
+    }
+}
+
+/// A line for a request retried while listing, before the progress display exists: at most one
+/// every `interval` seconds (a 503 storm on a thousand requests is one line, not a thousand).
+final class RetryNotice: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastLine: Double?
+    private var unsaid = 0
+    private let interval: Double
+    private let clock: @Sendable () -> Double
+    private let write: @Sendable (String) -> Void
+
+    init(interval: Double = 5, clock: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime },
+         write: @escaping @Sendable (String) -> Void) {
+        self.interval = interval
+        self.clock = clock
+        self.write = write
+    }
+
+    func retrying(in seconds: Double, because reason: String) {
+        let now = clock()
+        let others: Int? = lock.withLock {
+            if let lastLine, now - lastLine < interval { unsaid += 1; return nil }
+            lastLine = now
+            defer { unsaid = 0 }
+            return unsaid
+        }
+        guard let others else { return }
+        let more = others > 0 ? " (and \(others) other request(s) retried since the last line)" : ""
+        write("retrying in \(String(format: "%.1f", seconds)) s: \(ErrorText.clean(reason))\(more)")
     }
 }

@@ -153,10 +153,18 @@ struct LockWriter {
     }
 
     static func read(_ path: String) throws -> LockFile {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
+            throw ExecutionError("cannot read lock file \(path): \(code.map { String(cString: strerror(Int32($0))) } ?? "unreadable")")
+        }
         do {
-            return try JSONDecoder().decode(LockFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            return try JSONDecoder().decode(LockFile.self, from: data)
         } catch {
-            throw ExecutionError("cannot read lock file \(path): \(error)")
+            // A lock edited by hand (or a merge conflict in it): say where, and the two ways back.
+            let what = (error as? DecodingError).map(SourceSession.describe) ?? "not readable"
+            throw ExecutionError("lock file \(path) is damaged: \(what); restore it from git "
+                + "(`git checkout -- \(path)`), or pin the remote again with `flowctl lock --update`")
         }
     }
 }
@@ -178,6 +186,25 @@ extension Connector {
     }
 }
 
+extension Verify {
+    /// Why a folder's manifest cannot be read, in words: no such folder, no manifest (not an
+    /// output folder, or a run that has not finished), or a damaged one.
+    static func unreadable(directory: String, error: any Error) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            return "no such folder \(directory)"
+        }
+        guard isDirectory.boolValue else { return "\(directory) is a file; give the output folder (a download's `to:`)" }
+        let path = (directory as NSString).appendingPathComponent(Manifest.fileName)
+        guard FileManager.default.fileExists(atPath: path) else {
+            return "no \(Manifest.fileName) in \(directory): give the output folder of a job (a download's `to:`); "
+                + "`flowctl run` writes the manifest there when it ends"
+        }
+        let what = (error as? DecodingError).map(SourceSession.describe) ?? "not readable"
+        return "\(path) is damaged: \(what); `flowctl run` of its job writes it again"
+    }
+}
+
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-hash an output folder against its flowctl-manifest.json: missing, changed and extra files.",
@@ -192,7 +219,7 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         let manifest: Manifest
         do { manifest = try Manifest.read(from: directory) } catch {
-            Console.error("error: no readable \(Manifest.fileName) in \(directory) (\(error.localizedDescription))")
+            Console.error("error: " + Self.unreadable(directory: directory, error: error))
             // Shards leave the manifest to the gather step, which merges their journals.
             if JournalSet.paths(forRoot: directory).contains(where: { JournalSet.shard(ofPath: $0) != nil }) {
                 Console.error("the folder holds shards' journals: `flowctl gather JOB` writes the manifest of them all")

@@ -44,10 +44,12 @@ struct Plan: AsyncParsableCommand {
         let plan: FlowPlanner.Plan
         var drift = Drift()
         var matchedNothing = false
+        // Read once: a damaged lock is warned of once, and its drift is not shown.
+        let lock = locked ? nil : session.existingLock()
         do {
             let listed = try await session.items(locked: locked)
             matchedNothing = session.warnOfEmptySelections(listed)
-            if !locked, let lock = session.existingLock() { drift = Drift.between(lock: lock, listed: listed.items) }
+            if let lock { drift = Drift.between(lock: lock, listed: listed.items) }
             plan = try Planner(baseDirectory: session.baseDirectory, completed: session.completedWork())
                 .plan(session.job, resolution: listed)
         } catch {
@@ -57,10 +59,10 @@ struct Plan: AsyncParsableCommand {
         switch format {
         case .text:
             print(PlanRenderer.text(plan, limit: all ? nil : limit), terminator: "")
-            if session.existingLock() != nil && !locked { print("\n" + drift.text, terminator: "") }
+            if lock != nil { print("\n" + drift.text, terminator: "") }
         case .json:
             // Streamed: a plan of a million tasks is hundreds of megabytes of JSON.
-            try PlanRenderer.writeJSON(plan, drift: session.existingLock() != nil && !locked ? drift : nil) {
+            try PlanRenderer.writeJSON(plan, drift: lock != nil ? drift : nil) {
                 try FileHandle.standardOutput.write(contentsOf: $0)
             }
         case .dot: print(PlanRenderer.dot(plan), terminator: "")

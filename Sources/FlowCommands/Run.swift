@@ -73,6 +73,12 @@ struct Run: AsyncParsableCommand {
         }
         let session = try JobSession.open(options)
         try session.requireConverters()
+        // One run at a time per journal: two would write the same `.part` files and each rename
+        // or delete the other's (a shard has a journal, and so a lock, of its own).
+        let journalPath = JournalSet.path(forRoot: session.stateRoot, shard: shardSpec)
+        let runLock = try Self.lockJournal(journalPath, root: session.stateRoot,
+                                           elsewhere: session.job.actions.contains { $0.kind == .download }
+                                               ? "the download's `to:`, or --set actions.<name>.to=DIR" : "XDG_STATE_HOME")
         // From the first moment: SIGTERM (Slurm's and Kubernetes' notice) is Ctrl-C, also while listing.
         let stopper = RunStopper()
         let signals = SignalTrap { stopper.stop() }
@@ -84,7 +90,6 @@ struct Run: AsyncParsableCommand {
         let plan: FlowPlanner.Plan
         do {
             // A new journal costs a few fsyncs: it is created while the sources are listed.
-            let journalPath = JournalSet.path(forRoot: session.stateRoot, shard: shardSpec)
             let opening = Task { try await offThePool { try Journal(path: journalPath) } }
             let listing = Task { [locked] in try await session.items(locked: locked, strictJob: shardSpec != nil) }
             stopper.whenStopped { listing.cancel() }
@@ -139,7 +144,31 @@ struct Run: AsyncParsableCommand {
         // anyway, so the process ends here. `_exit`, not `exit`: no atexit handler (OpenSSL's
         // cleanup) runs while the idle curl threads still hold their handles.
         fflush(nil)
+        withExtendedLifetime(runLock) {}  // held to the very end: the kernel drops it at exit
         _exit(report.interrupted && report.failures.isEmpty ? 130 : report.succeeded ? 0 : 1)
+    }
+
+    /// Takes the journal's run lock (`<journal>.lock`), or says who holds it, or why the output
+    /// folder cannot hold it (`elsewhere`: how to choose another), and exits 1.
+    static func lockJournal(_ journalPath: String, root: String, elsewhere: String) throws -> ExclusiveFileLock {
+        let folder = URL(fileURLWithPath: root).standardizedFileURL.path
+        // gethostname, not ProcessInfo.hostName, which may wait on DNS for a canonical name.
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "this host"
+        let holder = "pid \(getpid()) on \(host), since \(Timestamp.iso8601(Timestamp.now))"
+        do throws(ExclusiveFileLock.Failure) {
+            return try ExclusiveFileLock.acquire(path: journalPath + ".lock", holder: holder)
+        } catch {
+            switch error {
+            case .held(let other):
+                Console.error("error: another flowctl run (\(other)) is writing \(folder); "
+                    + "wait for it to end, or stop it (Ctrl-C, or kill its pid), then run again")
+            case .fileSystem(let failure):
+                Console.error("error: cannot write the output folder \(folder): \(failure.path): \(failure.message); "
+                    + "make it writable, or choose another (\(elsewhere))")
+            }
+            throw ExitCode(1)
+        }
     }
 
     /// Runs the plan; returns the report and the output roots. The plan and the executor's state
@@ -187,6 +216,10 @@ enum RunSummary {
         if !upstream.isEmpty {
             text += "\n\(upstream.count) item(s) changed or vanished upstream since the lock; "
                 + "`flowctl plan` shows the drift, `flowctl lock --update` accepts it"
+        }
+        if report.failures.contains(where: \.isOutOfSpace) {
+            text += "\nthe disk (or quota) is full: free some space, or choose another output folder, and run again; "
+                + "finished files are kept and partial ones resume"
         }
         for failure in report.failures { text += "\n  failed \(failure)" }
         return text

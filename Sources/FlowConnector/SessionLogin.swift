@@ -115,7 +115,7 @@ extension SourceSession {
     /// A status in `refused` means wrong credentials: final, never retried, reported as
     /// `ConnectorError.authentication` in our words. Returns the 2xx answer.
     public func login(_ request: HTTPRequest, platform: String, refused: Set<Int> = [401, 403]) async throws -> HTTPResponse {
-        struct Refused: Error { var status: Int }
+        struct Refused: Error { var status: Int; var locked: Bool }
         var request = request
         if let seconds = spec.timeoutSeconds, request.timeout == nil { request.timeout = .seconds(seconds) }
         let prepared = request
@@ -126,7 +126,9 @@ extension SourceSession {
                     throw ConnectorError.transport(error, url: prepared.url)
                 }
                 // Thrown outside ConnectorError so that no retry loop logs in again.
-                if refused.contains(response.status) { throw Refused(status: response.status) }
+                if refused.contains(response.status) {
+                    throw Refused(status: response.status, locked: Self.saysLocked(response.body))
+                }
                 guard response.isSuccess else {
                     throw ConnectorError.status(response.status, url: prepared.url, message: "",
                                                 retryAfter: RetryPolicy.parseRetryAfter(response.headers.first("Retry-After")))
@@ -134,8 +136,20 @@ extension SourceSession {
                 return response
             }
         } catch let refused as Refused {
+            // A locked account refuses the right password too: "check the credentials" would send
+            // the user to try again, and each try may keep it locked.
+            let advice = refused.locked
+                ? "; it says the account is locked: wait for the lock to lift or ask the platform's administrators, "
+                    + "then check the source's credentials (each failed login may extend the lock)"
+                : ": check the source's credentials"
             throw ConnectorError.authentication("\(platform) at \(URLText.redacted(prepared.url)) refused the login "
-                                                + "(HTTP \(refused.status)): check the source's credentials")
+                                                + "(HTTP \(refused.status))\(advice)")
         }
+    }
+
+    /// Whether a refusal's body (its first 4 KiB; never shown) says the account is locked.
+    static func saysLocked(_ body: [UInt8]) -> Bool {
+        let text = String(decoding: body.prefix(4096), as: UTF8.self).lowercased()
+        return text.contains("account locked") || text.contains("account is locked") || text.contains("locked out")
     }
 }

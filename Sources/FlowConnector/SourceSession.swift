@@ -241,7 +241,8 @@ public final class SourceSession: Sendable {
         return words.count > limit ? String(words.prefix(limit)) + "…" : words
     }
 
-    static func describe(_ error: DecodingError) -> String {
+    /// What is wrong with a JSON document, and where (`missing field `size` at .items[3]`).
+    public static func describe(_ error: DecodingError) -> String {
         switch error {
         case .keyNotFound(let key, let context):
             return "missing field `\(key.stringValue)` at \(path(context.codingPath))"

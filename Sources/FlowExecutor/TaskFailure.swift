@@ -1,4 +1,7 @@
 import FlowConnector
+#if canImport(Glibc)
+import Glibc
+#endif
 import FlowHTTP
 import FlowModel
 import FlowPlanner
@@ -75,4 +78,12 @@ public struct TaskFailure: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(task): \(message)" }
+
+    /// Whether this machine ran out of room: a full disk or quota, a file-size limit, or SQLite
+    /// finding the disk full (the system's own words, as the messages carry them).
+    public var isOutOfSpace: Bool {
+        guard kind == .local || kind == .transport else { return false }
+        return message.contains("database or disk is full")
+            || [ENOSPC, EDQUOT, EFBIG].contains { message.contains("\(String(cString: strerror($0))) (errno \($0))") }
+    }
 }

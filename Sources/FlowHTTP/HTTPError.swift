@@ -42,7 +42,7 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .couldNotConnect(let m): "could not connect: \(m)"
         case .timedOut(let m): "timed out: \(m)"
         case .stalled(let m): "transfer stalled: \(m)"
-        case .tls(let m): "TLS failure: \(m) (a server with a private certificate authority? name its certificate in the source's `tls: {ca: path}`)"
+        case .tls(let m): "TLS failure: \(m)" + Self.tlsHint(m)
         case .cancelled: "cancelled"
         case .bodyTooLarge(let limit): "the body is larger than the \(limit) bytes expected (listed size or limit)"
         case .refusedRedirect(let m): "refused redirect: \(m)"
@@ -52,6 +52,25 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyRedirects(let n): "more than \(n) redirects"
         case .other(let code, let message): "curl error \(code): \(message)"
         }
+    }
+
+    /// What to do about a TLS failure, by what OpenSSL said: a certificate no trusted authority
+    /// signed, or a server that does not speak TLS on that port at all (an http:// URL written https://).
+    static func tlsHint(_ message: String) -> String {
+        let m = message.lowercased()
+        if m.contains("wrong version number") || m.contains("packet length too long") || m.contains("http request") {
+            return " (the server did not answer in TLS: is its URL http://, not https://?)"
+        }
+        if m.contains("expired") {
+            return " (the server's certificate has expired: its administrators must renew it)"
+        }
+        if m.contains("subject name") || m.contains("does not match target host") {
+            return " (the certificate is for another host name: write the URL with the name it was issued for)"
+        }
+        if m.contains("certificate") || m.contains("issuer") {
+            return " (a server with a private certificate authority? name its certificate in the source's `tls: {ca: path}`)"
+        }
+        return ""
     }
 
     /// Classifies a curl result code; `message` is curl's error buffer (or its generic text).

@@ -6,6 +6,9 @@ struct JobBuilder {
     let environment: [String: String]
     let tolerateUnsetEnvironment: Bool
     var diagnostics: [Diagnostic] = []
+    /// Sources and selections the file defines but that could not be built (each already has its
+    /// error): a reference to one is not reported again as unknown, nor what follows from it.
+    var broken = BrokenNames()
     private var interpolator: Interpolator
 
     init(path: String, environment: [String: String], tolerateUnsetEnvironment: Bool) {
@@ -196,13 +199,21 @@ struct JobBuilder {
         var job = Job(path: path, name: name, description: root["description"].flatMap { string($0, "`description`") },
                       vars: vars)
         if let node = root["sources"], let pairs = mapping(node, "`sources`") {
-            job.sources = pairs.compactMap { source(named: $0.key, $0.value) }
+            job.sources = pairs.compactMap { pair in
+                let spec = source(named: pair.key, pair.value)
+                if spec == nil, let name = pair.key.scalar { broken.sources.insert(name) }
+                return spec
+            }
         }
         if let node = root["layouts"], let pairs = mapping(node, "`layouts`") {
             job.layouts = pairs.compactMap { layout(named: $0.key, $0.value) }
         }
         if let node = root["select"], let pairs = mapping(node, "`select`") {
-            job.selections = pairs.compactMap { selection(named: $0.key, $0.value, sources: job.sources) }
+            job.selections = pairs.compactMap { pair in
+                let selection = selection(named: pair.key, pair.value, sources: job.sources)
+                if selection == nil, let name = pair.key.scalar { broken.selections.insert(name) }
+                return selection
+            }
         }
         if let node = root["actions"], let pairs = mapping(node, "`actions`") {
             job.actions = pairs.compactMap { action(named: $0.key, $0.value) }
@@ -254,8 +265,12 @@ struct JobBuilder {
             error("source `\(name)` needs a `url`" + (type == .local ? " (the folder)" : ""), key)
         }
         for credential in catalog.credentialKeys {
-            guard let valueNode = node[credential], let raw = valueNode.scalar,
-                  let (value, fromEnvironment) = expand(raw, valueNode) else { continue }
+            guard let valueNode = node[credential] else { continue }
+            guard let raw = valueNode.scalar else {
+                error("`\(credential)` must be a single value, not \(valueNode.kindName)", valueNode)
+                continue
+            }
+            guard let (value, fromEnvironment) = expand(raw, valueNode) else { continue }
             spec.credentials[credential] = Secret(value)
             if !fromEnvironment, !value.isEmpty, !raw.contains("${") {
                 warning("credential `\(credential)` is written in the job file; use `${env.NAME}` so it stays out of git", valueNode)
@@ -461,6 +476,7 @@ struct JobBuilder {
             return nil
         }
         guard let source = sources.first(where: { $0.name == sourceName }) else {
+            if broken.sources.contains(sourceName) { return nil }  // its own error says what is wrong
             let hint = Suggest.nearest(sourceName, in: sources.map(\.name)).map { "; did you mean `\($0)`?" } ?? ""
             error("unknown source `\(sourceName)`\(hint)", sourceNode)
             return nil
@@ -608,4 +624,10 @@ struct JobBuilder {
         }
         return action
     }
+}
+
+/// Names the job file defines whose definitions have errors of their own.
+struct BrokenNames {
+    var sources: Set<String> = []
+    var selections: Set<String> = []
 }

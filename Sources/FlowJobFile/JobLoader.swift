@@ -57,7 +57,7 @@ public struct JobLoader: Sendable {
         let job = builder.build(tree)
         var diagnostics = builder.diagnostics
         if let job {
-            var checks = SemanticChecks(job: job, tree: tree)
+            var checks = SemanticChecks(job: job, tree: tree, broken: builder.broken)
             diagnostics += checks.run()
         }
         let failed = diagnostics.contains { $0.severity == .error }

@@ -5,11 +5,20 @@ import FlowModel
 struct SemanticChecks {
     let job: Job
     let tree: YNode
+    /// Defined but not built (their errors are already reported): no check follows from them.
+    let broken: BrokenNames
     private(set) var diagnostics: [Diagnostic] = []
 
-    init(job: Job, tree: YNode) {
+    init(job: Job, tree: YNode, broken: BrokenNames = BrokenNames()) {
         self.job = job
         self.tree = tree
+        self.broken = broken
+    }
+
+    /// Whether the action consumes a selection whose definition has errors of its own.
+    func readsBrokenSelection(_ action: Action) -> Bool {
+        if case .selection(let name)? = action.input { return broken.selections.contains(name) }
+        return false
     }
 
     /// The node of `actions.<name>.<key>`, else the action's own key, for precise places.
@@ -69,7 +78,7 @@ struct SemanticChecks {
         let location = place(action: action, key: key)
         switch input {
         case .selection(let name):
-            if job.selection(named: name) != nil {
+            if job.selection(named: name) != nil || broken.selections.contains(name) {
                 used.insert(name)
             } else if job.action(named: name) != nil {
                 error("`\(name)` is an action; write `\(name).outputs` to use its outputs", location)
@@ -98,7 +107,7 @@ struct SemanticChecks {
             error("upload action `\(action.name)` needs `to:` (the source to upload to)", action.location!)
             return
         }
-        guard let sourceName else { return }
+        guard let sourceName, !broken.sources.contains(sourceName) else { return }
         guard let source = job.source(named: sourceName) else {
             let key = action.kind == .upload ? "to" : "source"
             let hint = Suggest.nearest(sourceName, in: job.sources.map(\.name)).map { "; did you mean `\($0)`?" } ?? ""
@@ -122,7 +131,9 @@ struct SemanticChecks {
         if action.to == nil {
             error("download action `\(action.name)` needs `to:` (the output folder)", action.location!)
         }
-        if action.archive != nil {
+        // What a broken selection's items hold is unknown: its fields and type are not checked.
+        let unknownInput = readsBrokenSelection(action)
+        if action.archive != nil, !unknownInput {
             var type: SourceType?
             if case .selection(let name)? = action.input, let selection = job.selection(named: name) {
                 type = job.source(named: selection.source)?.type
@@ -163,7 +174,7 @@ struct SemanticChecks {
             }
         }()
         for case .field(let field, _, let offset) in layout.template.segments
-        where !known.contains(field) && !BIDS.derivedFields.contains(field) {
+        where !unknownInput && !known.contains(field) && !BIDS.derivedFields.contains(field) {
             let hint = Suggest.nearest(field, in: known).map { "; did you mean `\($0)`?" } ?? ""
             var at = templateNode?.location ?? location
             // Point at the field inside the template; a quoted scalar starts one column later.

@@ -108,38 +108,48 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "flowctl-sandbox")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
 
-        // Block the signals before starting so they are only delivered to the dispatch sources.
+        // Block the signals before starting so they are only delivered to the dispatch sources,
+        // and make the sources before the line is printed: a SIGTERM sent as soon as the line was
+        // read fell between the two and was lost (the sandbox ran on).
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
+        let stopRequested = StopSignals()
         let sandbox = try await Sandbox.start(config, logger: logger)
         // Written straight to fd 1 (unbuffered) so a script reading the pipe gets the line at once.
-        let output = printEnv ? sandbox.environmentLines().joined(separator: "\n") : sandbox.summaryJSON()
+        // `FLOWCTL_SANDBOX_PID` names this process (the in-process library's lines cannot).
+        let output = printEnv ? (sandbox.environmentLines() + ["export FLOWCTL_SANDBOX_PID=\(getpid())"]).joined(separator: "\n")
+            : sandbox.summaryJSON()
         FileHandle.standardOutput.write(Data((output + "\n").utf8))
+        // Then let go of stdout: nothing more is printed there, and a reader waiting for its end
+        // (`eval "$(flowctl-sandbox serve --print-env &)"`) would otherwise wait for ever.
+        let null = open("/dev/null", O_WRONLY)
+        if null >= 0 { dup2(null, STDOUT_FILENO); close(null) }
 
-        await waitForSignal()
+        await stopRequested.wait()
         await sandbox.stop()
-    }
-
-    private func waitForSignal() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = Once()
-            let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                s.setEventHandler { if once.fire() { continuation.resume() } }
-                s.resume()
-                return s
-            }
-            Keep.sources = sources
-        }
     }
 }
 
-/// Keeps the signal sources alive for the life of the process.
-enum Keep { nonisolated(unsafe) static var sources: [DispatchSourceSignal] = [] }
+/// SIGINT and SIGTERM as dispatch sources, made at once; a signal that comes before `wait()` is kept.
+final class StopSignals: @unchecked Sendable {
+    // Kept alive for the life of the process.
+    private let sources: [DispatchSourceSignal]
+    private let signals: AsyncStream<Int32>
 
-/// Resumes the continuation once even if both signals arrive.
-final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var fired = false
-    func fire() -> Bool { lock.lock(); defer { lock.unlock() }; if fired { return false }; fired = true; return true }
+    init() {
+        let (signals, continuation) = AsyncStream<Int32>.makeStream()
+        self.signals = signals
+        sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { continuation.yield(sig) }
+            s.resume()
+            return s
+        }
+    }
+
+    /// Returns at the first signal, or at once if one came already.
+    func wait() async {
+        var iterator = signals.makeAsyncIterator()
+        _ = await iterator.next()
+    }
 }

@@ -743,6 +743,30 @@ final class ProgressLog: @unchecked Sendable {
         #expect(!HTTPHeaders.same("[", "{"))  // 0x5B and 0x7B differ only in the case bit
     }
 
+    /// `https://` to a server that speaks plain HTTP failed with "wrong version number" and the
+    /// hint for a private certificate authority, which sent the user after a CA they do not need.
+    @Test func httpsToAPlainHTTPServerSaysToWriteHTTP() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let error = await httpError { _ = try await client.send(HTTPRequest(url: "https://127.0.0.1:\(server.port)/")) }
+        guard case .tls = error else { Issue.record("got \(String(describing: error))"); return }
+        let text = error!.description
+        #expect(text.contains("(the server did not answer in TLS: is its URL http://, not https://?)"), "\(text)")
+        #expect(!text.contains("certificate authority"), "\(text)")
+    }
+
+    @Test func tlsHintsFollowWhatOpenSSLSaid() {
+        #expect(HTTPError.tls("SSL certificate problem: self-signed certificate in certificate chain").description
+            .hasSuffix("name its certificate in the source's `tls: {ca: path}`)"))
+        #expect(HTTPError.tls("SSL certificate problem: certificate has expired").description
+            .hasSuffix("(the server's certificate has expired: its administrators must renew it)"))
+        #expect(HTTPError.tls("SSL: no alternative certificate subject name matches target host name 'x'").description
+            .hasSuffix("(the certificate is for another host name: write the URL with the name it was issued for)"))
+        #expect(HTTPError.tls("OpenSSL SSL_connect: Connection reset by peer").description
+            == "TLS failure: OpenSSL SSL_connect: Connection reset by peer")
+    }
+
     @Test func errorDescriptionsAndTransience() {
         #expect(HTTPError.partialBody("x").isTransient)
         #expect(!HTTPError.tls("bad certificate").isTransient)

@@ -77,6 +77,17 @@ func expectDiagnostics(_ result: LoadResult, _ expected: [(Int, Int, String)],
         ])
     }
 
+    /// A typo in a source's `type` or a selection's `source` was one error and three false ones:
+    /// "unknown source `xnat`" (it is there), "unknown selection `dwi`", unknown template fields.
+    /// A credential given as a list was silently ignored.
+    @Test func aBrokenDefinitionIsOneErrorNotACascade() {
+        expectDiagnostics(fixture("broken-definitions.yml"), [
+            (4, 11, "unknown source type `xnatt`; did you mean `xnat`?"),
+            (9, 11, "`user` must be a single value, not a list"),
+            (15, 13, "unknown source `othr`; did you mean `other`?"),
+        ])
+    }
+
     @Test func cyclesAreNamedInOrder() {
         expectDiagnostics(fixture("cycle.yml"), [(11, 3, "a cycle: a -> c -> b -> a")])
     }

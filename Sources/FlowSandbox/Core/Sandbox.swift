@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTLS
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// A running sandbox: one emulator per platform, each on its own loopback origin.
@@ -21,14 +22,30 @@ public final class Sandbox: Sendable {
     private let emulators: [PlatformID: any PlatformEmulator]
     private let faultController: FaultController
     private let recorder: StatsRecorder
-    private let tasks: [Task<Void, any Error>]
+    private let servers: [OriginServer]
     private let ownsCADirectory: String?
+
+    /// One origin's server: its service group (so it can be shut down gracefully) and the task running it.
+    struct OriginServer {
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+
+        /// Stops accepting, lets requests in flight finish (a stuck one is cancelled after the group's
+        /// maximum), closes idle connections, and waits until the server is down.
+        func shutDown() async {
+            await group.triggerGracefulShutdown()
+            _ = try? await task.value
+        }
+    }
+
+    /// How long a graceful stop waits for requests in flight (an endless or slow body) before cancelling them.
+    static let maximumGracefulShutdown: Duration = .seconds(2)
 
     private init(configuration: SandboxConfiguration, endpoints: [PlatformID: SandboxEndpoint], caCertificatePath: String,
                  emulators: [PlatformID: any PlatformEmulator], faults: FaultController, stats: StatsRecorder,
-                 tasks: [Task<Void, any Error>], ownsCADirectory: String?) {
+                 servers: [OriginServer], ownsCADirectory: String?) {
         self.configuration = configuration; self.endpoints = endpoints; self.caCertificatePath = caCertificatePath
-        self.emulators = emulators; self.faultController = faults; self.recorder = stats; self.tasks = tasks
+        self.emulators = emulators; self.faultController = faults; self.recorder = stats; self.servers = servers
         self.ownsCADirectory = ownsCADirectory
     }
 
@@ -64,7 +81,7 @@ public final class Sandbox: Sendable {
         let tls = try certs.serverTLSConfiguration()
 
         let control = ControlAPI(faults: faults, stats: stats, emulators: emulators)
-        var tasks: [Task<Void, any Error>] = []
+        var servers: [OriginServer] = []
         var endpoints: [PlatformID: SandboxEndpoint] = [:]
         do {
             for id in ids {
@@ -83,11 +100,16 @@ public final class Sandbox: Sendable {
                         portContinuation.finish()
                     },
                     logger: logger)
+                // Run in a service group of its own, so that `stop()` shuts it down gracefully: cancelling
+                // the task instead made HummingbirdCore log "Waiting on child channel: CancellationError()".
+                var groupConfiguration = ServiceGroupConfiguration(services: [app], logger: logger)
+                groupConfiguration.maximumGracefulShutdownDuration = maximumGracefulShutdown
+                let group = ServiceGroup(configuration: groupConfiguration)
                 let task = Task {
                     defer { portContinuation.finish() }
-                    try await app.run()
+                    try await group.run()
                 }
-                tasks.append(task)
+                servers.append(OriginServer(group: group, task: task))
                 var port: Int? = nil
                 for await p in portStream { port = p }
                 guard let port, port > 0 else {
@@ -102,20 +124,21 @@ public final class Sandbox: Sendable {
                                                 extras: emulator.endpointExtras)
             }
         } catch {
-            for t in tasks { t.cancel() }
-            for t in tasks { _ = try? await t.value }
+            for server in servers { await server.shutDown() }
             throw error
         }
         control.setEndpoints(endpoints)
         for emulator in emulators.values { emulator.sandboxDidStart(endpoints: endpoints, peers: emulators) }
         return Sandbox(configuration: configuration, endpoints: endpoints, caCertificatePath: caPath, emulators: emulators,
-                       faults: faults, stats: stats, tasks: tasks, ownsCADirectory: ownsDir)
+                       faults: faults, stats: stats, servers: servers, ownsCADirectory: ownsDir)
     }
 
-    /// Stops every server (open connections are closed) and removes the temporary CA file.
+    /// Stops every server gracefully (requests in flight finish, idle connections close) and removes
+    /// the temporary CA file.
     public func stop() async {
-        for t in tasks { t.cancel() }
-        for t in tasks { _ = try? await t.value }
+        await withTaskGroup(of: Void.self) { group in
+            for server in servers { group.addTask { await server.shutDown() } }
+        }
         if let dir = ownsCADirectory { try? FileManager.default.removeItem(atPath: dir) }
     }
 
@@ -169,7 +192,7 @@ public final class Sandbox: Sendable {
                             ("seed", .string(String(configuration.seed))), ("pid", .int(Int64(getpid())))]).serialized()
     }
 
-    /// `export NAME=value` lines for shells (`eval "$(flowctl-sandbox serve --print-env)"`).
+    /// `export NAME=value` lines for shells (`eval "$(flowctl-sandbox serve --print-env &)"`).
     public func environmentLines() -> [String] {
         var lines: [String] = []
         for id in platforms {
