@@ -181,6 +181,8 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
         }
     }
     private var current: OpenMember?
+    /// Members go to disk around the page cache (see `DirectWriter`): one at a time, so one buffer.
+    private let writer = DirectWriter()
     private var done = Set<String>()
     private var items: [RemoteItem] = []
     private var refusals: [String] = []
@@ -217,6 +219,7 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
            let slash = target.destination.lastIndex(of: "/"),
            let (file, fd) = try? UnnamedFile.create(in: String(target.destination[..<slash])) {
             current = OpenMember(target: target, part: part, fd: fd, unnamed: file, listed: wanted)
+            writer.start(fd)
             return true
         }
         unlink(part)
@@ -224,6 +227,7 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
         let fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ArchiveError(.sink, "cannot create \(part): \(String(cString: strerror(errno)))") }
         current = OpenMember(target: target, part: part, fd: fd, unnamed: nil, listed: wanted)
+        writer.start(fd)
         return true
     }
 
@@ -235,14 +239,8 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
             c.bad = "more bytes than the \(listed) listed"
             return
         }
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(c.fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ArchiveError(.sink, "cannot write \(c.part): \(String(cString: strerror(errno)))")
-            }
-            offset += n
+        do throws(FileSystemError) { try writer.write(bytes) } catch {
+            throw ArchiveError(.sink, "cannot write \(c.part): \(error.message)")
         }
         c.hashers.update(bytes)
         c.written += Int64(bytes.count)
@@ -250,6 +248,12 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
 
     func end(_ member: ArchiveMember, size: Int64) throws {
         guard let c = current else { return }
+        // Written out while `current` still holds it: on a failure, `abandon` drops the `.part`.
+        if c.bad == nil {
+            do throws(FileSystemError) { try writer.finish() } catch { throw ArchiveError(.sink, "cannot write \(c.part): \(error.message)") }
+        } else {
+            writer.discard()
+        }
         current = nil
         if c.unnamed == nil { close(c.fd) }  // an unnamed file closes its own when linked or dropped
         let digests = c.hashers.finalize()
@@ -291,6 +295,7 @@ final class ArchiveExtractor: ArchiveSink, @unchecked Sendable {
     func abandon() {
         guard let c = current else { return }
         current = nil
+        writer.discard()
         if c.unnamed == nil {
             close(c.fd)
             unlink(c.part)

@@ -20,6 +20,16 @@ static inline int flow_syncfs(int fd) { return syncfs(fd); }
 #endif
 static inline int flow_o_tmpfile(void) { return __FLOW_O_TMPFILE; }
 
+// O_DIRECT (writes around the page cache, for archive members: DirectWriter) is named by
+// <fcntl.h> only under _GNU_SOURCE; __O_DIRECT is the architecture's value (it differs on arm64).
+#if defined(O_DIRECT)
+static inline int flow_o_direct(void) { return O_DIRECT; }
+#elif defined(__O_DIRECT)
+static inline int flow_o_direct(void) { return __O_DIRECT; }
+#else
+static inline int flow_o_direct(void) { return 040000; }
+#endif
+
 // AT_EMPTY_PATH (linkat on a descriptor itself) is named by <fcntl.h> only under _GNU_SOURCE.
 static inline int flow_at_empty_path(void) { return 0x1000; }
 
