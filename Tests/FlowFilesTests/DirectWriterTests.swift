@@ -11,7 +11,7 @@ import Testing
                         DirectWriter.capacity + 1, 2 * DirectWriter.capacity + 4097]
 
     func bytes(_ count: Int, seed: Int) -> [UInt8] {
-        var state = UInt64(seed &* 2_654_435_761 &+ 1)
+        var state = UInt64(truncatingIfNeeded: seed &* 2_654_435_761 &+ 1)
         return (0..<count).map { _ in
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return UInt8(truncatingIfNeeded: state >> 33)
@@ -43,7 +43,7 @@ import Testing
             // A file given up half-way leaves nothing held for the next one.
             let dropped = open("\(dir)/dropped-\(index)", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             writer.start(dropped)
-            try bytes(5000, seed: -index).withUnsafeBytes { try writer.write($0) }
+            try bytes(5000, seed: 1000 + index).withUnsafeBytes { try writer.write($0) }
             writer.discard()
             close(dropped)
         }
