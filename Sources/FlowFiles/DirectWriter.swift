@@ -13,6 +13,8 @@ import Glibc
 /// threads, O_TMPFILE + linkat as the extractor does): 1.1-1.3 s of system time through the page
 /// cache, 0.24-0.29 s direct, with the data on the disk at the end instead of dirty in memory.
 ///
+/// Only on local disk file systems (ext2/3/4, XFS, Btrfs: checked on the first file): on NFS or
+/// Lustre a direct write is a synchronous round trip to the server, slower than the page cache.
 /// Where the file system refuses `O_DIRECT` (at `start` or at the first write) the writer falls
 /// back to plain writes for the rest of its life. One writer is used by one thread.
 package final class DirectWriter {
@@ -28,6 +30,8 @@ package final class DirectWriter {
     private var direct = false
     /// False once the file system refused direct writes (or when made so): plain writes from then on.
     private var usable: Bool
+    /// Whether the file system of the first file was looked at.
+    private var checked = false
     /// Bytes that went out direct since the writer was made (tests and profiles read it).
     package private(set) var directBytes: Int64 = 0
 
@@ -42,6 +46,10 @@ package final class DirectWriter {
     package func start(_ fd: Int32) {
         self.fd = fd
         held = 0
+        if usable && !checked {
+            checked = true
+            usable = Self.localDisk(fd)
+        }
         direct = usable && setDirect(true)
         if !direct { usable = false }
     }
@@ -102,6 +110,14 @@ package final class DirectWriter {
             return
         }
         held = 0
+    }
+
+    /// ext2/3/4, XFS, Btrfs (`statfs(2)`'s magic numbers).
+    static let localDiskTypes: Set<Int> = [0xEF53, 0x5846_5342, 0x9123_683E]
+
+    /// Whether `fd` is on a local disk file system, where direct writes pay off.
+    static func localDisk(_ fd: Int32) -> Bool {
+        localDiskTypes.contains(flow_file_system_type(fd))
     }
 
     private func setDirect(_ on: Bool) -> Bool {

@@ -57,10 +57,27 @@ import Testing
         // Where the file system takes O_DIRECT, the whole blocks went around the page cache.
         let probe = open("\(dir)/probe", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         defer { close(probe) }
-        if fcntl(probe, F_SETFL, fcntl(probe, F_GETFL) | flow_o_direct()) == 0 {
+        if DirectWriter.localDisk(probe), fcntl(probe, F_SETFL, fcntl(probe, F_GETFL) | flow_o_direct()) == 0 {
             #expect(writer.directBytes >= Int64(3 * DirectWriter.capacity))
             #expect(writer.directBytes % 4096 == 0)
         }
+    }
+
+    /// tmpfs (no disk to go around) keeps to plain writes.
+    @Test func memoryFileSystemsKeepToPlainWrites() throws {
+        let dir = "/dev/shm/flowctl-direct-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fd = open("\(dir)/f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        #expect(!DirectWriter.localDisk(fd))
+        let writer = DirectWriter()
+        writer.start(fd)
+        try bytes(3 * 4096, seed: 7).withUnsafeBytes { try writer.write($0) }
+        try writer.finish()
+        #expect(writer.directBytes == 0)
+        #expect(try readFile("\(dir)/f") == bytes(3 * 4096, seed: 7))
     }
 
     @Test func withoutDirectWritesTheFilesAreTheSame() throws {

@@ -30,6 +30,14 @@ static inline int flow_o_direct(void) { return __O_DIRECT; }
 static inline int flow_o_direct(void) { return 040000; }
 #endif
 
+// The type of the file system holding `fd` (statfs(2)'s f_type magic), or -1: DirectWriter writes
+// direct only on local disk file systems. Glibc's module leaves <sys/vfs.h> out.
+#include <sys/vfs.h>
+static inline long flow_file_system_type(int fd) {
+    struct statfs info;
+    return fstatfs(fd, &info) == 0 ? (long)info.f_type : -1;
+}
+
 // AT_EMPTY_PATH (linkat on a descriptor itself) is named by <fcntl.h> only under _GNU_SOURCE.
 static inline int flow_at_empty_path(void) { return 0x1000; }
 
