@@ -9,9 +9,10 @@ import Glibc
 ///
 /// Why: a page-cache page for a new file is a fresh page of memory, and on a VM that hands freed
 /// memory back to its host (virtio-balloon free page reporting, as on this machine) each one
-/// costs a fault in the host. `benchmarks/archive-floor.sh` (3,030 new files of ~130 KiB, 10
-/// threads, O_TMPFILE + linkat as the extractor does): 1.1-1.3 s of system time through the page
-/// cache, 0.24-0.29 s direct, with the data on the disk at the end instead of dirty in memory.
+/// costs a fault in the host. `benchmarks/archive-floor.sh`'s C program (3,030 new files of
+/// ~130 KiB, 10 threads, O_TMPFILE + linkat as the extractor does): with fresh pages 1.1-1.3 s of
+/// system time through the page cache, 0.24-0.29 s direct; with recycled pages 0.17-0.49 against
+/// 0.17-0.28 (benchmarks/RESULTS.md). Direct, the data are on the disk when the run ends.
 ///
 /// Only on local disk file systems (ext2/3/4, XFS, Btrfs: checked on the first file): on NFS or
 /// Lustre a direct write is a synchronous round trip to the server, slower than the page cache.
