@@ -35,10 +35,10 @@ public struct FilesOnDisk: CompletedWork {
     }
 
     /// `skipReasons` for the tasks at the indices `include` accepts (nil for the others).
-    public func skipReasons(for tasks: [PlannedTask], where include: (Int) -> Bool) -> [String?] {
-        var folderExists: [Substring: Bool] = [:]
-        // Tasks read in place (`tasks[i]`): copying each out costs more than the check.
-        return tasks.indices.map { i in
+    /// Runs on all cores, each chunk of tasks with its own record of the missing folders.
+    public func skipReasons(for tasks: [PlannedTask], where include: @Sendable (Int) -> Bool) -> [String?] {
+        Parallel.map(tasks.count, minimumChunk: 4096, state: { [Substring: Bool]() }) { folderExists, i -> String? in
+            // Tasks read in place (`tasks[i]`): copying each out costs more than the check.
             // The size first: without one there is nothing to compare, and no path to build.
             guard include(i), tasks[i].kind == .download, let expected = tasks[i].item?.size,
                   let destination = tasks[i].destination else { return nil }
@@ -285,33 +285,51 @@ public struct Planner: Sendable {
             // would be right?). Names equal as Unicode text (NFC and NFD `é`) share a path too.
             var sharedPaths = Set<String>()
             var visitDocs = Set<String>()
-            var renamed: [LayoutTemplate.Rename] = []
-            for item in inputs {
-                let path: String
-                do { path = try downloadPath(of: item, action: action, layout: layout, renamed: &renamed) } catch {
-                    problems.append(PlanProblem(task: "\(action.name)/\(item.id)", reason: "\(error)"))
-                    renamed.removeAll()
-                    continue
-                }
-                if !renamed.isEmpty {
-                    renames["\(action.name)/\(item.id)"] = renamed
-                    renamed.removeAll()
-                }
-                if !paths.insert(path, position: tasks.count, pathAt: { tasks[$0].path ?? "" }) { sharedPaths.insert(path) }
-                // Its id (`<action>/<item id>`) is derived when asked, not stored.
-                tasks.append(PlannedTask(action: action.name, kind: .download, item: item, path: path, root: root,
-                                         bytes: item.size))
-                let id = action.extras.isEmpty ? "" : "\(action.name)/\(item.id)"
-                for extra in action.extras {
-                    var extraPath = path + ".qc.json"
-                    if extra == "visit-metadata" {
-                        // One document per visit, beside its files, as the seed script writes it.
-                        let dir = path.split(separator: "/").dropLast().joined(separator: "/")
-                        extraPath = dir.isEmpty ? "session.json" : dir + "/session.json"
-                        guard visitDocs.insert(extraPath).inserted else { continue }
+            // The paths first, on all cores (the layout is most of a task's cost), in chunks that
+            // are let go once used: a million paths are never held twice.
+            let chunks = Parallel.chunkCount(inputs.count, minimumChunk: 1024)
+            var rendered = Parallel.map(chunks, minimumChunk: 1) { chunk in
+                Parallel.range(of: chunk, chunks: chunks, count: inputs.count).map { i -> RenderedPath in
+                    var renamed: [LayoutTemplate.Rename] = []
+                    do {
+                        let path = try downloadPath(of: inputs[i], action: action, layout: layout, renamed: &renamed)
+                        return renamed.isEmpty ? .path(path) : .renamed(path, renamed)
+                    } catch {
+                        return .failed("\(error)")
                     }
-                    tasks.append(PlannedTask(id: "\(id)#\(extra)", action: action.name, kind: .downloadExtra, item: item,
-                                             path: extraPath, root: root, parameters: ["extra": extra]))
+                }
+            }
+            for chunk in rendered.indices {
+                let range = Parallel.range(of: chunk, chunks: chunks, count: inputs.count)
+                let outcomes = rendered[chunk]
+                rendered[chunk] = []
+                for (item, outcome) in zip(inputs[range], outcomes) {
+                    let path: String
+                    switch outcome {
+                    case .path(let rendered): path = rendered
+                    case .renamed(let rendered, let renamed):
+                        path = rendered
+                        renames["\(action.name)/\(item.id)"] = renamed
+                    case .failed(let reason):
+                        problems.append(PlanProblem(task: "\(action.name)/\(item.id)", reason: reason))
+                        continue
+                    }
+                    if !paths.insert(path, position: tasks.count, pathAt: { tasks[$0].path ?? "" }) { sharedPaths.insert(path) }
+                    // Its id (`<action>/<item id>`) is derived when asked, not stored.
+                    tasks.append(PlannedTask(action: action.name, kind: .download, item: item, path: path, root: root,
+                                             bytes: item.size))
+                    let id = action.extras.isEmpty ? "" : "\(action.name)/\(item.id)"
+                    for extra in action.extras {
+                        var extraPath = path + ".qc.json"
+                        if extra == "visit-metadata" {
+                            // One document per visit, beside its files, as the seed script writes it.
+                            let dir = path.split(separator: "/").dropLast().joined(separator: "/")
+                            extraPath = dir.isEmpty ? "session.json" : dir + "/session.json"
+                            guard visitDocs.insert(extraPath).inserted else { continue }
+                        }
+                        tasks.append(PlannedTask(id: "\(id)#\(extra)", action: action.name, kind: .downloadExtra, item: item,
+                                                 path: extraPath, root: root, parameters: ["extra": extra]))
+                    }
                 }
             }
             guard !sharedPaths.isEmpty else { return conversions(for: action, downloads: archives(for: action, downloads: tasks, root: root), root: root) }
@@ -353,6 +371,15 @@ public struct Planner: Sendable {
         case .runAlgorithm, .runTask:
             return inputs.flatMap { runChain(action, item: $0, dependsOn: []) }
         }
+    }
+
+    /// A download's path as the layout renders it, with the values it had to rename, or why
+    /// there is none.
+    /// (The rare cases boxed: 16 bytes a path, where a million are made at once.)
+    enum RenderedPath {
+        case path(String)
+        indirect case renamed(String, [LayoutTemplate.Rename])
+        indirect case failed(String)
     }
 
     /// Where a download puts an item: its layout's path, or, when the action converts, the
