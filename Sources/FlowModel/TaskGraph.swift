@@ -172,11 +172,11 @@ public struct TaskGraph: Sendable {
     public mutating func add(contentsOf newTasks: [PlannedTask]) {
         reserve(tasks.count + newTasks.count)
         // The ids are hashed on all cores first: hashing is most of the cost of filing a million.
-        let tags = Parallel.map(newTasks.count, minimumChunk: 4096) { TaskGraph.tag(of: newTasks[$0]) }
+        let tags = Parallel.map(newTasks.count, minimumChunk: 4096) { UInt32(truncatingIfNeeded: TaskGraph.tag(of: newTasks[$0])) }
         // An empty graph takes the array itself when its ids are distinct: no copy of each task.
         if tasks.isEmpty {
             var distinct = true
-            for i in newTasks.indices where !insert(position: i, of: newTasks[i], tag: tags[i], in: newTasks) {
+            for i in newTasks.indices where !insert(position: i, of: newTasks[i], tag: UInt64(tags[i]), in: newTasks) {
                 distinct = false
                 break
             }
@@ -187,7 +187,7 @@ public struct TaskGraph: Sendable {
             for i in slots.indices { slots[i] = 0 }
         }
         tasks.reserveCapacity(tasks.count + newTasks.count)
-        for i in newTasks.indices where insert(position: tasks.count, of: newTasks[i], tag: tags[i]) { tasks.append(newTasks[i]) }
+        for i in newTasks.indices where insert(position: tasks.count, of: newTasks[i], tag: UInt64(tags[i])) { tasks.append(newTasks[i]) }
     }
 
     public subscript(id: String) -> PlannedTask? {
