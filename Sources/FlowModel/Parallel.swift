@@ -46,17 +46,6 @@ public enum Parallel {
         let base: UnsafeMutablePointer<R>
     }
 
-    /// Runs `body` once per chunk of `0..<count` (ranges in order, together covering it), on up
-    /// to `width` threads; how many chunks `chunkCount` says.
-    public static func forEachChunk(_ count: Int, minimumChunk: Int = 1024, _ body: @Sendable (Range<Int>) -> Void) {
-        let chunks = chunkCount(count, minimumChunk: minimumChunk)
-        guard chunks > 1 else {
-            if count > 0 { body(0..<count) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: chunks) { body(range(of: $0, chunks: chunks, count: count)) }
-    }
-
     /// How many chunks `count` indices are cut into: 1 below `2 × minimumChunk` or on one core,
     /// else several per thread (at most 16 each), none smaller than `minimumChunk`.
     public static func chunkCount(_ count: Int, minimumChunk: Int) -> Int {
