@@ -26,24 +26,30 @@ public struct LocalConnector: Connector {
             throw ConnectorError.local("local source `\(spec.name)`: no folder at \(root)")
         }
         let rootSlash = root.hasSuffix("/") ? root : root + "/"
-        var items: [RemoteItem] = []
-        // The folder's URL, one string for its files: an item keeps its name, not its path.
-        var folder = "", folderURL = rootSlash
-        var previous: String?
-        var sorted = true
-        FolderWalk.regularFiles(under: root, ignoredNames: LocalConnector.ignoredNames) { file in
-            if file.name.hasSuffix(".part") { return }
-            if file.folder != folder {
-                folder = file.folder
-                folderURL = rootSlash + folder + "/"
+        let source = spec.name
+        // Each folder's items are made on the thread that read it.
+        let folders = FolderWalk.regularFiles(under: root, ignoredNames: LocalConnector.ignoredNames) { folder, files in
+            // The folder's URL, one string for its files: an item keeps its name, not its path.
+            let folderURL = folder.isEmpty ? rootSlash : rootSlash + folder + "/"
+            var items: [RemoteItem] = []
+            items.reserveCapacity(files.count)
+            for file in files where !file.name.hasSuffix(".part") {
+                // The `file.*` fields come from the path when asked: no dictionary per file.
+                let item = RemoteItem.file(source: source, folderURL: folderURL, folder: folder, name: file.name,
+                                           size: file.size, version: LocalConnector.version(of: file))
+                guard selection.accepts(field: { $0.hasPrefix("file.") ? item.field($0) : nil }) else { continue }
+                items.append(item)
             }
-            // The `file.*` fields come from the path when asked: no dictionary per file.
-            let item = RemoteItem.file(source: spec.name, folderURL: folder.isEmpty ? rootSlash : folderURL, folder: folder,
-                                       name: file.name, size: file.size, version: LocalConnector.version(of: file))
-            guard selection.accepts(field: { $0.hasPrefix("file.") ? item.field($0) : nil }) else { return }
-            if sorted, let previous, !(previous < file.relativePath) { sorted = false }
-            previous = file.relativePath
-            items.append(item)
+            return items
+        }
+        var items: [RemoteItem] = []
+        items.reserveCapacity(folders.reduce(0) { $0 + $1.count })
+        // A folder's files come in name order, so its paths are in order: only where one folder's
+        // files follow another's can the order break (a sub-folder's files after its folder's).
+        var sorted = true
+        for made in folders where !made.isEmpty {
+            if sorted, let last = items.last, !(last.id < made[0].id) { sorted = false }
+            items += made
         }
         // Mostly in order already (FolderWalk walks names in order): sorted only when not.
         if !sorted { items.sort { $0.id < $1.id } }

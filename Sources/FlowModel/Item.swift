@@ -208,6 +208,38 @@ public struct RemoteItem: Sendable, Hashable, Codable {
         return item
     }
 
+    /// Feeds the id's UTF-8 bytes to `hasher`, as the whole id would, without putting a path
+    /// kept in parts together (the task graph files a million ids).
+    func hashID(into hasher: inout Hasher) {
+        let box = storage
+        if box.folderLength != 0 {
+            box.url.withContiguousUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0.suffix(Int(box.folderLength))))) }
+        }
+        box.id.withContiguousUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Whether the id is `bytes`, byte for byte, without putting a path kept in parts together.
+    func idIs(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        let box = storage
+        let folderLength = Int(box.folderLength)
+        return box.id.withContiguousUTF8 { name in
+            guard bytes.count == folderLength + name.count, bytes.suffix(name.count).elementsEqual(name) else { return false }
+            guard folderLength != 0 else { return true }
+            return box.url.withContiguousUTF8 { bytes.prefix(folderLength).elementsEqual($0.suffix(folderLength)) }
+        }
+    }
+
+    /// Whether both ids are the same bytes (files of one folder listing compare their names alone).
+    func hasSameID(as other: RemoteItem) -> Bool {
+        let (a, b) = (storage, other.storage)
+        if a === b { return true }
+        if a.folderLength == b.folderLength, a.folderLength != 0, a.url.utf8.count == b.url.utf8.count,
+           a.url.withContiguousUTF8({ x in b.url.withContiguousUTF8 { y in x.elementsEqual(y) } }) {
+            return a.id.withContiguousUTF8 { x in b.id.withContiguousUTF8 { y in x.elementsEqual(y) } }
+        }
+        return a.fullID.withContiguousUTF8 { x in b.fullID.withContiguousUTF8 { y in x.elementsEqual(y) } }
+    }
+
     /// One field of `allFields`, without building that dictionary (the planner asks per item).
     public func field(_ name: String) -> String? {
         let box = storage
@@ -373,5 +405,14 @@ public enum FileName {
             if doubleExtensions.contains(double.lowercased()) { return double }
         }
         return String(decoding: bytes[last...], as: UTF8.self)
+    }
+}
+
+extension String {
+    /// Calls `body` with the UTF-8 bytes, in place when the string holds them contiguously (a
+    /// native string does), else copied out first.
+    func withContiguousUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = utf8.withContiguousStorageIfAvailable(body) { return result }
+        return Array(utf8).withUnsafeBufferPointer(body)
     }
 }

@@ -6,7 +6,7 @@
 /// `.compact` writes one line (NDJSON events). Callers write an object's keys in ascending UTF-8
 /// byte order themselves (as `.sortedKeys` would); debug builds check it. Strings are escaped
 /// as `JSONSerialization` escapes them with `.withoutEscapingSlashes`.
-public struct JSONWriter {
+public struct JSONWriter: Sendable {
     /// How the JSON is laid out.
     public enum Layout: Sendable {
         case pretty
@@ -40,6 +40,25 @@ public struct JSONWriter {
     /// would allocate a second buffer of the same capacity, 3 MB for a 10,000-file manifest).
     public consuming func finish() -> [UInt8] {
         bytes
+    }
+
+    /// A writer for further members of the container this one has open, written elsewhere (on
+    /// another thread) and handed out by the caller after what this writer wrote before them:
+    /// same layout, same depth. `first`: its first member is the container's first (no separator
+    /// before it). Call `membersWrittenElsewhere()` on this writer once there were some.
+    public func members(first: Bool, reservingCapacity capacity: Int = 0) -> JSONWriter {
+        var writer = JSONWriter(layout, reservingCapacity: capacity)
+        writer.hasMembers = hasMembers
+        writer.hasMembers[writer.hasMembers.count - 1] = !first
+        #if DEBUG
+        writer.lastKeys = lastKeys
+        #endif
+        return writer
+    }
+
+    /// The open container has members, written by writers from `members(first:)`.
+    public mutating func membersWrittenElsewhere() {
+        hasMembers[hasMembers.count - 1] = true
     }
 
     // MARK: containers

@@ -100,23 +100,21 @@ public struct PlannedTask: Sendable, Hashable, Identifiable {
     /// Feeds the id's UTF-8 bytes to `hasher` without making the id (`TaskGraph`'s index).
     func hashID(into hasher: inout Hasher) {
         if let explicitID {
-            PlannedTask.withBytes(explicitID) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            explicitID.withContiguousUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         } else {
-            PlannedTask.withBytes(action) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-            PlannedTask.withBytes("/") { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-            PlannedTask.withBytes(item!.id) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            action.withContiguousUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            withUnsafeBytes(of: UInt8(ascii: "/")) { hasher.combine(bytes: $0) }
+            item!.hashID(into: &hasher)
         }
     }
 
     /// Whether the id is `other`, byte for byte, without making the id.
     func hasID(_ other: String) -> Bool {
         if let explicitID { return PlannedTask.bytesEqual(explicitID, other) }
-        return PlannedTask.withBytes(other) { o in
-            PlannedTask.withBytes(action) { a in
-                PlannedTask.withBytes(item!.id) { i in
-                    o.count == a.count + 1 + i.count && o[a.count] == UInt8(ascii: "/")
-                        && o[..<a.count].elementsEqual(a) && o[(a.count + 1)...].elementsEqual(i)
-                }
+        return other.withContiguousUTF8 { o in
+            action.withContiguousUTF8 { a in
+                o.count > a.count && o[a.count] == UInt8(ascii: "/") && o[..<a.count].elementsEqual(a)
+                    && item!.idIs(o[(a.count + 1)...])
             }
         }
     }
@@ -127,18 +125,13 @@ public struct PlannedTask: Sendable, Hashable, Identifiable {
         if let otherID = other.explicitID { return hasID(otherID) }
         // Both derived: equal pieces are equal ids; pieces cut elsewhere are compared whole.
         if action.utf8.count == other.action.utf8.count {
-            return PlannedTask.bytesEqual(action, other.action) && PlannedTask.bytesEqual(item!.id, other.item!.id)
+            return PlannedTask.bytesEqual(action, other.action) && item!.hasSameID(as: other.item!)
         }
         return other.hasID(id)
     }
 
-    private static func withBytes<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
-        return Array(text.utf8).withUnsafeBufferPointer(body)
-    }
-
     private static func bytesEqual(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && withBytes(a) { x in withBytes(b) { y in x.elementsEqual(y) } }
+        a.utf8.count == b.utf8.count && a.withContiguousUTF8 { x in b.withContiguousUTF8 { y in x.elementsEqual(y) } }
     }
 
     // Equal and hashed by what they hold, whether their id is stored or derived.
@@ -172,16 +165,18 @@ public struct TaskGraph: Sendable {
     /// Adds a task; a task with an id already present replaces nothing and is ignored.
     public mutating func add(_ task: PlannedTask) {
         reserve(tasks.count + 1)
-        if insert(position: tasks.count, of: task) { tasks.append(task) }
+        if insert(position: tasks.count, of: task, tag: TaskGraph.tag(of: task)) { tasks.append(task) }
     }
 
     /// Adds tasks in order, as `add` does one by one.
     public mutating func add(contentsOf newTasks: [PlannedTask]) {
         reserve(tasks.count + newTasks.count)
+        // The ids are hashed on all cores first: hashing is most of the cost of filing a million.
+        let tags = Parallel.map(newTasks.count, minimumChunk: 4096) { UInt32(truncatingIfNeeded: TaskGraph.tag(of: newTasks[$0])) }
         // An empty graph takes the array itself when its ids are distinct: no copy of each task.
         if tasks.isEmpty {
             var distinct = true
-            for i in newTasks.indices where !insert(position: i, of: newTasks[i], in: newTasks) {
+            for i in newTasks.indices where !insert(position: i, of: newTasks[i], tag: UInt64(tags[i]), in: newTasks) {
                 distinct = false
                 break
             }
@@ -192,7 +187,7 @@ public struct TaskGraph: Sendable {
             for i in slots.indices { slots[i] = 0 }
         }
         tasks.reserveCapacity(tasks.count + newTasks.count)
-        for task in newTasks where insert(position: tasks.count, of: task) { tasks.append(task) }
+        for i in newTasks.indices where insert(position: tasks.count, of: newTasks[i], tag: UInt64(tags[i])) { tasks.append(newTasks[i]) }
     }
 
     public subscript(id: String) -> PlannedTask? {
@@ -219,10 +214,11 @@ public struct TaskGraph: Sendable {
         return hasher.finalize()
     }
 
-    private static func hash(of task: PlannedTask) -> Int {
+    /// The low half of the hash of the task's id: what the index files it by.
+    private static func tag(of task: PlannedTask) -> UInt64 {
         var hasher = Hasher()
         task.hashID(into: &hasher)
-        return hasher.finalize()
+        return UInt64(UInt32(truncatingIfNeeded: hasher.finalize()))
     }
 
     /// The position whose task `matches`, among those of this hash.
@@ -237,9 +233,8 @@ public struct TaskGraph: Sendable {
         return nil
     }
 
-    /// Records `task` at `position` unless a task of `tasks` (or of `among`) has its id; whether it did.
-    private mutating func insert(position: Int, of task: PlannedTask, in among: [PlannedTask]? = nil) -> Bool {
-        let tag = UInt64(UInt32(truncatingIfNeeded: TaskGraph.hash(of: task)))
+    /// Records `task`, whose `tag` is given, at `position` unless a task of `tasks` (or of `among`) has its id; whether it did.
+    private mutating func insert(position: Int, of task: PlannedTask, tag: UInt64, in among: [PlannedTask]? = nil) -> Bool {
         let mask = slots.count - 1
         var slot = Int(tag) & mask
         while slots[slot] != 0 {

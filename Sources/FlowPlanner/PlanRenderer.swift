@@ -189,6 +189,10 @@ public enum PlanRenderer {
 
     /// Bytes `writeJSON` collects before handing them to its output.
     static let jsonChunkSize = 1 << 20
+    /// Tasks one thread writes at a time, and tasks written before the next are begun: a plan of
+    /// a million tasks is written on all cores in windows of about 2.5 MB.
+    static let jsonTasksPerChunk = 512
+    static let jsonTasksPerWindow = 8 * 1024
 
     /// Writes what `json` returns in chunks of about a megabyte, so that a plan of a million tasks
     /// is never held as one string.
@@ -263,9 +267,28 @@ public enum PlanRenderer {
         json.key("tasks")
         json.openArray()
         let tasks = plan.graph.tasks
-        for t in tasks.indices {
-            writeTask(tasks[t], to: &json)
-            if json.bytes.count >= jsonChunkSize { try output(json.take()) }
+        if tasks.count < 2 * jsonTasksPerChunk {
+            for t in tasks.indices {
+                writeTask(tasks[t], to: &json)
+                if json.bytes.count >= jsonChunkSize { try output(json.take()) }
+            }
+        } else {
+            // Many tasks: written on all cores, a window at a time (so that memory stays bounded),
+            // each window's chunks handed out in order after what came before.
+            try output(json.take())
+            let parent = json
+            for window in stride(from: 0, to: tasks.count, by: jsonTasksPerWindow) {
+                let count = min(jsonTasksPerWindow, tasks.count - window)
+                let chunks = Parallel.chunkCount(count, minimumChunk: jsonTasksPerChunk)
+                let parts = Parallel.map(chunks, minimumChunk: 1) { chunk -> [UInt8] in
+                    let range = Parallel.range(of: chunk, chunks: chunks, count: count)
+                    var members = parent.members(first: window == 0 && chunk == 0, reservingCapacity: 384 * range.count)
+                    for t in range { writeTask(tasks[window + t], to: &members) }
+                    return members.finish()
+                }
+                for part in parts { try output(part) }
+            }
+            json.membersWrittenElsewhere()
         }
         json.closeArray()
         let todo = plan.pendingCount

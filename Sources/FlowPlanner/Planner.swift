@@ -1,4 +1,5 @@
 import FlowModel
+import Synchronization
 
 /// Tells the planner which work is already done (from the journal or the files on disk).
 public protocol CompletedWork: Sendable {
@@ -35,21 +36,38 @@ public struct FilesOnDisk: CompletedWork {
     }
 
     /// `skipReasons` for the tasks at the indices `include` accepts (nil for the others).
-    public func skipReasons(for tasks: [PlannedTask], where include: (Int) -> Bool) -> [String?] {
-        var folderExists: [Substring: Bool] = [:]
-        // Tasks read in place (`tasks[i]`): copying each out costs more than the check.
-        return tasks.indices.map { i in
+    /// Runs on all cores, each chunk of tasks with its own record of the missing folders.
+    public func skipReasons(for tasks: [PlannedTask], where include: @Sendable (Int) -> Bool) -> [String?] {
+        Parallel.map(tasks.count, minimumChunk: 4096, state: { FolderMemo() }) { memo, i -> String? in
+            // Tasks read in place (`tasks[i]`): copying each out costs more than the check.
             // The size first: without one there is nothing to compare, and no path to build.
-            guard include(i), tasks[i].kind == .download, let expected = tasks[i].item?.size,
-                  let destination = tasks[i].destination else { return nil }
+            guard include(i), tasks[i].kind == .download, let expected = tasks[i].item?.size, let path = tasks[i].path else {
+                return nil
+            }
+            // Tasks come folder by folder: the last folder's answer needs no path put together.
+            let root = tasks[i].root ?? ""
+            let relativeFolder = path[..<(path.utf8.lastIndex(of: UInt8(ascii: "/")) ?? path.startIndex)]
+            let sameFolder = memo.root == root && memo.relativeFolder == relativeFolder
+            if sameFolder && memo.exists == false { return nil }
+            guard let destination = tasks[i].destination else { return nil }
             let slash = destination.utf8.lastIndex(of: UInt8(ascii: "/")) ?? destination.startIndex
             let folder = destination[..<slash]
-            if folderExists[folder] == false { return nil }
+            if memo.folderExists[folder] == false { return nil }
             if let size = FileStat.size(destination) { return size == expected ? FilesOnDisk.reason : nil }
-            if folderExists[folder] == nil { folderExists[folder] = folder.isEmpty || FileStat.isDirectory(String(folder)) }
+            if memo.folderExists[folder] == nil { memo.folderExists[folder] = folder.isEmpty || FileStat.isDirectory(String(folder)) }
+            (memo.root, memo.relativeFolder, memo.exists) = (root, relativeFolder, memo.folderExists[folder])
             return nil
         }
     }
+}
+
+/// What `FilesOnDisk` knows of output folders, per thread: whether each exists, and which was
+/// asked about last (a task's root and its path's folder part).
+struct FolderMemo {
+    var folderExists: [Substring: Bool] = [:]
+    var root = ""
+    var relativeFolder: Substring = ""
+    var exists: Bool?
 }
 
 /// Nothing is done: plan everything.
@@ -110,7 +128,7 @@ public struct PlanProblem: Sendable, Hashable, CustomStringConvertible {
 
 /// Paths met so far, kept as the positions of the tasks that hold them: 4 bytes a slot, where a
 /// `Set<String>` took 16 (a download of a million items checks a million paths). Paths are one
-/// when equal as `String`s are (as Unicode text), as in a `Set`.
+/// when equal as `String`s are (as Unicode text), as in a `Set`, whose hash they are filed by.
 struct PathSet {
     /// Position + 1 of a task, 0 for none; at most half full, so probes stay short.
     private var slots: [UInt32]
@@ -122,13 +140,13 @@ struct PathSet {
         slots = [UInt32](repeating: 0, count: size)
     }
 
-    /// Adds the path of the task at `position` unless an equal one is there; whether it did.
-    /// `pathAt` gives the path of a task added before.
-    mutating func insert(_ path: String, position: Int, pathAt: (Int) -> String) -> Bool {
+    /// Adds the path of the task at `position`, whose hash is `hash`, unless one is there that
+    /// `isEqual` (given the position of a task added before) says is the same; whether it did.
+    mutating func insert(hash: UInt32, position: Int, isEqual: (Int) -> Bool) -> Bool {
         let mask = slots.count - 1
-        var slot = path.hashValue & mask
+        var slot = Int(hash) & mask
         while slots[slot] != 0 {
-            if pathAt(Int(slots[slot]) - 1) == path { return false }
+            if isEqual(Int(slots[slot]) - 1) { return false }
             slot = (slot + 1) & mask
         }
         slots[slot] = UInt32(position + 1)
@@ -276,46 +294,38 @@ public struct Planner: Sendable {
             let root = root(of: action)
             roots[action.name] = root
             let layout = job.layout(of: action)
-            var tasks: [PlannedTask] = []
-            tasks.reserveCapacity(inputs.count * (1 + action.extras.count))
-            // Rendered paths, to refuse two items at one path, as the positions of their tasks.
-            // Not a map to item ids: the rare paths met twice find their items again afterwards.
-            var paths = PathSet(capacity: inputs.count)
-            // Paths of items that share one with another: none of them is written (which one
-            // would be right?). Names equal as Unicode text (NFC and NFD `é`) share a path too.
-            var sharedPaths = Set<String>()
-            var visitDocs = Set<String>()
-            var renamed: [LayoutTemplate.Rename] = []
-            for item in inputs {
-                let path: String
-                do { path = try downloadPath(of: item, action: action, layout: layout, renamed: &renamed) } catch {
-                    problems.append(PlanProblem(task: "\(action.name)/\(item.id)", reason: "\(error)"))
-                    renamed.removeAll()
-                    continue
+            // One task per item, made on all cores: the layout is most of a task's cost. The few
+            // items whose path renamed a value or could not be made are told apart afterwards, in order.
+            let odd = OddPaths()
+            var tasks = Parallel.map(inputs.count) { i -> PlannedTask in
+                var renamed: [LayoutTemplate.Rename] = []
+                var path: String?
+                do {
+                    path = try downloadPath(of: inputs[i], action: action, layout: layout, renamed: &renamed)
+                    if !renamed.isEmpty { odd.add(i, .renamed(renamed)) }
+                } catch {
+                    odd.add(i, .failed("\(error)"))
                 }
-                if !renamed.isEmpty {
-                    renames["\(action.name)/\(item.id)"] = renamed
-                    renamed.removeAll()
-                }
-                if !paths.insert(path, position: tasks.count, pathAt: { tasks[$0].path ?? "" }) { sharedPaths.insert(path) }
                 // Its id (`<action>/<item id>`) is derived when asked, not stored.
-                tasks.append(PlannedTask(action: action.name, kind: .download, item: item, path: path, root: root,
-                                         bytes: item.size))
-                let id = action.extras.isEmpty ? "" : "\(action.name)/\(item.id)"
-                for extra in action.extras {
-                    var extraPath = path + ".qc.json"
-                    if extra == "visit-metadata" {
-                        // One document per visit, beside its files, as the seed script writes it.
-                        let dir = path.split(separator: "/").dropLast().joined(separator: "/")
-                        extraPath = dir.isEmpty ? "session.json" : dir + "/session.json"
-                        guard visitDocs.insert(extraPath).inserted else { continue }
-                    }
-                    tasks.append(PlannedTask(id: "\(id)#\(extra)", action: action.name, kind: .downloadExtra, item: item,
-                                             path: extraPath, root: root, parameters: ["extra": extra]))
+                return PlannedTask(action: action.name, kind: .download, item: inputs[i], path: path, root: root,
+                                   bytes: inputs[i].size)
+            }
+            var failed = false
+            for (i, outcome) in odd.inOrder {
+                switch outcome {
+                case .renamed(let renamed): renames["\(action.name)/\(inputs[i].id)"] = renamed
+                case .failed(let reason):
+                    problems.append(PlanProblem(task: "\(action.name)/\(inputs[i].id)", reason: reason))
+                    failed = true
                 }
             }
+            // A download without a path is no task: its problem says why.
+            if failed { tasks.removeAll { $0.path == nil } }
+            // Items that share a path: none of them is written (which one would be right?). Names
+            // equal as Unicode text (NFC and NFD `é`) share a path too.
+            let sharedPaths = Planner.sharedPaths(tasks)
+            if !action.extras.isEmpty { tasks = Planner.withExtras(tasks, action: action, root: root) }
             guard !sharedPaths.isEmpty else { return conversions(for: action, downloads: archives(for: action, downloads: tasks, root: root), root: root) }
-            paths = PathSet(capacity: 0)
             // Item ids per shared path, in plan order.
             var shared: [String: [String]] = [:]
             for task in tasks where task.kind == .download {
@@ -353,6 +363,67 @@ public struct Planner: Sendable {
         case .runAlgorithm, .runTask:
             return inputs.flatMap { runChain(action, item: $0, dependsOn: []) }
         }
+    }
+
+    /// What is odd about a download's path: the values it had to rename, or why there is none.
+    enum OddPath: Sendable {
+        case renamed([LayoutTemplate.Rename])
+        case failed(String)
+    }
+
+    /// The few downloads whose path is odd, by the position of their item, noted from several
+    /// threads at once.
+    final class OddPaths: Sendable {
+        private let found = Mutex<[Int: OddPath]>([:])
+
+        func add(_ position: Int, _ odd: OddPath) { found.withLock { $0[position] = odd } }
+
+        /// What was noted, by position.
+        var inOrder: [(position: Int, odd: OddPath)] {
+            found.withLock { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+        }
+    }
+
+    /// The paths that two or more downloads share. Their hashes are taken on all cores first,
+    /// so that the table, which one thread fills, compares a path only with paths of its hash.
+    static func sharedPaths(_ tasks: [PlannedTask]) -> Set<String> {
+        let hashes = Parallel.map(tasks.count, minimumChunk: 4096) { i in
+            tasks[i].kind == .download ? UInt32(truncatingIfNeeded: tasks[i].path?.hashValue ?? 0) : 0
+        }
+        var paths = PathSet(capacity: tasks.count)
+        var shared = Set<String>()
+        for i in tasks.indices where tasks[i].kind == .download {
+            guard let path = tasks[i].path else { continue }
+            let hash = hashes[i]
+            if !paths.insert(hash: hash, position: i, isEqual: { hashes[$0] == hash && tasks[$0].path == path }) {
+                shared.insert(path)
+            }
+        }
+        return shared
+    }
+
+    /// The downloads with their item's extra documents (LORIS QC, visit metadata) after each.
+    static func withExtras(_ downloads: [PlannedTask], action: Action, root: String) -> [PlannedTask] {
+        var tasks: [PlannedTask] = []
+        tasks.reserveCapacity(downloads.count * (1 + action.extras.count))
+        var visitDocs = Set<String>()
+        for download in downloads {
+            tasks.append(download)
+            guard let item = download.item, let path = download.path else { continue }
+            let id = "\(action.name)/\(item.id)"
+            for extra in action.extras {
+                var extraPath = path + ".qc.json"
+                if extra == "visit-metadata" {
+                    // One document per visit, beside its files, as the seed script writes it.
+                    let dir = path.split(separator: "/").dropLast().joined(separator: "/")
+                    extraPath = dir.isEmpty ? "session.json" : dir + "/session.json"
+                    guard visitDocs.insert(extraPath).inserted else { continue }
+                }
+                tasks.append(PlannedTask(id: "\(id)#\(extra)", action: action.name, kind: .downloadExtra, item: item,
+                                         path: extraPath, root: root, parameters: ["extra": extra]))
+            }
+        }
+        return tasks
     }
 
     /// Where a download puts an item: its layout's path, or, when the action converts, the

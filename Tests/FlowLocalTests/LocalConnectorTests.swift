@@ -53,6 +53,33 @@ import FlowModel
         #expect(deep.fields["file.dir"] == "a/b/c/d/e")
     }
 
+    /// Folders of one depth are read on all cores; the walk's order is the same all the same (a
+    /// folder's files, then its sub-folders': `f07/zz.dcm` before `f07/z/y.dcm`), and the list
+    /// comes out sorted by id.
+    @Test func manyFoldersReadAtOnceComeInWalkOrder() async throws {
+        var expected: [String] = []
+        for folder in 0..<40 {
+            for file in ["b.dcm", "a.dcm", "c.dcm"] {
+                let path = String(format: "many/f%02d/", folder) + file
+                try FileManager.default.createDirectory(atPath: root + "/" + (path as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: root + "/" + path, contents: Data("x".utf8))
+                expected.append(path)
+            }
+        }
+        for path in ["many/f07/z/y.dcm", "many/f07/a.dcm.part", "many/f07/zz.dcm"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: root + "/" + path, contents: Data("xy".utf8))
+        }
+        expected += ["many/f07/z/y.dcm", "many/f07/zz.dcm"]
+        let items = try await connector().list(Selection(name: "all", source: "disk"))
+        let ids = items.map(\.id)
+        #expect(ids == (expected + ["notes.txt", "sub-01/anat/T1w.nii.gz", "sub-01/dwi/dwi.nii.gz"]).sorted())
+        let zz = try #require(items.first { $0.id == "many/f07/zz.dcm" })
+        #expect(zz.size == 2 && zz.url == root + "/many/f07/zz.dcm" && zz.fields["file.dir"] == "many/f07")
+    }
+
     @Test func aRootThatIsALinkIsListed() async throws {
         let link = root + "-link"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: root)

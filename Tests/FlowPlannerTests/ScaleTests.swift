@@ -35,6 +35,26 @@ import FlowModel
         #expect(plan.problems.map(\.task).sorted() == ["pull/e3000", "pull/e3001", "pull/e3002", "pull/e7"])
         #expect(plan.graph.count == 2_999)
     }
+
+    /// Paths are made on all cores; the items whose path fails or renames a value still come out
+    /// in item order, as one thread made them.
+    @Test func oddPathsAmongManyComeInItemOrder() throws {
+        let job = Job(path: "j.yml", name: "big", sources: [SourceSpec(name: "s", type: .xnat, url: "https://x")],
+                      selections: [Selection(name: "all", source: "s")],
+                      actions: [Action(name: "pull", kind: .download, input: .selection("all"), to: "out",
+                                       layout: .inline("{file.name}"))])
+        let names = (0..<20_000).map { i in i % 997 == 5 ? ".." : i % 1_009 == 3 ? "a/b\(i).dcm" : "f\(i).dcm" }
+        let items = names.enumerated().map { i, name in
+            RemoteItem(source: "s", id: "e\(i)", url: "https://x/\(i)", size: 1, fields: ["file.name": name])
+        }
+        let plan = try Planner(baseDirectory: "/nonexistent", completed: NothingDone()).plan(job, items: ["all": items])
+        let failed = names.indices.filter { names[$0] == ".." }.map { "pull/e\($0)" }
+        #expect(plan.problems.map(\.task) == failed)
+        #expect(plan.renames.count == names.filter { $0.hasPrefix("a/") }.count)
+        #expect(plan.renames["pull/e3"]?.first?.safe == "a_b3.dcm")
+        #expect(plan.graph.count == 20_000 - failed.count)
+        #expect(plan.graph.tasks.map { $0.item!.id } == items.map(\.id).filter { !failed.contains("pull/" + $0) })
+    }
 }
 
 /// `after:` between two large actions: one barrier task, n + m edges instead of n × m.
