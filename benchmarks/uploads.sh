@@ -11,7 +11,8 @@
 #
 #   curl   the single-stream floor, on the big file: one `curl -T` PUT of the file (XNAT) or
 #          one flow.js chunk of all of it by `curl -F` into an import package (Agora), no
-#          hashing on the client side; not for GC (S3 parts need presigning and an archive item)
+#          hashing on the client side, no `Expect: 100-continue` wait; not for GC (S3 parts need
+#          presigning and an archive item)
 #   base   flowctl and flowctl-sandbox from BASE_FLOWCTL and BASE_SANDBOX (e.g. main's release
 #          binaries), for a before/after in the same go
 #
@@ -132,13 +133,13 @@ run_curl() {  # $1 platform, $2 folder: each file in one request, nothing hashed
     for f in "$2"/*; do
         name=$(basename "$f")
         case $1 in
-            xnat) curl -sfS --cacert "$FLOWCTL_SANDBOX_CA" -u "$XNAT_USER:$XNAT_PASS" -T "$f" -o /dev/null \
+            xnat) curl -sfS -H "Expect:" --cacert "$FLOWCTL_SANDBOX_CA" -u "$XNAT_USER:$XNAT_PASS" -T "$f" -o /dev/null \
                       "${XNAT_URL%/}/data/projects/testenv/subjects/SUBJ_001/experiments/SUBJ_001_MR1/resources/BENCH/files/$name?inbody=true" ;;
             agora)
                 local auth=(--cacert "$FLOWCTL_SANDBOX_CA" -H "Authorization: X-Agora-Api-Key $AGORA_API_KEY")
                 id=$(curl -sfS "${auth[@]}" -X POST -d '{}' -H 'Content-Type: application/json' "$ORIGIN/api/v1/import/" \
                     | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-                curl -sfS "${auth[@]}" -o /dev/null -F flowChunkNumber=1 -F flowTotalChunks=1 -F "flowTotalSize=$(stat -c %s "$f")" \
+                curl -sfS -H "Expect:" "${auth[@]}" -o /dev/null -F flowChunkNumber=1 -F flowTotalChunks=1 -F "flowTotalSize=$(stat -c %s "$f")" \
                     -F "flowIdentifier=curl-$name" -F "flowFilename=$name" -F "flowRelativePath=$name" \
                     -F "file=@$f;type=application/octet-stream" "$ORIGIN/api/v1/import/$id/upload/"
                 curl -sfS "${auth[@]}" -o /dev/null -X POST -d '{}' -H 'Content-Type: application/json' "$ORIGIN/api/v1/import/$id/complete/"
