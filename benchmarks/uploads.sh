@@ -6,6 +6,15 @@
 #   QUICK=1 benchmarks/uploads.sh          # RUNS=1, 1 x 64 MiB and 100 x 256 KiB: trying it
 #   HUGE_GIB=10 WORKLOADS=huge TOOLS=flowctl PLATFORMS=gc benchmarks/uploads.sh
 #                                          # one sparse 10 GiB file: flowctl's peak RSS
+#   BASE_FLOWCTL=... BASE_SANDBOX=... TOOLS="client base flowctl curl" benchmarks/uploads.sh
+#                                          # + another build of both, in the same go
+#
+#   curl   the single-stream floor, on the big file: one `curl -T` PUT of the file (XNAT) or
+#          one flow.js chunk of all of it by `curl -F` into an import package (Agora), no
+#          hashing on the client side, no `Expect: 100-continue` wait; not for GC (S3 parts need
+#          presigning and an archive item)
+#   base   flowctl and flowctl-sandbox from BASE_FLOWCTL and BASE_SANDBOX (e.g. main's release
+#          binaries), for a before/after in the same go
 #
 #   gc     benchmarks/python/upload_gcapi.py (gcapi add_case_to_archive per file)
 #          vs flowctl run benchmarks/jobs/uploads-gc.yml (into: {archive: sandbox-archive})
@@ -40,6 +49,15 @@ TOOLS=${TOOLS:-client flowctl}
 export UPLOAD_CONCURRENCY=${UPLOAD_CONCURRENCY:-8}
 
 client_name() { case $1 in gc) echo gcapi ;; agora) echo gtagora ;; xnat) echo xnatpy ;; esac; }
+tool_name() { case $1 in client) client_name "$2" ;; *) echo "$1" ;; esac; }
+# curl runs on the big file of XNAT and Agora only; base only when its binaries are given.
+tool_applies() {  # $1 tool, $2 platform, $3 workload
+    case $1 in
+        curl) [ "$3" = big ] && [ "$2" != gc ] ;;
+        base) [ -n "${BASE_FLOWCTL:-}" ] && [ -n "${BASE_SANDBOX:-}" ] ;;
+        *) true ;;
+    esac
+}
 
 # MARK: data
 
@@ -65,10 +83,10 @@ bytes_in() { find "$ROOT/data/$1" -type f -printf '%s\n' | awk '{ s += $1 } END 
 
 # MARK: sandbox (one per run)
 
-start_upload_sandbox() {  # $1: platform
+start_upload_sandbox() {  # $1: platform, $2: the sandbox binary
     local env="$ROOT/sandbox.env"
     rm -f "$env"
-    "$SANDBOX" serve --platforms "$1" --print-env >"$env" 2>"$ROOT/sandbox.log" &
+    "${2:-$SANDBOX}" serve --platforms "$1" --print-env >"$env" 2>"$ROOT/sandbox.log" &
     SANDBOX_PID=$!
     for _ in $(seq 200); do grep -q FLOWCTL_SANDBOX_CA "$env" 2>/dev/null && break; sleep 0.05; done
     grep -q FLOWCTL_SANDBOX_CA "$env" || { log "sandbox did not start:"; cat "$ROOT/sandbox.log" >&2; exit 1; }
@@ -104,10 +122,35 @@ run_client() {  # $1 platform, $2 folder
     esac
 }
 
-run_flowctl_upload() {  # $1 platform, $2 folder; the job file copied into a fresh workspace
+run_flowctl_upload() {  # $1 platform, $2 folder, $3 the flowctl binary; the job file copied into a fresh workspace
     mkdir -p "$WORK/jobs"
     cp "$HERE/jobs/uploads-$1.yml" "$WORK/jobs/"
-    UPLOAD_DIR=$2 "$FLOWCTL" run --quiet "$WORK/jobs/uploads-$1.yml"
+    UPLOAD_DIR=$2 "${3:-$FLOWCTL}" run --quiet "$WORK/jobs/uploads-$1.yml"
+}
+
+run_curl() {  # $1 platform, $2 folder: each file in one request, nothing hashed by the client
+    local f name id state
+    for f in "$2"/*; do
+        name=$(basename "$f")
+        case $1 in
+            xnat) curl -sfS -H "Expect:" --cacert "$FLOWCTL_SANDBOX_CA" -u "$XNAT_USER:$XNAT_PASS" -T "$f" -o /dev/null \
+                      "${XNAT_URL%/}/data/projects/testenv/subjects/SUBJ_001/experiments/SUBJ_001_MR1/resources/BENCH/files/$name?inbody=true" ;;
+            agora)
+                local auth=(--cacert "$FLOWCTL_SANDBOX_CA" -H "Authorization: X-Agora-Api-Key $AGORA_API_KEY")
+                id=$(curl -sfS "${auth[@]}" -X POST -d '{}' -H 'Content-Type: application/json' "$ORIGIN/api/v1/import/" \
+                    | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+                curl -sfS -H "Expect:" "${auth[@]}" -o /dev/null -F flowChunkNumber=1 -F flowTotalChunks=1 -F "flowTotalSize=$(stat -c %s "$f")" \
+                    -F "flowIdentifier=curl-$name" -F "flowFilename=$name" -F "flowRelativePath=$name" \
+                    -F "file=@$f;type=application/octet-stream" "$ORIGIN/api/v1/import/$id/upload/"
+                curl -sfS "${auth[@]}" -o /dev/null -X POST -d '{}' -H 'Content-Type: application/json' "$ORIGIN/api/v1/import/$id/complete/"
+                while :; do
+                    state=$(curl -sfS "${auth[@]}" "$ORIGIN/api/v1/import/$id/progress/" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+                    [ "$state" = 5 ] && break
+                    [ "$state" = -1 ] && { echo "import $id failed" >&2; return 1; }
+                    sleep 0.05
+                done ;;
+        esac
+    done
 }
 
 # MARK: measuring
@@ -120,14 +163,15 @@ run_all() {
             files=$(files_in "$workload"); bytes=$(bytes_in "$workload")
             for platform in $PLATFORMS; do
                 for tool in $TOOLS; do
+                    tool_applies "$tool" "$platform" "$workload" || continue
                     key="$tool-$platform-$workload"
                     export WORK="$ROOT/runs/$key-$i"
                     mkdir -p "$WORK"
-                    start_upload_sandbox "$platform"
+                    start_upload_sandbox "$platform" "$( [ "$tool" = base ] && echo "$BASE_SANDBOX" || echo "$SANDBOX" )"
                     before=$(held_count "$platform")
                     sync
                     start=$(now)
-                    /usr/bin/time -f '%M %U %S' -o "$ROOT/rss" bash -c "$( [ "$tool" = flowctl ] && echo run_flowctl_upload || echo run_client ) $platform $ROOT/data/$workload" \
+                    /usr/bin/time -f '%M %U %S' -o "$ROOT/rss" bash -c "$(case $tool in flowctl) echo run_flowctl_upload ;; base) echo run_flowctl_upload ;; curl) echo run_curl ;; *) echo run_client ;; esac) $platform $ROOT/data/$workload $( [ "$tool" = base ] && echo "$BASE_FLOWCTL")" \
                         >"$ROOT/last.log" 2>&1 || { log "$key run $i failed:"; tail -20 "$ROOT/last.log" >&2; exit 1; }
                     end=$(now)
                     after=$(held_count "$platform")
@@ -159,8 +203,9 @@ upload_report() {
     for workload in $WORKLOADS; do
         for platform in $PLATFORMS; do
             for tool in $TOOLS; do
+                tool_applies "$tool" "$platform" "$workload" || continue
                 key="$tool-$platform-$workload"
-                name=$( [ "$tool" = client ] && client_name "$platform" || echo flowctl )
+                name=$(tool_name "$tool" "$platform")
                 secs=$(median <"$ROOT/times/$key")
                 ref=$( [ -f "$ROOT/times/client-$platform-$workload" ] && median <"$ROOT/times/client-$platform-$workload" || echo 0 )
                 cpu=$(median <"$ROOT/times/$key.cpu")
@@ -168,17 +213,18 @@ upload_report() {
                 srss=$(cat "$ROOT/times/$key.sandbox-rss" 2>/dev/null | sort -n | tail -1)
                 scpu=$(median <"$ROOT/times/$key.sandbox-cpu")
                 awk -v t="$name" -v p="$platform" -v w="$workload" -v f="$(files_in "$workload")" -v m="$(( $(bytes_in "$workload") >> 20 ))" \
-                    -v s="$secs" -v r="$ref" -v c="$cpu" -v k="$rss" -v q="${srss:--1}" -v z="$scpu" \
-                    'BEGIN { printf "%-8s %-6s %-6s %6d %9d %10.3f %14s %8.2f %9d %12s %14.2f\n", t, p, w, f, m, s, (r > 0 && t == "flowctl" ? sprintf("%.2f (%.2fx)", s / r, r / s) : "-"), c, k, (q < 0 ? "-" : q), z }'
+                    -v s="$secs" -v r="$ref" -v c="$cpu" -v k="$rss" -v q="${srss:--1}" -v z="$scpu" -v p_client="$(client_name "$platform")" \
+                    'BEGIN { printf "%-8s %-6s %-6s %6d %9d %10.3f %14s %8.2f %9d %12s %14.2f\n", t, p, w, f, m, s, (r > 0 && t != p_client ? sprintf("%.2f (%.2fx)", s / r, r / s) : "-"), c, k, (q < 0 ? "-" : q), z }'
             done
         done
     done
-    printf '\nflowctl/client: flowctl'"'"'s median time over the client'"'"'s (below 1 is faster; (Nx): how many times faster).\n'
+    printf '\nflowctl/client: each tool'"'"'s median time over the client'"'"'s (flowctl, base, curl) (below 1 is faster; (Nx): how many times faster).\n'
     printf 'Medians of %d interleaved runs, each against a fresh sandbox; the server held every file after each run.\n' "$RUNS"
     printf '"CPU s": user + system time of the client process; "peak MiB": its largest max RSS over the runs (/usr/bin/time %%M);\n'
     printf '"sandbox MiB": the sandbox'"'"'s own peak RSS (VmHWM) in those runs; "sandbox CPU s": its user + system time (median).\n'
     printf 'flowctl concurrency: %s. Per-run seconds:\n' "$UPLOAD_CONCURRENCY"
     for workload in $WORKLOADS; do for platform in $PLATFORMS; do for tool in $TOOLS; do
+        tool_applies "$tool" "$platform" "$workload" || continue
         printf '  %-8s %-6s %-6s %s\n' "$tool" "$platform" "$workload" "$(tr '\n' ' ' <"$ROOT/times/$tool-$platform-$workload")"
     done; done; done
     printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -197,7 +243,8 @@ upload_main() {
     make_data
     log "work in $ROOT; load average $(cut -d' ' -f1-3 /proc/loadavg)"
     export ROOT HERE REPO FLOWCTL PYTHON
-    export -f run_client run_flowctl_upload
+    export -f run_client run_flowctl_upload run_curl
+    export ORIGIN
     run_all
     upload_report
 }

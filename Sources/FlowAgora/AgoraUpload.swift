@@ -41,17 +41,21 @@ extension AgoraConnector {
         }
 
         let (folderID, context) = try await uploadFolder(projectName: projectName, folderPath: folderPath)
-        let sha1: String
-        do { sha1 = try await FileDigest.hex(.sha1, ofFile: file.path) }
-        catch let error as FileSystemError { throw ConnectorError.local(error.description) }
         let size = FileManager.default.fileSize(file.path) ?? file.size
 
+        // The SHA-1 is hashed first only to compare with a file already there; a new file's is
+        // taken while its chunks are sent (one read of the file).
         let listed = try await folderEntries(folderID, context: context)
         var replaced: Int?
+        var sha1: String?
         if let existing = listed[relative] {
-            if existing.checksum(.sha1) == sha1 { return UploadOutcome(item: existing, transferred: false) }
-            guard overwrite else { throw conflict(relative, existing: existing, sha1: sha1, folderID: folderID, folderPath: folderPath, project: projectName) }
+            let local: String
+            do { local = try await FileDigest.hex(.sha1, ofFile: file.path) }
+            catch let error as FileSystemError { throw ConnectorError.local(error.description) }
+            if existing.checksum(.sha1) == local { return UploadOutcome(item: existing, transferred: false) }
+            guard overwrite else { throw conflict(relative, existing: existing, sha1: local, folderID: folderID, folderPath: folderPath, project: projectName) }
             replaced = existing.fields["dataset.id"].flatMap(Int.init)
+            sha1 = local
         }
 
         let (datafileID, datasetID) = try await importFile(path: file.path, size: size, relative: relative, sha1: sha1, folder: folderID)
@@ -147,17 +151,31 @@ extension AgoraConnector {
         }
         guard !pending.isEmpty else { return outcomes }
 
-        let id = try await createPackage()
+        // The package's id is in the journal until it is complete: a run after a kill continues
+        // it and sends only the chunks it does not hold (same files, same content, same chunks).
+        let members = pending.map { "\($0.relative)\n\($0.sha1)" }.sorted().joined(separator: "\n")  // hashed in any order
+        let resumeKey = "agora \(session.spec.url) package \(folderID) \(Digester.hex(.sha1, of: Array(members.utf8))) \(chunkSize)"
+        var resumed: Int?
+        if let saved = state.resume.store?.value(resumeKey), let old = Int(saved),
+           let info = try? await session.agoraJSON("/api/v1/import/\(old)/"), info["complete_date"]?.isNull ?? true {
+            resumed = old
+        }
+        let id: Int
+        if let resumed { id = resumed } else { id = try await createPackage() }
+        let resuming = resumed != nil
+        if !resuming { state.resume.store?.set(resumeKey, String(id)) }
         let chunkSize = self.chunkSize
         _ = try await boundedMap(pending, width: width) { [self] p -> Bool in
             let identifier = Self.flowIdentifier(size: p.size, sha1: p.sha1, relative: p.relative)
             let chunks = max(1, Int((p.size + chunkSize - 1) / chunkSize))
             for number in 1...chunks {
+                if resuming, try await holdsChunk(number, identifier: identifier, package: id) { continue }
                 try await sendChunk(number, of: chunks, path: p.file.path, size: p.size, relative: p.relative, package: id, identifier: identifier)
             }
             return true
         }
         try await completePackage(id, folder: folderID)
+        state.resume.store?.set(resumeKey, nil)
         next?()  // the next package's chunks go while Agora imports this one
         try await waitForImport(id, relative: "\(pending.count) files")
         let result = try await session.agoraJSON("/api/v1/import/\(id)/result/")
@@ -253,9 +271,13 @@ extension AgoraConnector {
     /// A retry after a failure (same connector), or a run after a kill (the package id is in the
     /// journal, `UploadResumeStore`), continues the same package and skips the chunks the server
     /// already holds.
-    func importFile(path: String, size: Int64, relative: String, sha1: String, folder: Int) async throws -> (Int, Int) {
-        let key = "\(folder)|\(relative)|\(sha1)"
-        let identifier = Self.flowIdentifier(size: size, sha1: sha1, relative: relative)
+    /// `sha1` is the file's when already known; else it is taken while the chunks are sent, and
+    /// the package is named by the file's size and modification time (a run after a kill finds
+    /// it without hashing the file first).
+    func importFile(path: String, size: Int64, relative: String, sha1 known: String?, folder: Int) async throws -> (Int, Int) {
+        let version = Self.fileVersion(path, size: size)
+        let key = "\(folder)|\(relative)|\(version)"
+        let identifier = Self.flowIdentifier(size: size, sha1: version, relative: relative)
         let resumeKey = "agora \(session.spec.url) \(key) \(chunkSize)"
         var package: PendingUpload?
         var candidate = await state.pendingUploads.get(key)
@@ -274,15 +296,20 @@ extension AgoraConnector {
             state.resume.store?.set(resumeKey, String(package!.package))
         }
         let id = package!.package
-        let uploadURL = session.url("/api/v1/import/\(id)/upload/")
         let chunks = max(1, Int((size + chunkSize - 1) / chunkSize))
+        // Each chunk's digest goes on from the one before: the last one's is the file's SHA-1.
+        var digest: RequestBodyDigest? = known == nil ? RequestBodyDigest(.sha1) : nil
+        var sentLength: Int64 = 0
         for number in 1...chunks {
-            if resuming {
-                let probe = try await session.send(HTTPRequest(url: uploadURL + "?flowChunkNumber=\(number)&flowIdentifier=\(URLText.query(identifier))"),
-                                                   accept: [204, 404, 405])
-                if probe.status == 200 { continue }
-            }
-            try await sendChunk(number, of: chunks, path: path, size: size, relative: relative, package: id, identifier: identifier)
+            if number > 1 { digest = digest?.continued(afterLength: sentLength) }
+            sentLength = max(0, min(chunkSize, size - Int64(number - 1) * chunkSize))
+            if resuming, try await holdsChunk(number, identifier: identifier, package: id) { digest = nil; continue }
+            try await sendChunk(number, of: chunks, path: path, size: size, relative: relative, package: id, identifier: identifier, digest: digest)
+        }
+        let sha1: String
+        if let known { sha1 = known } else if let hashed = digest?.hex(ofLength: sentLength) { sha1 = hashed } else {
+            do { sha1 = try await FileDigest.hex(.sha1, ofFile: path) }  // chunks skipped (resumed) or re-read
+            catch let error as FileSystemError { throw ConnectorError.local(error.description) }
         }
         try await completePackage(id, folder: folder)
         await state.pendingUploads.set(key, nil)
@@ -299,6 +326,12 @@ extension AgoraConnector {
             throw ConnectorError.integrity("\(relative): Agora imported SHA-1 \(remote), the local file is \(sha1)")
         }
         return (datafile, dataset)
+    }
+
+    /// Whether the package already holds chunk `number` of a file (flow.js `testChunks`).
+    func holdsChunk(_ number: Int, identifier: String, package: Int) async throws -> Bool {
+        let url = session.url("/api/v1/import/\(package)/upload/") + "?flowChunkNumber=\(number)&flowIdentifier=\(URLText.query(identifier))"
+        return try await session.send(HTTPRequest(url: url), accept: [204, 404, 405]).status == 200
     }
 
     /// A new, empty import package's id.
@@ -321,14 +354,21 @@ extension AgoraConnector {
         }
     }
 
-    /// flow.js-style identifier: stable for the same content and path.
+    /// A file's size and modification time (ns): names its upload until its SHA-1 is known.
+    static func fileVersion(_ path: String, size: Int64) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "\(size)" }
+        return "\(size).\(Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))"
+    }
+
+    /// flow.js-style identifier: stable for the same content (or version) and path.
     static func flowIdentifier(size: Int64, sha1: String, relative: String) -> String {
         "\(size)-\(sha1)-" + relative.replacingOccurrences(of: "/", with: "_")
     }
 
     /// Sends chunk `number` (from 1) of a file as flow.js multipart fields; Agora answers exactly 200.
     func sendChunk(_ number: Int, of chunks: Int, path: String, size: Int64, relative: String,
-                   package: Int, identifier: String) async throws {
+                   package: Int, identifier: String, digest: RequestBodyDigest? = nil) async throws {
         let offset = Int64(number - 1) * chunkSize
         let length = max(0, min(chunkSize, size - offset))
         let fields: [(String, String)] = [
@@ -336,11 +376,13 @@ extension AgoraConnector {
             ("flowCurrentChunkSize", String(length)), ("flowTotalSize", String(size)), ("flowIdentifier", identifier),
             ("flowFilename", relative), ("flowRelativePath", relative), ("flowTotalChunks", String(chunks)),
         ]
-        let parts = [MultipartPart(name: "file", content: .file(path: path, offset: offset, length: length),
-                                   filename: (path as NSString).lastPathComponent, contentType: "application/octet-stream")]
-            + fields.map { MultipartPart(name: $0.0, content: .text($0.1)) }
-        let response = try await session.send(HTTPRequest(method: "POST", url: session.url("/api/v1/import/\(package)/upload/"),
-                                                          body: .multipart(parts)))
+        // Fields first, as flow.js sends them: a server knows the chunk before its bytes arrive.
+        let parts = fields.map { MultipartPart(name: $0.0, content: .text($0.1)) }
+            + [MultipartPart(name: "file", content: .file(path: path, offset: offset, length: length),
+                             filename: (path as NSString).lastPathComponent, contentType: "application/octet-stream")]
+        var request = HTTPRequest(method: "POST", url: session.url("/api/v1/import/\(package)/upload/"), body: .multipart(parts))
+        request.bodyDigest = digest
+        let response = try await session.send(request)
         guard response.status == 200 else {
             throw ConnectorError.badReply("chunk \(number) of \(relative): Agora answered \(response.status), expected 200")
         }

@@ -6,16 +6,33 @@ import Synchronization
 /// attempt, a redirect hop, curl's rewind); a rewind to anywhere else spoils it.
 public final class RequestBodyDigest: Sendable {
     private struct State {
+        /// Where hashing starts: empty, or the bytes before this body (`continued`).
+        let start: Digester
         var digester: Digester
         var hashed: Int64 = 0
         var spoiled = false
+        init(start: Digester) {
+            self.start = start
+            digester = start
+        }
     }
     private let state: Mutex<State>
     public let algorithm: DigestAlgorithm
 
     public init(_ algorithm: DigestAlgorithm) {
         self.algorithm = algorithm
-        state = Mutex(State(digester: Digester(algorithm)))
+        state = Mutex(State(start: Digester(algorithm)))
+    }
+
+    private init(_ algorithm: DigestAlgorithm, start: Digester) {
+        self.algorithm = algorithm
+        state = Mutex(State(start: start))
+    }
+
+    /// A digest that goes on from this one's bytes (the next chunk of the same file, so the last
+    /// chunk's digest is the file's), or nil unless exactly `length` bytes were hashed in order.
+    public func continued(afterLength length: Int64) -> RequestBodyDigest? {
+        state.withLock { $0.spoiled || $0.hashed != length ? nil : RequestBodyDigest(algorithm, start: $0.digester) }
     }
 
     /// The lowercase hex digest when exactly `length` bytes were hashed in order from the start; else nil.
@@ -25,7 +42,7 @@ public final class RequestBodyDigest: Sendable {
 
     /// The body is (re)sent from its first byte.
     func restart() {
-        state.withLock { $0 = State(digester: Digester(algorithm)) }
+        state.withLock { $0 = State(start: $0.start) }
     }
 
     /// Bytes read at `position` of the body; out-of-order bytes spoil the digest.

@@ -306,7 +306,7 @@ public final class HTTPClient: Sendable {
                     _ = bytes.withUnsafeBufferPointer { curl_mime_data(mimePart, $0.baseAddress, $0.count) }
                     if let filename = part.filename { curl_mime_filename(mimePart, filename) }
                 case .file(let path, let offset, let length):
-                    let source = try UploadSource(path: path, offset: offset, length: length)
+                    let source = try UploadSource(path: path, offset: offset, length: length, digest: request.bodyDigest)
                     transfer.uploads.append(source)
                     curl_mime_data_cb(mimePart, curl_off_t(source.length), readCallback, seekCallback, nil,
                                       Unmanaged.passUnretained(source).toOpaque())

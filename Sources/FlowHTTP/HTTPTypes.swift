@@ -133,7 +133,8 @@ public struct HTTPRequest: Sendable {
     public var expectedSize: Int64?
     /// Follow 3xx redirects (credential headers are dropped when the origin changes).
     public var followRedirects: Bool
-    /// Hashes a `.bytes` or `.file` body as it is sent (see `RequestBodyDigest`).
+    /// Hashes a `.bytes` or `.file` body, or a multipart body's file part (one), as it is sent
+    /// (see `RequestBodyDigest`).
     public var bodyDigest: RequestBodyDigest?
 
     /// Creates a request; `method` defaults to GET.

@@ -6,13 +6,16 @@ extension EndToEnd {
 /// #27): Grand Challenge by its parts (`list-parts`), Agora by its chunks. The upload's id is in
 /// the journal before the first byte is sent; the sandbox's counters show what was sent twice.
 @Suite struct UploadResumeTests {
-    /// Writes a job uploading one file of `mib` MiB (sparse: no time to write it) in 1 MiB parts.
-    static func workspace(platform: String, mib: Int) throws -> Workspace {
+    /// Writes a job uploading `files` files of `mib` MiB in all (sparse: no time to write them)
+    /// in 1 MiB parts.
+    static func workspace(platform: String, mib: Int, files: Int = 1) throws -> Workspace {
         let workspace = try Workspace(jobs: [])
         try FileManager.default.createDirectory(atPath: workspace.root + "/data", withIntermediateDirectories: true)
-        let path = workspace.root + "/data/big.mha"
-        #expect(FileManager.default.createFile(atPath: path, contents: nil))
-        #expect(truncate(path, off_t(mib) << 20) == 0)
+        for i in 1...files {
+            let path = workspace.root + (files == 1 ? "/data/big.mha" : "/data/part_\(i).mha")
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            #expect(truncate(path, (off_t(mib) << 20) / off_t(files)) == 0)
+        }
         let source: String, into: String
         switch platform {
         case "gc":
@@ -81,7 +84,7 @@ extension EndToEnd {
 
     @Test(arguments: ["gc", "agora"])
     func aKilledUploadResumesFromWhatTheServerHolds(platform: String) throws {
-        let mib = platform == "gc" ? 256 : 96  // the sandbox's Agora holds chunks in memory
+        let mib = platform == "gc" ? 256 : 96
         let size = Int64(mib) << 20
         let sandbox = try SandboxProcess(["--platforms", platform])
         defer { sandbox.stop() }
@@ -117,6 +120,38 @@ extension EndToEnd {
             let routes = stats["routes"] as? [String: Int] ?? [:]
             #expect(routes["POST /api/v1/import/"] == 1, "\(routes)")
         }
+    }
+
+    /// Several files go to Agora as one import package; a kill in the middle of it resumes the
+    /// package by its chunks (its id is in the journal), not by sending the whole package again.
+    @Test func aKilledAgoraPackageResumesByItsChunks() throws {
+        let (mib, files) = (96, 4)
+        let size = Int64(mib) << 20
+        let sandbox = try SandboxProcess(["--platforms", "agora"])
+        defer { sandbox.stop() }
+        let workspace = try Self.workspace(platform: "agora", mib: mib, files: files)
+        defer { workspace.remove() }
+        let env = sandbox.environment.merging(["XDG_STATE_HOME": workspace.root + "/state"]) { $1 }
+        let before = try Self.info(sandbox, "agora")
+
+        let atKill = try #require(try Self.killMidUpload(workspace.job("upload-resume.yml"), sandbox: sandbox, platform: "agora",
+                                                         env: env, bytes: size, fraction: 0.5),
+                                  "the upload ended before it could be killed")
+        #expect(atKill < size, "killed after \(atKill) of \(size) bytes")
+
+        let again = try flowctl(["run", workspace.job("upload-resume.yml")], environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("\(files) done"), "\(again.stderr)")
+        let stats = try sandbox.stats("agora")
+        let received = (stats["bytesReceived"] as? NSNumber)?.int64Value ?? 0
+        let twice = Double(received - size) / Double(size)
+        print("package resume, agora: killed at \(atKill) of \(size) bytes; \(received) received in all, \(String(format: "%.2f", twice * 100)) % sent twice")
+        #expect(received >= size)
+        #expect(twice < 0.05, "received \(received) bytes for \(size): \(Int(twice * 100)) % sent twice")
+        let after = try Self.info(sandbox, "agora")
+        #expect(after["files"]! - before["files"]! == files)
+        let routes = stats["routes"] as? [String: Int] ?? [:]
+        #expect(routes["POST /api/v1/import/"] == 1, "\(routes)")
     }
 }
 }

@@ -663,6 +663,34 @@ final class ProgressLog: @unchecked Sendable {
         #expect(body.firstRange(of: Array(bytes[10..<50_010])) != nil)
     }
 
+    /// A multipart body's file part is hashed as it is sent, and a digest can go on over the next
+    /// chunk of the same file: the last chunk's digest is the whole file's (Agora's SHA-1).
+    @Test func chunksOfAFileAreHashedWhileSentIntoOneDigest() async throws {
+        let server = try await Servers.main.value
+        let client = try makeClient()
+        defer { client.shutdown() }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bytes = pattern(0..<150_000)
+        try writeFile("\(dir)/f.bin", bytes)
+        func chunk(_ offset: Int64, _ length: Int64, _ digest: RequestBodyDigest?) async throws {
+            var request = HTTPRequest(method: "POST", url: "\(server.base)/echo", body: .multipart([
+                MultipartPart(name: "flowChunkNumber", content: .text("1")),
+                MultipartPart(name: "file", content: .file(path: "\(dir)/f.bin", offset: offset, length: length)),
+            ]))
+            request.bodyDigest = digest
+            #expect(try await client.send(request).status == 200)
+        }
+        let first = RequestBodyDigest(.sha1)
+        try await chunk(0, 100_000, first)
+        #expect(first.hex(ofLength: 100_000) == Digester.hex(.sha1, of: Array(bytes[0..<100_000])))
+        #expect(first.continued(afterLength: 99_999) == nil)  // not what was sent: no chain
+        let second = try #require(first.continued(afterLength: 100_000))
+        try await chunk(100_000, 50_000, second)
+        try await chunk(100_000, 50_000, second)  // sent again (a retry): from the chunk's start, not the file's
+        #expect(second.hex(ofLength: 50_000) == Digester.hex(.sha1, of: bytes))
+    }
+
     @Test func missingUploadFileFailsBeforeSending() async throws {
         let server = try await Servers.main.value
         let client = try makeClient()

@@ -140,6 +140,37 @@ struct AgoraEmulatorTests {
         }
     }
 
+    /// Chunks stream to disk through a multipart parser that sees the body in pieces: bytes that
+    /// look like the start of a delimiter (`\r\n--sandbox-`) stay file bytes, a chunk's SHA-256 is
+    /// checked, and the file comes back byte for byte with its SHA-1.
+    @Test func chunksStreamToDiskIntactAcrossDelimiterLookalikes() async throws {
+        try await withAgoraSandbox { _, emulator, c in
+            let (_, _, body) = try await c.send("POST", "/api/v1/import/", body: Data("{}".utf8), headers: ["Content-Type": "application/json"])
+            let id = try #require((try JSONSerialization.jsonObject(with: body) as? [String: Any])?["id"] as? Int)
+            var big: [UInt8] = []
+            while big.count < 600_000 { big += Array("\r\n--sandbox-\r\n--\r\n\r\n".utf8) + (0..<997).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ big.count) } }
+            let chunks = [Array(big[..<400_000]), Array(big[400_000...])]
+            func send(_ n: Int, hash: String) async throws -> Int {
+                try await c.multipart("/api/v1/import/\(id)/upload/", fields: [
+                    ("flowChunkNumber", "\(n)"), ("flowCurrentChunkSize", "\(chunks[n - 1].count)"), ("flowTotalSize", "\(big.count)"),
+                    ("flowIdentifier", "id-look"), ("flowRelativePath", "look.bin"), ("flowTotalChunks", "2"), ("flowChunkHash", hash),
+                ], file: chunks[n - 1], filename: "look.bin")
+            }
+            #expect(try await send(1, hash: String(repeating: "0", count: 64)) == 400)  // not its SHA-256
+            for n in [1, 2] { #expect(try await send(n, hash: Digester.hex(.sha256, of: chunks[n - 1])) == 200) }
+            let root = try await c.json("/api/v2/project/myagora/")["root_folder"] as! Int
+            #expect(try await c.send("POST", "/api/v1/import/\(id)/complete/", body: Data("{\"folder\":\(root)}".utf8),
+                                     headers: ["Content-Type": "application/json"]).0 == 204)
+            for _ in 0..<200 where try await c.json("/api/v1/import/\(id)/progress/")["state"] as? Int != 5 {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let rows = try #require(try await c.json("/api/v1/import/\(id)/result/")["datafiles"] as? [[String: Any]])
+            let row = try #require(rows.first)
+            #expect(row["sha1"] as? String == Digester.hex(.sha1, of: big))
+            #expect(emulator.datafileBytes(row["id"] as! Int) == big)
+        }
+    }
+
     @Test func importAssemblesChunksExtractsZipsAndReportsSHA1() async throws {
         try await withAgoraSandbox { _, emulator, c in
             let (created, _, body) = try await c.send("POST", "/api/v1/import/", body: Data("{}".utf8), headers: ["Content-Type": "application/json"])

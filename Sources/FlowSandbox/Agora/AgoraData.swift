@@ -1,3 +1,4 @@
+import FlowFiles
 import Foundation
 
 extension PlatformID {
@@ -137,7 +138,12 @@ struct AgoraImport: Sendable {
         var path: String
         var totalChunks: Int
         var totalSize: Int64
-        var chunks: [Int: [UInt8]] = [:]
+        /// Chunks spooled to disk (`Spool.swift`): a 10 GiB upload costs no 10 GiB of memory.
+        var chunks: [Int: SpooledFile] = [:]
+        /// The file's SHA-1 over chunks 1...`hashedThrough`, taken as they arrived in order (the
+        /// import then reads nothing back to hash a file sent in order).
+        var sha1 = Digester(.sha1)
+        var hashedThrough = 0
         var isComplete: Bool { chunks.count >= totalChunks }
     }
     var id: Int

@@ -71,42 +71,73 @@ extension AgoraEmulator {
         guard let type = req.header("Content-Type"), let boundary = Multipart.boundary(type) else {
             return badRequest("multipart/form-data expected")
         }
-        let parts = Multipart.parse(try await req.body(), boundary: boundary)
-        var fields: [String: String] = [:]
-        var file: ByteBuffer?
-        for part in parts {
-            if part.name == "file" { file = part.body } else if let name = part.name {
-                fields[name] = String(decoding: part.body.readableBytesView, as: UTF8.self)
+        // The chunk streams to disk. Its SHA-256 is taken when the client sends one to check, and
+        // the file's SHA-1 continued when this is the next chunk in order (fields come first).
+        let received = try await Multipart.receive(req, boundary: boundary) { fields in
+            var digests: [Digester] = []
+            if Self.chunkHash(fields) != nil { digests.append(Digester(.sha256)) }
+            if let identifier = fields["flowIdentifier"], let number = fields["flowChunkNumber"].flatMap(Int.init),
+               let running = data.withLock({ d -> Digester? in
+                   let upload = d.imports[id]?.uploads[identifier]
+                   let through = upload?.hashedThrough ?? 0
+                   return through == number - 1 ? (upload?.sha1 ?? Digester(.sha1)) : nil
+               }) {
+                digests.append(running)
             }
+            return digests
         }
-        guard let file, let identifier = fields["flowIdentifier"], !identifier.isEmpty,
+        let fields = received.fields
+        guard let (file, digests) = received.file, let identifier = fields["flowIdentifier"], !identifier.isEmpty,
               let number = fields["flowChunkNumber"].flatMap(Int.init), number >= 1,
               let total = fields["flowTotalChunks"].flatMap(Int.init), total >= 1, number <= total,
               let path = fields["flowRelativePath"] ?? fields["flowFilename"], !path.isEmpty else {
             return badRequest("file, flowIdentifier, flowChunkNumber, flowTotalChunks and flowRelativePath are required")
         }
-        let bytes = Array(file.readableBytesView)
-        if let current = fields["flowCurrentChunkSize"].flatMap(Int.init), current != bytes.count {
-            return badRequest("chunk \(number) has \(bytes.count) bytes, flowCurrentChunkSize says \(current)")
+        if let current = fields["flowCurrentChunkSize"].flatMap(Int64.init), current != file.size {
+            return badRequest("chunk \(number) has \(file.size) bytes, flowCurrentChunkSize says \(current)")
         }
         // Optional per-chunk SHA-256 (`flowFileContentHash` in Python, `flowChunkHash` in Go).
-        if let expected = (fields["flowFileContentHash"] ?? fields["flowChunkHash"])?.lowercased(), !expected.isEmpty,
-           Digester.hex(.sha256, of: bytes) != expected {
-            return badRequest("chunk \(number) of \(path) does not match its hash")
+        if let expected = Self.chunkHash(fields) {
+            let actual = digests.first { $0.algorithm == .sha256 }?.hexDigest() ?? Self.hex(.sha256, of: SpooledFile.body([file], key: 0))
+            if actual != expected { return badRequest("chunk \(number) of \(path) does not match its hash") }
         }
-        let totalSize = fields["flowTotalSize"].flatMap(Int64.init) ?? Int64(bytes.count)
+        let running = digests.first { $0.algorithm == .sha1 }
+        let totalSize = fields["flowTotalSize"].flatMap(Int64.init) ?? file.size
         let refusal: String? = data.withLock { d in
             guard var p = d.imports[id] else { return "no import \(id)" }
             if p.completed != nil { return "import \(id) is already complete" }
             var upload = p.uploads[identifier] ?? AgoraImport.Upload(path: path, totalChunks: total, totalSize: totalSize)
             if p.uploads[identifier] == nil { p.order.append(identifier) }
-            upload.chunks[number] = bytes
+            upload.chunks[number] = file
+            if let running, upload.hashedThrough == number - 1 {
+                upload.sha1 = running
+                upload.hashedThrough = number
+            }
             p.uploads[identifier] = upload
             d.imports[id] = p
             return nil
         }
         if let refusal { return badRequest(refusal) }
         return Reply.json(.ok, .object([("flowIdentifier", .string(identifier)), ("flowChunkNumber", .int(Int64(number)))]))
+    }
+
+    /// The SHA-256 a client sent to check a chunk against, if any.
+    private static func chunkHash(_ fields: [String: String]) -> String? {
+        guard let hash = (fields["flowFileContentHash"] ?? fields["flowChunkHash"])?.lowercased(), !hash.isEmpty else { return nil }
+        return hash
+    }
+
+    /// Lowercase hex digest of a body, read 1 MiB at a time.
+    static func hex(_ algorithm: DigestAlgorithm, of body: FileBody) -> String {
+        var hasher = Digester(algorithm)
+        var offset: Int64 = 0
+        while offset < body.size {
+            let chunk = body.chunk(offset: offset, length: 1 << 20)
+            guard chunk.readableBytes > 0 else { break }
+            hasher.update(chunk.readableBytesView)
+            offset += Int64(chunk.readableBytes)
+        }
+        return hasher.hexDigest()
     }
 
     private func complete(_ req: SandboxRequest, _ id: Int) async -> Response {
@@ -165,19 +196,22 @@ extension AgoraEmulator {
     private func runImport(_ id: Int) {
         data.withLock { d in
             guard var p = d.imports[id], p.result == nil else { return }
-            var files: [(path: String, bytes: [UInt8])] = []
+            // Each file's body reads its spooled chunks in place; a zip's entries are slices of it.
+            var files: [(path: String, body: FileBody, sha1: String?)] = []
             for identifier in p.order {
                 guard let upload = p.uploads[identifier] else { continue }
-                let bytes = (1...upload.totalChunks).flatMap { upload.chunks[$0] ?? [] }
+                let chunks = (1...upload.totalChunks).compactMap { upload.chunks[$0] }
+                let key = stableHash("agora-import/\(id)/\(identifier)")
+                let body = SpooledFile.body(chunks, key: key)
                 if upload.path.hasSuffix(".agora_upload") {
-                    guard let entries = StoredZip.entries(bytes) else {
+                    guard let entries = StoredZip.entries(body) else {
                         p.error = "\(upload.path) is not a zip of stored entries"
                         d.imports[id] = p
                         return
                     }
-                    files += entries
+                    files += entries.map { ($0.path, $0.body, nil) }
                 } else {
-                    files.append((upload.path, bytes))
+                    files.append((upload.path, body, upload.hashedThrough == upload.totalChunks ? upload.sha1.hexDigest() : nil))
                 }
             }
             let target = p.target
@@ -194,8 +228,8 @@ extension AgoraEmulator {
                 project = mine.id; folder = mine.rootFolder
             }
             var rows: [JSON] = []
-            for (path, bytes) in files {
-                let sha1 = Digester.hex(.sha1, of: bytes)
+            for (path, body, hashed) in files {
+                let sha1 = hashed ?? Self.hex(.sha1, of: body)
                 let name = String(path.split(separator: "/").last ?? Substring(path))
                 // The same file already at the target is not imported twice.
                 let candidates: [AgoraDataset]
@@ -216,7 +250,7 @@ extension AgoraEmulator {
                 let ds = d.newID("dataset")
                 let f = d.newID("datafile")
                 d.datafiles[f] = AgoraDatafile(id: f, dataset: ds, relativePath: path, originalFilename: name,
-                                               body: .stored(ByteBuffer(bytes: bytes)), created: Date())
+                                               body: body, created: Date())
                 sha1Cache.withLock { $0[f] = sha1 }
                 d.datasets[ds] = AgoraDataset(id: ds, name: name, type: 100000, serie: target?.type == "series" ? target!.id : nil,
                                               exam: target?.type == "exam" ? target!.id : nil, project: project, datafiles: [f])
@@ -236,30 +270,44 @@ extension AgoraEmulator {
 /// Reads zips whose entries are stored (not compressed), as gtagora-connector writes its
 /// `.agora_upload` packages (`zipfile.ZIP_STORED`). Returns nil for anything else.
 enum StoredZip {
-    static func entries(_ z: [UInt8]) -> [(path: String, bytes: [UInt8])]? {
-        func u16(_ i: Int) -> Int { i + 2 <= z.count ? Int(z[i]) | Int(z[i + 1]) << 8 : -1 }
-        func u32(_ i: Int) -> Int { i + 4 <= z.count ? u16(i) | u16(i + 2) << 16 : -1 }
+    /// The entries of a zip body, each a slice of it (read in place, never the whole zip).
+    static func entries(_ zip: FileBody) -> [(path: String, body: FileBody)]? {
+        let total = zip.size
+        func read(_ offset: Int64, _ length: Int) -> [UInt8] {
+            guard offset >= 0, offset < total else { return [] }
+            return Array(zip.chunk(offset: offset, length: Int(min(Int64(length), total - offset))).readableBytesView)
+        }
+        func u16(_ b: [UInt8], _ i: Int) -> Int { i + 2 <= b.count ? Int(b[i]) | Int(b[i + 1]) << 8 : -1 }
+        func u32(_ b: [UInt8], _ i: Int) -> Int { i + 4 <= b.count ? u16(b, i) | u16(b, i + 2) << 16 : -1 }
         // End of central directory: the last `PK\5\6` within the final 64 KiB + 22 bytes.
-        guard z.count >= 22 else { return nil }
-        var eocd = z.count - 22
-        while eocd >= max(0, z.count - 65_557), u32(eocd) != 0x0605_4B50 { eocd -= 1 }
-        guard eocd >= 0, u32(eocd) == 0x0605_4B50 else { return nil }
-        let count = u16(eocd + 10)
-        var cursor = u32(eocd + 16)
-        var out: [(path: String, bytes: [UInt8])] = []
+        guard total >= 22 else { return nil }
+        let tailStart = max(0, total - 65_557)
+        let tail = read(tailStart, Int(total - tailStart))
+        var eocd = tail.count - 22
+        while eocd >= 0, u32(tail, eocd) != 0x0605_4B50 { eocd -= 1 }
+        guard eocd >= 0 else { return nil }
+        let count = u16(tail, eocd + 10)
+        let directoryStart = Int64(u32(tail, eocd + 16))
+        let directory = read(directoryStart, Int(max(0, tailStart + Int64(eocd) - directoryStart)))
+        var cursor = 0
+        var out: [(path: String, body: FileBody)] = []
         for _ in 0..<count {
-            guard u32(cursor) == 0x0201_4B50 else { return nil }
-            let method = u16(cursor + 10), size = u32(cursor + 20)
-            let nameLength = u16(cursor + 28), extra = u16(cursor + 30), comment = u16(cursor + 32)
-            let local = u32(cursor + 42)
-            guard cursor + 46 + nameLength <= z.count else { return nil }
-            let name = String(decoding: z[(cursor + 46)..<(cursor + 46 + nameLength)], as: UTF8.self)
+            guard u32(directory, cursor) == 0x0201_4B50 else { return nil }
+            let method = u16(directory, cursor + 10), size = Int64(u32(directory, cursor + 20))
+            let nameLength = u16(directory, cursor + 28), extra = u16(directory, cursor + 30), comment = u16(directory, cursor + 32)
+            let local = Int64(u32(directory, cursor + 42))
+            guard cursor + 46 + nameLength <= directory.count else { return nil }
+            let name = String(decoding: directory[(cursor + 46)..<(cursor + 46 + nameLength)], as: UTF8.self)
             cursor += 46 + nameLength + extra + comment
             if name.hasSuffix("/") { continue }
-            guard method == 0, u32(local) == 0x0403_4B50 else { return nil }
-            let start = local + 30 + u16(local + 26) + u16(local + 28)
-            guard start + size <= z.count else { return nil }
-            out.append((name, Array(z[start..<(start + size)])))
+            let header = read(local, 30)
+            guard method == 0, u32(header, 0) == 0x0403_4B50 else { return nil }
+            let start = local + 30 + Int64(u16(header, 26) + u16(header, 28))
+            guard start + size <= total else { return nil }
+            let key = stableHash("\(zip.validator)/\(start)/\(size)")
+            out.append((name, .generated(GeneratedBytes(count: size) { offset, length in
+                Array(zip.chunk(offset: start + offset, length: length).readableBytesView)
+            }, key: key)))
         }
         return out
     }

@@ -1,7 +1,9 @@
 import Foundation
+import FlowFiles
 import NIOCore
 
-/// Minimal `multipart/form-data` parsing for uploads (whole body in memory).
+/// Minimal `multipart/form-data` parsing for uploads: `parse` holds the whole body in memory,
+/// `receive` streams its file part to disk.
 public enum Multipart {
     public struct Part: Sendable {
         public var name: String?
@@ -58,13 +60,119 @@ public enum Multipart {
     }
 
     private static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
-        guard !needle.isEmpty, hay.count >= needle.count, from <= hay.count - needle.count else { return nil }
-        let first = needle[0]
+        hay.withUnsafeBytes { find(needle, in: $0, from: from) }
+    }
+
+    /// memchr for the first byte, memcmp for the rest: a byte-at-a-time Swift loop costs about a
+    /// CPU-second per GiB of body.
+    private static func find(_ needle: [UInt8], in hay: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard !needle.isEmpty, from >= 0, hay.count - from >= needle.count else { return nil }
+        let base = hay.baseAddress!
+        let last = hay.count - needle.count  // the last index a match can start at
         var i = from
-        while i <= hay.count - needle.count {
-            if hay[i] == first && hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
-            i += 1
+        return needle.withUnsafeBytes { n -> Int? in
+            while i <= last {
+                guard let hit = memchr(base + i, Int32(needle[0]), last - i + 1) else { return nil }
+                i = UnsafeRawPointer(hit) - base
+                if memcmp(base + i, n.baseAddress!, n.count) == 0 { return i }
+                i += 1
+            }
+            return nil
         }
-        return nil
+    }
+
+    /// A multipart body received as it streams: its text fields, and its part named `file`
+    /// written to a spool file (never the whole body in memory).
+    struct Spooled {
+        var fields: [String: String] = [:]
+        /// The `file` part with the digests `receive` was asked to take of it.
+        var file: (file: SpooledFile, digests: [Digester])?
+    }
+
+    /// Streams `req`'s multipart body: fields into memory (64 KiB each at most), the `file` part
+    /// to disk. `hashing` gets the fields that came before the file part and says which digests
+    /// to take of its bytes as they pass (flow.js clients send the fields first).
+    static func receive(_ req: SandboxRequest, boundary: String,
+                        hashing: ([String: String]) -> [Digester]) async throws -> Spooled {
+        let delimiter = Array(("\r\n--" + boundary).utf8)
+        enum State { case preamble, afterDelimiter, headers, body, done }
+        var state = State.preamble
+        var pending: [UInt8] = [13, 10]  // the first delimiter has no CRLF before it
+        var out = Spooled()
+        var name: String?
+        var isFile = false
+        var field: [UInt8] = []
+        var writer: SpoolWriter?
+        defer { if out.file == nil { writer?.abandon() } }
+
+        func emit(_ bytes: UnsafeRawBufferPointer) throws {
+            if isFile { try writer?.write(bytes) } else if field.count + bytes.count <= 1 << 16 { field += bytes }
+            else { throw SpoolError(message: "multipart field \(name ?? "") is over 64 KiB") }
+        }
+        func endPart() {
+            if isFile, let w = writer { out.file = w.finish(); writer = nil } else if let name { out.fields[name] = String(decoding: field, as: UTF8.self) }
+            field = []
+        }
+        func process() throws {
+            var start = 0
+            try pending.withUnsafeBytes { p in
+                scan: while true {
+                    switch state {
+                    case .preamble:
+                        guard let i = find(delimiter, in: p, from: start) else { start = max(start, p.count - delimiter.count + 1); break scan }
+                        start = i + delimiter.count
+                        state = .afterDelimiter
+                    case .afterDelimiter:
+                        guard p.count - start >= 2 else { break scan }
+                        if p[start] == 45, p[start + 1] == 45 { state = .done; break scan }
+                        if p[start] == 13, p[start + 1] == 10 { start += 2 }
+                        state = .headers
+                    case .headers:
+                        guard let end = find([13, 10, 13, 10], in: p, from: start) else {
+                            if p.count - start > 1 << 16 { throw SpoolError(message: "multipart headers over 64 KiB") }
+                            break scan
+                        }
+                        let text = String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<end]), as: UTF8.self)
+                        name = nil
+                        var filename: String?
+                        for line in text.components(separatedBy: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
+                            name = param("name", in: line)
+                            filename = param("filename", in: line)
+                        }
+                        isFile = name == "file" || (name == nil && filename != nil)
+                        if isFile {
+                            guard out.file == nil, writer == nil else { throw SpoolError(message: "more than one file part") }
+                            writer = try SpoolWriter(md5: false, hashing: hashing(out.fields))
+                        }
+                        start = end + 4
+                        state = .body
+                    case .body:
+                        if let i = find(delimiter, in: p, from: start) {
+                            try emit(UnsafeRawBufferPointer(rebasing: p[start..<i]))
+                            endPart()
+                            start = i + delimiter.count
+                            state = .afterDelimiter
+                        } else {
+                            let upto = max(start, p.count - delimiter.count + 1)
+                            try emit(UnsafeRawBufferPointer(rebasing: p[start..<upto]))
+                            start = upto
+                            break scan
+                        }
+                    case .done:
+                        start = p.count
+                        break scan
+                    }
+                }
+            }
+            pending.removeSubrange(0..<start)
+        }
+
+        for try await buffer in req.request.body {
+            req.stats.bytesReceived(req.platform, buffer.readableBytes)
+            guard state != .done else { continue }
+            pending.append(contentsOf: buffer.readableBytesView)
+            try process()
+        }
+        return out
     }
 }

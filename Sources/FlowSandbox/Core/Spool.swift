@@ -8,11 +8,12 @@ import NIOCore
 public final class SpooledFile: Sendable {
     /// Bytes written.
     public let size: Int64
-    /// Lowercase hex MD5 of the bytes (computed while they arrived: S3 ETags, XNAT digests).
+    /// Lowercase hex MD5 of the bytes (computed while they arrived: S3 ETags, XNAT digests), or
+    /// empty when not asked for (Agora chunks).
     public let md5: String
     private let fd: Int32
 
-    private init(fd: Int32, size: Int64, md5: String) {
+    fileprivate init(fd: Int32, size: Int64, md5: String) {
         self.fd = fd
         self.size = size
         self.md5 = md5
@@ -22,34 +23,17 @@ public final class SpooledFile: Sendable {
 
     /// Streams `req`'s body to a new spool file (counting the bytes received, as `req.body()` does).
     static func receive(_ req: SandboxRequest) async throws -> SpooledFile {
-        var template = Array((NSTemporaryDirectory() + "/flowctl-sandbox-upload.XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { p -> Int32 in
-            let fd = mkstemp(p.baseAddress!)
-            if fd >= 0 { unlink(p.baseAddress!) }  // gone from the folder; the bytes live while fd is open
-            return fd
-        }
-        guard fd >= 0 else { throw SpoolError(message: "cannot create a spool file: errno \(errno)") }
-        var size: Int64 = 0
-        var md5 = Digester(.md5)
+        var writer = try SpoolWriter(hashing: [])
         do {
             for try await buffer in req.request.body {
-                try buffer.withUnsafeReadableBytes { raw in
-                    md5.update(raw)
-                    var done = 0
-                    while done < raw.count {
-                        let n = write(fd, raw.baseAddress! + done, raw.count - done)
-                        if n < 0 { if errno == EINTR { continue }; throw SpoolError(message: "spool write failed: errno \(errno)") }
-                        done += n
-                    }
-                }
-                size += Int64(buffer.readableBytes)
+                try buffer.withUnsafeReadableBytes { try writer.write($0) }
                 req.stats.bytesReceived(req.platform, buffer.readableBytes)
             }
         } catch {
-            close(fd)
+            writer.abandon()
             throw error
         }
-        return SpooledFile(fd: fd, size: size, md5: md5.hexDigest())
+        return writer.finish().file
     }
 
     /// `length` bytes from `offset` (clipped to the end).
@@ -68,12 +52,13 @@ public final class SpooledFile: Sendable {
         return done == n ? out : Array(out[..<done])
     }
 
-    /// The served body of spooled files one after another (S3 parts completed into one object).
-    static func body(_ files: [SpooledFile]) -> FileBody {
+    /// The served body of spooled files one after another (S3 parts completed into one object),
+    /// named by `key` (by default a hash of the parts' MD5s).
+    static func body(_ files: [SpooledFile], key: UInt64? = nil) -> FileBody {
         let starts = files.reduce(into: [Int64(0)]) { $0.append($0.last! + $1.size) }
         let total = starts.last!
-        let key = stableHash(files.map(\.md5).joined(separator: "/") + "/\(total)")
-        if files.count == 1 { FileBody.remember(md5: files[0].md5, key: key, size: total) }
+        let key = key ?? stableHash(files.map(\.md5).joined(separator: "/") + "/\(total)")
+        if files.count == 1, !files[0].md5.isEmpty { FileBody.remember(md5: files[0].md5, key: key, size: total) }
         return .generated(GeneratedBytes(count: total) { offset, length in
             var out: [UInt8] = []
             out.reserveCapacity(length)
@@ -90,6 +75,49 @@ public final class SpooledFile: Sendable {
             return out
         }, key: key)
     }
+}
+
+/// Writes bytes to a new spool file as they arrive, taking their MD5 (S3 ETags, XNAT digests;
+/// not for Agora, whose protocol has none) and any other digests asked for (continuing the
+/// states given: a file's SHA-1 over its chunks in order).
+struct SpoolWriter {
+    private let fd: Int32
+    private var size: Int64 = 0
+    private var md5: Digester?
+    private var others: [Digester]
+
+    init(md5: Bool = true, hashing others: [Digester]) throws {
+        var template = Array((NSTemporaryDirectory() + "/flowctl-sandbox-upload.XXXXXX").utf8CString)
+        fd = template.withUnsafeMutableBufferPointer { p -> Int32 in
+            let fd = mkstemp(p.baseAddress!)
+            if fd >= 0 { unlink(p.baseAddress!) }  // gone from the folder; the bytes live while fd is open
+            return fd
+        }
+        guard fd >= 0 else { throw SpoolError(message: "cannot create a spool file: errno \(errno)") }
+        self.others = others
+        self.md5 = md5 ? Digester(.md5) : nil
+    }
+
+    mutating func write(_ raw: UnsafeRawBufferPointer) throws {
+        guard raw.count > 0 else { return }
+        md5?.update(raw)
+        for i in others.indices { others[i].update(raw) }
+        var done = 0
+        while done < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+            if n < 0 { if errno == EINTR { continue }; throw SpoolError(message: "spool write failed: errno \(errno)") }
+            done += n
+        }
+        size += Int64(raw.count)
+    }
+
+    /// The spooled file, and the other digests' states (in the order given).
+    func finish() -> (file: SpooledFile, digests: [Digester]) {
+        (SpooledFile(fd: fd, size: size, md5: md5?.hexDigest() ?? ""), others)
+    }
+
+    /// Closes the file of a body that failed (its bytes go with it).
+    func abandon() { close(fd) }
 }
 
 struct SpoolError: Error, CustomStringConvertible {
