@@ -82,76 +82,65 @@ extension EndToEnd {
         return ((all[platform] as? [String: Any])?["data"] as? [String: Int]) ?? [:]
     }
 
-    @Test(arguments: ["gc", "agora"])
-    func aKilledUploadResumesFromWhatTheServerHolds(platform: String) throws {
-        let mib = platform == "gc" ? 256 : 96
+    /// What a kill and a re-run left on the server: the route counts, and what each data count grew by.
+    struct Resumed {
+        let routes: [String: Int]
+        let grew: [String: Int]
+    }
+
+    /// Uploads `files` files of `mib` MiB in all to `platform`, kills flowctl (SIGKILL) once `fraction`
+    /// of the bytes arrived, runs the job again, and checks that it finished with < 5 % sent twice.
+    static func killAndResume(platform: String, mib: Int, files: Int = 1, fraction: Double) throws -> Resumed {
         let size = Int64(mib) << 20
         let sandbox = try SandboxProcess(["--platforms", platform])
         defer { sandbox.stop() }
-        let workspace = try Self.workspace(platform: platform, mib: mib)
+        let workspace = try Self.workspace(platform: platform, mib: mib, files: files)
         defer { workspace.remove() }
         let env = sandbox.environment.merging(["XDG_STATE_HOME": workspace.root + "/state"]) { $1 }
         let before = try Self.info(sandbox, platform)
 
         let atKill = try #require(try Self.killMidUpload(workspace.job("upload-resume.yml"), sandbox: sandbox, platform: platform,
-                                                         env: env, bytes: size, fraction: 0.3),
-                                  "the upload ended before it could be killed")
-        #expect(atKill < size, "killed after \(atKill) of \(size) bytes")
-
-        let again = try flowctl(["run", workspace.job("upload-resume.yml")], environment: env)
-        #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stderr.contains("1 done"), "\(again.stderr)")
-        let stats = try sandbox.stats(platform)
-        let received = (stats["bytesReceived"] as? NSNumber)?.int64Value ?? 0
-        // Sent twice: what the killed run had in flight, and anything the second run re-sent.
-        let twice = Double(received - size) / Double(size)
-        #expect(received >= size)
-        print("upload resume, \(platform): killed at \(atKill) of \(size) bytes; \(received) received in all, \(String(format: "%.2f", twice * 100)) % sent twice")
-        #expect(twice < 0.05, "received \(received) bytes for a file of \(size): \(Int(twice * 100)) % sent twice")
-
-        // No orphan, no duplicate: one new image / datafile, and (GC) one upload, the resumed one.
-        let after = try Self.info(sandbox, platform)
-        if platform == "gc" {
-            #expect(after["images"]! - before["images"]! == 1)
-            #expect(after["archiveItems"]! - before["archiveItems"]! == 1)
-            #expect(after["uploads"]! - before["uploads"]! == 1)
-        } else {
-            #expect(after["files"]! - before["files"]! == 1)
-            let routes = stats["routes"] as? [String: Int] ?? [:]
-            #expect(routes["POST /api/v1/import/"] == 1, "\(routes)")
-        }
-    }
-
-    /// Several files go to Agora as one import package; a kill in the middle of it resumes the
-    /// package by its chunks (its id is in the journal), not by sending the whole package again.
-    @Test func aKilledAgoraPackageResumesByItsChunks() throws {
-        let (mib, files) = (96, 4)
-        let size = Int64(mib) << 20
-        let sandbox = try SandboxProcess(["--platforms", "agora"])
-        defer { sandbox.stop() }
-        let workspace = try Self.workspace(platform: "agora", mib: mib, files: files)
-        defer { workspace.remove() }
-        let env = sandbox.environment.merging(["XDG_STATE_HOME": workspace.root + "/state"]) { $1 }
-        let before = try Self.info(sandbox, "agora")
-
-        let atKill = try #require(try Self.killMidUpload(workspace.job("upload-resume.yml"), sandbox: sandbox, platform: "agora",
-                                                         env: env, bytes: size, fraction: 0.5),
+                                                         env: env, bytes: size, fraction: fraction),
                                   "the upload ended before it could be killed")
         #expect(atKill < size, "killed after \(atKill) of \(size) bytes")
 
         let again = try flowctl(["run", workspace.job("upload-resume.yml")], environment: env)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stderr.contains("\(files) done"), "\(again.stderr)")
-        let stats = try sandbox.stats("agora")
+        let stats = try sandbox.stats(platform)
         let received = (stats["bytesReceived"] as? NSNumber)?.int64Value ?? 0
+        // Sent twice: what the killed run had in flight, and anything the second run re-sent.
         let twice = Double(received - size) / Double(size)
-        print("package resume, agora: killed at \(atKill) of \(size) bytes; \(received) received in all, \(String(format: "%.2f", twice * 100)) % sent twice")
+        print("upload resume, \(platform), \(files) file(s): killed at \(atKill) of \(size) bytes; \(received) received in all, \(String(format: "%.2f", twice * 100)) % sent twice")
         #expect(received >= size)
         #expect(twice < 0.05, "received \(received) bytes for \(size): \(Int(twice * 100)) % sent twice")
-        let after = try Self.info(sandbox, "agora")
-        #expect(after["files"]! - before["files"]! == files)
-        let routes = stats["routes"] as? [String: Int] ?? [:]
-        #expect(routes["POST /api/v1/import/"] == 1, "\(routes)")
+
+        let after = try Self.info(sandbox, platform)
+        return Resumed(routes: stats["routes"] as? [String: Int] ?? [:],
+                       grew: after.reduce(into: [:]) { $0[$1.key] = $1.value - (before[$1.key] ?? 0) })
+    }
+
+    @Test(arguments: ["gc", "agora"])
+    func aKilledUploadResumesFromWhatTheServerHolds(platform: String) throws {
+        let resumed = try Self.killAndResume(platform: platform, mib: platform == "gc" ? 256 : 96, fraction: 0.3)
+        // No orphan, no duplicate: one new image / datafile, and (GC) one upload, the resumed one.
+        if platform == "gc" {
+            #expect(resumed.grew["images"] == 1)
+            #expect(resumed.grew["archiveItems"] == 1)
+            #expect(resumed.grew["uploads"] == 1)
+        } else {
+            #expect(resumed.grew["files"] == 1)
+            #expect(resumed.routes["POST /api/v1/import/"] == 1, "\(resumed.routes)")
+        }
+    }
+
+    /// Several files go to Agora as one import package; a kill in the middle of it resumes the
+    /// package by its chunks (its id is in the journal), not by sending the whole package again.
+    @Test func aKilledAgoraPackageResumesByItsChunks() throws {
+        let files = 4
+        let resumed = try Self.killAndResume(platform: "agora", mib: 96, files: files, fraction: 0.5)
+        #expect(resumed.grew["files"] == files)
+        #expect(resumed.routes["POST /api/v1/import/"] == 1, "\(resumed.routes)")
     }
 }
 }
