@@ -53,8 +53,8 @@ public final class SourceSession: Sendable {
     public static func configuration(for spec: SourceSpec) -> HTTPClientConfiguration {
         var config = HTTPClientConfiguration()
         config.caBundlePath = spec.tls.caBundle
-        config.insecure = spec.tls.insecure
-        config.netrc = spec.netrc
+        if spec.tls.insecure { config.insecureOrigin = spec.url }
+        if spec.netrc { config.netrcOrigin = spec.url }
         if let stall = spec.stallSeconds { config.lowSpeedTime = .milliseconds(Int64(max(1, stall) * 1000)) }
         if let size = spec.maxFileSize { config.maxDownloadSize = size }
         config.maxConnectionsPerHost = max(spec.concurrency, 2)

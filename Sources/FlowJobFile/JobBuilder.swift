@@ -256,8 +256,13 @@ struct JobBuilder {
                   + Keys.sourceOptions(for: type),
                   context: "in \(type.rawValue) source `\(name)`")
         var spec = SourceSpec(name: name, type: type, url: "", location: key.location)
-        if let urlNode = node["url"], let url = string(urlNode, "`url`") {
+        // `user:password@` in the URL: taken out (below) into the credentials, so that the URL
+        // flowctl prints, plans, locks and reports never holds them.
+        var urlCredentials: (user: String?, password: String?, node: YNode)?
+        if let urlNode = node["url"], let written = string(urlNode, "`url`") {
+            let (url, user, password) = type == .local ? (written, nil, nil) : URLCredentials.split(written)
             spec.url = url
+            if user != nil || password != nil { urlCredentials = (user, password, urlNode) }
             if type != .local, !(url.hasPrefix("http://") || url.hasPrefix("https://")), !url.isEmpty {
                 error("`url` must start with https:// or http://, not `\(url)`", urlNode)
             }
@@ -287,6 +292,7 @@ struct JobBuilder {
                 spec.credentialCommands[credential] = command
             }
         }
+        if let found = urlCredentials { takeCredentials(fromURL: found, of: node, into: &spec) }
         if let n = node["netrc"] { spec.netrc = bool(n, "`netrc`") ?? false }
         if let n = node["concurrency"] { spec.concurrency = integer(n, "`concurrency`", min: 1) ?? spec.concurrency }
         if let n = node["rate"], let text = string(n, "`rate`") {
@@ -324,6 +330,32 @@ struct JobBuilder {
             else { error("unknown LORIS API `\(text)`; one of \(flavours.joined(separator: ", "))", api) }
         }
         return spec
+    }
+
+    /// A source URL's `user:password@` as the source's `user` and `password`, where the platform
+    /// logs in with those and the source does not give them otherwise.
+    mutating func takeCredentials(fromURL found: (user: String?, password: String?, node: YNode), of node: YNode,
+                                  into spec: inout SourceSpec) {
+        let keys = PlatformCatalog.of(spec.type).credentialKeys
+        guard keys.contains("user") else {
+            let own = keys.filter { $0 != "password" }.map { "`\($0)`" }.joined(separator: " or ")
+            error("`url` holds a user and password (`user:password@`), which a \(spec.type.rawValue) source does not "
+                  + "log in with: give its \(own) instead", found.node)
+            return
+        }
+        guard node["user"] == nil, node["password"] == nil, spec.credentialCommands["password"] == nil else {
+            error("`url` holds a user and password (`user:password@`) and the source gives `user`/`password` too: "
+                  + "give them once, as `user:` and `password:`", found.node)
+            return
+        }
+        if let user = found.user { spec.credentials["user"] = Secret(user) }
+        if let password = found.password {
+            spec.credentials["password"] = Secret(password)
+            if let raw = found.node.scalar, !raw.contains("${") {
+                warning("`url` holds a password written in the job file; use `password: ${env.NAME}` so it stays out of git",
+                        found.node)
+            }
+        }
     }
 
     // MARK: conversions
