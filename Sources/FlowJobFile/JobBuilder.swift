@@ -1,4 +1,5 @@
 import FlowModel
+import Foundation
 
 /// Turns a YAML tree into a `Job`, collecting diagnostics instead of stopping at the first one.
 struct JobBuilder {
@@ -294,6 +295,10 @@ struct JobBuilder {
         }
         if let found = urlCredentials { takeCredentials(fromURL: found, of: node, into: &spec) }
         if let n = node["netrc"] { spec.netrc = bool(n, "`netrc`") ?? false }
+        if let urlNode = node["url"], Self.sendsCredentialsInClear(spec) {
+            warning("source `\(name)` sends its credentials over plain http://, readable on every network they cross; use https://",
+                    urlNode)
+        }
         if let n = node["concurrency"] { spec.concurrency = integer(n, "`concurrency`", min: 1) ?? spec.concurrency }
         if let n = node["rate"], let text = string(n, "`rate`") {
             if let rate = Quantities.ratePerSecond(text) { spec.ratePerSecond = rate }
@@ -330,6 +335,15 @@ struct JobBuilder {
             else { error("unknown LORIS API `\(text)`; one of \(flavours.joined(separator: ", "))", api) }
         }
         return spec
+    }
+
+    /// Credentials (given, commanded or from netrc) bound for a plain `http://` URL off this machine
+    /// (loopback, as the sandbox serves, never leaves it).
+    static func sendsCredentialsInClear(_ spec: SourceSpec) -> Bool {
+        guard spec.url.lowercased().hasPrefix("http://") else { return false }
+        let hasCredentials = spec.netrc || !spec.credentialCommands.isEmpty || spec.credentials.values.contains { !$0.isEmpty }
+        guard hasCredentials, let host = URL(string: spec.url)?.host?.lowercased() else { return false }
+        return !(host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]")
     }
 
     /// A source URL's `user:password@` as the source's `user` and `password`, where the platform

@@ -95,3 +95,18 @@ import FlowModel
         #expect(Diagnostic.masked("    url: https://u:p@h.org/x and http://h2/@y") == "    url: https://***@h.org/x and http://h2/@y")
     }
 }
+
+@Suite struct ClearTextTests {
+    @Test func credentialsOverPlainHTTPAreWarnedAboutOffThisMachineOnly() {
+        func warned(_ url: String, _ extra: String = "    password: ${env.P}\n    user: u\n") -> Bool {
+            SecretTests.load(SecretTests.job(url: url, extra: extra), environment: ["P": "p"]).warnings
+                .contains { $0.message.contains("over plain http://") }
+        }
+        #expect(warned("http://xnat.example.org"))
+        #expect(warned("http://xnat.example.org", "    netrc: true\n"))
+        #expect(!warned("https://xnat.example.org"))
+        #expect(!warned("http://127.0.0.1:8080"))
+        #expect(!warned("http://localhost:8080"))
+        #expect(!warned("http://xnat.example.org", ""))  // public data, no credentials
+    }
+}
