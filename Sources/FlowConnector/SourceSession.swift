@@ -38,6 +38,7 @@ public final class SourceSession: Sendable {
     public let auth: (any Authenticator)?
 
     public init(spec: SourceSpec, auth: (any Authenticator)? = nil, http: HTTPClient? = nil) throws {
+        Self.registerSecrets(of: spec)
         self.spec = spec
         self.auth = auth
         self.limits = SourceLimits(concurrency: spec.concurrency, ratePerSecond: spec.ratePerSecond)
@@ -46,6 +47,17 @@ public final class SourceSession: Sendable {
             self.http = http
         } else {
             self.http = try HTTPClient(configuration: SourceSession.configuration(for: spec))
+        }
+    }
+
+    /// Keeps the source's credentials out of every error text (`SecretValues`): each secret, and
+    /// the Basic token a user and password (or an alias token and its secret) make.
+    static func registerSecrets(of spec: SourceSpec) {
+        for (key, secret) in spec.credentials where key != "user" { SecretValues.register(secret.revealed) }
+        for (name, password) in [("user", "password"), ("token", "secret")] {
+            if let name = spec.credentials[name]?.revealed, let password = spec.credentials[password]?.revealed {
+                SecretValues.register(Data("\(name):\(password)".utf8).base64EncodedString())
+            }
         }
     }
 

@@ -18,3 +18,13 @@ import Testing
         #expect(URLCredentials.masked("https://h.org/a@b") == "https://h.org/a@b")
     }
 }
+
+@Suite struct SecretValuesTests {
+    @Test func registeredValuesAreScrubbedWholeAndShortOnesLeftAlone() {
+        SecretValues.register("model-test-secret")
+        SecretValues.register("model-test-secret-longer")
+        SecretValues.register("ab1")  // under `minimumLength`: ordinary words stay readable
+        #expect(ErrorText.clean("a model-test-secret-longer and model-test-secret, ab1") == "a *** and ***, ab1")
+        #expect(ErrorText.quoted("x\u{1B}model-test-secret") == "\"x\\u{1b}***\"")
+    }
+}
