@@ -26,6 +26,22 @@ enum Credentials {
         return spec
     }
 
+    /// What is wrong with the netrc file curl reads for a `netrc: true` source (`$HOME/.netrc`):
+    /// missing, or readable by other users (curl reads it all the same; `ssh` would refuse such a key).
+    static func netrcWarning(home: String) -> String? {
+        let path = (home.hasSuffix("/") ? String(home.dropLast()) : home) + "/.netrc"
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "`netrc: true`, but there is no \(path): the source gets no credentials" }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 != 0 else { return nil }
+        return "\(path) holds passwords and other users may read it (mode \(String(mode, radix: 8))): `chmod 600 \(path)`"
+    }
+
+    /// The home folder curl looks in for `.netrc`.
+    static var home: String {
+        ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+    }
+
     /// A user is named but no secret is: a password is what the platform will ask for.
     static func needsPassword(_ spec: SourceSpec) -> Bool {
         let catalog = PlatformCatalog.of(spec.type)

@@ -35,6 +35,9 @@ struct JobSession {
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
         var connectors: [String: any Connector] = [:]
         for spec in job.sources {
+            if credentials, spec.netrc, let warning = Credentials.netrcWarning(home: Credentials.home) {
+                Console.error("\(path): warning: source `\(spec.name)`: \(warning)")
+            }
             do {
                 let spec = credentials ? try Credentials.complete(spec) : spec
                 connectors[spec.name] = try ConnectorFactory.make(resolvingPaths(of: spec, against: base))

@@ -53,7 +53,9 @@ struct Submit: AsyncParsableCommand {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
         for o in options.overrides {
             let key = o.split(separator: "=", maxSplits: 1).first.map(String.init) ?? o
-            if let last = key.split(separator: ".").last, SlurmSubmission.secretKeys.contains(where: { last.hasPrefix($0) }) {
+            let value = o.split(separator: "=", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+            if let last = key.split(separator: ".").last, SlurmSubmission.secretKeys.contains(where: { last.hasPrefix($0) })
+                || URLCredentials.range(in: value) != nil {
                 throw ValidationError("--set \(key)=...: a credential would be written into the batch script; "
                     + "pass it through the environment (`${env.NAME}` in the job), which sbatch exports to the tasks")
             }

@@ -253,10 +253,7 @@ public enum URLText {
     /// The URL without `user:password@` and without a query (which may carry tokens).
     public static func redacted(_ url: String) -> String {
         var text = url
-        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
-           !text[scheme.upperBound..<at].contains("/") {
-            text.removeSubrange(scheme.upperBound...at)
-        }
+        if let userinfo = URLCredentials.range(in: text) { text.removeSubrange(userinfo) }
         if let q = text.firstIndex(of: "?") { text = String(text[..<q]) }
         return text
     }

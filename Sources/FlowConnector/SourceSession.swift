@@ -38,6 +38,7 @@ public final class SourceSession: Sendable {
     public let auth: (any Authenticator)?
 
     public init(spec: SourceSpec, auth: (any Authenticator)? = nil, http: HTTPClient? = nil) throws {
+        Self.registerSecrets(of: spec)
         self.spec = spec
         self.auth = auth
         self.limits = SourceLimits(concurrency: spec.concurrency, ratePerSecond: spec.ratePerSecond)
@@ -49,12 +50,23 @@ public final class SourceSession: Sendable {
         }
     }
 
+    /// Keeps the source's credentials out of every error text (`SecretValues`): each secret, and
+    /// the Basic token a user and password (or an alias token and its secret) make.
+    static func registerSecrets(of spec: SourceSpec) {
+        for (key, secret) in spec.credentials where key != "user" { SecretValues.register(secret.revealed) }
+        for (name, password) in [("user", "password"), ("token", "secret")] {
+            if let name = spec.credentials[name]?.revealed, let password = spec.credentials[password]?.revealed {
+                SecretValues.register(Data("\(name):\(password)".utf8).base64EncodedString())
+            }
+        }
+    }
+
     /// The HTTP client settings a source asks for.
     public static func configuration(for spec: SourceSpec) -> HTTPClientConfiguration {
         var config = HTTPClientConfiguration()
         config.caBundlePath = spec.tls.caBundle
-        config.insecure = spec.tls.insecure
-        config.netrc = spec.netrc
+        if spec.tls.insecure { config.insecureOrigin = spec.url }
+        if spec.netrc { config.netrcOrigin = spec.url }
         if let stall = spec.stallSeconds { config.lowSpeedTime = .milliseconds(Int64(max(1, stall) * 1000)) }
         if let size = spec.maxFileSize { config.maxDownloadSize = size }
         config.maxConnectionsPerHost = max(spec.concurrency, 2)

@@ -225,12 +225,12 @@ public final class HTTPClient: Sendable {
             set(CURLOPT_LOW_SPEED_LIMIT, lowSpeed)
             set(CURLOPT_LOW_SPEED_TIME, max(1, milliseconds(request.lowSpeedTime ?? config.lowSpeedTime) / 1000))
         }
-        if config.insecure {
+        if let origin = config.insecureOrigin, Self.isSameOrigin(request.url, origin) {
             set(CURLOPT_SSL_VERIFYPEER, 0)
             set(CURLOPT_SSL_VERIFYHOST, 0)
         }
         if let ca = config.caBundlePath { set(CURLOPT_CAINFO, ca) }
-        if config.netrc {
+        if let origin = config.netrcOrigin, Self.isSameOrigin(request.url, origin) {
             set(CURLOPT_NETRC, flow_netrc_optional())
             if let file = config.netrcFile { set(CURLOPT_NETRC_FILE, file) }
         }
@@ -344,8 +344,14 @@ public final class HTTPClient: Sendable {
             next.headers.remove(name: "Content-Length")
         }
         if Origin(request.url) != Origin(target) {
+            // A body kept across the hop (307/308) would go to an origin it was never addressed to:
+            // a login's password (LORIS posts it as JSON), or a participant's file.
+            if next.body != nil {
+                throw .refusedRedirect("a \(method) with a body from \(ErrorText.quoted(Origin(request.url).description)) "
+                                       + "to another origin, \(ErrorText.quoted(Origin(target).description))")
+            }
             // Never hand credentials to another host (e.g. a presigned S3 URL), nor over a
-            // downgraded scheme or to another port.
+            // downgraded scheme or to another port. (netrc's are kept to their origin in `configure`.)
             for name in configuration.credentialHeaderNames { next.headers.remove(name: name) }
         }
         return next

@@ -228,8 +228,10 @@ public struct DownloadResult: Sendable {
 public struct HTTPClientConfiguration: Sendable {
     /// A PEM bundle of CA certificates to trust instead of the system's.
     public var caBundlePath: String?
-    /// Skip TLS verification. Only when a job file says so explicitly.
-    public var insecure: Bool = false
+    /// Skip TLS verification for requests to this URL's origin (scheme, host and port) only:
+    /// a job's `tls: {insecure: true}` is for its own server, never for a host a redirect or a
+    /// listed file URL leads to. Nil (the default): every certificate is verified.
+    public var insecureOrigin: String?
     public var connectTimeout: Duration = .seconds(30)
     /// Stall detection: fail with `.stalled` when fewer than `lowSpeedLimit` bytes/s flow
     /// for `lowSpeedTime`. A limit of 0 disables it.
@@ -237,8 +239,11 @@ public struct HTTPClientConfiguration: Sendable {
     /// 45 s: a server silent that long three times over (`RetryPolicy` gives timeouts three
     /// attempts) has cost 2 min 15 s, within the 3 minutes any failure may take by default.
     public var lowSpeedTime: Duration = .seconds(45)
-    /// Read credentials from `~/.netrc` (or `netrcFile`) for hosts without explicit ones.
-    public var netrc: Bool = false
+    /// Read credentials from `~/.netrc` (or `netrcFile`) for requests to this URL's origin
+    /// (scheme, host and port) only; nil: never. curl matches a netrc entry by host name alone, so
+    /// without this a redirect to another port or to plain http on the same host, or a file URL a
+    /// server names there, would get the password too.
+    public var netrcOrigin: String?
     public var netrcFile: String?
     /// Cap on open connections in all, and per host (0: no cap).
     public var maxConnections: Int = 64

@@ -1,4 +1,5 @@
 import FlowModel
+import Foundation
 
 /// Turns a YAML tree into a `Job`, collecting diagnostics instead of stopping at the first one.
 struct JobBuilder {
@@ -256,8 +257,13 @@ struct JobBuilder {
                   + Keys.sourceOptions(for: type),
                   context: "in \(type.rawValue) source `\(name)`")
         var spec = SourceSpec(name: name, type: type, url: "", location: key.location)
-        if let urlNode = node["url"], let url = string(urlNode, "`url`") {
+        // `user:password@` in the URL: taken out (below) into the credentials, so that the URL
+        // flowctl prints, plans, locks and reports never holds them.
+        var urlCredentials: (user: String?, password: String?, node: YNode)?
+        if let urlNode = node["url"], let written = string(urlNode, "`url`") {
+            let (url, user, password) = type == .local ? (written, nil, nil) : URLCredentials.split(written)
             spec.url = url
+            if user != nil || password != nil { urlCredentials = (user, password, urlNode) }
             if type != .local, !(url.hasPrefix("http://") || url.hasPrefix("https://")), !url.isEmpty {
                 error("`url` must start with https:// or http://, not `\(url)`", urlNode)
             }
@@ -287,7 +293,12 @@ struct JobBuilder {
                 spec.credentialCommands[credential] = command
             }
         }
+        if let found = urlCredentials { takeCredentials(fromURL: found, of: node, into: &spec) }
         if let n = node["netrc"] { spec.netrc = bool(n, "`netrc`") ?? false }
+        if let urlNode = node["url"], Self.sendsCredentialsInClear(spec) {
+            warning("source `\(name)` sends its credentials over plain http://, readable on every network they cross; use https://",
+                    urlNode)
+        }
         if let n = node["concurrency"] { spec.concurrency = integer(n, "`concurrency`", min: 1) ?? spec.concurrency }
         if let n = node["rate"], let text = string(n, "`rate`") {
             if let rate = Quantities.ratePerSecond(text) { spec.ratePerSecond = rate }
@@ -324,6 +335,41 @@ struct JobBuilder {
             else { error("unknown LORIS API `\(text)`; one of \(flavours.joined(separator: ", "))", api) }
         }
         return spec
+    }
+
+    /// Credentials (given, commanded or from netrc) bound for a plain `http://` URL off this machine
+    /// (loopback, as the sandbox serves, never leaves it).
+    static func sendsCredentialsInClear(_ spec: SourceSpec) -> Bool {
+        guard spec.url.lowercased().hasPrefix("http://") else { return false }
+        let hasCredentials = spec.netrc || !spec.credentialCommands.isEmpty || spec.credentials.values.contains { !$0.isEmpty }
+        guard hasCredentials, let host = URL(string: spec.url)?.host?.lowercased() else { return false }
+        return !(host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]")
+    }
+
+    /// A source URL's `user:password@` as the source's `user` and `password`, where the platform
+    /// logs in with those and the source does not give them otherwise.
+    mutating func takeCredentials(fromURL found: (user: String?, password: String?, node: YNode), of node: YNode,
+                                  into spec: inout SourceSpec) {
+        let keys = PlatformCatalog.of(spec.type).credentialKeys
+        guard keys.contains("user") else {
+            let own = keys.filter { $0 != "password" }.map { "`\($0)`" }.joined(separator: " or ")
+            error("`url` holds a user and password (`user:password@`), which a \(spec.type.rawValue) source does not "
+                  + "log in with: give its \(own) instead", found.node)
+            return
+        }
+        guard node["user"] == nil, node["password"] == nil, spec.credentialCommands["password"] == nil else {
+            error("`url` holds a user and password (`user:password@`) and the source gives `user`/`password` too: "
+                  + "give them once, as `user:` and `password:`", found.node)
+            return
+        }
+        if let user = found.user { spec.credentials["user"] = Secret(user) }
+        if let password = found.password {
+            spec.credentials["password"] = Secret(password)
+            if let raw = found.node.scalar, !raw.contains("${") {
+                warning("`url` holds a password written in the job file; use `password: ${env.NAME}` so it stays out of git",
+                        found.node)
+            }
+        }
     }
 
     // MARK: conversions

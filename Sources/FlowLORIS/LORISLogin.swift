@@ -20,6 +20,7 @@ struct LORISLogin: LoginProtocol {
         let response = try await session.login(request, platform: "LORIS", refused: [400, 401, 403])
         let reply = try SourceSession.decode(JSONValue.self, response.body, from: "/login")
         guard let jwt = reply["token"]?.text, !jwt.isEmpty else { throw ConnectorError.badReply("/login: no `token` in the reply") }
+        SecretValues.register(jwt)
         return (jwt, Self.expiry(of: jwt)?.timeIntervalSince1970)
     }
 

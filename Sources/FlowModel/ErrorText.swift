@@ -18,10 +18,11 @@ public enum ErrorText {
 
     /// Control characters (C0, DEL, C1) and unpaired format characters shown as `\u{..}`;
     /// at most `limit` characters, `…` marking a cut.
+    /// A registered credential (`SecretValues`) shows as `***`, before anything is cut.
     static func escaped(_ text: some StringProtocol, limit: Int) -> String {
         var out = ""
         var count = 0
-        for scalar in text.unicodeScalars {
+        for scalar in SecretValues.scrub(String(text)).unicodeScalars {
             if count >= limit { return out + "…" }
             let v = scalar.value
             if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) {

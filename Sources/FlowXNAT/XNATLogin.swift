@@ -27,7 +27,9 @@ struct XNATLogin: LoginProtocol {
         var request = HTTPRequest(method: "POST", url: loginURL)
         if let basic { request.headers.add(name: "Authorization", value: basic) }
         let response = try await session.login(request, platform: "XNAT")
-        return (Self.sessionID(response).map(Credential.session) ?? .basicOnly, nil)
+        let id = Self.sessionID(response)
+        if let id { SecretValues.register(id) }
+        return (id.map(Credential.session) ?? .basicOnly, nil)
     }
 
     func sign(_ request: inout HTTPRequest, with credential: Credential) {

@@ -33,6 +33,24 @@ extension EndToEnd {
         #expect(!run.result.output.contains("root:x:0:0"), "a redirect to file:///etc/passwd was read and printed")
     }
 
+    /// With `netrc: true` curl found the password by host name alone, so a redirect to another
+    /// port of the same host (the elsewhere origin) and a file URI there got it as Basic auth.
+    @Test func netrcCredentialsNeverFollowARedirectElsewhere() throws {
+        let run = try HostileRun(subjects: ["GOOD", "REDIRECTS", "BODIES"], netrc: true)
+        try run.checkAll()
+    }
+
+    /// `tls: {insecure: true}` is for the source's own server: a redirect to another HTTPS origin
+    /// (whose certificate this job does not trust either) used to be fetched unverified too.
+    @Test func anInsecureSourceStillVerifiesTheHostsItIsRedirectedTo() throws {
+        let run = try HostileRun(subjects: ["GOOD", "REDIRECTS"], sourceOptions: ["tls: {insecure: true}"],
+                                 sandboxArguments: ["--tls", "hostile-xnat,hostile-elsewhere"])
+        try run.checkAll()
+        #expect(run.names("redirect-elsewhere", keywords: ["tls", "certificate"]),
+                "fetched from another origin without verifying it: \(run.lines(mentioning: "redirect-elsewhere"))")
+        #expect(run.result.output.contains("TLS verification is off for source `hostile`"))
+    }
+
     @Test func lyingBodiesAreNeverKept() throws {
         try HostileRun(subjects: ["GOOD", "BODIES"]).checkAll()
     }
@@ -109,9 +127,11 @@ struct HostileRun {
     let servedGoodSHA: String
 
     /// Starts the hostile sandbox, runs the job over `subjects`, and gathers what the checks need.
-    init(subjects: [String], sourceOptions: [String] = [], archive: String? = nil) throws {
+    /// `netrc`: the job logs in with `netrc: true` and a `~/.netrc` (in the workspace) instead of `user`/`password`.
+    init(subjects: [String], sourceOptions: [String] = [], archive: String? = nil, netrc: Bool = false,
+         sandboxArguments: [String] = []) throws {
         self.subjects = subjects
-        let sandbox = try SandboxProcess(["--hostile", "--platforms", "hostile-xnat"])
+        let sandbox = try SandboxProcess(["--hostile", "--platforms", "hostile-xnat"] + sandboxArguments)
         defer { sandbox.stop() }
         catalogue = try JSONSerialization.jsonObject(with: sandbox.control("hostile-xnat", "/_sandbox/hostile/catalogue")) as! [String: Any]
 
@@ -123,10 +143,21 @@ struct HostileRun {
         try HostileRun.canaryText.write(toFile: workspace + "/out/canary/canary.txt", atomically: false, encoding: .utf8)
         try? fm.removeItem(atPath: HostileRun.absoluteTarget)
         let job = workspace + "/jobs/hostile.yml"
-        try HostileRun.jobText(subjects: subjects, sourceOptions: sourceOptions, archive: archive)
-            .write(toFile: job, atomically: false, encoding: .utf8)
+        var environment = sandbox.environment
+        var text = HostileRun.jobText(subjects: subjects, sourceOptions: sourceOptions, archive: archive)
+        if netrc {
+            try fm.createDirectory(atPath: workspace + "/home", withIntermediateDirectories: true)
+            let host = URL(string: environment["HOSTILE_XNAT_URL"] ?? "")?.host ?? "127.0.0.1"
+            try "machine \(host) login \(environment["HOSTILE_XNAT_USER"] ?? "") password \(environment["HOSTILE_XNAT_PASS"] ?? "")\n"
+                .write(toFile: workspace + "/home/.netrc", atomically: false, encoding: .utf8)
+            chmod(workspace + "/home/.netrc", 0o600)
+            environment["HOME"] = workspace + "/home"
+            text = text.replacingOccurrences(of: "    user: ${env.HOSTILE_XNAT_USER}\n    password: ${env.HOSTILE_XNAT_PASS}\n",
+                                             with: "    netrc: true\n")
+        }
+        try text.write(toFile: job, atomically: false, encoding: .utf8)
 
-        result = try runMeasured(try builtProduct("flowctl"), ["run", "--keep-going", job], environment: sandbox.environment,
+        result = try runMeasured(try builtProduct("flowctl"), ["run", "--keep-going", job], environment: environment,
                                  deadline: 200)
         elsewhere = try JSONSerialization.jsonObject(with: sandbox.control("hostile-xnat", "/_sandbox/hostile/elsewhere")) as! [String: Any]
         // What the sandbox serves for a good file, fetched here: the catalogue's digests are checked against it.
@@ -166,7 +197,8 @@ struct HostileRun {
         let user = platform["username"] as! String, password = platform["password"] as! String
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("flowctl-hostile-fetch-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let fetched = try run("/usr/bin/curl", ["-sS", "--fail", "-u", "\(user):\(password)", "-o", file, (platform["url"] as! String) + uri])
+        let ca = sandbox.caPath.isEmpty ? [] : ["--cacert", sandbox.caPath]
+        let fetched = try run("/usr/bin/curl", ["-sS", "--fail", "-u", "\(user):\(password)", "-o", file] + ca + [(platform["url"] as! String) + uri])
         guard fetched.status == 0 else { throw HarnessError("fetching \(uri): \(fetched.stderr)") }
         return String(try run("/usr/bin/sha256sum", [file]).stdout.prefix(64))
     }
@@ -175,7 +207,8 @@ struct HostileRun {
     static func survey(workspace: String, root: String) throws -> ([[UInt8]: String], [String]) {
         var files: [[UInt8]: String] = [:]
         var breaches: [String] = []
-        let allowedOutside: Set<String> = ["jobs", "jobs/hostile.yml", "out", "out/canary", "out/canary/canary.txt", "out/hostile"]
+        let allowedOutside: Set<String> = ["jobs", "jobs/hostile.yml", "out", "out/canary", "out/canary/canary.txt", "out/hostile",
+                                           "home", "home/.netrc"]
         func walk(_ relative: String) throws {
             let path = relative.isEmpty ? workspace : workspace + "/" + relative
             for entry in try FileManager.default.contentsOfDirectory(atPath: path) {

@@ -37,3 +37,20 @@ import Testing
         #expect(!Credentials.needsPassword(SourceSpec(name: "gc", type: .grandChallenge, url: "https://gc")))
     }
 }
+
+/// A `netrc: true` source reads `~/.netrc`: flowctl says when it is missing or others may read it.
+@Suite struct NetrcWarningTests {
+    @Test func aNetrcOthersMayReadIsWarnedAbout() throws {
+        let home = NSTemporaryDirectory() + "flowctl-netrc-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        #expect(Credentials.netrcWarning(home: home)?.contains("there is no \(home)/.netrc") == true)
+        try "machine h login u password p\n".write(toFile: home + "/.netrc", atomically: false, encoding: .utf8)
+        chmod(home + "/.netrc", 0o644)
+        let warning = try #require(Credentials.netrcWarning(home: home))
+        #expect(warning.contains("mode 644") && warning.contains("chmod 600"))
+        #expect(!warning.contains("password p"))
+        chmod(home + "/.netrc", 0o600)
+        #expect(Credentials.netrcWarning(home: home) == nil)
+    }
+}

@@ -55,3 +55,14 @@ import Testing
         #expect(run.shard == "auto/4" && run.shardIndexEnv == "I")
     }
 }
+
+/// `submit` passes its `--set`s on into the batch scripts: a credential there would be written
+/// into them, so it is refused, a password in a URL's `user:password@` as much as a `password=`.
+@Suite struct SubmitCredentialTests {
+    @Test func aCredentialInASetIsRefusedBeforeAnyScriptIsWritten() throws {
+        for set in ["sources.loris.password=s3cret", "sources.gc.token=t", "sources.x.url=https://u:s3cret@xnat.example.org"] {
+            #expect(throws: (any Error).self, "\(set)") { _ = try Submit.parse(["--slurm", "--shards", "2", "--set", set, "job.yml"]) }
+        }
+        _ = try Submit.parse(["--slurm", "--shards", "2", "--set", "sources.x.url=https://xnat.example.org/a@b", "job.yml"])
+    }
+}

@@ -32,3 +32,13 @@ import FlowConnector
         #expect(URLText.path("deep/x y/b.dcm") == "deep/x%20y/b.dcm")
     }
 }
+
+@Suite struct URLRedactionTests {
+    /// A password with a raw `@` left its tail in messages (`ss@host`): the first `@` was taken
+    /// for the end of the userinfo.
+    @Test func redactedCutsTheWholeUserinfoAndTheQuery() {
+        #expect(URLText.redacted("https://u:p@ss@h.org/x?token=t") == "https://h.org/x")
+        #expect(URLText.redacted("https://u:pw@h.org") == "https://h.org")
+        #expect(URLText.redacted("https://h.org/a@b") == "https://h.org/a@b")
+    }
+}

@@ -231,10 +231,12 @@ struct TestServer: Sendable {
             let code = request.uri.queryParameters.get("code").flatMap { Int($0) } ?? 302
             return Response(status: .init(code: code), headers: [.location: target])
         }
-        router.post("redirect") { request, _ -> Response in
-            let target = request.uri.queryParameters.get("to").map { String($0) } ?? "/redirect"  // no target: loop
-            let code = request.uri.queryParameters.get("code").flatMap { Int($0) } ?? 302
-            return Response(status: .init(code: code), headers: [.location: target])
+        for method in [HTTPRequest.Method.post, .put] {
+            router.on("redirect", method: method) { request, _ -> Response in
+                let target = request.uri.queryParameters.get("to").map { String($0) } ?? "/redirect"  // no target: loop
+                let code = request.uri.queryParameters.get("code").flatMap { Int($0) } ?? 302
+                return Response(status: .init(code: code), headers: [.location: target])
+            }
         }
 
         // The request's method and headers, one "name: value" per line.
