@@ -388,8 +388,10 @@ extension AgoraConnector {
         }
     }
 
-    /// Polls `progress` until state 5 with progress 100 (or -1: failed), backing off to 2 s.
-    func waitForImport(_ id: Int, relative: String, timeout: Duration = .seconds(3600)) async throws {
+    /// Polls `progress` until state 5 with progress 100 (or -1: failed), backing off to 2 s;
+    /// gives up after the source's `processing-timeout` (default 1 h), naming the last state.
+    func waitForImport(_ id: Int, relative: String) async throws {
+        let timeout = spec.options["processing-timeout"].flatMap(Double.init) ?? 3600
         let start = ContinuousClock.now
         var interval = 0.05
         while true {
@@ -399,10 +401,13 @@ extension AgoraConnector {
             }
             if state == 5 && progress["progress"]?.int == 100 { return }
             if state == -1 {
-                throw ConnectorError.badReply("Agora's import of \(relative) failed" + (progress["error"]?.text.map { ": \($0)" } ?? ""))
+                throw ConnectorError.badReply("Agora's import \(id) of \(relative) failed"
+                                              + (progress["error"]?.text.map { ": \(ErrorText.quoted($0))" } ?? " (Agora gave no reason)"))
             }
-            if start.duration(to: .now) > timeout {
-                throw ConnectorError.badReply("Agora's import of \(relative) did not finish within \(timeout)")
+            if start.duration(to: .now) > .seconds(timeout) {
+                throw ConnectorError.badReply("Agora's import \(id) of \(relative) did not finish within \(Quantities.secondsText(timeout)) "
+                                              + "(last: state \(state), progress \(progress["progress"]?.int ?? 0)%); "
+                                              + "the source's `processing-timeout` sets this bound")
             }
             try await Task.sleep(for: .seconds(interval))
             interval = min(interval * 1.5, 2)

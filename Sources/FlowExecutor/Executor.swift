@@ -463,20 +463,25 @@ public final class Executor: Sendable {
     }
 
     /// Polls a remote job until it ends, backing off from `poll` up to 60 s; holds no worker.
+    /// Bounded by `timeout` (the action's `wait: {timeout: ...}`): past it, the failure names
+    /// the job, its input, the bound and the last status the platform gave.
     func waitFor(_ run: RemoteRun, timeout: Double, poll: Double, connector: any Connector) async throws -> [RemoteItem] {
         let start = ContinuousClock.now
         var interval = max(0.05, poll)
         while true {
+            let status: String
             switch try await connector.poll(run) {
             case .succeeded(let outputs): return outputs
             case .failed(let message): throw RemoteJobFailed(description: "job \(run.id) on \(run.input.id) failed: \(message)")
-            case .running: break
+            case .running(let said): status = said
             }
             let elapsed = start.duration(to: .now)
             if elapsed > .seconds(timeout) {
-                throw ExecutionError("job \(run.id) on \(run.input.id) did not finish within \(Int(timeout)) s")
+                throw RemoteJobTimedOut(description: "job \(run.id) on \(run.input.id) did not finish within \(Quantities.secondsText(timeout)) "
+                                        + "(its last status: \(ErrorText.quoted(status))); raise the action's `wait: {timeout: ...}`, "
+                                        + "or re-run later: the re-run waits for the same job")
             }
-            try await Task.sleep(for: .seconds(interval))
+            try await Task.sleep(for: .seconds(min(interval, max(0.05, timeout - Double(elapsed.components.seconds)))))
             interval = min(interval * 1.5, max(poll, 60))
         }
     }
@@ -521,6 +526,11 @@ struct RemoteStateRecord: Codable {
 
 /// A remote job ended in failure: a re-run must start a new one, not wait on this one again.
 struct RemoteJobFailed: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A remote job did not end within its wait's bound; it may still run, and a re-run waits for it again.
+struct RemoteJobTimedOut: Error, CustomStringConvertible {
     var description: String
 }
 

@@ -24,6 +24,8 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
     /// Polls before a run succeeds; runs on items named here fail.
     var pollsToFinish = 2
     var failingRuns: Set<String> = []
+    /// What a poll of an unfinished run says.
+    var runningStatus = "Started"
     private var polls: [String: Int] = [:]
     /// How long each fetch takes, and the most fetches seen in flight at once.
     var fetchDelay: Duration = .zero
@@ -80,7 +82,7 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
     func poll(_ run: RemoteRun) async throws -> RunStatus {
         let n = lock.withLock { polls[run.id, default: 0] += 1; return polls[run.id]! }
         if failingRuns.contains(run.input.id) { return .failed("the algorithm crashed on \(run.input.id)") }
-        guard n >= pollsToFinish else { return .running("Started") }
+        guard n >= pollsToFinish else { return .running(runningStatus) }
         let output = RemoteItem(source: spec.name, id: "\(run.id)/mask", url: "x", size: 100,
                                 fields: ["output.socket": "lobes", "file.name": "mask.mha", "job.id": run.id,
                                          "input.name": run.input.fields["image.name"] ?? ""])
@@ -345,6 +347,34 @@ struct Fixture {
         let again = try await fixture.run(job, items: items, connector: connector, options: ExecutorOptions(keepGoing: true))
         #expect(connector.runsStarted == 5)
         #expect(again.skipped >= 9)
+    }
+}
+
+@Suite struct BoundedWaitTests {
+    /// A job that never finishes: the wait ends at its bound, as a remote-job failure naming the
+    /// job, the bound and the last status (escaped); a re-run waits for the same job.
+    @Test func aWaitEndsAtItsBoundNamingTheLastStatus() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        connector.pollsToFinish = .max
+        connector.runningStatus = "Executing\u{1B}[2J"
+        let job = Job(path: "j.yml", name: "stuck", sources: [connector.spec], selections: [Selection(name: "ct", source: "src")],
+                      actions: [Action(name: "lobes", kind: .runAlgorithm, input: .selection("ct"), target: "lobe-seg",
+                                       wait: WaitSpec(timeoutSeconds: 0.3, pollSeconds: 0.05))])
+        let items = ["ct": connector.items(1)]
+        let started = ContinuousClock.now
+        let report = try await fixture.run(job, items: items, connector: connector, options: ExecutorOptions(keepGoing: true))
+        #expect(started.duration(to: .now) < .seconds(5))
+        #expect(report.failures.count == 1)
+        let failure = try #require(report.failures.first)
+        #expect(failure.kind == .remoteJob, "\(failure)")
+        #expect(failure.message.contains("job job-item0 on item0 did not finish within 0.3 s"), "\(failure)")
+        #expect(failure.message.contains("\"Executing\\u{1b}[2J\""), "\(failure)")
+        #expect(!failure.message.contains("\u{1B}"))
+        #expect(connector.runsStarted == 1)
+        _ = try await fixture.run(job, items: items, connector: connector, options: ExecutorOptions(keepGoing: true))
+        #expect(connector.runsStarted == 1, "a re-run started another job instead of waiting for the first")
     }
 }
 
