@@ -100,9 +100,14 @@ extension EndToEnd {
         let unknown = lines.first { $0.contains("unknown/") && $0.contains("did not finish within 2 s") }
         #expect(unknown?.contains("not a status Grand Challenge documents") == true, "\(first.stderr)")
         #expect(!first.stderr.contains("\u{1B}"), "a raw escape reached the terminal")
-        // The honest output arrives; nothing lands outside the root.
+        // One refused name (`..`) costs only itself: the honest output and the two made safe
+        // arrive (on main the first refusal ended the task, and the outputs after it never came).
         let climbed = try workspace.listing("out/climb")
-        #expect(climbed.contains("ok.mha "), "\(climbed)\n\(first.stderr)")
+        for name in ["ok.mha ", ".._.._climbed.mha ", "_tmp_flowctl-hostile_absolute.mha "] {
+            #expect(climbed.contains(name), "\(climbed)\n\(first.stderr)")
+        }
+        #expect(lines.contains { $0.contains("climbed/") && $0.contains("1 of 4 outputs not kept") && $0.contains("\"..\"") },
+                "\(first.stderr)")
         let outside = try run("/usr/bin/find", [workspace.root, "-name", "*.mha", "-not", "-path", workspace.root + "/out/climb/*"])
         #expect(outside.stdout.isEmpty, "\(outside.stdout)")
         #expect(!FileManager.default.fileExists(atPath: "/tmp/flowctl-hostile/absolute.mha"))

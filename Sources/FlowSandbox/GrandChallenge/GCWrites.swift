@@ -141,7 +141,7 @@ extension GrandChallengeEmulator {
         storageRecord.withLock { r in
             r.puts += 1
             if req.header("Authorization") != nil { r.withAuthorization += 1 }
-            if let host = req.header("Host") { r.hosts.insert(host) }
+            if let host = req.request.head.authority ?? req.header("Host") { r.hosts.insert(host) }
         }
         // Hostile: the first upload of a `*hostile-parts-500*` file takes part 1, then answers 500 for ever.
         if hostile, part >= 2, data.withLock({ d in
