@@ -33,6 +33,18 @@ extension EndToEnd {
         return workspace
     }
 
+    /// `flowctl run --keep-going` of the workspace's job: it must fail (exit 1) within 60 s, and
+    /// print no raw escape. Returns its stderr and the lines of it.
+    static func failingRun(_ workspace: Workspace, _ sandbox: SandboxProcess,
+                           sourceLocation: SourceLocation = #_sourceLocation) throws -> (stderr: String, lines: [Substring]) {
+        let started = Date()
+        let result = try flowctl(["run", "--keep-going", workspace.job("job.yml")], environment: sandbox.environment)
+        #expect(result.status == 1, "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(Date().timeIntervalSince(started) < 60, sourceLocation: sourceLocation)
+        #expect(!result.stderr.contains("\u{1B}"), "a raw escape reached the terminal", sourceLocation: sourceLocation)
+        return (result.stderr, result.stderr.split(separator: "\n"))
+    }
+
     /// Images of that name in the sandbox archive, asked of the GC API itself.
     static func imagesNamed(_ name: String, _ sandbox: SandboxProcess) throws -> Int {
         let env = sandbox.environment
@@ -90,31 +102,25 @@ extension EndToEnd {
               climbed: {download: climb.outputs, to: ../out/climb, layout: "{output.name}"}
             """)
         defer { workspace.remove() }
-        let started = Date()
-        let first = try flowctl(["run", "--keep-going", workspace.job("job.yml")], environment: sandbox.environment)
-        #expect(first.status == 1, "\(first.stderr)")
-        #expect(Date().timeIntervalSince(started) < 60)
-        let lines = first.stderr.split(separator: "\n")
+        let (first, lines) = try Self.failingRun(workspace, sandbox)
         let stuck = lines.first { $0.contains("stuck/") && $0.contains("did not finish within 2 s") }
-        #expect(stuck?.contains("\"Executing\"") == true, "\(first.stderr)")
+        #expect(stuck?.contains("\"Executing\"") == true, "\(first)")
         let unknown = lines.first { $0.contains("unknown/") && $0.contains("did not finish within 2 s") }
-        #expect(unknown?.contains("not a status Grand Challenge documents") == true, "\(first.stderr)")
-        #expect(!first.stderr.contains("\u{1B}"), "a raw escape reached the terminal")
+        #expect(unknown?.contains("not a status Grand Challenge documents") == true, "\(first)")
         // One refused name (`..`) costs only itself: the honest output and the two made safe
         // arrive (on main the first refusal ended the task, and the outputs after it never came).
         let climbed = try workspace.listing("out/climb")
         for name in ["ok.mha ", ".._.._climbed.mha ", "_tmp_flowctl-hostile_absolute.mha "] {
-            #expect(climbed.contains(name), "\(climbed)\n\(first.stderr)")
+            #expect(climbed.contains(name), "\(climbed)\n\(first)")
         }
         #expect(lines.contains { $0.contains("climbed/") && $0.contains("1 of 4 outputs not kept") && $0.contains("\"..\"") },
-                "\(first.stderr)")
+                "\(first)")
         let outside = try run("/usr/bin/find", [workspace.root, "-name", "*.mha", "-not", "-path", workspace.root + "/out/climb/*"])
         #expect(outside.stdout.isEmpty, "\(outside.stdout)")
         #expect(!FileManager.default.fileExists(atPath: "/tmp/flowctl-hostile/absolute.mha"))
 
         try sandbox.resetStats("gc")
-        let again = try flowctl(["run", "--keep-going", workspace.job("job.yml")], environment: sandbox.environment)
-        #expect(again.status == 1, "\(again.stderr)")
+        _ = try Self.failingRun(workspace, sandbox)
         let routes = try sandbox.stats("gc")["routes"] as? [String: Int] ?? [:]
         #expect(routes["POST /api/v1/algorithms/jobs/"] ?? 0 == 0, "a re-run started new jobs: \(routes)")
     }
@@ -139,22 +145,17 @@ extension EndToEnd {
               push: {upload: files, to: gc, into: {archive: sandbox-archive}}
             """, files: files)
         defer { workspace.remove() }
-        let started = Date()
-        let first = try flowctl(["run", "--keep-going", workspace.job("job.yml")], environment: sandbox.environment)
-        #expect(first.status == 1, "\(first.stderr)")
-        #expect(Date().timeIntervalSince(started) < 60)
-        let lines = first.stderr.split(separator: "\n")
-        #expect(lines.contains { $0.contains("hostile-parts-500.mha") && $0.contains("500") }, "\(first.stderr)")
+        let (first, lines) = try Self.failingRun(workspace, sandbox)
+        #expect(lines.contains { $0.contains("hostile-parts-500.mha") && $0.contains("500") }, "\(first)")
         #expect(lines.contains { $0.contains("hostile-vanishes.mha") && $0.contains("after 2 s") && $0.contains("processing-timeout") },
-                "\(first.stderr)")
+                "\(first)")
         #expect(try Self.imagesNamed("hostile-presign-elsewhere.mha", sandbox) == 1)
         let record = try JSONSerialization.jsonObject(with: sandbox.control("gc", "/_sandbox/hostile/gc")) as? [String: Any] ?? [:]
         #expect(record["withAuthorization"] as? Int == 0, "\(record)")
         #expect((record["hosts"] as? [String] ?? []).contains { $0.hasPrefix("localhost:") }, "\(record)")
 
-        let again = try flowctl(["run", "--keep-going", workspace.job("job.yml")], environment: sandbox.environment)
-        #expect(again.status == 1, "\(again.stderr)")  // the vanishing file fails again, as it should
-        #expect(!again.stderr.contains("hostile-parts-500.mha:"), "\(again.stderr)")
+        let (again, _) = try Self.failingRun(workspace, sandbox)  // the vanishing file fails again, as it should
+        #expect(!again.contains("hostile-parts-500.mha:"), "\(again)")
         #expect(try Self.imagesNamed("hostile-parts-500.mha", sandbox) == 1)
         #expect(try Self.imagesNamed("hostile-presign-elsewhere.mha", sandbox) == 1)
     }
@@ -181,15 +182,9 @@ extension EndToEnd {
               stuck: {upload: files, to: agora, into: {project: Wrist Study, folder: /hostile-import-stuck}}
             """, files: ["a.dat": 2000])
         defer { workspace.remove() }
-        let started = Date()
-        let result = try flowctl(["run", "--keep-going", workspace.job("job.yml")], environment: sandbox.environment)
-        #expect(result.status == 1, "\(result.stderr)")
-        #expect(Date().timeIntervalSince(started) < 60)
-        let lines = result.stderr.split(separator: "\n")
-        #expect(lines.contains { $0.contains("fails/") && $0.contains("DICOM parser failed") }, "\(result.stderr)")
-        #expect(lines.contains { $0.contains("stuck/") && $0.contains("did not finish within 2 s") && $0.contains("state 3") },
-                "\(result.stderr)")
-        #expect(!result.stderr.contains("\u{1B}"), "a raw escape reached the terminal")
+        let (stderr, lines) = try Self.failingRun(workspace, sandbox)
+        #expect(lines.contains { $0.contains("fails/") && $0.contains("DICOM parser failed") }, "\(stderr)")
+        #expect(lines.contains { $0.contains("stuck/") && $0.contains("did not finish within 2 s") && $0.contains("state 3") }, "\(stderr)")
     }
 }
 }
