@@ -160,6 +160,28 @@ extension EndToEnd {
         #expect(try Self.imagesNamed("hostile-presign-elsewhere.mha", sandbox) == 1)
     }
 
+    /// Agora task runs that never end, or end in a state nobody knows: each wait ends at its
+    /// bound naming the last state (on main: always "started", whatever Agora said).
+    @Test func agoraTasksThatNeverEnd() throws {
+        let sandbox = try SandboxProcess(Self.sandboxArguments)
+        defer { sandbox.stop() }
+        let workspace = try Self.workspace("""
+            flowctl: 1
+            name: hostile-agora-tasks
+            sources:
+              agora: {type: agora, url: "${env.AGORA_URL}", api-key: "${env.AGORA_API_KEY}"}
+            select:
+              raw: {source: agora, project: Wrist Study, exams: {name: "Wrist*"}, datasets: {type: PHILIPS_RAW}}
+            actions:
+              never: {run-task: "Hostile (never ends)", over: raw, input: raw, wait: {timeout: 2s, poll: 200ms}}
+              unknown: {run-task: "Hostile (unknown state)", over: raw, input: raw, wait: {timeout: 2s, poll: 200ms}}
+            """)
+        defer { workspace.remove() }
+        let (stderr, lines) = try Self.failingRun(workspace, sandbox)
+        #expect(lines.contains { $0.contains("never/") && $0.contains("did not finish within 2 s") && $0.contains("\"started\"") }, "\(stderr)")
+        #expect(lines.contains { $0.contains("unknown/") && $0.contains("state 42") }, "\(stderr)")
+    }
+
     /// Agora imports that fail (the platform's message is reported, escaped) or never finish
     /// (the source's `processing-timeout` ends the wait, naming the last state).
     @Test func agoraImportsThatFailOrNeverFinish() throws {

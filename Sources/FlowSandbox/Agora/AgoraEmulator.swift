@@ -33,7 +33,7 @@ public final class AgoraEmulator: PlatformEmulator {
     public init(context: PlatformContext) throws {
         let c = context.configuration
         hostile = c.hostile
-        data = Mutex(AgoraData(seed: context.platformSeed, sizes: c.fileSize, examCount: max(1, c.scaled(6))))
+        data = Mutex(AgoraData(seed: context.platformSeed, sizes: c.fileSize, examCount: max(1, c.scaled(6)), hostile: c.hostile))
         faults = context.faults
     }
 
