@@ -182,6 +182,42 @@ extension EndToEnd {
         #expect(lines.contains { $0.contains("unknown/") && $0.contains("state 42") }, "\(stderr)")
     }
 
+    /// An Agora import whose `result` lies about the SHA-1 of what it imported: the retry lists
+    /// the folder again, finds the file there with the local SHA-1 and keeps it, so the file is
+    /// imported once (on main the retry used the folder listing from before the import and
+    /// imported the file a second time); a re-run imports nothing.
+    @Test func agoraImportWhoseDigestLies() throws {
+        let sandbox = try SandboxProcess(Self.sandboxArguments)
+        defer { sandbox.stop() }
+        let workspace = try Self.workspace("""
+            flowctl: 1
+            name: hostile-agora-digest
+            sources:
+              agora: {type: agora, url: "${env.AGORA_URL}", api-key: "${env.AGORA_API_KEY}"}
+              local: {type: local, url: ../files}
+            select:
+              files: {source: local, files: "*.dat"}
+            actions:
+              push: {upload: files, to: agora, into: {project: Wrist Study, folder: /hostile-import-sha1-lies}}
+            """, files: ["a.dat": 2000])
+        defer { workspace.remove() }
+        func datasets() throws -> Int {
+            let info = try JSONSerialization.jsonObject(with: sandbox.control("agora", "/_sandbox/info")) as? [String: Any]
+            return ((info?["agora"] as? [String: Any])?["data"] as? [String: Any])?["datasets"] as? Int ?? -1
+        }
+        let before = try datasets()
+        let first = try flowctl(["run", "--events", "json", workspace.job("job.yml")], environment: sandbox.environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("Agora imported SHA-1 " + String(repeating: "0", count: 40)), "the lie is not in the retry's reason")
+        #expect(try datasets() == before + 1, "the run's retries imported the file again")
+        let completes = { (try sandbox.stats("agora")["routes"] as? [String: Int])?["POST /api/v1/import/{id}/complete/"] ?? 0 }
+        let routes = try sandbox.stats("agora")["routes"] ?? [:]
+        #expect(try completes() == 1, "the file was imported more than once: \(routes)")
+        #expect(try flowctl(["run", workspace.job("job.yml")], environment: sandbox.environment).status == 0)
+        #expect(try datasets() == before + 1, "the re-run imported the file again")
+        #expect(try completes() == 1, "the re-run imported the file again")
+    }
+
     /// Agora imports that fail (the platform's message is reported, escaped) or never finish
     /// (the source's `processing-timeout` ends the wait, naming the last state).
     @Test func agoraImportsThatFailOrNeverFinish() throws {

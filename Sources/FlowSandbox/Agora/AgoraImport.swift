@@ -50,7 +50,13 @@ extension AgoraEmulator {
         case "result":
             req.route("/api/v1/import/{id}/result/")
             _ = progress(id)  // runs the import if its time has come
-            let rows = snapshot.imports[id]?.result ?? []
+            var rows = snapshot.imports[id]?.result ?? []
+            if let p = snapshot.imports[id], hostileImport(p) == .sha1Lies {
+                rows = rows.map { row in
+                    guard case .object(let fields) = row else { return row }
+                    return .object(fields.map { $0.0 == "sha1" ? ($0.0, .string(String(repeating: "0", count: 40))) : $0 })
+                }
+            }
             return Reply.json(.ok, .object([("datafiles", .array(rows))]))
         default:
             req.route("/api/v1/import/{id}/(unknown)")
@@ -183,7 +189,7 @@ extension AgoraEmulator {
         switch hostileImport(p) {
         case .fails?: return .object([("state", -1), ("progress", 100), ("error", .string(Self.hostileImportError))])
         case .stuck?: return reply(3, 42, finished: 0)
-        case nil: break
+        case .sha1Lies?, nil: break
         }
         let fraction = duration <= 0 ? 1 : Date().timeIntervalSince(completed) / duration
         if fraction < 1 {
@@ -197,8 +203,9 @@ extension AgoraEmulator {
     }
 
     /// How an import into a hostile folder misbehaves: `hostile-import-fails` ends in state -1 with
-    /// `hostileImportError`, `hostile-import-stuck` stays at state 3, 42 % for ever.
-    enum HostileImport { case fails, stuck }
+    /// `hostileImportError`, `hostile-import-stuck` stays at state 3, 42 % for ever,
+    /// `hostile-import-sha1-lies` imports honestly but its `result` gives every file a SHA-1 of zeros.
+    enum HostileImport { case fails, stuck, sha1Lies }
 
     /// An error text with control characters and a line break, as a careless server might send.
     static let hostileImportError = "DICOM parser failed\u{1B}[31m on frame 3\r\nTraceback (most recent call last): ..."
@@ -208,6 +215,7 @@ extension AgoraEmulator {
               let name = snapshot.folders[target.id]?.name else { return nil }
         if name.contains("hostile-import-fails") { return .fails }
         if name.contains("hostile-import-stuck") { return .stuck }
+        if name.contains("hostile-import-sha1-lies") { return .sha1Lies }
         return nil
     }
 
