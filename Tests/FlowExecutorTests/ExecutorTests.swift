@@ -372,7 +372,7 @@ struct Fixture {
         let items = ["ct": connector.items(1)]
         let started = ContinuousClock.now
         let report = try await fixture.run(job, items: items, connector: connector, options: ExecutorOptions(keepGoing: true))
-        #expect(started.duration(to: .now) < .seconds(5))
+        #expect(started.duration(to: .now) < .seconds(60))  // ends, not hangs (the machine may be loaded)
         #expect(report.failures.count == 1)
         let failure = try #require(report.failures.first)
         #expect(failure.kind == .remoteJob, "\(failure)")
