@@ -135,8 +135,10 @@ extension AgoraConnector {
         case 4: return .failed("the task is being cancelled")
         case 5: return .failed("the task was cancelled")
         case 0: return .running("idle")
+        case 1: return .running("started")
         case 6: return .running("queued")
-        default: return .running("started")
+        case let state?: return .running("state \(state) (not one flowctl knows)")
+        case nil: return .running("no state in the timeline item")
         }
     }
 

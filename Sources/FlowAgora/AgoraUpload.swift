@@ -58,7 +58,14 @@ extension AgoraConnector {
             sha1 = local
         }
 
-        let (datafileID, datasetID) = try await importFile(path: file.path, size: size, relative: relative, sha1: sha1, folder: folderID)
+        let datafileID: Int, datasetID: Int
+        do {
+            (datafileID, datasetID) = try await importFile(path: file.path, size: size, relative: relative, sha1: sha1, folder: folderID)
+        } catch {
+            // The import may have happened (a result that lies, a wait cut short): a retry lists the folder again.
+            await state.folderFiles.forget(String(folderID))
+            throw error
+        }
         if let replaced, replaced != datasetID {
             _ = try await session.send(HTTPRequest(method: "DELETE", url: session.url("/api/v1/dataset/\(replaced)/")), accept: [404])
         }
@@ -177,8 +184,16 @@ extension AgoraConnector {
         try await completePackage(id, folder: folderID)
         state.resume.store?.set(resumeKey, nil)
         next?()  // the next package's chunks go while Agora imports this one
-        try await waitForImport(id, relative: "\(pending.count) files")
-        let result = try await session.agoraJSON("/api/v1/import/\(id)/result/")
+        // From here the files may be in the folder whatever goes wrong (a failed or endless wait,
+        // a result that lies): a retry lists the folder again instead of importing them twice.
+        let result: JSONValue
+        do {
+            try await waitForImport(id, relative: "\(pending.count) files")
+            result = try await session.agoraJSON("/api/v1/import/\(id)/result/")
+        } catch {
+            await state.folderFiles.forget(String(folderID))
+            throw error
+        }
         var rows: [String: JSONValue] = [:]
         for row in result["datafiles"]?.array ?? [] { if let path = row["path"]?.text { rows[path] = row } }
 
@@ -202,6 +217,8 @@ extension AgoraConnector {
                 await state.folderFiles.record(String(folderID), name: p.relative, item)
                 outcomes[p.file.relativePath] = .success(UploadOutcome(item: item, transferred: true))
             } catch {
+                // Imported, but not as it should be: a retry lists the folder again rather than import it twice.
+                await state.folderFiles.forget(String(folderID))
                 outcomes[p.file.relativePath] = .failure(error)
             }
         }
@@ -388,8 +405,10 @@ extension AgoraConnector {
         }
     }
 
-    /// Polls `progress` until state 5 with progress 100 (or -1: failed), backing off to 2 s.
-    func waitForImport(_ id: Int, relative: String, timeout: Duration = .seconds(3600)) async throws {
+    /// Polls `progress` until state 5 with progress 100 (or -1: failed), backing off to 2 s;
+    /// gives up after the source's `processing-timeout` (default 1 h), naming the last state.
+    func waitForImport(_ id: Int, relative: String) async throws {
+        let timeout = spec.options["processing-timeout"].flatMap(Double.init) ?? 3600
         let start = ContinuousClock.now
         var interval = 0.05
         while true {
@@ -399,10 +418,13 @@ extension AgoraConnector {
             }
             if state == 5 && progress["progress"]?.int == 100 { return }
             if state == -1 {
-                throw ConnectorError.badReply("Agora's import of \(relative) failed" + (progress["error"]?.text.map { ": \($0)" } ?? ""))
+                throw ConnectorError.badReply("Agora's import \(id) of \(relative) failed"
+                                              + (progress["error"]?.text.map { ": \(ErrorText.quoted($0))" } ?? " (Agora gave no reason)"))
             }
-            if start.duration(to: .now) > timeout {
-                throw ConnectorError.badReply("Agora's import of \(relative) did not finish within \(timeout)")
+            if start.duration(to: .now) > .seconds(timeout) {
+                throw ConnectorError.badReply("Agora's import \(id) of \(relative) did not finish within \(Quantities.secondsText(timeout)) "
+                                              + "(last: state \(state), progress \(progress["progress"]?.int ?? 0)%); "
+                                              + "the source's `processing-timeout` sets this bound")
             }
             try await Task.sleep(for: .seconds(interval))
             interval = min(interval * 1.5, 2)

@@ -33,6 +33,14 @@ public actor ListedTargets<Item: Sendable> {
         tables[key] = .some(table)
     }
 
+    /// Drops a target's listing, so the next caller lists it again: after an upload whose outcome
+    /// is uncertain (the server may hold the file although the upload failed), a retry must see
+    /// what is there rather than send the file a second time.
+    public func forget(_ key: String) {
+        tables[key] = nil
+        loads[key] = nil
+    }
+
     /// Records that a listed target now exists (made empty, or by its first upload).
     public func markExisting(_ key: String) {
         guard let loaded = tables[key], loaded == nil else { return }

@@ -353,23 +353,40 @@ public final class Executor: Sendable {
         let layout = plan.job.layout(of: action)
         var total: Int64 = 0
         var files: [TaskRecord] = []
+        // One output that cannot be kept (a name that climbs, a bad body) costs only itself: the
+        // others are fetched first, then the task fails naming it (a re-run adopts those in place).
+        var refused: [(id: String, error: any Error)] = []
         for output in inputs {
-            var fields = output.allFields
-            for (key, value) in task.item?.allFields ?? [:] where fields[key] == nil { fields[key] = value }
-            let destination = root + "/" + (try layout.render(fields))
-            let checksums: [Checksum]
-            if let size = FileStat.size(destination), size == output.size {
-                checksums = try await Self.adopt(destination, item: output).checksums
-            } else {
-                let result = try await download(output, to: destination, taskID: task.id, connector: connector)
-                total += result.bytesTransferred
-                checksums = result.checksums
+            do {
+                var fields = output.allFields
+                for (key, value) in task.item?.allFields ?? [:] where fields[key] == nil { fields[key] = value }
+                let destination = root + "/" + (try layout.render(fields))
+                let checksums: [Checksum]
+                if let size = FileStat.size(destination), size == output.size {
+                    checksums = try await Self.adopt(destination, item: output).checksums
+                } else {
+                    let result = try await download(output, to: destination, taskID: task.id, connector: connector)
+                    total += result.bytesTransferred
+                    checksums = result.checksums
+                }
+                files.append(TaskRecord(id: "\(task.id)#\(output.id)", action: task.action, kind: "output-file", state: .done,
+                                        size: FileStat.size(destination),
+                                        sha256: checksums.first { $0.algorithm == .sha256 }?.value, source: output.source,
+                                        remoteID: output.id, destination: destination, finishedAt: Date().timeIntervalSince1970,
+                                        durable: false, bootID: BootIdentity.current))
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                refused.append((output.id, error))
             }
-            files.append(TaskRecord(id: "\(task.id)#\(output.id)", action: task.action, kind: "output-file", state: .done,
-                                    size: FileStat.size(destination),
-                                    sha256: checksums.first { $0.algorithm == .sha256 }?.value, source: output.source,
-                                    remoteID: output.id, destination: destination, finishedAt: Date().timeIntervalSince1970,
-                                    durable: false, bootID: BootIdentity.current))
+        }
+        if let transient = refused.lazy.compactMap({ $0.error as? ConnectorError }).first(where: { $0.isTransient }) {
+            throw transient  // the task is tried again; what arrived is adopted in place
+        }
+        if refused.count == 1, let only = refused.first?.error as? ConnectorError { throw only }
+        if !refused.isEmpty {
+            let each = refused.map { "\($0.id): \($0.error)" }.joined(separator: "; ")
+            throw ConnectorError.badReply("\(refused.count) of \(inputs.count) outputs not kept (the others arrived): \(each)")
         }
         record.bytesTransferred = total
         record.remoteState = RemoteStateRecord(outputs: inputs).json
@@ -463,20 +480,25 @@ public final class Executor: Sendable {
     }
 
     /// Polls a remote job until it ends, backing off from `poll` up to 60 s; holds no worker.
+    /// Bounded by `timeout` (the action's `wait: {timeout: ...}`): past it, the failure names
+    /// the job, its input, the bound and the last status the platform gave.
     func waitFor(_ run: RemoteRun, timeout: Double, poll: Double, connector: any Connector) async throws -> [RemoteItem] {
         let start = ContinuousClock.now
         var interval = max(0.05, poll)
         while true {
+            let status: String
             switch try await connector.poll(run) {
             case .succeeded(let outputs): return outputs
             case .failed(let message): throw RemoteJobFailed(description: "job \(run.id) on \(run.input.id) failed: \(message)")
-            case .running: break
+            case .running(let said): status = said
             }
             let elapsed = start.duration(to: .now)
             if elapsed > .seconds(timeout) {
-                throw ExecutionError("job \(run.id) on \(run.input.id) did not finish within \(Int(timeout)) s")
+                throw RemoteJobTimedOut(description: "job \(run.id) on \(run.input.id) did not finish within \(Quantities.secondsText(timeout)) "
+                                        + "(its last status: \(ErrorText.quoted(status))); raise the action's `wait: {timeout: ...}`, "
+                                        + "or re-run later: the re-run waits for the same job")
             }
-            try await Task.sleep(for: .seconds(interval))
+            try await Task.sleep(for: .seconds(min(interval, max(0.05, timeout - Double(elapsed.components.seconds)))))
             interval = min(interval * 1.5, max(poll, 60))
         }
     }
@@ -521,6 +543,11 @@ struct RemoteStateRecord: Codable {
 
 /// A remote job ended in failure: a re-run must start a new one, not wait on this one again.
 struct RemoteJobFailed: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A remote job did not end within its wait's bound; it may still run, and a re-run waits for it again.
+struct RemoteJobTimedOut: Error, CustomStringConvertible {
     var description: String
 }
 

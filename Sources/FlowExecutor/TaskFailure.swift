@@ -66,7 +66,7 @@ public struct TaskFailure: Sendable, Hashable, CustomStringConvertible {
             case .local: kind = .local
             }
         case is HTTPError: kind = .transport
-        case is RemoteJobFailed: kind = .remoteJob
+        case is RemoteJobFailed, is RemoteJobTimedOut: kind = .remoteJob
         default: kind = .local
         }
         self.init(task: task, kind: kind, message: "\(error)")

@@ -74,10 +74,19 @@ extension GrandChallengeConnector {
         case "Failed", "Cancelled":
             // The executor names the job; say what went wrong (grand-challenge.org's API carries no error text).
             return .failed(job.error_message ?? "the job ended \(job.status.lowercased()); its page on grand-challenge.org shows why")
+        case let status where Self.runningStatuses.contains(status):
+            return .running(status)
         default:
-            return .running(job.status)
+            // A status grand-challenge.org does not document: maybe a new one, so keep waiting
+            // (within the wait's bound), but say so when the bound is reached.
+            return .running("\(job.status) (not a status Grand Challenge documents)")
         }
     }
+
+    /// The statuses of a job still on its way (`ComponentJob.STATUS_CHOICES` less the terminal ones).
+    static let runningStatuses: Set<String> = ["Queued", "Started", "Re-Queued", "Provisioning", "Provisioned", "Executing",
+                                               "Executed", "Parsing Outputs", "Executing Algorithm",
+                                               "External Execution In Progress", "Validating inputs"]
 
     func outputs(of job: APIJob, run: RemoteRun) async throws -> [RemoteItem] {
         let input = run.input

@@ -160,12 +160,14 @@ extension GrandChallengeConnector {
     /// The image grand-challenge.org made from the upload (it processes uploads in the background).
     func waitForImage(named name: String, in target: Container) async throws -> RemoteItem {
         var delay = 0.2
-        let deadline = ContinuousClock.now + .seconds(60)
+        let bound = spec.options["processing-timeout"].flatMap(Double.init) ?? 60
+        let deadline = ContinuousClock.now + .seconds(bound)
         while true {
             if let image = try await images(in: target, name: name).first { return try item(for: image, in: target) }
             guard ContinuousClock.now + .seconds(delay) < deadline else {
-                throw ConnectorError.badReply("\(name) was uploaded, but \(target.slug) shows no image of that name after 60 s "
-                                              + "(still processing?); a re-run finds it without uploading again")
+                throw ConnectorError.badReply("\(name) was uploaded, but \(target.slug) shows no image of that name after \(Quantities.secondsText(bound)) "
+                                              + "(still processing? the source's `processing-timeout` sets this bound); "
+                                              + "a re-run finds it if it appears, or sends it again if it never does")
             }
             try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 2, 5)

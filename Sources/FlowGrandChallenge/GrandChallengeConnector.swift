@@ -75,17 +75,48 @@ public struct GrandChallengeConnector: Connector {
         return try await session.send(request, accept: accept)
     }
 
-    /// Every result of a paginated list: the first page tells the count, the rest are fetched concurrently.
+    /// Pages of one list fetched at once, and the most a list may have before flowctl stops
+    /// asking (a server whose pages never end must not keep a run for ever).
+    static let pagesAtOnce = 16, maxPages = 10_000
+
+    /// Every result of a paginated list. The first page's `count` says how many more pages to
+    /// fetch (a window at a time, concurrently), but it is only a hint: an empty page ends the
+    /// list early (a `count` that says too much), and while pages come back full the next one is
+    /// asked for (a `count` that says too little), as gcapi's `iterate_all` pages until an empty one.
+    /// `next` is never followed, so it cannot send flowctl in circles or to another host.
     func all<T: Decodable & Sendable>(_ type: T.Type, _ path: String, _ query: [(String, String)] = []) async throws -> [T] {
         let limit = 100
-        let first = try await get(Page<T>.self, api(path, query + [("limit", String(limit)), ("offset", "0")]))
-        guard first.count > first.results.count, first.results.count > 0 else { return first.results }
-        let offsets = Array(stride(from: first.results.count, to: first.count, by: limit))
-        // A page that fails costs only its own results while a listing collects problems.
-        let rest = try await listEach(offsets) { offset in
-            try await get(Page<T>.self, api(path, query + [("limit", String(limit)), ("offset", String(offset))])).results
+        let url: @Sendable (Int) -> String = { offset in api(path, query + [("limit", String(limit)), ("offset", String(offset))]) }
+        let first = try await get(Page<T>.self, url(0))
+        var results = first.results
+        let rest = max(0, first.count - first.results.count)
+        var promised = first.results.isEmpty ? 0 : rest / limit + (rest % limit == 0 ? 0 : 1)
+        var lastFull = first.results.count >= limit
+        var offset = first.results.count
+        var pages = 1
+        while promised > 0 || lastFull {
+            guard pages < Self.maxPages else {
+                throw ConnectorError.badReply("\(URLText.redacted(url(0))) goes on past \(Self.maxPages) pages of \(limit) "
+                                              + "(it says count \(first.count)); stopped there")
+            }
+            let window = min(max(1, promised), Self.pagesAtOnce, Self.maxPages - pages)
+            let offsets = (0..<window).map { offset + $0 * limit }
+            // A page that fails costs only its own results while a listing collects problems (it is absent here).
+            let fetched = try await listEach(offsets) { at in [(at, try await get(Page<T>.self, url(at)).results)] }
+            let byOffset = Dictionary(fetched, uniquingKeysWith: { a, _ in a })
+            var ended = false
+            for at in offsets {
+                guard let page = byOffset[at] else { continue }
+                results += page
+                if page.isEmpty { ended = true; break }
+            }
+            if ended { break }
+            lastFull = byOffset[offsets[offsets.count - 1]].map { $0.count >= limit } ?? false
+            offset += window * limit
+            promised = max(0, promised - window)
+            pages += window
         }
-        return first.results + rest
+        return results
     }
 
     // MARK: identity and fetch

@@ -329,6 +329,10 @@ struct JobBuilder {
             if let size = Quantities.bytes(text), size >= 1, size < 5e9 { spec.options["part-size"] = String(Int64(size)) }
             else { error("`part-size` must be a size such as `32MiB`, not `\(text)`", n) }
         }
+        if let n = node["processing-timeout"], let value = seconds(n, "`processing-timeout`") {
+            if value > 0 && value < 1e9 { spec.options["processing-timeout"] = String(value) }
+            else { error("`processing-timeout` must be a duration longer than 0 s, such as `10m`", n) }
+        }
         if let api = node["api"], let text = string(api, "`api`") {
             let flavours = ["v0.0.3-dev", "v0.0.3", "v0.0.4-dev"]
             if flavours.contains(text) { spec.options["api"] = text }

@@ -118,6 +118,8 @@ public enum JobSchema {
         if type == .http { properties["index"] = ["type": "string", "description": "A file of paths or URLs, one per line."] }
         if type == .grandChallenge || type == .agora {
             properties["part-size"] = ["type": ["string", "integer"], "description": "Bytes per upload part: 32MiB (GC), 100MiB (Agora)."] as [String: Any]
+            properties["processing-timeout"] = ["type": ["string", "integer"],
+                                                "description": "How long to wait for the platform to process an upload: 60s (GC image), 1h (Agora import)."] as [String: Any]
         }
         precondition(Set(properties.keys) == Set(Keys.sourceCommon + PlatformCatalog.of(type).credentialKeys
             + PlatformCatalog.of(type).credentialCommandKeys

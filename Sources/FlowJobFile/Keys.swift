@@ -12,12 +12,13 @@ public enum Keys {
     public static let credentials = ["user", "password", "token", "secret", "api-key"]
     /// Plain options per source type: the LORIS API flavour (`v0.0.3-dev`, `v0.0.3`,
     /// `v0.0.4-dev`); for `http`, an index file of paths to fetch instead of crawling listings;
-    /// for Grand Challenge and Agora, the size of upload parts (chunks).
+    /// for Grand Challenge and Agora, the size of upload parts (chunks) and how long to wait for
+    /// the platform to process an upload (Agora's import, Grand Challenge's image).
     public static func sourceOptions(for type: SourceType) -> [String] {
         switch type {
         case .loris: return ["api"]
         case .http: return ["index"]
-        case .grandChallenge, .agora: return ["part-size"]
+        case .grandChallenge, .agora: return ["part-size", "processing-timeout"]
         default: return []
         }
     }

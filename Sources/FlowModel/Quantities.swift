@@ -13,6 +13,12 @@ public enum Quantities {
         return nil
     }
 
+    /// A number of seconds for a message: `2 s`, `0.3 s` (any size, never a trap on a huge or infinite one).
+    public static func secondsText(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "\(seconds) s" }
+        return String(format: seconds == seconds.rounded() ? "%.0f s" : "%.1f s", seconds)
+    }
+
     /// Requests per second in a rate such as `20/s`, `600/m` or `5000/h`.
     public static func ratePerSecond(_ text: String) -> Double? {
         let parts = text.trimmingWhitespace.split(separator: "/", maxSplits: 1).map(String.init)

@@ -34,7 +34,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Deflate the members of XNAT zip archives at this zlib level (0: stored, as by default; tar.gz uses at least 1).")
     var xnatZipDeflate: Int = 0
     @Flag(help: "Write Zip64 records in every XNAT zip archive, whatever its size.") var xnatZip64 = false
-    @Flag(help: "Also start the hostile platforms: hostile-xnat and its elsewhere origin (Sources/FlowSandbox/Hostile/README.md).")
+    @Flag(help: "Also start the hostile platforms (hostile-xnat and its elsewhere origin) and add hostile objects to gc and agora (Sources/FlowSandbox/Hostile/README.md).")
     var hostile = false
     @Option(help: "LORIS candidates (before --scale).") var lorisCandidates: Int = 233
     @Option(help: "LORIS MINC files per visit, as MIN..MAX.") var lorisFilesPerVisit: String = "9..19"

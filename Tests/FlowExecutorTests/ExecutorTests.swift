@@ -24,6 +24,10 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
     /// Polls before a run succeeds; runs on items named here fail.
     var pollsToFinish = 2
     var failingRuns: Set<String> = []
+    /// What a poll of an unfinished run says.
+    var runningStatus = "Started"
+    /// The `file.name`s of a finished run's outputs (nil: one `mask.mha`).
+    var outputNames: [String]?
     private var polls: [String: Int] = [:]
     /// How long each fetch takes, and the most fetches seen in flight at once.
     var fetchDelay: Duration = .zero
@@ -80,7 +84,12 @@ final class ScriptedConnector: Connector, @unchecked Sendable {
     func poll(_ run: RemoteRun) async throws -> RunStatus {
         let n = lock.withLock { polls[run.id, default: 0] += 1; return polls[run.id]! }
         if failingRuns.contains(run.input.id) { return .failed("the algorithm crashed on \(run.input.id)") }
-        guard n >= pollsToFinish else { return .running("Started") }
+        guard n >= pollsToFinish else { return .running(runningStatus) }
+        if let outputNames {
+            return .succeeded(outputs: outputNames.enumerated().map { i, name in
+                RemoteItem(source: spec.name, id: "\(run.id)/out\(i)", url: "x", size: 100, fields: ["file.name": name, "job.id": run.id])
+            })
+        }
         let output = RemoteItem(source: spec.name, id: "\(run.id)/mask", url: "x", size: 100,
                                 fields: ["output.socket": "lobes", "file.name": "mask.mha", "job.id": run.id,
                                          "input.name": run.input.fields["image.name"] ?? ""])
@@ -345,6 +354,58 @@ struct Fixture {
         let again = try await fixture.run(job, items: items, connector: connector, options: ExecutorOptions(keepGoing: true))
         #expect(connector.runsStarted == 5)
         #expect(again.skipped >= 9)
+    }
+}
+
+@Suite struct BoundedWaitTests {
+    /// A job that never finishes: the wait ends at its bound, as a remote-job failure naming the
+    /// job, the bound and the last status (escaped); a re-run waits for the same job.
+    @Test func aWaitEndsAtItsBoundNamingTheLastStatus() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        connector.pollsToFinish = .max
+        connector.runningStatus = "Executing\u{1B}[2J"
+        let job = Job(path: "j.yml", name: "stuck", sources: [connector.spec], selections: [Selection(name: "ct", source: "src")],
+                      actions: [Action(name: "lobes", kind: .runAlgorithm, input: .selection("ct"), target: "lobe-seg",
+                                       wait: WaitSpec(timeoutSeconds: 0.3, pollSeconds: 0.05))])
+        let items = ["ct": connector.items(1)]
+        let started = ContinuousClock.now
+        let report = try await fixture.run(job, items: items, connector: connector, options: ExecutorOptions(keepGoing: true))
+        #expect(started.duration(to: .now) < .seconds(60))  // ends, not hangs (the machine may be loaded)
+        #expect(report.failures.count == 1)
+        let failure = try #require(report.failures.first)
+        #expect(failure.kind == .remoteJob, "\(failure)")
+        #expect(failure.message.contains("job job-item0 on item0 did not finish within 0.3 s"), "\(failure)")
+        #expect(failure.message.contains("\"Executing\\u{1b}[2J\""), "\(failure)")
+        #expect(!failure.message.contains("\u{1B}"))
+        #expect(connector.runsStarted == 1)
+        _ = try await fixture.run(job, items: items, connector: connector, options: ExecutorOptions(keepGoing: true))
+        #expect(connector.runsStarted == 1, "a re-run started another job instead of waiting for the first")
+    }
+}
+
+@Suite struct JobOutputTests {
+    /// An output whose name cannot be kept (`..`) costs only itself: the outputs after it still
+    /// arrive, and the failure names it (before: the first refusal ended the task).
+    @Test func oneRefusedOutputNameCostsOnlyItself() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let connector = ScriptedConnector()
+        connector.pollsToFinish = 1
+        connector.outputNames = ["a.mha", "..", "b.mha"]
+        let job = Job(path: "j.yml", name: "outs", sources: [connector.spec], selections: [Selection(name: "ct", source: "src")],
+                      actions: [Action(name: "run", kind: .runAlgorithm, input: .selection("ct"), target: "seg",
+                                       wait: WaitSpec(timeoutSeconds: 5, pollSeconds: 0.01)),
+                                Action(name: "outs", kind: .download, input: .outputs(action: "run"), to: "out",
+                                       layout: .inline("{file.name}"))])
+        let report = try await fixture.run(job, items: ["ct": connector.items(1)], connector: connector,
+                                           options: ExecutorOptions(keepGoing: true))
+        #expect(FileManager.default.fileExists(atPath: fixture.root + "/out/a.mha"))
+        #expect(FileManager.default.fileExists(atPath: fixture.root + "/out/b.mha"))
+        #expect(report.failures.count == 1)
+        #expect(report.failures.first?.message.contains("1 of 3 outputs not kept") == true, "\(report.failures)")
+        #expect(report.failures.first?.message.contains("job-item0/out1") == true, "\(report.failures)")
     }
 }
 

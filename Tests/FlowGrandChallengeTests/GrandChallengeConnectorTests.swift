@@ -91,6 +91,20 @@ func finish(_ connector: GrandChallengeConnector, _ run: RemoteRun) async throws
         }
     }
 
+    /// `count` is a hint, not a promise (Hostile/README.md, "Grand Challenge"): 10^15 for three
+    /// images costs one window of pages past the end, not 10^13 offsets; 1 for 150 images loses none.
+    @Test func pageCountsThatLieNeitherHangNorLoseImages() async throws {
+        try await withSandboxSource(.grandChallenge, configure: { $0.hostile = true; $0.fileSize = FileSizeRange(min: 100, max: 200) }) { sandbox, spec in
+            let connector = try GrandChallengeConnector(spec: spec)
+            let huge = try await connector.list(archiveSelection("hostile-count-huge"))
+            #expect(huge.count == 3)
+            #expect(sandbox.stats(.grandChallenge).routes["GET /api/v1/cases/images/"] ?? 0 <= 1 + GrandChallengeConnector.pagesAtOnce)
+            let short = try await connector.list(archiveSelection("hostile-count-short"))
+            #expect(short.count == 150)
+            #expect(Set(short.map { $0.fields["image.name"]! }).count == 150)
+        }
+    }
+
     @Test func listsAReaderStudy() async throws {
         try await withGC { _, _, spec in
             let selection = Selection(name: "rs", source: "gc", filters: [

@@ -195,7 +195,7 @@ struct AgoraData: Sendable {
     static let examKinds = ["Wrist", "Wrist", "Wrist", "Knee", "Wrist", "Brain"]
     static let seriesNames = ["T1 SE", "PD TSE", "B0 Map"]
 
-    init(seed: UInt64, sizes: FileSizeRange, examCount: Int) {
+    init(seed: UInt64, sizes: FileSizeRange, examCount: Int, hostile: Bool = false) {
         self.seed = seed
         self.sizes = sizes
         let myagora = addProject(name: "My Agora", description: "Personal project", isMyAgora: true)
@@ -216,8 +216,8 @@ struct AgoraData: Sendable {
             let item = newID("item")
             folderItems[item] = AgoraFolderItem(id: item, folder: raw, contentType: "exam", objectID: first.id, isLink: true)
         }
-        addTasks(project: wrist)
-        addTasks(project: myagora)
+        addTasks(project: wrist, hostile: hostile)
+        addTasks(project: myagora, hostile: hostile)
     }
 
     @discardableResult
@@ -284,9 +284,14 @@ struct AgoraData: Sendable {
         return id
     }
 
-    /// Two tasks per project: `Reconstruct` (finishes) and `Reconstruct (failing)` (ends in error).
-    mutating func addTasks(project: Int) {
-        for (name, fails) in [("Reconstruct", false), ("Reconstruct (failing)", true)] {
+    /// The hostile tasks (`SandboxConfiguration.hostile`) and the timeline state each says for ever.
+    static let hostileTaskStates = ["Hostile (never ends)": 1, "Hostile (unknown state)": 42]
+
+    /// Two tasks per project: `Reconstruct` (finishes) and `Reconstruct (failing)` (ends in error);
+    /// with `hostile`, also the `hostileTaskStates` ones.
+    mutating func addTasks(project: Int, hostile: Bool = false) {
+        let hostileTasks = hostile ? AgoraData.hostileTaskStates.keys.sorted().map { ($0, false) } : []
+        for (name, fails) in [("Reconstruct", false), ("Reconstruct (failing)", true)] + hostileTasks {
             let id = newID("task")
             tasks[id] = AgoraTask(id: id, name: name, project: project,
                                   inputs: [(key: "raw", name: "Raw data", type: 3, dataSetType: 100)],

@@ -27,10 +27,13 @@ public final class AgoraEmulator: PlatformEmulator {
     private let timing = Mutex<(task: Double, importing: Double)>((2.0, 0.5))
     /// SHA-1 per datafile id (synthetic bodies are hashed once, on first listing).
     let sha1Cache = Mutex<[Int: String]>([:])
+    /// Imports into a folder named `hostile-import-*` misbehave (Hostile/README.md, "Agora").
+    let hostile: Bool
 
     public init(context: PlatformContext) throws {
         let c = context.configuration
-        data = Mutex(AgoraData(seed: context.platformSeed, sizes: c.fileSize, examCount: max(1, c.scaled(6))))
+        hostile = c.hostile
+        data = Mutex(AgoraData(seed: context.platformSeed, sizes: c.fileSize, examCount: max(1, c.scaled(6)), hostile: c.hostile))
         faults = context.faults
     }
 

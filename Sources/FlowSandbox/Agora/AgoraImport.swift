@@ -50,7 +50,13 @@ extension AgoraEmulator {
         case "result":
             req.route("/api/v1/import/{id}/result/")
             _ = progress(id)  // runs the import if its time has come
-            let rows = snapshot.imports[id]?.result ?? []
+            var rows = snapshot.imports[id]?.result ?? []
+            if let p = snapshot.imports[id], hostileImport(p) == .sha1Lies {
+                rows = rows.map { row in
+                    guard case .object(let fields) = row else { return row }
+                    return .object(fields.map { $0.0 == "sha1" ? ($0.0, .string(String(repeating: "0", count: 40))) : $0 })
+                }
+            }
             return Reply.json(.ok, .object([("datafiles", .array(rows))]))
         default:
             req.route("/api/v1/import/{id}/(unknown)")
@@ -180,6 +186,11 @@ extension AgoraEmulator {
         }
         if p.error != nil { return reply(-1, 100, finished: 0, errors: p.order.count) }
         guard let completed = p.completed else { return reply(1, 0, finished: 0) }
+        switch hostileImport(p) {
+        case .fails?: return .object([("state", -1), ("progress", 100), ("error", .string(Self.hostileImportError))])
+        case .stuck?: return reply(3, 42, finished: 0)
+        case .sha1Lies?, nil: break
+        }
         let fraction = duration <= 0 ? 1 : Date().timeIntervalSince(completed) / duration
         if fraction < 1 {
             let state = fraction < 1.0 / 3 ? 2 : (fraction < 2.0 / 3 ? 3 : 4)
@@ -189,6 +200,23 @@ extension AgoraEmulator {
         let after = snapshot.imports[id]!
         if let error = after.error { return .object([("state", -1), ("progress", 100), ("error", .string(error))]) }
         return reply(5, 100, finished: p.order.count)
+    }
+
+    /// How an import into a hostile folder misbehaves: `hostile-import-fails` ends in state -1 with
+    /// `hostileImportError`, `hostile-import-stuck` stays at state 3, 42 % for ever,
+    /// `hostile-import-sha1-lies` imports honestly but its `result` gives every file a SHA-1 of zeros.
+    enum HostileImport { case fails, stuck, sha1Lies }
+
+    /// An error text with control characters and a line break, as a careless server might send.
+    static let hostileImportError = "DICOM parser failed\u{1B}[31m on frame 3\r\nTraceback (most recent call last): ..."
+
+    func hostileImport(_ p: AgoraImport) -> HostileImport? {
+        guard hostile, let target = p.target, target.type == "folder",
+              let name = snapshot.folders[target.id]?.name else { return nil }
+        if name.contains("hostile-import-fails") { return .fails }
+        if name.contains("hostile-import-stuck") { return .stuck }
+        if name.contains("hostile-import-sha1-lies") { return .sha1Lies }
+        return nil
     }
 
     /// Turns the uploaded files into datasets (type OTHER, one datafile each) at the target;

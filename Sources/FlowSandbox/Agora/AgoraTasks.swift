@@ -190,6 +190,9 @@ extension AgoraEmulator {
         }
         let d0 = snapshot
         guard let task = d0.tasks[item.task] else { return notFound() }
+        if hostile, let forced = AgoraData.hostileTaskStates[task.name] {
+            return Reply.json(.ok, timelineJSON(item, task: task, state: forced, d: d0))
+        }
         let done = Date().timeIntervalSince(item.started) >= item.duration
         var state = 1
         if done && item.fails { state = 3 }

@@ -36,6 +36,8 @@ struct GCArchive: Sendable {
     var slug: String
     var title: String
     var description: String
+    /// A hostile archive: the `count` every page of its images says, whatever the truth.
+    var countLie: Int? = nil
 }
 
 struct GCArchiveItem: Sendable {
@@ -69,6 +71,16 @@ struct GCAlgorithm: Sendable {
     var imagePK: String
     var inputs: [String]
     var outputs: [String]
+    /// A hostile algorithm: how its jobs misbehave.
+    var hostile: GCHostileJob? = nil
+}
+
+/// How a hostile algorithm's jobs misbehave (Hostile/README.md, "Grand Challenge").
+enum GCHostileJob: Sendable, Equatable {
+    /// Past `Validating inputs`, the job says this status for ever.
+    case stuck(String)
+    /// The job succeeds; its output images have these names.
+    case outputNames([String])
 }
 
 /// A user upload: an S3 multipart upload behind the API.
@@ -162,6 +174,39 @@ struct GCData: Sendable {
                                   imagePK: uuid("algorithm-image/lobes"), inputs: ["ct-image"], outputs: ["pulmonary-lobes"])]
     }
 
+    // MARK: hostile additions
+
+    /// The hostile algorithms (slug, behaviour) and archives (slug, images, the count it says),
+    /// served only with `SandboxConfiguration.hostile` (Hostile/README.md, "Grand Challenge").
+    static let hostileAlgorithms: [(String, GCHostileJob)] = [
+        ("hostile-stuck", .stuck("Executing")),
+        ("hostile-unknown-status", .stuck("Pondering\u{1B}[2J\r\nthe meaning")),
+        ("hostile-outputs-climb", .outputNames(["../../climbed.mha", "/tmp/flowctl-hostile/absolute.mha", "..", "ok.mha"])),
+    ]
+    static let hostileArchives: [(slug: String, images: Int, count: Int)] = [
+        ("hostile-count-huge", 3, 1_000_000_000_000_000),
+        ("hostile-count-short", 150, 1),
+    ]
+
+    /// Adds the hostile algorithms and archives.
+    mutating func addHostile() {
+        for (slug, behaviour) in GCData.hostileAlgorithms {
+            algorithms.append(GCAlgorithm(pk: uuid("algorithm/" + slug), slug: slug, title: slug, description: "hostile: \(behaviour)",
+                                          imagePK: uuid("algorithm-image/" + slug), inputs: ["ct-image"], outputs: ["pulmonary-lobes"],
+                                          hostile: behaviour))
+        }
+        for archive in GCData.hostileArchives {
+            let made = GCArchive(pk: uuid("archive/" + archive.slug), slug: archive.slug, title: archive.slug,
+                                 description: "hostile: its pages say count \(archive.count)", countLie: archive.count)
+            archives.append(made)
+            for i in 1...archive.images {
+                let image = makeImage(name: String(format: "\(archive.slug)_%03d.mha", i), label: "\(archive.slug)/\(i)")
+                archiveItems.append(GCArchiveItem(pk: uuid("archive-item/\(archive.slug)/\(i)"), archivePK: made.pk, title: "",
+                                                  values: [value(socket: "generic-medical-image", imagePK: image.pk)]))
+            }
+        }
+    }
+
     // MARK: identities
 
     /// A deterministic UUID (version 4 layout) for a label.
@@ -233,6 +278,7 @@ struct GCData: Sendable {
     /// The job's status now: Validating inputs -> Queued -> Started -> Succeeded | Failed, one step each.
     func status(of job: GCJob, now: Date) -> String {
         let steps = job.step <= 0 ? 3 : now.timeIntervalSince(job.created) / job.step
+        if case .stuck(let status)? = algorithm(pk: job.algorithmPK)?.hostile { return steps < 1 ? "Validating inputs" : status }
         switch steps {
         case ..<1: return "Validating inputs"
         case ..<2: return "Queued"
@@ -249,6 +295,14 @@ struct GCData: Sendable {
             if job.failure == nil, let algorithm = algorithm(pk: job.algorithmPK) {
                 let inputName = job.inputs.compactMap { $0.imagePK.flatMap { images[$0]?.name } }.first ?? "input.mha"
                 let stem = inputName.hasSuffix(".mha") ? String(inputName.dropLast(4)) : inputName
+                if case .outputNames(let names)? = algorithm.hostile {
+                    for (i, name) in names.enumerated() {
+                        let image = makeImage(name: name, label: "job-output/\(pk)/\(i)", modality: nil)
+                        job.outputs.append(value(socket: algorithm.outputs[0], imagePK: image.pk))
+                    }
+                    jobs[pk] = job
+                    continue
+                }
                 for socket in algorithm.outputs {
                     let image = makeImage(name: "\(stem)_\(socket).mha", label: "job-output/\(pk)/\(socket)", modality: nil)
                     job.outputs.append(value(socket: socket, imagePK: image.pk))

@@ -37,7 +37,8 @@ extension GrandChallengeEmulator {
         case ["cases", "images"]:
             req.route(p + "cases/images/", .listing)
             guard isRead else { return methodNotAllowed(req, allow: "GET, HEAD, OPTIONS") }
-            return list(req, anonymous) { d, s in self.filteredImages(req, d).map(s.image) }
+            let lie = req.query["archive"].flatMap { pk in data.withLock { $0.archive(pk: pk)?.countLie } }
+            return list(req, anonymous, countLie: lie) { d, s in self.filteredImages(req, d).map(s.image) }
 
         case _ where rest.count == 3 && rest[0] == "cases" && rest[1] == "images":
             req.route(p + "cases/images/{pk}/", .listing)
@@ -121,9 +122,9 @@ extension GrandChallengeEmulator {
     }
 
     /// A paginated list; the anonymous user sees an empty one (permission-filtered, as guardian does).
-    func list(_ req: SandboxRequest, _ anonymous: Bool, _ rows: (GCData, GCSerializer) -> [JSON]) -> Response {
+    func list(_ req: SandboxRequest, _ anonymous: Bool, countLie: Int? = nil, _ rows: (GCData, GCSerializer) -> [JSON]) -> Response {
         let all: [JSON] = anonymous ? [] : data.withLock { d in rows(d, serializer(req, d)) }
-        return page(req, all)
+        return page(req, all, countLie: countLie)
     }
 
     /// A detail; 404 for a missing or (anonymous) unpermitted object.

@@ -30,8 +30,15 @@ struct GCSerializer {
     func fileURL(_ image: GCImage) -> String {
         let pk = Array(image.pk)
         return origin + "/media/images/\(String(pk[0..<2]))/\(String(pk[2..<4]))/\(image.pk)/\(image.filePK)/"
-            + (image.name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? image.name)
+            + (image.name.addingPercentEncoding(withAllowedCharacters: GCSerializer.nameAllowed) ?? image.name)
     }
+
+    /// Characters a file name keeps in its URL: a `/` in a (hostile) name is escaped, not a path.
+    static let nameAllowed: CharacterSet = {
+        var set = CharacterSet.urlPathAllowed
+        set.remove("/")
+        return set
+    }()
 
     func image(_ i: GCImage) -> JSON {
         let shape: JSON = [.int(Int64(i.depth)), .int(Int64(i.height)), .int(Int64(i.width))]

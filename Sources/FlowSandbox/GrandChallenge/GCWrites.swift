@@ -98,7 +98,10 @@ extension GrandChallengeEmulator {
                 }
                 if used >= quota { return nil }
             }
-            let urls: [(String, JSON)] = parts.map { n in (String(n), .string(partURL(req.origin, pk: pk, s3: s3, part: n, seed: d.seed))) }
+            // Hostile: the part URLs of `*hostile-presign-elsewhere*` name `localhost`, another origin than the API's.
+            let elsewhere = hostile && d.uploads[pk]!.filename.contains("hostile-presign-elsewhere")
+            let origin = elsewhere ? req.origin.replacingOccurrences(of: "127.0.0.1", with: "localhost") : req.origin
+            let urls: [(String, JSON)] = parts.map { n in (String(n), .string(partURL(origin, pk: pk, s3: s3, part: n, seed: d.seed))) }
             return serializer(req, d).upload(d.uploads[pk]!, extra: [("presigned_urls", .object(urls))])
         }
         guard let json else { return detail("Upload limit reached", .forbidden) }
@@ -134,6 +137,19 @@ extension GrandChallengeEmulator {
         let seed = data.withLock { $0.seed }
         guard req.query["X-Amz-Signature"] == Self.signature(pk: pk, s3: s3, part: part, seed: seed) else {
             return s3Error(.forbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
+        }
+        storageRecord.withLock { r in
+            r.puts += 1
+            if req.header("Authorization") != nil { r.withAuthorization += 1 }
+            if let host = req.request.head.authority ?? req.header("Host") { r.hosts.insert(host) }
+        }
+        // Hostile: the first upload of a `*hostile-parts-500*` file takes part 1, then answers 500 for ever.
+        if hostile, part >= 2, data.withLock({ d in
+            guard let name = d.uploads[pk]?.filename, name.contains("hostile-parts-500") else { return false }
+            return d.uploadOrder.first { d.uploads[$0]?.filename == name } == pk
+        }) {
+            _ = try await req.body(maxSize: 256 << 20)
+            return s3Error(.internalServerError, "InternalError", "We encountered an internal error. Please try again.")
         }
         // Spooled to disk as it arrives: parts of a 10 GiB upload never sit in memory.
         let body = try await SpooledFile.receive(req)
@@ -277,9 +293,14 @@ extension GrandChallengeEmulator {
             return .success(d.value(socket: slug, imagePK: Self.lastSegment(url)))
         case ("Image", "user_uploads"):
             let pks = (r["user_uploads"] as? [String] ?? []).map(Self.lastSegment)
-            guard !pks.isEmpty, pks.allSatisfy({ d.uploads[$0]?.status == "Completed" }), let image = d.imageFromUploads(pks) else {
+            guard !pks.isEmpty, pks.allSatisfy({ d.uploads[$0]?.status == "Completed" }) else {
                 return invalid("user_uploads", "Uploads must exist and be completed.")
             }
+            // Hostile: a `*hostile-vanishes*` upload is accepted (200), but its image never appears.
+            if hostile, d.uploads[pks[0]]?.filename.contains("hostile-vanishes") == true {
+                return .success(d.value(socket: slug, imagePK: d.newUUID("vanished-image")))
+            }
+            guard let image = d.imageFromUploads(pks) else { return invalid("user_uploads", "Uploads must exist and be completed.") }
             return .success(d.value(socket: slug, imagePK: image.pk))
         case ("Value", "value"):
             return .success(d.value(socket: slug, value: JSON.from(r["value"])))

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -25,6 +26,16 @@ public final class GrandChallengeEmulator: PlatformEmulator {
 
     let data: Mutex<GCData>
     let settings: Mutex<Settings>
+    /// Hostile additions on (`SandboxConfiguration.hostile`; Hostile/README.md, "Grand Challenge").
+    let hostile: Bool
+    /// What reached the presigned part URLs (`GET /_sandbox/hostile/gc`).
+    let storageRecord = Mutex(StorageRecord())
+
+    struct StorageRecord {
+        var puts = 0
+        var withAuthorization = 0
+        var hosts: Set<String> = []
+    }
 
     struct Settings {
         var jobStepSeconds: Double = 1
@@ -34,11 +45,22 @@ public final class GrandChallengeEmulator: PlatformEmulator {
 
     public init(context: PlatformContext) throws {
         let c = context.configuration
-        data = Mutex(GCData(seed: context.platformSeed, archiveImages: c.scaled(10), sizes: c.fileSize))
+        var d = GCData(seed: context.platformSeed, archiveImages: c.scaled(10), sizes: c.fileSize)
+        if c.hostile { d.addHostile() }
+        data = Mutex(d)
+        hostile = c.hostile
         settings = Mutex(Settings())
     }
 
     public var credentials: SandboxCredentials { SandboxCredentials(token: GrandChallengeEmulator.token) }
+
+    /// `GET /_sandbox/hostile/gc`: the part PUTs received, how many carried `Authorization`, their hosts.
+    public func control(method: HTTPRequest.Method, path: [String], query: [String: String]) -> Response? {
+        guard method == .get, path == ["hostile", "gc"] else { return nil }
+        let r = storageRecord.withLock { $0 }
+        return Reply.json(.ok, .object([("storagePuts", .int(Int64(r.puts))), ("withAuthorization", .int(Int64(r.withAuthorization))),
+                                        ("hosts", .array(r.hosts.sorted().map { .string($0) }))]))
+    }
     public func baseURL(origin: String) -> String { origin + "/api/v1/" }
 
     public func environment(endpoint: SandboxEndpoint) -> [(String, String)] {
@@ -200,7 +222,7 @@ public final class GrandChallengeEmulator: PlatformEmulator {
 
     /// One page of a list, DRF `LimitOffsetPagination` (default 100, at most 1000); 200 with
     /// empty `results` past the end (gcapi's `iterate_all` stops on that).
-    func page(_ req: SandboxRequest, _ rows: [JSON]) -> Response {
+    func page(_ req: SandboxRequest, _ rows: [JSON], countLie: Int? = nil) -> Response {
         var limit = Int(req.query["limit"] ?? "") ?? 100
         if limit <= 0 { limit = 100 }
         limit = min(limit, 1000)
@@ -216,7 +238,7 @@ public final class GrandChallengeEmulator: PlatformEmulator {
         }
         let next: JSON = offset + limit < rows.count ? link(offset + limit) : .null
         let previous: JSON = offset <= 0 ? .null : (offset - limit <= 0 ? link(nil) : link(offset - limit))
-        return Reply.json(.ok, .object([("count", .int(Int64(rows.count))), ("next", next), ("previous", previous),
+        return Reply.json(.ok, .object([("count", .int(Int64(countLie ?? rows.count))), ("next", next), ("previous", previous),
                                         ("results", .array(slice))]))
     }
 
