@@ -105,7 +105,10 @@ public enum PlanRenderer {
         }
         if !plan.problems.isEmpty {
             out += "\n  \(plan.problems.count) item(s) or listing(s) cannot be planned; the rest can:\n"
-            for problem in plan.problems { out += "    ! \(problem.task): \(problem.reason)\n" }
+            // Capped as the renames are: `run` names every one at its end, `--all` here.
+            let shown = plan.problems.prefix(limit ?? plan.problems.count)
+            for problem in shown { out += "    ! \(problem.task): \(problem.reason)\n" }
+            if plan.problems.count > shown.count { out += "    ... and \(plan.problems.count - shown.count) more (`--all` lists them)\n" }
         }
         let total = plan.workCount
         let todo = plan.pendingCount

@@ -334,10 +334,9 @@ public struct Planner: Sendable {
             var left = Set<String>()
             for (path, ids) in shared.sorted(by: { $0.key < $1.key }) {
                 for id in ids {
-                    let others = ids.filter { $0 != id }.map { "`\($0)`" }.joined(separator: ", ")
                     problems.append(PlanProblem(task: "\(action.name)/\(id)", reason: "layout `\(layout.template)` puts it at "
-                        + "\(ErrorText.quoted(path)), as it does \(others) (names equal as Unicode text count as one); "
-                        + "none of them is written: add a field to the layout that tells them apart"))
+                        + "\(ErrorText.quoted(path)), as it does \(Self.twins(of: id, among: ids)) (names equal as Unicode text "
+                        + "count as one); none of them is written: add a field to the layout that tells them apart"))
                     left.insert(id)
                 }
             }
@@ -386,6 +385,16 @@ public struct Planner: Sendable {
 
     /// The paths that two or more downloads share. Their hashes are taken on all cores first,
     /// so that the table, which one thread fills, compares a path only with paths of its hash.
+    /// The other items at one shared path, for a reason: a few named, the rest counted, so
+    /// that a layout putting a subject's 1,000 files on one path costs a line per file, not a
+    /// page (every reason naming every twin was quadratic).
+    static func twins(of id: String, among ids: [String], named: Int = 3) -> String {
+        let others = ids.lazy.filter { $0 != id }
+        let shown = others.prefix(named).map { "`\($0)`" }.joined(separator: ", ")
+        let count = ids.count - 1
+        return count <= named ? shown : "\(count) other item(s) (\(shown), ...)"
+    }
+
     static func sharedPaths(_ tasks: [PlannedTask]) -> Set<String> {
         let hashes = Parallel.map(tasks.count, minimumChunk: 4096) { i in
             tasks[i].kind == .download ? UInt32(truncatingIfNeeded: tasks[i].path?.hashValue ?? 0) : 0
