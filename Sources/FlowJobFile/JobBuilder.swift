@@ -206,7 +206,11 @@ struct JobBuilder {
             }
         }
         if let node = root["layouts"], let pairs = mapping(node, "`layouts`") {
-            job.layouts = pairs.compactMap { layout(named: $0.key, $0.value) }
+            job.layouts = pairs.compactMap { pair in
+                let layout = layout(named: pair.key, pair.value)
+                if layout == nil, let name = pair.key.scalar { broken.layouts.insert(name) }
+                return layout
+            }
         }
         if let node = root["select"], let pairs = mapping(node, "`select`") {
             job.selections = pairs.compactMap { pair in
@@ -216,7 +220,11 @@ struct JobBuilder {
             }
         }
         if let node = root["actions"], let pairs = mapping(node, "`actions`") {
-            job.actions = pairs.compactMap { action(named: $0.key, $0.value) }
+            job.actions = pairs.compactMap { pair in
+                let action = action(named: pair.key, pair.value)
+                if action == nil, let name = pair.key.scalar { broken.actions.insert(name) }
+                return action
+            }
         }
         if let node = root["slurm"] { job.slurm = slurmSettings(node) }
         return job
@@ -521,8 +529,16 @@ struct JobBuilder {
     /// A matcher: a glob, a list (any of), or `{regex|not|any|all|glob|gt|ge|lt|le: ...}`.
     mutating func matcher(_ node: YNode, numeric: Bool = false) -> Matcher? {
         switch node.value {
-        case .scalar:
+        case .scalar(_, let plain):
             guard let text = string(node, "a matcher") else { return nil }
+            // `subjects: A, B` is one value, which no label matches: the list was meant.
+            if plain, text.contains(", "), !text.contains("{") {
+                let words = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.split(separator: " ") }
+                if words.allSatisfy({ $0.count == 1 }) {
+                    warning("`\(text)` is one value, not a list: write `[\(words.map { String($0[0]) }.joined(separator: ", "))]` "
+                            + "for any of them (or quote it if the comma is meant)", node)
+                }
+            }
             return .glob(Glob(text))
         case .sequence(let items):
             if items.isEmpty { error("an empty list matches nothing; remove the filter or name values", node); return nil }
@@ -630,4 +646,6 @@ struct JobBuilder {
 struct BrokenNames {
     var sources: Set<String> = []
     var selections: Set<String> = []
+    var layouts: Set<String> = []
+    var actions: Set<String> = []
 }

@@ -38,7 +38,7 @@ struct SemanticChecks {
             checkInput(of: action, used: &used)
             checkSource(of: action)
             checkLayout(of: action, used: &usedLayouts)
-            for name in action.after where job.action(named: name) == nil {
+            for name in action.after where job.action(named: name) == nil && !broken.actions.contains(name) {
                 let hint = Suggest.nearest(name, in: job.actions.map(\.name)).map { "; did you mean `\($0)`?" } ?? ""
                 error("`after` names unknown action `\(name)`\(hint)", place(action: action, key: "after"))
             }
@@ -80,7 +80,7 @@ struct SemanticChecks {
         case .selection(let name):
             if job.selection(named: name) != nil || broken.selections.contains(name) {
                 used.insert(name)
-            } else if job.action(named: name) != nil {
+            } else if job.action(named: name) != nil || broken.actions.contains(name) {
                 error("`\(name)` is an action; write `\(name).outputs` to use its outputs", location)
             } else {
                 let names = job.selections.map(\.name) + job.actions.map { "\($0.name).outputs" }
@@ -89,6 +89,7 @@ struct SemanticChecks {
             }
         case .outputs(let producer):
             guard let p = job.action(named: producer) else {
+                if broken.actions.contains(producer) { return }  // its own error says what is wrong
                 let hint = Suggest.nearest(producer, in: job.actions.map(\.name)).map { "; did you mean `\($0).outputs`?" } ?? ""
                 error("unknown action `\(producer)`\(hint)", location)
                 return
@@ -154,6 +155,7 @@ struct SemanticChecks {
             layout = .default
         case .named(let name):
             guard let found = job.layout(named: name) else {
+                if broken.layouts.contains(name) { used.insert(name); return }  // its own error says what is wrong
                 let names = job.layouts.map(\.name) + [LayoutSpec.bids.name]
                 let hint = Suggest.nearest(name, in: names).map { "; did you mean `\($0)`?" } ?? ""
                 error("unknown layout `\(name)`\(hint)", location)
