@@ -12,6 +12,9 @@ struct Report: ParsableCommand {
             and waits, every failure with its cause, and the plan's graph. It reads the journal \
             (<dir>/.flowctl/journal.sqlite) and what the last run recorded beside it. Given the \
             job file instead, it finds the journal as `run` does.
+
+              flowctl report out/xnat-dwi
+              flowctl report jobs/xnat-dwi.yml -o xnat-dwi-report.html
             """)
 
     @Argument(help: ArgumentHelp("The output folder of a job (the one holding .flowctl/), or the job file.",

@@ -14,6 +14,12 @@ struct Run: AsyncParsableCommand {
             expected size) is skipped. Ctrl-C stops cleanly (partial files are kept and resumed \
             next time; exit 130); a second Ctrl-C exits at once. Exit status: 0 all done, \
             1 failures (listed at the end), 130 interrupted.
+
+              flowctl run jobs/xnat-dwi.yml
+              flowctl run jobs/xnat-dwi.yml --keep-going --report  past failures; HTML
+              flowctl run jobs/xnat-dwi.yml --set select.dwi.subjects=SUBJ_003
+              flowctl run jobs/xnat-dwi.yml --quiet --events json > events.ndjson
+              flowctl run --locked jobs/xnat-dwi.yml               what the lock pins
             """)
 
     @OptionGroup var options: JobOptions
