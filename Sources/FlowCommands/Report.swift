@@ -30,7 +30,7 @@ struct Report: ParsableCommand {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
             // A job file: its journal's folder (for a job that downloads nothing, in the state directory).
-            root = URL(fileURLWithPath: try JobSession.open(JobOptions.parse([directory]), credentials: false).stateRoot)
+            root = URL(fileURLWithPath: try JobSession.openForJournal(JobOptions.parse([directory])).stateRoot)
                 .standardizedFileURL.path
         }
         let path = output ?? ReportFile.defaultPath(forRoot: root)

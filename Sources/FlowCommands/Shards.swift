@@ -239,7 +239,7 @@ struct Gather: AsyncParsableCommand {
     var format: ReportFormat = .text
 
     func run() async throws {
-        let session = try JobSession.open(options, credentials: false)
+        let session = try JobSession.openForJournal(options)
         let root = session.stateRoot
         let summary: GatherSummary
         do {

@@ -20,7 +20,7 @@ struct Status: AsyncParsableCommand {
     var format: ReportFormat = .text
 
     func run() async throws {
-        let session = try JobSession.open(options, credentials: false)
+        let session = try JobSession.openForJournal(options)
         let path = Journal.path(forRoot: session.stateRoot)
         let records: [String: TaskRecord]
         // The plain journal and every shard's, as one.
@@ -35,11 +35,14 @@ struct Status: AsyncParsableCommand {
             Console.error("error: cannot read the journal \(path): \(ErrorText.clean("\(error)"))")
             throw ExitCode(1)
         }
-        let summary = StatusSummary(records: records.values)
+        var summary = StatusSummary(records: records.values)
+        // How the last run of the plain journal ended (shards' runs are `gather`'s to summarise).
+        summary.lastRun = (try? Journal(path: path, create: false)).flatMap { try? $0.runs().last }
         if format == .json {
             let object: [String: Any] = [
                 "format_version": 1, "journal": path, "done": summary.done, "failed": summary.failed.count,
                 "unfinished": summary.unfinished, "bytes": summary.bytes,
+                "last_run": summary.lastRun.map { ["started": Timestamp.iso8601($0.startedAt), "outcome": $0.outcome ?? "unfinished"] } as Any,
                 "result_files": summary.resultFiles, "shard_journals": shardJournals,
                 "failures": summary.failed.map { ["task": $0.id, "error": $0.error ?? ""] },
             ]
@@ -62,6 +65,8 @@ struct StatusSummary {
     var unfinished = 0
     var resultFiles = 0
     var bytes: Int64 = 0
+    /// The journal's last run: its outcome is nil when it never ended (killed, or still running).
+    var lastRun: Journal.RunRow?
 
     init(records: some Sequence<TaskRecord>) {
         for record in records {
@@ -85,7 +90,14 @@ struct StatusSummary {
         if unfinished > 0 { text += "\(unfinished) unfinished (a run was stopped, or is running), " }
         text += "\(failed.count) failed"
         for record in failed { text += "\n  failed \(record.id): \(record.error ?? "")" }
-        let next = unfinished > 0 || !failed.isEmpty ? "`flowctl run \(job)` does what is left; " : ""
+        let ended: String? = switch lastRun?.outcome {
+        case "interrupted"?: "was interrupted (Ctrl-C or SIGTERM)"
+        case "failed"?: "ended with failures"
+        case nil where lastRun != nil: "did not end (killed, or running now)"
+        default: nil
+        }
+        if let ended, let lastRun { text += "\n  the last run, started \(Timestamp.iso8601(lastRun.startedAt)), \(ended)" }
+        let next = unfinished > 0 || !failed.isEmpty || ended != nil ? "`flowctl run \(job)` does what is left; " : ""
         return text + "\n\(next)`flowctl plan \(job)` shows what is still to do."
     }
 }

@@ -35,6 +35,31 @@ extension EndToEnd {
         }
     }
 
+    /// A new shell, without the sandbox's (or the site's) credentials: `status` and `report`
+    /// refused with "environment variable `XNAT_USER` is not set", though they send nothing.
+    @Test func statusAndReportNeedNoCredentials() throws {
+        let sandbox = try SandboxProcess(["--platforms", "xnat"])
+        defer { sandbox.stop() }
+        let workspace = try Workspace(jobs: ["xnat-dwi.yml"])
+        defer { workspace.remove() }
+        let job = workspace.job("xnat-dwi.yml")
+        let run = try flowctl(["run", job], environment: sandbox.environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        // The harness passes its own environment on (it cannot unset), so the job is edited to
+        // read variables no shell sets.
+        let bare = ["XNAT_URL": ""]
+        let text = try String(contentsOfFile: job, encoding: .utf8)
+        try text.replacingOccurrences(of: "${env.XNAT_USER}", with: "${env.FLOWCTL_TEST_UNSET_USER}")
+            .replacingOccurrences(of: "${env.XNAT_PASS}", with: "${env.FLOWCTL_TEST_UNSET_PASS}")
+            .write(toFile: job, atomically: true, encoding: .utf8)
+        let status = try flowctl(["status", job], environment: bare)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("6 tasks done, 721.3 KiB, 0 failed"), "\(status.stdout)")
+        #expect(!status.stderr.contains("not set"), "\(status.stderr)")
+        let report = try flowctl(["report", job], environment: bare)
+        #expect(report.status == 0, "\(report.stderr)")
+    }
+
     /// `flowctl plna job.yml` said "2 unexpected arguments: 'plna', 'job.yml'".
     @Test func aMisspeltCommandNamesTheNearestOne() throws {
         let typo = try flowctl(["plna", "jobs/xnat-dwi.yml"])

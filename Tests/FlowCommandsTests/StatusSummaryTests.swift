@@ -24,6 +24,20 @@ import Testing
             """, "\(text)")
     }
 
+    /// After Ctrl-C the journal holds only done tasks: status said "8511 tasks done, 0 failed"
+    /// and nothing of the 22,849 the stopped run left.
+    @Test func anInterruptedLastRunIsSaid() {
+        var summary = StatusSummary(records: [TaskRecord(id: "pull/a", action: "pull", kind: "download", state: .done, size: 10)])
+        summary.lastRun = Journal.RunRow(id: 2, job: "j", startedAt: 0, finishedAt: 9, outcome: "interrupted")
+        let text = summary.text(journal: "/o/j.sqlite", shardJournals: 0, job: "j.yml")
+        #expect(text.contains("\n  the last run, started 1970-01-01T00:00:00Z, was interrupted (Ctrl-C or SIGTERM)\n"
+                              + "`flowctl run j.yml` does what is left;"), "\(text)")
+        summary.lastRun?.outcome = nil
+        #expect(summary.text(journal: "/o/j.sqlite", shardJournals: 0, job: "j.yml").contains("did not end (killed, or running now)"))
+        summary.lastRun?.outcome = "succeeded"
+        #expect(!summary.text(journal: "/o/j.sqlite", shardJournals: 0, job: "j.yml").contains("last run"))
+    }
+
     @Test func aFinishedRunSaysOnlyWhereToLookNext() {
         let summary = StatusSummary(records: [TaskRecord(id: "pull/a", action: "pull", kind: "download", state: .done, size: 10)])
         let text = summary.text(journal: "/o/j.sqlite", shardJournals: 2, job: "j.yml")
