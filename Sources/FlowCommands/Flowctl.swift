@@ -36,9 +36,16 @@ public struct Flowctl: AsyncParsableCommand {
         await main(nil)
     }
 
-    /// Why the first argument is no command (`nil` when it is one, an option, or absent).
+    /// Why the first argument is no command (`nil` when it is one, an option, or absent), or
+    /// what `run` does instead of the option a newcomer reached for (`--dry-run`, `--resume`).
     static func unknownCommand(_ arguments: [String]) -> String? {
         guard let word = arguments.first, !word.isEmpty, !word.hasPrefix("-") else { return nil }
+        if word == "run", let option = arguments.first(where: { ["--dry-run", "-n", "--resume", "--continue"].contains($0) }) {
+            let job = arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "JOB"
+            return option == "--dry-run" || option == "-n"
+                ? "`flowctl run` has no \(option): `flowctl plan \(job)` is the dry run (it lists, touches nothing)."
+                : "`flowctl run` has no \(option): it resumes by itself; run `flowctl run \(job)` again."
+        }
         let names = configuration.subcommands.map { $0._commandName }
         guard !names.contains(word), word != "help" else { return nil }
         if word.hasSuffix(".yml") || word.hasSuffix(".yaml") {

@@ -62,6 +62,10 @@ import Testing
         #expect(Flowctl.unknownCommand(["verfy"]) == "Unknown command 'verfy'. Did you mean 'verify'?")
         #expect(Flowctl.unknownCommand(["frobnicate"])?.contains("The commands are: validate, explore, plan, run") == true)
         #expect(Flowctl.unknownCommand(["jobs/x.yml"])?.contains("`flowctl plan jobs/x.yml`") == true)
+        // Options a newcomer reaches for: `run` says what does it instead ("Unknown option '--dry-run'").
+        #expect(Flowctl.unknownCommand(["run", "--dry-run", "j.yml"]) == "`flowctl run` has no --dry-run: `flowctl plan j.yml` is the dry run (it lists, touches nothing).")
+        #expect(Flowctl.unknownCommand(["run", "j.yml", "--resume"]) == "`flowctl run` has no --resume: it resumes by itself; run `flowctl run j.yml` again.")
+        #expect(Flowctl.unknownCommand(["submit", "j.yml", "--slurm", "--resume"]) == nil)
         for fine in [["plan", "x.yml"], ["help", "run"], ["--version"], ["-h"], []] {
             #expect(Flowctl.unknownCommand(fine) == nil, "\(fine)")
         }
