@@ -20,6 +20,8 @@ public enum PlanRenderer {
         public var bytesTodo: Int64 = 0
         public var bytesUnknown = 0
         public var skipReasons: [String: Int] = [:]
+        /// Tasks to do again (an earlier run did them), by why.
+        public var redoReasons: [String: Int] = [:]
         /// Tasks to do per kind, for an action that makes more than one (a download that converts).
         public var todoByKind: [String: Int] = [:]
     }
@@ -46,6 +48,9 @@ public enum PlanRenderer {
             } else {
                 summaries[i].todo += 1
                 summaries[i].todoByKind[tasks[t].kind.rawValue, default: 0] += 1
+                if !plan.redoReasons.isEmpty, let reason = plan.redoReasons[tasks[t].id] {
+                    summaries[i].redoReasons[reason, default: 0] += 1
+                }
                 if let bytes = tasks[t].bytes { summaries[i].bytesTodo += bytes }
                 else if tasks[t].kind == .download { summaries[i].bytesUnknown += 1 }
             }
@@ -87,6 +92,9 @@ public enum PlanRenderer {
             out += line + "\n"
             for (reason, count) in s.skipReasons.sorted(by: { $0.key < $1.key }) {
                 out += "      \(count) skipped: \(reason)\n"
+            }
+            for (reason, count) in s.redoReasons.sorted(by: { $0.key < $1.key }) {
+                out += "      \(count) to do again: \(reason)\n"
             }
             let pending = tasks.indices.filter { tasks[$0].action == s.name && !tasks[$0].isSkipped && tasks[$0].kind != .barrier }
             if let limit, pending.count > limit {

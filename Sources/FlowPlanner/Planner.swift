@@ -8,9 +8,15 @@ public protocol CompletedWork: Sendable {
 
     /// `skipReason` of each task, asked once per action so that tasks can share work.
     func skipReasons(for tasks: [PlannedTask]) -> [String?]
+
+    /// Why a task an earlier run did (or began) is to do again, for a task not skipped; nil when
+    /// no earlier run knew it.
+    func redoReason(for task: PlannedTask) -> String?
 }
 
 extension CompletedWork {
+    public func redoReason(for task: PlannedTask) -> String? { nil }
+
     public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
         tasks.map(skipReason(for:))
     }
@@ -88,6 +94,8 @@ public struct Plan: Sendable {
     public var problems: [PlanProblem] = []
     /// Task id -> the server values its path had to change to be safe.
     public var renames: [String: [LayoutTemplate.Rename]] = [:]
+    /// Task id -> why work an earlier run did is to do again (its file is gone, it changed upstream).
+    public var redoReasons: [String: String] = [:]
 
     public var pending: [PlannedTask] { graph.tasks.filter { !$0.isSkipped } }
     /// How many tasks would run, without collecting them (barriers do nothing: not counted).
@@ -179,6 +187,7 @@ public struct Planner: Sendable {
         let waitedFor = Set(job.actions.flatMap(\.after))
         var problems: [PlanProblem] = []
         var renames: [String: [LayoutTemplate.Rename]] = [:]
+        var redoReasons: [String: String] = [:]
         let order = Planner.actionOrder(job)
         for action in order {
             let after = action.after.flatMap { tasksOfAction[$0] ?? [] }
@@ -215,6 +224,9 @@ public struct Planner: Sendable {
             let reasons = completed.skipReasons(for: made)
             for i in made.indices where made[i].skipReason == nil { made[i].skipReason = reasons[i] }
             if action.archive != nil { Planner.skipFinishedArchives(&made) }
+            for i in made.indices where made[i].skipReason == nil {
+                if let reason = completed.redoReason(for: made[i]) { redoReasons[made[i].id] = reason }
+            }
             if let barrier { graph.add(barrier) }
             graph.add(contentsOf: made)
             if listIDs { tasksOfAction[action.name, default: []] += ids }
@@ -223,6 +235,7 @@ public struct Planner: Sendable {
         var plan = Plan(job: job, graph: graph, items: items, roots: roots)
         plan.problems = problems
         plan.renames = renames
+        plan.redoReasons = redoReasons
         return plan
     }
 
