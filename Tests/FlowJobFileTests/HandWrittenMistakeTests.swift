@@ -85,3 +85,36 @@ import FlowModel
         #expect(!got.contains { $0.contains("unknown") }, "\(got)")
     }
 }
+
+/// A whole section mistaken: misnamed, a list, or indented into another. One error, where it is.
+@Suite struct MistakenSectionTests {
+    static let head = "flowctl: 1\nname: t\nsources:\n  xnat: {type: xnat, url: \"http://x\"}\n"
+
+    /// `selections:` had no suggestion (too far from `select` for a typo) and every action that
+    /// named a selection was also "unknown selection".
+    @Test func aMisnamedSectionIsOneErrorWithTheRightName() {
+        let result = HandWrittenMistakeTests.load(Self.head + "selections:\n  s: {source: xnat, project: p}\n"
+            + "actions:\n  pull: {download: s, to: out}\n")
+        #expect(errors(result) == ["5:1: unknown key `selections` at the top level; did you mean `select`?"])
+        let source = HandWrittenMistakeTests.load("flowctl: 1\nsource:\n  xnat: {type: xnat, url: \"http://x\"}\n"
+            + "select:\n  s: {source: xnat, project: p}\nactions:\n  pull: {download: s, to: out}\n")
+        #expect(errors(source) == ["2:1: unknown key `source` at the top level; did you mean `sources`?"])
+    }
+
+    /// `select:` as a list of `- name: {...}`: then "unknown selection" for each use.
+    @Test func aSectionThatIsAListIsOneError() {
+        let result = HandWrittenMistakeTests.load(Self.head + "select:\n  - s: {source: xnat, project: p}\n"
+            + "actions:\n  pull: {download: s, to: out}\n")
+        #expect(errors(result).count == 1, "\(errors(result))")
+        #expect(errors(result).first?.hasPrefix("6:3: `select` must be a mapping") == true, "\(errors(result))")
+    }
+
+    /// `actions:` indented under `select:` was a selection `actions` without a source, plus
+    /// "the job has no actions" and "selection `s` is not used".
+    @Test func aTopLevelKeyIndentedIntoASectionSaysSo() {
+        let result = HandWrittenMistakeTests.load(Self.head + "select:\n  s:\n    source: xnat\n    project: p\n"
+            + "  actions:\n    pull: {download: s, to: out}\n")
+        #expect(errors(result) == ["9:3: `actions:` is indented into `select:`; a top-level key starts in column 1"])
+        #expect(result.warnings.isEmpty, "\(result.warnings.map(\.message))")
+    }
+}
