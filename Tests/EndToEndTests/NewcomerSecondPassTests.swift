@@ -60,6 +60,25 @@ extension EndToEnd {
         #expect(report.status == 0, "\(report.stderr)")
     }
 
+    /// A run whose manifest could not be written said "warning: ..." and exited 0: a partial
+    /// failure (`flowctl verify` then has nothing to check against) must exit 1.
+    @Test func aManifestThatCannotBeWrittenFailsTheRun() throws {
+        let workspace = try Workspace(jobs: ["local-copy.yml"])
+        defer { workspace.remove() }
+        try workspace.copy("examples")
+        let job = workspace.job("local-copy.yml")
+        let out = workspace.root + "/out/local-copy"
+        try FileManager.default.createDirectory(atPath: out + "/flowctl-manifest.json", withIntermediateDirectories: true)
+        let blocked = try flowctl(["run", job])
+        #expect(blocked.status == 1, "\(blocked.stderr)")
+        #expect(blocked.stderr.contains("error: cannot write the manifest in "), "\(blocked.stderr)")
+        #expect(blocked.stderr.contains("2 done"), "\(blocked.stderr)")
+        try FileManager.default.removeItem(atPath: out + "/flowctl-manifest.json")
+        let again = try flowctl(["run", job])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try flowctl(["verify", out]).status == 0)
+    }
+
     /// `flowctl plna job.yml` said "2 unexpected arguments: 'plna', 'job.yml'".
     @Test func aMisspeltCommandNamesTheNearestOne() throws {
         let typo = try flowctl(["plna", "jobs/xnat-dwi.yml"])
