@@ -79,6 +79,20 @@ extension EndToEnd {
         #expect(try flowctl(["verify", out]).status == 0)
     }
 
+    /// `explore` of a source whose listing failed in a branch printed "warning: not listed",
+    /// figures without that branch, and exited 0.
+    @Test func exploreExitsOneWhenPartOfTheListingFailed() throws {
+        let sandbox = try SandboxProcess(["--platforms", "xnat", "--hostile"])
+        defer { sandbox.stop() }
+        let env = sandbox.environment
+        let broken = try flowctl(["explore", "--type", "xnat", "--url", env["HOSTILE_XNAT_URL"]!, "--credential", "user=hostile",
+                                  "--credential", "password=${env.HOSTILE_XNAT_PASS}", "--where", "subjects=LISTING_NOT_JSON",
+                                  "--depth", "2"], environment: env)
+        #expect(broken.status == 1, "\(broken.stderr)")
+        #expect(broken.stderr.contains("error: not listed: ") && broken.stderr.contains("LISTING_NOT_JSON"), "\(broken.stderr)")
+        #expect(broken.stderr.contains("1 part(s) of the listing failed"), "\(broken.stderr)")
+    }
+
     /// `flowctl plna job.yml` said "2 unexpected arguments: 'plna', 'job.yml'".
     @Test func aMisspeltCommandNamesTheNearestOne() throws {
         let typo = try flowctl(["plna", "jobs/xnat-dwi.yml"])
