@@ -48,6 +48,9 @@ struct Report: ParsableCommand {
 enum ReportSummary {
     static func line(_ model: ReportModel, path: String) -> String {
         let c = model.counts
-        return "report: \(path) (\(c.done) done, \(c.failed) failed, \(c.retries) retries, \(model.bars.count) tasks on the timeline)"
+        // The counts are the last run's: after a re-run with nothing to do, "0 done" alone read
+        // as if the job had done nothing at all.
+        return "report: \(path) (last run: \(c.done) done, \(c.skipped) skipped, \(c.failed) failed, \(c.retries) retries; "
+            + "\(model.bars.count) tasks on the timeline)"
     }
 }

@@ -58,6 +58,12 @@ extension EndToEnd {
         #expect(!status.stderr.contains("not set"), "\(status.stderr)")
         let report = try flowctl(["report", job], environment: bare)
         #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stderr.contains("(last run: 6 done, 0 skipped, 0 failed, 0 retries; "), "\(report.stderr)")
+        // After a re-run with nothing to do, the line says the run skipped all, not "0 done" alone.
+        let again = try flowctl(["run", job, "--report"], environment: sandbox.environment.merging(
+            ["FLOWCTL_TEST_UNSET_USER": sandbox.environment["XNAT_USER"]!, "FLOWCTL_TEST_UNSET_PASS": sandbox.environment["XNAT_PASS"]!]) { $1 })
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("(last run: 0 done, 6 skipped, 0 failed, 0 retries; "), "\(again.stderr)")
     }
 
     /// A run whose manifest could not be written said "warning: ..." and exited 0: a partial
