@@ -74,11 +74,16 @@ struct Explore: AsyncParsableCommand {
         let selection = try selection(for: spec, in: session.job, catalog: catalog)
         let connector = session.connectors[spec.name]!
         let (items, problems) = try await ListingProblems.collecting { try await connector.list(selection) }
-        for problem in problems { Console.error("warning: not listed: \(problem)") }
+        for problem in problems { Console.error("error: not listed: \(problem)") }
         let summary = SourceSummary(items: items, catalog: catalog, depth: depth)
         switch format {
         case .text: print(summary.text(source: spec.name, limit: limit), terminator: "")
         case .json: print(summary.json(source: spec.name, type: spec.type), terminator: "")
+        }
+        // Figures that leave out a failed branch are a partial answer: exit 1, as `plan` does.
+        if !problems.isEmpty {
+            Console.error("error: \(problems.count) part(s) of the listing failed (named above); the figures leave them out")
+            throw ExitCode(1)
         }
         if items.isEmpty {
             Console.error("warning: `\(spec.name)` lists nothing here" + (self.where.isEmpty ? "" : " (check --where)"))

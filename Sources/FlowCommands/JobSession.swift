@@ -28,6 +28,16 @@ struct JobSession {
         try open(JobLoader(overrides: options.overrides).load(path: options.job), path: options.job, credentials: credentials)
     }
 
+    /// For commands that only read the journal and the output folder (`status`, `report`,
+    /// `gather`): a shell without the job's credentials in its environment is no error (they
+    /// refused "environment variable `XNAT_PASS` is not set" where nothing is sent), and unset
+    /// variables are not mentioned; the journal's path is printed, so a folder named by one shows.
+    static func openForJournal(_ options: JobOptions) throws -> JobSession {
+        var result = JobLoader(overrides: options.overrides, tolerateUnsetEnvironment: true).load(path: options.job)
+        result.diagnostics.removeAll { $0.severity == .warning && $0.message.hasPrefix("environment variable `") }
+        return try open(result, path: options.job, credentials: false)
+    }
+
     /// Connects the sources of a loaded job (printing its diagnostics first).
     static func open(_ result: LoadResult, path: String, credentials: Bool = true) throws -> JobSession {
         if !result.diagnostics.isEmpty { Console.error(result.rendered()) }

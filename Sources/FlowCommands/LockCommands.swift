@@ -13,6 +13,10 @@ struct Lock: AsyncParsableCommand {
             set, verifying every checksum, and `flowctl plan` shows drift. sha256 is always \
             recorded: from the journal when the file was already downloaded unchanged, else by \
             streaming the item once (nothing is kept).
+
+              flowctl lock jobs/xnat-dwi.yml              writes jobs/xnat-dwi.lock.json
+              flowctl plan jobs/xnat-dwi.yml              shows drift from the lock
+              flowctl lock --update jobs/xnat-dwi.yml     accepts it
             """)
 
     @OptionGroup var options: JobOptions
@@ -208,7 +212,12 @@ extension Verify {
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-hash an output folder against its flowctl-manifest.json: missing, changed and extra files.",
-        discussion: "Exit status 0 when every file matches, 1 otherwise.")
+        discussion: """
+            Exit status 0 when every file matches, 1 otherwise.
+
+              flowctl verify out/xnat-dwi
+              flowctl verify out/xnat-dwi --format json
+            """)
 
     @Argument(help: "An output folder (a download's `to:`).", completion: .directory)
     var directory: String

@@ -11,6 +11,11 @@ struct Plan: AsyncParsableCommand {
             the output folders and the journal, so up-to-date work shows as skipped with its reason. \
             With --detailed-exitcode: 0 nothing to do, 2 changes pending (or a selection that \
             matches nothing), 1 error.
+
+              flowctl plan jobs/xnat-dwi.yml
+              flowctl plan jobs/xnat-dwi.yml --all                 every task, not groups
+              flowctl plan jobs/xnat-dwi.yml --format dot | dot -Tsvg > plan.svg
+              flowctl plan jobs/xnat-dwi.yml --detailed-exitcode   exit 2: work to do
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {

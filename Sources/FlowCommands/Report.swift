@@ -12,6 +12,9 @@ struct Report: ParsableCommand {
             and waits, every failure with its cause, and the plan's graph. It reads the journal \
             (<dir>/.flowctl/journal.sqlite) and what the last run recorded beside it. Given the \
             job file instead, it finds the journal as `run` does.
+
+              flowctl report out/xnat-dwi
+              flowctl report jobs/xnat-dwi.yml -o xnat-dwi-report.html
             """)
 
     @Argument(help: ArgumentHelp("The output folder of a job (the one holding .flowctl/), or the job file.",
@@ -27,7 +30,7 @@ struct Report: ParsableCommand {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
             // A job file: its journal's folder (for a job that downloads nothing, in the state directory).
-            root = URL(fileURLWithPath: try JobSession.open(JobOptions.parse([directory]), credentials: false).stateRoot)
+            root = URL(fileURLWithPath: try JobSession.openForJournal(JobOptions.parse([directory])).stateRoot)
                 .standardizedFileURL.path
         }
         let path = output ?? ReportFile.defaultPath(forRoot: root)
@@ -45,6 +48,9 @@ struct Report: ParsableCommand {
 enum ReportSummary {
     static func line(_ model: ReportModel, path: String) -> String {
         let c = model.counts
-        return "report: \(path) (\(c.done) done, \(c.failed) failed, \(c.retries) retries, \(model.bars.count) tasks on the timeline)"
+        // The counts are the last run's: after a re-run with nothing to do, "0 done" alone read
+        // as if the job had done nothing at all.
+        return "report: \(path) (last run: \(c.done) done, \(c.skipped) skipped, \(c.failed) failed, \(c.retries) retries; "
+            + "\(model.bars.count) tasks on the timeline)"
     }
 }

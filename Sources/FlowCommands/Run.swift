@@ -14,6 +14,12 @@ struct Run: AsyncParsableCommand {
             expected size) is skipped. Ctrl-C stops cleanly (partial files are kept and resumed \
             next time; exit 130); a second Ctrl-C exits at once. Exit status: 0 all done, \
             1 failures (listed at the end), 130 interrupted.
+
+              flowctl run jobs/xnat-dwi.yml
+              flowctl run jobs/xnat-dwi.yml --keep-going --report  past failures; HTML
+              flowctl run jobs/xnat-dwi.yml --set select.dwi.subjects=SUBJ_003
+              flowctl run jobs/xnat-dwi.yml --quiet --events json > events.ndjson
+              flowctl run --locked jobs/xnat-dwi.yml               what the lock pins
             """)
 
     @OptionGroup var options: JobOptions
@@ -123,14 +129,20 @@ struct Run: AsyncParsableCommand {
         let (report, roots) = await execute(plan, session: session, journal: journal, journaled: journaled, stopper: stopper)
         signals.cancel()
         var written = report.written
+        // A tree without its manifest (or a BIDS dataset without its description) is not what
+        // was asked for: the run exits 1, though every file is in place (it exited 0).
+        var unfinished = false
         for (root, dataset) in datasets.sorted(by: { $0.key < $1.key }) where FileManager.default.fileExists(atPath: root) {
             do {
                 for file in try BIDSFiles.write(dataset, to: root) { written["bids:" + file.destination] = file }
-            } catch { Console.error("warning: cannot write the BIDS dataset files in \(root): \(error)") }
+            } catch {
+                Console.error("error: cannot write the BIDS dataset files in \(root): \(error); run again once it is writable")
+                unfinished = true
+            }
         }
         // Shards leave the manifest to `flowctl gather`, which reads every shard's journal: a
         // shard's own manifest would overwrite its siblings'.
-        if shardSpec == nil { Self.writeManifests(roots: roots, session: session, files: written) }
+        if shardSpec == nil, !Self.writeManifests(roots: roots, session: session, files: written) { unfinished = true }
         Console.error(RunSummary.text(report))
         if self.report || reportPath != nil {
             let root = URL(fileURLWithPath: session.stateRoot).standardizedFileURL.path
@@ -145,7 +157,7 @@ struct Run: AsyncParsableCommand {
         // cleanup) runs while the idle curl threads still hold their handles.
         fflush(nil)
         withExtendedLifetime(runLock) {}  // held to the very end: the kernel drops it at exit
-        _exit(report.interrupted && report.failures.isEmpty ? 130 : report.succeeded ? 0 : 1)
+        _exit(report.interrupted && report.failures.isEmpty ? 130 : report.succeeded && !unfinished ? 0 : 1)
     }
 
     /// Takes the journal's run lock (`<journal>.lock`), or says who holds it, or why the output
@@ -192,13 +204,21 @@ struct Run: AsyncParsableCommand {
 }
 
 extension Run {
-    /// Provenance: every download root gets a `flowctl-manifest.json` of what the journal says is there.
-    static func writeManifests(roots: Set<String>, session: JobSession, files: [String: WrittenFile]) {
+    /// Provenance: every download root gets a `flowctl-manifest.json` of what the journal says is
+    /// there. Returns whether every one was written (each failure is said).
+    @discardableResult
+    static func writeManifests(roots: Set<String>, session: JobSession, files: [String: WrittenFile]) -> Bool {
+        var all = true
         for root in roots.sorted() where FileManager.default.fileExists(atPath: root) {
             let manifest = Manifest.build(root: root, job: session.job.name, flowctlVersion: Flowctl.version,
                                           files: files.values)
-            do { try manifest.write(to: root) } catch { Console.error("warning: cannot write the manifest in \(root): \(error)") }
+            do { try manifest.write(to: root) } catch {
+                Console.error("error: cannot write the manifest in \(root): \(error); the files are in place, "
+                    + "and a re-run writes it once the path is writable (`flowctl verify` needs it)")
+                all = false
+            }
         }
+        return all
     }
 }
 

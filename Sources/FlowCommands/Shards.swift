@@ -14,6 +14,12 @@ struct Submit: AsyncParsableCommand {
             nothing. Credentials pass through the environment (sbatch --export=ALL), never through \
             the scripts, which are written to <output>/.flowctl/slurm/. `--resume` submits again \
             only the shards that did not finish.
+
+              flowctl lock jobs/preventad-mri.yml
+              flowctl submit jobs/preventad-mri.yml --slurm --shards 8 --max-running 4 \\
+                  --partition transfer --time 4:00:00 --mem 2G
+              flowctl submit jobs/preventad-mri.yml --slurm --shards 8 --dry-run
+              flowctl submit jobs/preventad-mri.yml --slurm --resume
             """)
 
     @OptionGroup var options: JobOptions
@@ -222,6 +228,8 @@ struct Gather: AsyncParsableCommand {
             flowctl-manifest.json and the BIDS dataset files of the whole job, verifies the tree \
             against the manifest, and writes <output>/.flowctl/gather-summary.json. Exit status \
             0 when every task of the locked job is done and the tree verifies clean.
+
+              flowctl gather jobs/preventad-mri.yml --shards 8
             """)
 
     @OptionGroup var options: JobOptions
@@ -233,7 +241,7 @@ struct Gather: AsyncParsableCommand {
     var format: ReportFormat = .text
 
     func run() async throws {
-        let session = try JobSession.open(options, credentials: false)
+        let session = try JobSession.openForJournal(options)
         let root = session.stateRoot
         let summary: GatherSummary
         do {

@@ -5,7 +5,14 @@ import FlowModel
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what the journal says of a job: done, failed, and what is still pending.")
+        abstract: "Show what the journal says of a job: tasks done and failed, with their errors.",
+        discussion: """
+            Reads the journal only (nothing is listed); `flowctl plan JOB` lists the remote and \
+            shows what is still to do. Exit status 0 when the journal was read, 1 otherwise.
+
+              flowctl status jobs/xnat-dwi.yml
+              flowctl status jobs/xnat-dwi.yml --format json
+            """)
 
     @OptionGroup var options: JobOptions
 
@@ -13,7 +20,7 @@ struct Status: AsyncParsableCommand {
     var format: ReportFormat = .text
 
     func run() async throws {
-        let session = try JobSession.open(options, credentials: false)
+        let session = try JobSession.openForJournal(options)
         let path = Journal.path(forRoot: session.stateRoot)
         let records: [String: TaskRecord]
         // The plain journal and every shard's, as one.
@@ -28,27 +35,69 @@ struct Status: AsyncParsableCommand {
             Console.error("error: cannot read the journal \(path): \(ErrorText.clean("\(error)"))")
             throw ExitCode(1)
         }
-        // Tasks, counted as `run` counts them; the files a remote job produced are rows of their
-        // own (`output-file`), counted apart, as are the files a conversion wrote.
-        let tasks = records.values.filter { $0.kind != "output-file" }
-        let resultFiles = records.values.filter { $0.kind == "output-file" && $0.state == .done }
-        let done = tasks.filter { $0.state == .done }
-        let failed = tasks.filter { $0.state == .failed }.sorted { $0.id < $1.id }
-        let bytes = done.reduce(Int64(0)) { $0 + ($1.size ?? 0) } + resultFiles.reduce(Int64(0)) { $0 + ($1.size ?? 0) }
+        var summary = StatusSummary(records: records.values)
+        // How the last run of the plain journal ended (shards' runs are `gather`'s to summarise).
+        summary.lastRun = (try? Journal(path: path, create: false)).flatMap { try? $0.runs().last }
         if format == .json {
             let object: [String: Any] = [
-                "format_version": 1, "journal": path, "done": done.count, "failed": failed.count, "bytes": bytes,
-                "result_files": resultFiles.count, "shard_journals": shardJournals,
-                "failures": failed.map { ["task": $0.id, "error": $0.error ?? ""] },
+                "format_version": 1, "journal": path, "done": summary.done, "failed": summary.failed.count,
+                "unfinished": summary.unfinished, "bytes": summary.bytes,
+                "last_run": summary.lastRun.map { ["started": Timestamp.iso8601($0.startedAt), "outcome": $0.outcome ?? "unfinished"] } as Any,
+                "result_files": summary.resultFiles, "shard_journals": shardJournals,
+                "failures": summary.failed.map { ["task": $0.id, "error": $0.error ?? ""] },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             Console.out(String(decoding: data, as: UTF8.self))
         } else {
-            let results = resultFiles.isEmpty ? "" : ", \(resultFiles.count) result files of remote jobs and conversions"
-            let shards = shardJournals.isEmpty ? "" : " and \(shardJournals.count) shard journal(s) beside it"
-            Console.out("journal \(path)\(shards)\n  \(done.count) tasks done\(results), \(bytes) bytes, \(failed.count) failed")
-            for record in failed { Console.out("  failed \(record.id): \(record.error ?? "")") }
-            Console.out("Run `flowctl plan \(options.job)` to see what is still pending.")
+            Console.out(summary.text(journal: URL(fileURLWithPath: path).standardizedFileURL.path,
+                                     shardJournals: shardJournals.count, job: options.job))
         }
+    }
+}
+
+/// What `status` says of a journal's records, counted as `run` counts them: the files a remote
+/// job produced are rows of their own (`output-file`), counted apart, as are the files a
+/// conversion wrote.
+struct StatusSummary {
+    var done = 0
+    var failed: [TaskRecord] = []
+    /// Tasks a run began and did not end: it was stopped (Ctrl-C, a kill) or is running now.
+    var unfinished = 0
+    var resultFiles = 0
+    var bytes: Int64 = 0
+    /// The journal's last run: its outcome is nil when it never ended (killed, or still running).
+    var lastRun: Journal.RunRow?
+
+    init(records: some Sequence<TaskRecord>) {
+        for record in records {
+            if record.kind == "output-file" {
+                if record.state == .done { resultFiles += 1; bytes += record.size ?? 0 }
+                continue
+            }
+            switch record.state {
+            case .done: done += 1; bytes += record.size ?? 0
+            case .failed: failed.append(record)
+            case .running: unfinished += 1
+            }
+        }
+        failed.sort { $0.id < $1.id }
+    }
+
+    func text(journal: String, shardJournals: Int, job: String) -> String {
+        let results = resultFiles == 0 ? "" : ", \(resultFiles) result files of remote jobs and conversions"
+        let shards = shardJournals == 0 ? "" : " and \(shardJournals) shard journal(s) beside it"
+        var text = "journal \(journal)\(shards)\n  \(done) tasks done\(results), \(Quantities.formatBytes(bytes)), "
+        if unfinished > 0 { text += "\(unfinished) unfinished (a run was stopped, or is running), " }
+        text += "\(failed.count) failed"
+        for record in failed { text += "\n  failed \(record.id): \(record.error ?? "")" }
+        let ended: String? = switch lastRun?.outcome {
+        case "interrupted"?: "was interrupted (Ctrl-C or SIGTERM)"
+        case "failed"?: "ended with failures"
+        case nil where lastRun != nil: "did not end (killed, or running now)"
+        default: nil
+        }
+        if let ended, let lastRun { text += "\n  the last run, started \(Timestamp.iso8601(lastRun.startedAt)), \(ended)" }
+        let next = unfinished > 0 || !failed.isEmpty || ended != nil ? "`flowctl run \(job)` does what is left; " : ""
+        return text + "\n\(next)`flowctl plan \(job)` shows what is still to do."
     }
 }

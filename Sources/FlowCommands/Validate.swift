@@ -8,6 +8,9 @@ struct Validate: ParsableCommand {
         discussion: """
             Exit status 0 when every file is valid (warnings allowed), 1 when any has an error. \
             Unset environment variables are warnings here, errors for plan and run.
+
+              flowctl validate jobs/*.yml
+              flowctl validate jobs/xnat-dwi.yml --set select.dwi.subjects='[SUBJ_003]'
             """)
 
     @Argument(help: "Job files to check.", completion: .file(extensions: ["yml", "yaml"]))

@@ -21,6 +21,44 @@ public struct JournalState: CompletedWork {
         return journaledSkipReason(for: task, record: record)
     }
 
+    /// Why a task the journal knows is to do again, said by `plan` (`2 to do again: ...`):
+    /// asked only of tasks not skipped.
+    public func redoReason(for task: PlannedTask) -> String? {
+        guard !records.isEmpty, let record = records[task.id] else { return nil }
+        switch record.state {
+        case .failed: return "failed in an earlier run"
+        case .running: return "begun in an earlier run that stopped; resumes"
+        case .done: break
+        }
+        switch task.kind {
+        case .download, .downloadExtra:
+            guard let destination = task.destination, let size = FileStat.size(destination) else {
+                return "done in an earlier run, missing on disk now"
+            }
+            if let item = task.item, task.kind == .download {
+                let sizeChanged = item.size != nil && record.size != nil && item.size != record.size
+                let versionChanged = item.version != nil && record.remoteVersion != nil && item.version != record.remoteVersion
+                let digestChanged = item.checksums.contains { checksum in
+                    checksum.algorithm == .sha256 ? record.sha256.map { $0 != checksum.value } ?? false
+                        : record.serverChecksum.map { $0.hasPrefix(checksum.algorithm.rawValue + ":")
+                            && $0 != "\(checksum.algorithm.rawValue):\(checksum.value)" } ?? false
+                }
+                if sizeChanged || versionChanged || digestChanged { return "changed upstream since an earlier run fetched it" }
+            }
+            if let recorded = record.size ?? task.item?.size, recorded != size {
+                return "done in an earlier run, another size on disk now"
+            }
+            return "done in an earlier run, not synced before a restart and its bytes differ now"
+        case .convert:
+            if let fingerprint = task.parameters["fingerprint"], record.remoteVersion != fingerprint {
+                return "its DICOM files changed since an earlier run converted them"
+            }
+            return "converted in an earlier run, its image is missing now"
+        default:
+            return nil
+        }
+    }
+
     private func journaledSkipReason(for task: PlannedTask, record: TaskRecord) -> String? {
         switch task.kind {
         case .download, .downloadExtra:

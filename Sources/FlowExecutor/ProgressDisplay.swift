@@ -35,6 +35,9 @@ public final class ProgressDisplay: EventSink, @unchecked Sendable {
             totalTasks = tasks - skipped
             totalBytes = bytes
             start = Date()
+            // In a log the first line comes after `interval`, not at once: "0/0 tasks  0 B  0 B/s"
+            // on a re-run with nothing to do, or "0/2 tasks" before a run of a second, says nothing.
+            if !live { lastDraw = start }
         case .taskStarted(let task):
             if task.kind != .wait {
                 active[task.id] = (task.item?.field("file.name") ?? task.item?.id ?? task.id, 0, task.item?.size)

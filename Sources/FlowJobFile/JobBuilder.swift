@@ -30,11 +30,11 @@ struct JobBuilder {
     }
 
     /// Reports keys of a mapping not in `allowed`, with a did-you-mean.
-    mutating func checkKeys(_ node: YNode, allowed: [String], context: String) {
+    mutating func checkKeys(_ node: YNode, allowed: [String], context: String, misnames: [String: String] = [:]) {
         for (key, _) in node.pairs ?? [] {
             guard let name = key.scalar else { error("keys must be plain names \(context)", key); continue }
             if !allowed.contains(name) {
-                let hint = Suggest.nearest(name, in: allowed).map { "; did you mean `\($0)`?" } ?? ""
+                let hint = (misnames[name] ?? Suggest.nearest(name, in: allowed)).map { "; did you mean `\($0)`?" } ?? ""
                 error("unknown key `\(name)` \(context)\(hint)", key)
             }
         }
@@ -178,7 +178,18 @@ struct JobBuilder {
 
     mutating func build(_ root: YNode) -> Job? {
         guard let _ = mapping(root, "a job file") else { return nil }
-        checkKeys(root, allowed: Keys.top, context: "at the top level")
+        checkKeys(root, allowed: Keys.top, context: "at the top level", misnames: Keys.topMisnames)
+        // A section under another name (`selections:`), or not a mapping, is not read: what it
+        // defines is then not also "unknown" wherever it is named (one mistake, one error).
+        for (key, value) in root.pairs ?? [] {
+            guard let name = key.scalar, !Keys.top.contains(name) else {
+                if let name = key.scalar, Keys.sections.contains(name), value.pairs == nil { broken.unreadSections.insert(name) }
+                continue
+            }
+            if let meant = Keys.topMisnames[name] ?? Suggest.nearest(name, in: Keys.top), Keys.sections.contains(meant) {
+                broken.unreadSections.insert(meant)
+            }
+        }
         guard let versionNode = root["flowctl"] else {
             error("missing `flowctl: 1` (the job-file format version) at the top", root)
             return nil
@@ -199,28 +210,48 @@ struct JobBuilder {
         let name = root["name"].flatMap { string($0, "`name`") } ?? fallbackName
         var job = Job(path: path, name: name, description: root["description"].flatMap { string($0, "`description`") },
                       vars: vars)
-        if let node = root["sources"], let pairs = mapping(node, "`sources`") {
+        if let node = root["sources"], let pairs = sectionPairs(node, "sources") {
             job.sources = pairs.compactMap { pair in
                 let spec = source(named: pair.key, pair.value)
                 if spec == nil, let name = pair.key.scalar { broken.sources.insert(name) }
                 return spec
             }
         }
-        if let node = root["layouts"], let pairs = mapping(node, "`layouts`") {
-            job.layouts = pairs.compactMap { layout(named: $0.key, $0.value) }
+        if let node = root["layouts"], let pairs = sectionPairs(node, "layouts") {
+            job.layouts = pairs.compactMap { pair in
+                let layout = layout(named: pair.key, pair.value)
+                if layout == nil, let name = pair.key.scalar { broken.layouts.insert(name) }
+                return layout
+            }
         }
-        if let node = root["select"], let pairs = mapping(node, "`select`") {
+        if let node = root["select"], let pairs = sectionPairs(node, "select") {
             job.selections = pairs.compactMap { pair in
                 let selection = selection(named: pair.key, pair.value, sources: job.sources)
                 if selection == nil, let name = pair.key.scalar { broken.selections.insert(name) }
                 return selection
             }
         }
-        if let node = root["actions"], let pairs = mapping(node, "`actions`") {
-            job.actions = pairs.compactMap { action(named: $0.key, $0.value) }
+        if let node = root["actions"], let pairs = sectionPairs(node, "actions") {
+            job.actions = pairs.compactMap { pair in
+                let action = action(named: pair.key, pair.value)
+                if action == nil, let name = pair.key.scalar { broken.actions.insert(name) }
+                return action
+            }
         }
         if let node = root["slurm"] { job.slurm = slurmSettings(node) }
         return job
+    }
+
+    /// A section's definitions. A top-level key among them (`actions:` indented under `select:`)
+    /// is one error saying so, not a selection `actions` without a source and a job without actions.
+    mutating func sectionPairs(_ node: YNode, _ section: String) -> [(key: YNode, value: YNode)]? {
+        guard let pairs = mapping(node, "`\(section)`") else { return nil }
+        return pairs.filter { pair in
+            guard let name = pair.key.scalar, Keys.top.contains(name), name != section else { return true }
+            error("`\(name):` is indented into `\(section):`; a top-level key starts in column 1", pair.key)
+            if Keys.sections.contains(name) { broken.unreadSections.insert(name) }
+            return false
+        }
     }
 
     /// `slurm: {shards: 8, max-running: 4, partition: transfer, time: "2:00:00", mem: 2G}`.
@@ -526,7 +557,8 @@ struct JobBuilder {
             return nil
         }
         guard let source = sources.first(where: { $0.name == sourceName }) else {
-            if broken.sources.contains(sourceName) { return nil }  // its own error says what is wrong
+            // Its own error (or its section's) says what is wrong.
+            if broken.sources.contains(sourceName) || broken.unreadSections.contains("sources") { return nil }
             let hint = Suggest.nearest(sourceName, in: sources.map(\.name)).map { "; did you mean `\($0)`?" } ?? ""
             error("unknown source `\(sourceName)`\(hint)", sourceNode)
             return nil
@@ -571,8 +603,16 @@ struct JobBuilder {
     /// A matcher: a glob, a list (any of), or `{regex|not|any|all|glob|gt|ge|lt|le: ...}`.
     mutating func matcher(_ node: YNode, numeric: Bool = false) -> Matcher? {
         switch node.value {
-        case .scalar:
+        case .scalar(_, let plain):
             guard let text = string(node, "a matcher") else { return nil }
+            // `subjects: A, B` is one value, which no label matches: the list was meant.
+            if plain, text.contains(", "), !text.contains("{") {
+                let words = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.split(separator: " ") }
+                if words.allSatisfy({ $0.count == 1 }) {
+                    warning("`\(text)` is one value, not a list: write `[\(words.map { String($0[0]) }.joined(separator: ", "))]` "
+                            + "for any of them (or quote it if the comma is meant)", node)
+                }
+            }
             return .glob(Glob(text))
         case .sequence(let items):
             if items.isEmpty { error("an empty list matches nothing; remove the filter or name values", node); return nil }
@@ -678,6 +718,11 @@ struct JobBuilder {
 
 /// Names the job file defines whose definitions have errors of their own.
 struct BrokenNames {
+    /// Top-level sections that were not read: misspelt (`selections:`), not a mapping, or
+    /// indented into another section.
+    var unreadSections: Set<String> = []
     var sources: Set<String> = []
     var selections: Set<String> = []
+    var layouts: Set<String> = []
+    var actions: Set<String> = []
 }

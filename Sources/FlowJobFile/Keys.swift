@@ -4,6 +4,12 @@ import FlowModel
 /// tables and the JSON Schema is generated from them, so the two cannot drift apart.
 public enum Keys {
     public static let top = ["flowctl", "name", "description", "vars", "sources", "select", "actions", "layouts", "slurm"]
+    /// Names people give the top-level sections, too far from them for a typo's suggestion.
+    public static let topMisnames = ["source": "sources", "selection": "select", "selections": "select",
+                                     "selects": "select", "action": "actions", "layout": "layouts",
+                                     "var": "vars", "variables": "vars"]
+    /// The top-level keys that hold the job's named definitions.
+    public static let sections = ["sources", "select", "layouts", "actions"]
     /// `slurm:`: what `flowctl submit --slurm` and `run --shard` take when the command line does not say.
     public static let slurm = ["shards", "max-running", "partition", "time", "mem", "jobs", "shard-by"]
     public static let sourceCommon = ["type", "url", "netrc", "concurrency", "rate", "timeout", "stall", "max-file-size",

@@ -17,7 +17,9 @@ struct SemanticChecks {
 
     /// Whether the action consumes a selection whose definition has errors of its own.
     func readsBrokenSelection(_ action: Action) -> Bool {
-        if case .selection(let name)? = action.input { return broken.selections.contains(name) }
+        if case .selection(let name)? = action.input {
+            return broken.selections.contains(name) || (broken.unreadSections.contains("select") && job.selection(named: name) == nil)
+        }
         return false
     }
 
@@ -38,7 +40,8 @@ struct SemanticChecks {
             checkInput(of: action, used: &used)
             checkSource(of: action)
             checkLayout(of: action, used: &usedLayouts)
-            for name in action.after where job.action(named: name) == nil {
+            for name in action.after where job.action(named: name) == nil && !broken.actions.contains(name)
+                && !broken.unreadSections.contains("actions") {
                 let hint = Suggest.nearest(name, in: job.actions.map(\.name)).map { "; did you mean `\($0)`?" } ?? ""
                 error("`after` names unknown action `\(name)`\(hint)", place(action: action, key: "after"))
             }
@@ -47,14 +50,15 @@ struct SemanticChecks {
         if let cycle = findCycle(in: dependencies), let first = job.action(named: cycle[0]) {
             error("actions depend on each other in a cycle: \(cycle.joined(separator: " -> "))", first.location!)
         }
-        for selection in job.selections where !used.contains(selection.name) {
+        // Unread actions may use any selection; a job whose actions were unread has some.
+        for selection in job.selections where !used.contains(selection.name) && !broken.unreadSections.contains("actions") {
             diagnostics.append(Diagnostic(.warning, "selection `\(selection.name)` is not used by any action",
                                           at: selection.location!))
         }
         for layout in job.layouts where !usedLayouts.contains(layout.name) {
             diagnostics.append(Diagnostic(.warning, "layout `\(layout.name)` is not used by any action", at: layout.location!))
         }
-        if job.actions.isEmpty {
+        if job.actions.isEmpty, !broken.unreadSections.contains("actions") {
             diagnostics.append(Diagnostic(.warning, "the job has no `actions`, so `run` does nothing",
                                           at: SourceLocation(file: job.path, line: 1, column: 1)))
         }
@@ -78,9 +82,9 @@ struct SemanticChecks {
         let location = place(action: action, key: key)
         switch input {
         case .selection(let name):
-            if job.selection(named: name) != nil || broken.selections.contains(name) {
+            if job.selection(named: name) != nil || broken.selections.contains(name) || broken.unreadSections.contains("select") {
                 used.insert(name)
-            } else if job.action(named: name) != nil {
+            } else if job.action(named: name) != nil || broken.actions.contains(name) {
                 error("`\(name)` is an action; write `\(name).outputs` to use its outputs", location)
             } else {
                 let names = job.selections.map(\.name) + job.actions.map { "\($0.name).outputs" }
@@ -89,6 +93,7 @@ struct SemanticChecks {
             }
         case .outputs(let producer):
             guard let p = job.action(named: producer) else {
+                if broken.actions.contains(producer) || broken.unreadSections.contains("actions") { return }  // its own error says what is wrong
                 let hint = Suggest.nearest(producer, in: job.actions.map(\.name)).map { "; did you mean `\($0).outputs`?" } ?? ""
                 error("unknown action `\(producer)`\(hint)", location)
                 return
@@ -107,7 +112,7 @@ struct SemanticChecks {
             error("upload action `\(action.name)` needs `to:` (the source to upload to)", action.location!)
             return
         }
-        guard let sourceName, !broken.sources.contains(sourceName) else { return }
+        guard let sourceName, !broken.sources.contains(sourceName), !broken.unreadSections.contains("sources") else { return }
         guard let source = job.source(named: sourceName) else {
             let key = action.kind == .upload ? "to" : "source"
             let hint = Suggest.nearest(sourceName, in: job.sources.map(\.name)).map { "; did you mean `\($0)`?" } ?? ""
@@ -154,6 +159,8 @@ struct SemanticChecks {
             layout = .default
         case .named(let name):
             guard let found = job.layout(named: name) else {
+                // Its own error (or its section's) says what is wrong.
+                if broken.layouts.contains(name) || broken.unreadSections.contains("layouts") { used.insert(name); return }
                 let names = job.layouts.map(\.name) + [LayoutSpec.bids.name]
                 let hint = Suggest.nearest(name, in: names).map { "; did you mean `\($0)`?" } ?? ""
                 error("unknown layout `\(name)`\(hint)", location)

@@ -40,6 +40,40 @@ enum YAMLReader {
     /// Alias expansion could otherwise make a small file into a huge tree ("billion laughs").
     static let maxNodes = 200_000
 
+    /// What to write instead, for the YAML mistakes people make by hand, judged from libyaml's
+    /// problem and context and the text of the line it names; `atContext`: the mistake is
+    /// where libyaml's context starts (it only noticed it a line later).
+    static func advice(problem: String, context: String?, line: String) -> (text: String, atContext: Bool)? {
+        let code = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? line
+        let trimmed = code.drop { $0 == " " }
+        if context == "while scanning an alias" || context == "while scanning an anchor" {
+            let sign = context == "while scanning an alias" ? "*" : "&"
+            return ("a value that starts with `\(sign)` is YAML's \(sign == "*" ? "alias" : "anchor") syntax: "
+                    + "quote it, e.g. `files: \"\(sign).dcm\"`", true)
+        }
+        if problem.hasPrefix("did not find expected ',' or '}'") || problem.hasPrefix("did not find expected ',' or ']'"),
+           code.contains("${") {
+            return ("inside `{...}` or `[...]`, a value holding `${...}` must be quoted, e.g. "
+                    + "`{url: \"${env.XNAT_URL}\"}`", false)
+        }
+        if problem.hasPrefix("could not find expected ':'"), context == "while scanning a simple key" {
+            if trimmed.hasPrefix("-"), !trimmed.hasPrefix("- "), !trimmed.hasPrefix("-\t"), trimmed != "-" {
+                return ("a list item is `- value`, with a space after the dash", true)
+            }
+            if let colon = trimmed.firstIndex(of: ":"), trimmed.index(after: colon) < trimmed.endIndex,
+               trimmed[trimmed.index(after: colon)] != " " {
+                let key = trimmed[..<colon], value = trimmed[trimmed.index(after: colon)...]
+                return ("a key and its value are `key: value`, with a space after the colon: `\(key): \(value)`", true)
+            }
+            return ("each line is `key: value` or a list item `- value`", true)
+        }
+        if problem.hasPrefix("did not find expected key") || problem.hasPrefix("mapping values are not allowed") {
+            return ("check this line's indentation: the keys of one mapping start in the same column, "
+                    + "and a value of `key: value` that holds `: ` must be quoted", false)
+        }
+        return nil
+    }
+
     static func read(_ source: SourceText) -> (YNode?, [Diagnostic]) {
         let path = source.path
         func at(_ mark: Mark?) -> SourceLocation {
@@ -57,7 +91,12 @@ enum YAMLReader {
                  .composer(let context, let problem, let mark, _):
                 var message = "YAML syntax: \(problem)"
                 if let context { message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))" }
-                return (nil, [Diagnostic(.error, message, at: at(mark))])
+                // libyaml's words name its grammar; say what the newcomer wrote and what to write.
+                guard let advice = advice(problem: problem, context: context?.text,
+                                          line: source.line(context?.mark.line ?? mark.line) ?? "") else {
+                    return (nil, [Diagnostic(.error, message, at: at(mark))])
+                }
+                return (nil, [Diagnostic(.error, message + "; " + advice.text, at: at(advice.atContext ? context?.mark ?? mark : mark))])
             case .duplicatedKeysInMapping(let duplicates, let context):
                 return (nil, duplicates.map { key in
                     Diagnostic(.error, "duplicate key `\(key)`: each key may appear once in a mapping",

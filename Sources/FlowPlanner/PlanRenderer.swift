@@ -20,6 +20,8 @@ public enum PlanRenderer {
         public var bytesTodo: Int64 = 0
         public var bytesUnknown = 0
         public var skipReasons: [String: Int] = [:]
+        /// Tasks to do again (an earlier run did them), by why.
+        public var redoReasons: [String: Int] = [:]
         /// Tasks to do per kind, for an action that makes more than one (a download that converts).
         public var todoByKind: [String: Int] = [:]
     }
@@ -46,6 +48,9 @@ public enum PlanRenderer {
             } else {
                 summaries[i].todo += 1
                 summaries[i].todoByKind[tasks[t].kind.rawValue, default: 0] += 1
+                if !plan.redoReasons.isEmpty, let reason = plan.redoReasons[tasks[t].id] {
+                    summaries[i].redoReasons[reason, default: 0] += 1
+                }
                 if let bytes = tasks[t].bytes { summaries[i].bytesTodo += bytes }
                 else if tasks[t].kind == .download { summaries[i].bytesUnknown += 1 }
             }
@@ -88,6 +93,9 @@ public enum PlanRenderer {
             for (reason, count) in s.skipReasons.sorted(by: { $0.key < $1.key }) {
                 out += "      \(count) skipped: \(reason)\n"
             }
+            for (reason, count) in s.redoReasons.sorted(by: { $0.key < $1.key }) {
+                out += "      \(count) to do again: \(reason)\n"
+            }
             let pending = tasks.indices.filter { tasks[$0].action == s.name && !tasks[$0].isSkipped && tasks[$0].kind != .barrier }
             if let limit, pending.count > limit {
                 out += groups(of: pending.map { tasks[$0] }, names: names, limit: limit)
@@ -105,7 +113,10 @@ public enum PlanRenderer {
         }
         if !plan.problems.isEmpty {
             out += "\n  \(plan.problems.count) item(s) or listing(s) cannot be planned; the rest can:\n"
-            for problem in plan.problems { out += "    ! \(problem.task): \(problem.reason)\n" }
+            // Capped as the renames are: `run` names every one at its end, `--all` here.
+            let shown = plan.problems.prefix(limit ?? plan.problems.count)
+            for problem in shown { out += "    ! \(problem.task): \(problem.reason)\n" }
+            if plan.problems.count > shown.count { out += "    ... and \(plan.problems.count - shown.count) more (`--all` lists them)\n" }
         }
         let total = plan.workCount
         let todo = plan.pendingCount

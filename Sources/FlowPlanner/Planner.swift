@@ -8,9 +8,15 @@ public protocol CompletedWork: Sendable {
 
     /// `skipReason` of each task, asked once per action so that tasks can share work.
     func skipReasons(for tasks: [PlannedTask]) -> [String?]
+
+    /// Why a task an earlier run did (or began) is to do again, for a task not skipped; nil when
+    /// no earlier run knew it.
+    func redoReason(for task: PlannedTask) -> String?
 }
 
 extension CompletedWork {
+    public func redoReason(for task: PlannedTask) -> String? { nil }
+
     public func skipReasons(for tasks: [PlannedTask]) -> [String?] {
         tasks.map(skipReason(for:))
     }
@@ -88,6 +94,8 @@ public struct Plan: Sendable {
     public var problems: [PlanProblem] = []
     /// Task id -> the server values its path had to change to be safe.
     public var renames: [String: [LayoutTemplate.Rename]] = [:]
+    /// Task id -> why work an earlier run did is to do again (its file is gone, it changed upstream).
+    public var redoReasons: [String: String] = [:]
 
     public var pending: [PlannedTask] { graph.tasks.filter { !$0.isSkipped } }
     /// How many tasks would run, without collecting them (barriers do nothing: not counted).
@@ -179,6 +187,7 @@ public struct Planner: Sendable {
         let waitedFor = Set(job.actions.flatMap(\.after))
         var problems: [PlanProblem] = []
         var renames: [String: [LayoutTemplate.Rename]] = [:]
+        var redoReasons: [String: String] = [:]
         let order = Planner.actionOrder(job)
         for action in order {
             let after = action.after.flatMap { tasksOfAction[$0] ?? [] }
@@ -215,6 +224,9 @@ public struct Planner: Sendable {
             let reasons = completed.skipReasons(for: made)
             for i in made.indices where made[i].skipReason == nil { made[i].skipReason = reasons[i] }
             if action.archive != nil { Planner.skipFinishedArchives(&made) }
+            for i in made.indices where made[i].skipReason == nil {
+                if let reason = completed.redoReason(for: made[i]) { redoReasons[made[i].id] = reason }
+            }
             if let barrier { graph.add(barrier) }
             graph.add(contentsOf: made)
             if listIDs { tasksOfAction[action.name, default: []] += ids }
@@ -223,6 +235,7 @@ public struct Planner: Sendable {
         var plan = Plan(job: job, graph: graph, items: items, roots: roots)
         plan.problems = problems
         plan.renames = renames
+        plan.redoReasons = redoReasons
         return plan
     }
 
@@ -334,10 +347,9 @@ public struct Planner: Sendable {
             var left = Set<String>()
             for (path, ids) in shared.sorted(by: { $0.key < $1.key }) {
                 for id in ids {
-                    let others = ids.filter { $0 != id }.map { "`\($0)`" }.joined(separator: ", ")
                     problems.append(PlanProblem(task: "\(action.name)/\(id)", reason: "layout `\(layout.template)` puts it at "
-                        + "\(ErrorText.quoted(path)), as it does \(others) (names equal as Unicode text count as one); "
-                        + "none of them is written: add a field to the layout that tells them apart"))
+                        + "\(ErrorText.quoted(path)), as it does \(Self.twins(of: id, among: ids)) (names equal as Unicode text "
+                        + "count as one); none of them is written: add a field to the layout that tells them apart"))
                     left.insert(id)
                 }
             }
@@ -386,6 +398,16 @@ public struct Planner: Sendable {
 
     /// The paths that two or more downloads share. Their hashes are taken on all cores first,
     /// so that the table, which one thread fills, compares a path only with paths of its hash.
+    /// The other items at one shared path, for a reason: a few named, the rest counted, so
+    /// that a layout putting a subject's 1,000 files on one path costs a line per file, not a
+    /// page (every reason naming every twin was quadratic).
+    static func twins(of id: String, among ids: [String], named: Int = 3) -> String {
+        let others = ids.lazy.filter { $0 != id }
+        let shown = others.prefix(named).map { "`\($0)`" }.joined(separator: ", ")
+        let count = ids.count - 1
+        return count <= named ? shown : "\(count) other item(s) (\(shown), ...)"
+    }
+
     static func sharedPaths(_ tasks: [PlannedTask]) -> Set<String> {
         let hashes = Parallel.map(tasks.count, minimumChunk: 4096) { i in
             tasks[i].kind == .download ? UInt32(truncatingIfNeeded: tasks[i].path?.hashValue ?? 0) : 0

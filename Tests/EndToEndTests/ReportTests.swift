@@ -28,7 +28,7 @@ extension EndToEnd {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("30 done"), "\(result.stderr)")
         let page = workspace.root + "/data/covid-lobes/.flowctl/report.html"
-        #expect(result.stderr.contains("report: \(page) (30 done, 0 failed"), "\(result.stderr)")
+        #expect(result.stderr.contains("report: \(page) (last run: 30 done, 0 skipped, 0 failed"), "\(result.stderr)")
         let html = try String(contentsOfFile: page, encoding: .utf8)
         #expect(!html.contains(sandbox.environment["GC_TOKEN"] ?? "no token?"))
 

@@ -43,6 +43,34 @@ import Testing
         #expect(report.directory == "out" && report.output == "r.html")
     }
 
+    /// Only `flowctl` and `explore` showed an example; the overview's examples were wider than a
+    /// terminal, so `flowctl --help` broke them mid-phrase. Each command shows one now, in 80 columns.
+    @Test(arguments: commands.map(\.0))
+    func helpShowsAnExampleThatFitsATerminal(name: String) {
+        let command = Self.commands.first { $0.0 == name }!.1
+        let discussion = command.configuration.discussion
+        let example = name == "flowctl" ? "\n  flowctl " : "\n  flowctl \(name) "
+        #expect(discussion.contains(example), "\(name) --help shows no example")
+        for line in discussion.split(separator: "\n") where line.hasPrefix("  ") {
+            #expect(line.count <= 80, "\(name) --help: \(line.count) columns: \(line)")
+        }
+    }
+
+    /// A misspelt command said "2 unexpected arguments: 'plna', 'x.yml'"; it names the nearest one now.
+    @Test func aMisspeltCommandIsNamedWithTheNearestOne() {
+        #expect(Flowctl.unknownCommand(["plna", "x.yml"]) == "Unknown command 'plna'. Did you mean 'plan'?")
+        #expect(Flowctl.unknownCommand(["verfy"]) == "Unknown command 'verfy'. Did you mean 'verify'?")
+        #expect(Flowctl.unknownCommand(["frobnicate"])?.contains("The commands are: validate, explore, plan, run") == true)
+        #expect(Flowctl.unknownCommand(["jobs/x.yml"])?.contains("`flowctl plan jobs/x.yml`") == true)
+        // Options a newcomer reaches for: `run` says what does it instead ("Unknown option '--dry-run'").
+        #expect(Flowctl.unknownCommand(["run", "--dry-run", "j.yml"]) == "`flowctl run` has no --dry-run: `flowctl plan j.yml` is the dry run (it lists, touches nothing).")
+        #expect(Flowctl.unknownCommand(["run", "j.yml", "--resume"]) == "`flowctl run` has no --resume: it resumes by itself; run `flowctl run j.yml` again.")
+        #expect(Flowctl.unknownCommand(["submit", "j.yml", "--slurm", "--resume"]) == nil)
+        for fine in [["plan", "x.yml"], ["help", "run"], ["--version"], ["-h"], []] {
+            #expect(Flowctl.unknownCommand(fine) == nil, "\(fine)")
+        }
+    }
+
     /// Issue #26: `status`/`verify --format dot` printed text; `--jobs 0` was taken.
     @Test func rejectsFormatsAndLimitsThatMeanNothing() throws {
         for command in ["status", "verify"] {

@@ -72,3 +72,35 @@ import FlowModel
         #expect(text.hasSuffix("\n") && text.contains("\"event\":\"started\""))
     }
 }
+
+/// Progress in a pipe (a log, Slurm's output file): plain lines every `interval`, none at once.
+@Suite struct ProgressDisplayTests {
+    final class Lines: @unchecked Sendable {
+        let lock = NSLock()
+        var text: [String] = []
+        func add(_ s: String) { lock.withLock { text.append(s) } }
+    }
+
+    /// A re-run with nothing to do printed "0/0 tasks  0 B  0 B/s", and every run began with a
+    /// "0/N tasks" line before anything had moved.
+    @Test func aPipeGetsNoLineBeforeTheFirstInterval() throws {
+        let lines = Lines()
+        let display = ProgressDisplay(live: false, interval: 60, write: { lines.add($0) })
+        let task = PlannedTask(id: "pull/a", action: "pull", kind: .download,
+                               item: RemoteItem(source: "s", id: "a", url: "u", size: 10), path: "a")
+        display.emit(.runStarted(tasks: 1, skipped: 0, bytes: 10))
+        display.emit(.taskStarted(task))
+        display.emit(.taskFinished(task, bytes: 10))
+        display.emit(.runFinished(RunReport()))
+        #expect(lines.text.isEmpty, "\(lines.text)")
+
+        // A failure is said at once, whatever the interval; the status lines come every interval.
+        let often = Lines()
+        let busy = ProgressDisplay(live: false, interval: 0, write: { often.add($0) })
+        busy.emit(.runStarted(tasks: 2, skipped: 0, bytes: 10))
+        busy.emit(.taskFailed(task, TaskFailure(task: task.id, kind: .status, message: "HTTP 404")))
+        #expect(often.text.contains("failed pull/a: HTTP 404\n"), "\(often.text)")
+        #expect(often.text.contains { $0.hasPrefix("1/2 tasks") }, "\(often.text)")
+        #expect(!often.text.contains { $0.contains("\u{1B}[") }, "no terminal codes in a pipe: \(often.text)")
+    }
+}

@@ -142,6 +142,33 @@ func expectGolden(_ text: String, _ name: String, sourceLocation: Testing.Source
         #expect(downloads == ["DWI.nii.gz"])
     }
 
+    /// A layout that leaves out the file's own name puts every file of a subject on one path:
+    /// each item's reason named all its twins, so 10,000 such items made ~10^8 names of text
+    /// (440 KB for 320 items, in `plan` and again in `run`'s failures). Now a reason names a few
+    /// twins and counts the rest, and the text plan lists `limit` problems, then counts them.
+    @Test func aLayoutThatPutsManyItemsOnOnePathSaysSoInBoundedText() throws {
+        let job = Job(path: "j.yml", name: "clash", sources: [SourceSpec(name: "x", type: .local, url: "/data")],
+                      selections: [Selection(name: "all", source: "x")],
+                      actions: [Action(name: "pull", kind: .download, input: .selection("all"), to: "out",
+                                       layout: .inline("{file.dir}.dcm"))])
+        let items = (0..<2_000).map { i in
+            RemoteItem(source: "x", id: "S\(i % 10)/f\(i).dcm", url: "/data/\(i)", size: 1,
+                       fields: ["file.dir": "S\(i % 10)", "file.name": "f\(i).dcm"])
+        }
+        let plan = try Planner(baseDirectory: "/tmp", completed: NothingDone()).plan(job, items: ["all": items])
+        #expect(plan.problems.count == 2_000)
+        let reason = try #require(plan.problems.first?.reason)
+        #expect(reason.contains("\"S0.dcm\"") && reason.contains("199 other item(s)"), "\(reason)")
+        #expect(reason.utf8.count < 400, "\(reason)")
+        #expect(reason.contains("none of them is written"))
+        let text = PlanRenderer.text(plan)
+        #expect(text.utf8.count < 20_000, "\(text.utf8.count) bytes")
+        #expect(text.contains("2000 item(s) or listing(s) cannot be planned"))
+        #expect(text.contains("... and 1975 more (`--all` lists them)"))
+        // `--all` (no limit) names every one.
+        #expect(PlanRenderer.text(plan, limit: nil).components(separatedBy: "\n    ! ").count == 2_001)
+    }
+
     @Test func twoActionsWritingOnePathIsAPlanError() async throws {
         let scratch = try Scratch(files: files)
         defer { scratch.remove() }
