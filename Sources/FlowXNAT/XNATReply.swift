@@ -35,6 +35,12 @@ enum XNATReply {
         return values.map(URLText.query).joined(separator: ",")
     }
 
+    /// A path segment naming several scans or resources (comma = OR); XNAT reads a comma in a
+    /// name as a separator, so a name holding one is written `[COMMA]`.
+    static func selector(_ names: [String]) -> String {
+        names.map { URLText.segment($0.replacingOccurrences(of: ",", with: "[COMMA]")) }.joined(separator: ",")
+    }
+
     /// Percent-encodes characters a URL cannot carry (space, quotes, non-ASCII...) in a path the
     /// server gave us, leaving its slashes and any existing escapes alone.
     static func encodePath(_ path: String) -> String {
