@@ -66,7 +66,7 @@ timeline() {
     local bin=$1 url=$2 job=$3 work
     work=$(mktemp -d "$ROOT/tl.XXXXXX")
     mkdir -p "$work/jobs" && cp "$job" "$work/jobs/"
-    XNAT_URL=$url XNAT_USER=sandbox XNAT_PASS=sandbox-xnat strace -f -tt -e trace=execve,sendto,openat -s 100 -o "$work/st" \
+    XNAT_URL=$url XNAT_USER=sandbox XNAT_PASS=sandbox-xnat strace -f -tt -e trace=execve,sendto,openat -s 400 -o "$work/st" \
         "$bin" run --quiet "$work/jobs/$(basename "$job")" >/dev/null 2>&1
     python3 - "$work/st" <<'EOF'
 import re, sys
@@ -79,11 +79,12 @@ for line in open(sys.argv[1]):
     rest = m[4]
     if t0 is None and rest.startswith('execve'): t0 = t
     if t0 is None: continue
-    r = re.search(r'"(GET|POST|PUT) ([^ ?]*)[^ ]* HTTP', rest)
+    r = re.search(r'"(GET|POST|PUT) ([^ ?]*)(\?[^ ]*)? HTTP', rest)
     if r:
         path = re.sub(r'/scans/[^/]+/resources/[^/]+/files', '/scans/{S}/resources/{R}/files', r[2])
         path = re.sub(r'/scans/[^/]+/resources$', '/scans/{S}/resources', path)
-        print(f"  {1000 * (t - t0):8.1f} ms  {r[1]} {path}")
+        archive = ' (archive)' if 'format=zip' in (r[3] or '') or 'format=tar' in (r[3] or '') else ''
+        print(f"  {1000 * (t - t0):8.1f} ms  {r[1]} {path}{archive}")
     elif 'journal.sqlite"' in rest and 'journal' not in seen:
         seen.add('journal'); print(f"  {1000 * (t - t0):8.1f} ms  (journal opened)")
 EOF

@@ -375,6 +375,13 @@ func temporaryDirectory() throws -> String {
         #expect(try XNATReply.rows(Array("{\"ResultSet\":{\"Result\":[{\"ID\":5}]}}".utf8), from: "/x").first?["ID"]?.text == "5")
     }
 
+    @Test func serverPathsKeepTheirSlashesAndEscapesAndEncodeTheRest() {
+        #expect(XNATReply.encodePath("/data/experiments/E1/scans/1/resources/7/files/a b/\"é\"%20.dcm")
+                == "/data/experiments/E1/scans/1/resources/7/files/a%20b/%22%C3%A9%22%20.dcm")
+        #expect(XNATReply.encodePath("-._~!$&'()*+,;=:@/%AZaz09") == "-._~!$&'()*+,;=:@/%AZaz09")
+        #expect(XNATReply.encodePath("\u{1}\u{7F}#?[]") == "%01%7F%23%3F%5B%5D")
+    }
+
     @Test func onlyExactValuesBecomeServerFilters() {
         #expect(XNATReply.filterValue(["DWI_ALFA1", "rDWI_ALFA1"]) == "DWI_ALFA1,rDWI_ALFA1")
         #expect(XNATReply.filterValue(["a,b"]) == nil)
