@@ -17,7 +17,8 @@
 #
 # FLOWCTL_BASELINE=<path> adds `flowctl-base` (and `flowctl-base-files`): the xnat-dwi job, the
 # xnat-dicom archive job (and per-file job) run by an earlier flowctl, in the same go.
-# LATENCY_MS (default 20) is the sandbox's latency per request.
+# LATENCY_MS (default 20) is the sandbox's latency per request; SKIP_FILES=1 leaves out the
+# per-file pulls of xnat-dicom.
 #
 # Builds release flowctl and flowctl-sandbox (SCRATCH= picks the build folder; FLOWCTL= and
 # SANDBOX= use given binaries instead), makes a venv ($VENV, default .venv-bench) with the pinned
@@ -277,8 +278,11 @@ main() {
                 add_entry flowctl xnat-dicom run_flowctl_dicom xnat-dicom-zip.yml
                 # FLOWCTL_BASELINE=<an earlier flowctl>: the same archive job with it, in the same go.
                 if [ -n "${FLOWCTL_BASELINE:-}" ]; then add_entry flowctl-base xnat-dicom run_flowctl_base_dicom xnat-dicom-zip.yml; fi
-                add_entry flowctl-files xnat-dicom run_flowctl_dicom xnat-dicom-files.yml
-                if [ -n "${FLOWCTL_BASELINE:-}" ]; then add_entry flowctl-base-files xnat-dicom run_flowctl_base_dicom xnat-dicom-files.yml; fi ;;
+                # SKIP_FILES=1 leaves the per-file pull out (39 s a run at 100 ms of latency).
+                if [ "${SKIP_FILES:-0}" != 1 ]; then
+                    add_entry flowctl-files xnat-dicom run_flowctl_dicom xnat-dicom-files.yml
+                    if [ -n "${FLOWCTL_BASELINE:-}" ]; then add_entry flowctl-base-files xnat-dicom run_flowctl_base_dicom xnat-dicom-files.yml; fi
+                fi ;;
             *) log "unknown workload $workload (preventad, xnat-dwi, xnat-dicom)"; exit 1 ;;
         esac
     done
