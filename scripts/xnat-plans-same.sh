@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Whether two flowctl builds plan every XNAT job byte for byte the same (a listing change must
-# change round trips only): `flowctl plan --format json` of each XNAT job in jobs/ and
-# benchmarks/jobs/, and of each jobs/ one again with `resource: "*"` (every resource of every
-# scan it selects), by both builds against one sandbox (--xnat-scans 6 --xnat-dicom-files 5).
+# Whether two flowctl builds plan and lock every XNAT job byte for byte the same (a listing
+# change must change round trips only): `flowctl plan --format json` and `flowctl lock` (every
+# item's id, URL, size, checksums and fields) of each XNAT job in jobs/ and benchmarks/jobs/, and
+# of each jobs/ one again with `resource: "*"` (every resource of every scan it selects), by both
+# builds against one sandbox (--xnat-scans 6 --xnat-dicom-files 5).
 #
 #   scripts/xnat-plans-same.sh <flowctl A> <flowctl B> <flowctl-sandbox>
 set -euo pipefail
@@ -23,12 +24,16 @@ compare() {
     local job=$1; shift
     mkdir -p "$ROOT/w/jobs" && cp "$job" "$ROOT/w/jobs/"
     local file="$ROOT/w/jobs/$(basename "$job")"
+    local lock="${file%.yml}.lock.json"
     "$A" plan --format json "$@" "$file" >"$ROOT/a.json" 2>"$ROOT/a.err" || true
+    "$A" lock "$@" "$file" >/dev/null 2>>"$ROOT/a.err" && cat "$lock" >>"$ROOT/a.json"
+    rm -f "$lock"
     "$B" plan --format json "$@" "$file" >"$ROOT/b.json" 2>"$ROOT/b.err" || true
-    local items; items=$(grep -o '"id"' "$ROOT/a.json" | wc -l)
+    "$B" lock "$@" "$file" >/dev/null 2>>"$ROOT/b.err" && cat "$lock" >>"$ROOT/b.json"
+    local items; items=$(grep -c '"url"' "$ROOT/a.json" || true)
     compared=$((compared + 1))
     if cmp -s "$ROOT/a.json" "$ROOT/b.json" && cmp -s "$ROOT/a.err" "$ROOT/b.err"; then
-        printf 'same      %-32s %s (%d ids)\n' "$(basename "$job")" "$*" "$items"
+        printf 'same      %-32s %s (%d URLs locked)\n' "$(basename "$job")" "$*" "$items"
     else
         printf 'DIFFERENT %-32s %s\n' "$(basename "$job")" "$*"; diff "$ROOT/a.json" "$ROOT/b.json" | head -10; failed=1
     fi
