@@ -15,7 +15,10 @@
 #              vs flowctl run benchmarks/jobs/xnat-dicom-zip.yml (archive: zip, one zip per scan)
 #              vs flowctl run benchmarks/jobs/xnat-dicom-files.yml (flowctl's per-file pull), same tree
 #
-# FLOWCTL_BASELINE=<path> adds `flowctl-base`: the xnat-dicom archive job run by an earlier flowctl.
+# FLOWCTL_BASELINE=<path> adds `flowctl-base` (and `flowctl-base-files`): the xnat-dwi job, the
+# xnat-dicom archive job (and per-file job) run by an earlier flowctl, in the same go.
+# LATENCY_MS (default 20) is the sandbox's latency per request; SKIP_FILES=1 leaves out the
+# per-file pulls of xnat-dicom.
 #
 # Builds release flowctl and flowctl-sandbox (SCRATCH= picks the build folder; FLOWCTL= and
 # SANDBOX= use given binaries instead), makes a venv ($VENV, default .venv-bench) with the pinned
@@ -128,7 +131,13 @@ run_flowctl_dicom() {  # $1: job file name
     XNAT_URL=$DICOM_XNAT_URL "$FLOWCTL" run --quiet "$WORK/jobs/$1"
 }
 
-# The same, with FLOWCTL_BASELINE (before/after a change, interleaved).
+# The same two, with FLOWCTL_BASELINE (before/after a change, interleaved).
+run_flowctl_base() {  # $1: job file name
+    mkdir -p "$WORK/jobs"
+    cp "$REPO/jobs/$1" "$WORK/jobs/$1"
+    "$FLOWCTL_BASELINE" run --quiet "$WORK/jobs/$1"
+}
+
 run_flowctl_base_dicom() {  # $1: job file name
     mkdir -p "$WORK/jobs"
     cp "$HERE/jobs/$1" "$WORK/jobs/$1"
@@ -204,7 +213,7 @@ check_tree() {
 }
 
 report() {
-    printf '\n%-13s %-10s %7s %10s %8s %8s %9s %9s %9s\n' tool job files "median s" ratio "CPU s" "server s" "peak MiB" requests
+    printf '\n%-18s %-10s %7s %10s %8s %8s %9s %9s %9s\n' tool job files "median s" ratio "CPU s" "server s" "peak MiB" requests
     local entry tool workload cmd key secs ref files cpu server rss requests python
     for entry in "${ENTRIES[@]}"; do
         IFS='|' read -r tool workload cmd <<<"$entry"
@@ -218,19 +227,28 @@ report() {
         rss=$(sort -n "$ROOT/times/$key.rss" | tail -1)
         requests=$(median <"$ROOT/times/$key.requests")
         awk -v t="$tool" -v w="$workload" -v f="$files" -v s="$secs" -v r="$ref" -v c="$cpu" -v v="$server" -v m="$rss" -v q="$requests" \
-            'BEGIN { printf "%-13s %-10s %7d %10.3f %7.2fx %8.2f %9.2f %9d %9d\n", t, w, f, s, r / s, c, v, m, q }'
+            'BEGIN { printf "%-18s %-10s %7d %10.3f %7.2fx %8.2f %9.2f %9d %9d\n", t, w, f, s, r / s, c, v, m, q }'
     done
     if [ -f "$ROOT/times/flowctl-files-xnat-dicom" ]; then
         awk -v a="$(median <"$ROOT/times/flowctl-files-xnat-dicom")" -v b="$(median <"$ROOT/times/flowctl-xnat-dicom")" \
             'BEGIN { printf "\nxnat-dicom: flowctl with archive: zip is %.2fx its own per-file pull (target >= 3x)\n", a / b }'
     fi
+    # Before/after a change: the baseline's median time / this build's, per job.
+    local pair
+    for pair in "flowctl-base flowctl xnat-dwi" "flowctl-base flowctl xnat-dicom" "flowctl-base-files flowctl-files xnat-dicom"; do
+        set -- $pair
+        if [ -f "$ROOT/times/$1-$3" ] && [ -f "$ROOT/times/$2-$3" ]; then
+            awk -v a="$(median <"$ROOT/times/$1-$3")" -v b="$(median <"$ROOT/times/$2-$3")" -v n="$2 $3" \
+                'BEGIN { printf "%s: %.3f s with FLOWCTL_BASELINE, %.3f s now: %.3fx\n", n, a, b, a / b }'
+        fi
+    done
     printf '\nratio: the Python script'"'"'s median time / this tool'"'"'s (flowctl'"'"'s targets: preventad >= 8x, xnat-dwi >= 5x, xnat-dicom >= 2x).\n'
     printf 'Medians of %d interleaved runs; %d ms latency per request; %d LORIS candidates.\n' "$RUNS" "$LATENCY_MS" "$LORIS_CANDIDATES"
     printf '"CPU s": user + system time of the client process; "server s": the sandbox'"'"'s, during the run (same cores); "requests": counted by the sandbox (/_sandbox/stats).\n'
     printf 'Per-run seconds:\n'
     for entry in "${ENTRIES[@]}"; do
         IFS='|' read -r tool workload cmd <<<"$entry"
-        printf '  %-13s %-10s %s\n' "$tool" "$workload" "$(tr '\n' ' ' <"$ROOT/times/$tool-$workload")"
+        printf '  %-18s %-10s %s\n' "$tool" "$workload" "$(tr '\n' ' ' <"$ROOT/times/$tool-$workload")"
     done
     printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
@@ -243,7 +261,7 @@ main() {
     start_sandbox
     log "sandbox: LORIS $LORIS_URL, XNAT $XNAT_URL, $LATENCY_MS ms per request; work in $ROOT"
     export ROOT HERE REPO FLOWCTL PYTHON FLOWCTL_BASELINE
-    export -f run_python_preventad run_python_xnat_dwi run_python_xnat_dicom run_flowctl run_flowctl_dicom run_flowctl_base_dicom
+    export -f run_python_preventad run_python_xnat_dwi run_python_xnat_dicom run_flowctl run_flowctl_dicom run_flowctl_base run_flowctl_base_dicom
     case " $JOBS_FILTER " in *" xnat-dicom "*) start_dicom_sandbox ;; esac
     local workload
     for workload in $JOBS_FILTER; do
@@ -253,13 +271,18 @@ main() {
                 add_entry flowctl preventad run_flowctl preventad-mri.yml ;;
             xnat-dwi)
                 add_entry xnatpy xnat-dwi run_python_xnat_dwi
-                add_entry flowctl xnat-dwi run_flowctl xnat-dwi.yml ;;
+                add_entry flowctl xnat-dwi run_flowctl xnat-dwi.yml
+                if [ -n "${FLOWCTL_BASELINE:-}" ]; then add_entry flowctl-base xnat-dwi run_flowctl_base xnat-dwi.yml; fi ;;
             xnat-dicom)
                 add_entry xnatpy xnat-dicom run_python_xnat_dicom
                 add_entry flowctl xnat-dicom run_flowctl_dicom xnat-dicom-zip.yml
                 # FLOWCTL_BASELINE=<an earlier flowctl>: the same archive job with it, in the same go.
                 if [ -n "${FLOWCTL_BASELINE:-}" ]; then add_entry flowctl-base xnat-dicom run_flowctl_base_dicom xnat-dicom-zip.yml; fi
-                add_entry flowctl-files xnat-dicom run_flowctl_dicom xnat-dicom-files.yml ;;
+                # SKIP_FILES=1 leaves the per-file pull out (39 s a run at 100 ms of latency).
+                if [ "${SKIP_FILES:-0}" != 1 ]; then
+                    add_entry flowctl-files xnat-dicom run_flowctl_dicom xnat-dicom-files.yml
+                    if [ -n "${FLOWCTL_BASELINE:-}" ]; then add_entry flowctl-base-files xnat-dicom run_flowctl_base_dicom xnat-dicom-files.yml; fi
+                fi ;;
             *) log "unknown workload $workload (preventad, xnat-dwi, xnat-dicom)"; exit 1 ;;
         esac
     done

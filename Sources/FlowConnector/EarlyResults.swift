@@ -26,6 +26,9 @@ public final class EarlyResults<Value: Sendable>: Sendable {
         return try await task.value
     }
 
+    /// Whether something was started for `key`.
+    public func started(_ key: String) -> Bool { tasks[key] != nil }
+
     /// Cancels what nobody took (a finished task ignores it).
     public func cancel() {
         for task in tasks.values { task.cancel() }

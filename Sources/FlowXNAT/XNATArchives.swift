@@ -19,11 +19,7 @@ extension XNATConnector {
             if let scan = item.fields["scan.id"], !scans.contains(scan) { scans.append(scan) }
             if let label = item.fields["resource.label"], !labels.contains(label) { labels.append(label) }
         }
-        // XNAT reads a comma in a list as a separator: a name holding one is written [COMMA].
-        func list(_ names: [String]) -> String {
-            names.map { URLText.segment($0.replacingOccurrences(of: ",", with: "[COMMA]")) }.joined(separator: ",")
-        }
-        let path = "/data/experiments/\(URLText.segment(experiment))/scans/\(list(scans))/resources/\(list(labels))/files"
+        let path = "/data/experiments/\(URLText.segment(experiment))/scans/\(XNATReply.selector(scans))/resources/\(XNATReply.selector(labels))/files"
         let request = HTTPRequest(url: session.url(path + "?format=\(URLText.query(format))"))
         return try await RequestTicket.with {
             try await session.stream(request, maxBytes: maxBytes, consume: consume)

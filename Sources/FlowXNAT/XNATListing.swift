@@ -21,18 +21,59 @@ extension XNATConnector {
             return try await listEach(subjects) { subject in
                 let experiments = try await listExperiments(subject, selection, early: early)
                 return try await listEach(experiments) { experiment in
-                    let scans = try await listScans(experiment, selection)
-                    return try await listEach(scans) { scan in
-                        let earlyFiles = EarlyResults(keys: literals(selection, level: "resource", field: "resource.label")
-                            .map { filesPath(scan, label: $0) }) { path in try await session.xnatRows(path, query: []) }
-                        defer { earlyFiles.cancel() }
-                        let resources = try await listResources(scan, selection)
-                        return try await listEach(resources) { resource in
-                            try await listFiles(resource, selection, early: earlyFiles)
-                        }
-                    }
+                    try await listSession(experiment, selection, early: early)
                 }
             }
+        }
+    }
+
+    /// A session's scans and their files. When the selection takes every resource, the files of
+    /// all its scans come from one listing (`scans/ALL/files`, sent with the scan listing when
+    /// every scan is taken too; else `scans/{ids}/files`, sent with the resource listings), not
+    /// one per resource after the resource listings: 2 round trips fewer (3 when the subject
+    /// and the session are named: their scan and files listings go out with the project's,
+    /// by labels, see `earlyListings`). Each resource takes
+    /// its rows by `cat_ID`; where that listing fails or does not add up (`ScanFileRows`), the
+    /// resource is listed on its own as before, so the items are the same either way.
+    func listSession(_ experiment: Fields, _ selection: Selection, early: EarlyResults<[JSONValue]> = .none) async throws -> [RemoteItem] {
+        let byScan = Self.takesAll(selection, level: "resource")
+        let allFiles = byScan && Self.takesAll(selection, level: "scans")
+            ? ScanFileRows.start(session, scanFilesPath(experiment, selector: "ALL"), early: early,
+                                 earlyKey: Self.key((sessionByLabel(experiment) + "/scans/ALL/files", [])),
+                                 uriPrefix: "/data/experiments/\(URLText.segment(experiment["experiment.id"]!))/")
+            : nil
+        defer { allFiles?.cancel() }
+        let scans = try await listScans(experiment, selection, early: early)
+        guard byScan, !scans.isEmpty else {
+            return try await listEach(scans) { scan in
+                let earlyFiles = EarlyResults(keys: literals(selection, level: "resource", field: "resource.label")
+                    .map { filesPath(scan, label: $0) }) { path in try await session.xnatRows(path, query: []) }
+                defer { earlyFiles.cancel() }
+                let resources = try await listResources(scan, selection)
+                return try await listEach(resources) { resource in
+                    try await listFiles(resource.fields, selection, early: earlyFiles)
+                }
+            }
+        }
+        let files = allFiles ?? ScanFileRows.start(session, scanFilesPath(experiment, selector: XNATReply.selector(scans.map { $0["scan.id"]! })))
+        defer { files.cancel() }
+        return try await listEach(scans) { scan in
+            let resources = try await listResources(scan, selection)
+            let rows = await files.rows
+            return try await listEach(resources) { resource in
+                if let mine = rows?.rows(of: resource) {
+                    return try fileItems(mine, resource: resource.fields, selection, listing: filesPath(resource.fields, label: resource.fields["resource.label"]!))
+                }
+                return try await listFiles(resource.fields, selection)
+            }
+        }
+    }
+
+    /// Whether every filter of `level` takes any value (`"*"`), or there is none.
+    static func takesAll(_ selection: Selection, level: String) -> Bool {
+        selection.filters(on: level).allSatisfy { filter in
+            if case .glob(let glob) = filter.matcher { return glob.pattern == "*" }
+            return false
         }
     }
 
@@ -43,7 +84,8 @@ extension XNATConnector {
 
     /// The subject listings of literally named projects and, with one such project, the
     /// experiment listings of literally named subjects (XNAT addresses a subject by label under
-    /// its project), keyed by the request they stand for.
+    /// its project) and, with literally named sessions too, their scan listings (and files
+    /// listings, see `listSession`) by labels, keyed by the request they stand for.
     func earlyListings(_ selection: Selection) -> EarlyResults<[JSONValue]> {
         let projects = literals(selection, level: "project", field: "project.id")
         var requests: [String: (String, [(String, String)])] = [:]
@@ -52,9 +94,17 @@ extension XNATConnector {
             requests[Self.key(subjects)] = subjects
         }
         if projects.count == 1 {
+            let sessions = literals(selection, level: "experiments", field: "experiment.label")
+            let everyFile = Self.takesAll(selection, level: "resource") && Self.takesAll(selection, level: "scans")
             for label in literals(selection, level: "subjects", field: "subject.label") {
                 let experiments = experimentsRequest(projectID: projects[0], subject: label, selection)
                 requests[Self.key(experiments)] = experiments
+                for name in sessions {
+                    let path = sessionByLabel(["project.id": projects[0], "subject.label": label, "experiment.label": name])
+                    let scans = scansRequest(sessionPath: path, selection)
+                    requests[Self.key(scans)] = scans
+                    if everyFile { requests[Self.key((path + "/scans/ALL/files", []))] = (path + "/scans/ALL/files", []) }
+                }
             }
         }
         let started = requests
@@ -137,9 +187,22 @@ extension XNATConnector {
         return name.dropLast("SessionData".count).uppercased()
     }
 
-    func listScans(_ experiment: Fields, _ selection: Selection) async throws -> [Fields] {
-        let path = "/data/experiments/\(URLText.segment(experiment["experiment.id"]!))/scans"
-        let rows = try await session.xnatRows(path, query: serverFilter(selection, level: "scans", field: "scan.type", param: "type"))
+    /// A session by its labels under its project and subject (as XNAT resolves it).
+    func sessionByLabel(_ experiment: Fields) -> String {
+        "/data/projects/\(URLText.segment(experiment["project.id"] ?? ""))/subjects/\(URLText.segment(experiment["subject.label"] ?? ""))"
+            + "/experiments/\(URLText.segment(experiment["experiment.label"] ?? ""))"
+    }
+
+    func scansRequest(sessionPath: String, _ selection: Selection) -> (path: String, query: [(String, String)]) {
+        (sessionPath + "/scans", serverFilter(selection, level: "scans", field: "scan.type", param: "type"))
+    }
+
+    func listScans(_ experiment: Fields, _ selection: Selection, early: EarlyResults<[JSONValue]> = .none) async throws -> [Fields] {
+        let request = scansRequest(sessionPath: "/data/experiments/\(URLText.segment(experiment["experiment.id"]!))", selection)
+        let path = request.path
+        // Asked for early by labels when the selection named the subject and the session.
+        let byLabel = scansRequest(sessionPath: sessionByLabel(experiment), selection)
+        let rows = try await early.value(for: Self.key(byLabel)) { try await session.xnatRows(path, query: request.query) }
         return try listingRows(rows, at: path) { row in
             guard let id = row["ID"]?.text, !id.isEmpty else { throw ConnectorError.badReply("a scan row has no ID") }
             var fields = experiment
@@ -153,7 +216,16 @@ extension XNATConnector {
         }
     }
 
-    func listResources(_ scan: Fields, _ selection: Selection) async throws -> [Fields] {
+    /// A listed resource: its item fields, and what ties it to the rows of a scan files listing.
+    struct Resource: Sendable {
+        var fields: Fields
+        /// `xnat_abstractresource_id`, which file rows give as `cat_ID`.
+        var id: String
+        /// `file_count`, when the server gives it.
+        var fileCount: Int?
+    }
+
+    func listResources(_ scan: Fields, _ selection: Selection) async throws -> [Resource] {
         let path = scanPath(scan) + "/resources"
         let rows = try await session.xnatRows(path, query: [])
         return try listingRows(rows, at: path) { row in
@@ -162,7 +234,9 @@ extension XNATConnector {
             fields["resource.label"] = label
             fields["resource.format"] = row["format"]?.text ?? ""
             fields["resource.content"] = row["content"]?.text ?? ""
-            return selection.accepts(fields, levels: ["resource"]) ? fields : nil
+            guard selection.accepts(fields, levels: ["resource"]) else { return nil }
+            return Resource(fields: fields, id: row["xnat_abstractresource_id"]?.text ?? "",
+                            fileCount: row["file_count"]?.text.flatMap { Int($0) })
         }
     }
 
@@ -174,10 +248,21 @@ extension XNATConnector {
         scanPath(scan) + "/resources/\(URLText.segment(label))/files"
     }
 
+    /// The files of every resource of some scans (`selector`: `ALL`, or ids with commas).
+    func scanFilesPath(_ experiment: Fields, selector: String) -> String {
+        "/data/experiments/\(URLText.segment(experiment["experiment.id"]!))/scans/\(selector)/files"
+    }
+
     func listFiles(_ resource: Fields, _ selection: Selection, early: EarlyResults<[JSONValue]> = .none) async throws -> [RemoteItem] {
         let path = filesPath(resource, label: resource["resource.label"]!)
         let rows = try await early.value(for: path) { try await session.xnatRows(path, query: []) }
-        return try listingRows(rows, at: path) { row in
+        return try fileItems(rows, resource: resource, selection, listing: path)
+    }
+
+    /// The selected items of a resource's file rows; problems are placed at `listing`, the
+    /// resource's own files listing, whichever request brought the rows.
+    func fileItems(_ rows: [JSONValue], resource: Fields, _ selection: Selection, listing path: String) throws -> [RemoteItem] {
+        try listingRows(rows, at: path) { row in
             guard let item = try fileItem(row, resource: resource, listing: path) else { return nil }
             return selection.accepts(item.allFields) ? item : nil
         }
@@ -212,5 +297,58 @@ extension XNATConnector {
         let isMD5 = digest.count == 32 && digest.allSatisfy(\.isHexDigit)
         return RemoteItem(source: spec.name, id: id, url: URLText.join(spec.url, XNATReply.encodePath(uri)), size: size,
                           checksums: isMD5 ? [Checksum(.md5, digest)] : [], fields: fields)
+    }
+}
+
+/// The rows of one scan files listing (`.../scans/{ALL|ids}/files`), grouped by the resource
+/// they belong to (`cat_ID`), fetched once for every scan of a session.
+final class ScanFileRows: Sendable {
+    private let task: Task<ScanFileRows.Groups?, Never>
+
+    private init(task: Task<ScanFileRows.Groups?, Never>) { self.task = task }
+
+    /// Starts the listing at `path`, or takes the one `early` started for `earlyKey` (the same
+    /// session by labels) when each of its rows' URI starts with `uriPrefix`, as `path`'s do. A
+    /// listing that fails is no error here: its resources are then listed one by one, which
+    /// reports whatever is wrong with them.
+    static func start(_ session: SourceSession, _ path: String, early: EarlyResults<[JSONValue]> = .none,
+                      earlyKey: String = "", uriPrefix: String = "") -> ScanFileRows {
+        ScanFileRows(task: Task {
+            if early.started(earlyKey), let rows = try? await early.value(for: earlyKey, otherwise: { [] }),
+               rows.allSatisfy({ $0["URI"]?.text?.hasPrefix(uriPrefix) ?? false }) {
+                return Groups(rows)
+            }
+            guard let rows = try? await session.xnatRows(path, query: []) else { return nil }
+            return Groups(rows)
+        })
+    }
+
+    /// The grouped rows, nil when the listing failed or a row names no resource.
+    var rows: Groups? { get async { await task.value } }
+
+    func cancel() { task.cancel() }
+
+    struct Groups: Sendable {
+        private var byResource: [String: [JSONValue]] = [:]
+
+        /// Nil when a row has no `cat_ID`: it could belong to any resource.
+        init?(_ rows: [JSONValue]) {
+            for row in rows {
+                guard let id = row["cat_ID"]?.text, !id.isEmpty else { return nil }
+                byResource[id, default: []].append(row)
+            }
+        }
+
+        /// The rows of `resource`, in the listing's order; nil when they cannot be trusted to be
+        /// all of them: the resource has no id, a row's `collection` is another label, their
+        /// number is not the resource's `file_count`, or there are none and no count says so.
+        func rows(of resource: XNATConnector.Resource) -> [JSONValue]? {
+            guard !resource.id.isEmpty else { return nil }
+            let mine = byResource[resource.id] ?? []
+            let label = resource.fields["resource.label"]
+            guard mine.allSatisfy({ $0["collection"]?.text.map { $0 == label } ?? true }) else { return nil }
+            if let count = resource.fileCount { return count == mine.count ? mine : nil }
+            return mine.isEmpty ? nil : mine
+        }
     }
 }

@@ -35,15 +35,29 @@ enum XNATReply {
         return values.map(URLText.query).joined(separator: ",")
     }
 
+    /// A path segment naming several scans or resources (comma = OR); XNAT reads a comma in a
+    /// name as a separator, so a name holding one is written `[COMMA]`.
+    static func selector(_ names: [String]) -> String {
+        names.map { URLText.segment($0.replacingOccurrences(of: ",", with: "[COMMA]")) }.joined(separator: ",")
+    }
+
     /// Percent-encodes characters a URL cannot carry (space, quotes, non-ASCII...) in a path the
     /// server gave us, leaving its slashes and any existing escapes alone.
     static func encodePath(_ path: String) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(path.utf8.count)
         for byte in path.utf8 {
-            let c = Character(Unicode.Scalar(byte))
-            if c.isASCII && (c.isLetter || c.isNumber || "-._~!$&'()*+,;=:@/%".contains(c)) { out.append(c) }
-            else { out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true) }
+            if pathSafe[Int(byte)] { out.append(byte) }
+            else { out += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 15)]] }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
+
+    /// Bytes a path keeps as they are: ASCII letters and digits, and `-._~!$&'()*+,;=:@/%`
+    /// (a table: this runs for every byte of every file URI of a listing).
+    private static let pathSafe: [Bool] = (0..<256).map { byte in
+        let c = Character(Unicode.Scalar(UInt8(byte)))
+        return c.isASCII && (c.isLetter || c.isNumber || "-._~!$&'()*+,;=:@/%".contains(c))
+    }
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 }

@@ -73,6 +73,18 @@ import Testing
         #expect(throws: ConnectorError.self) { _ = try Self.decode(#"{"size": 1e400}"#) }
     }
 
+    @Test func eachKindOfValueKeepsItsCase() throws {
+        let row = try Self.decode(#"{"s": "true", "n": "5", "b": true, "i": 5, "d": 5.5, "z": null, "a": ["x", 1], "o": {"k": "v"}}"#)
+        if case .string("true") = row["s"] {} else { Issue.record("\(String(describing: row["s"]))") }
+        if case .string("5") = row["n"] {} else { Issue.record("\(String(describing: row["n"]))") }
+        if case .bool(true) = row["b"] {} else { Issue.record("\(String(describing: row["b"]))") }
+        if case .integer(5) = row["i"] {} else { Issue.record("\(String(describing: row["i"]))") }
+        if case .number(5.5) = row["d"] {} else { Issue.record("\(String(describing: row["d"]))") }
+        #expect(row["z"]?.isNull == true)
+        #expect(row["a"]?.array?.map(\.text) == ["x", "1"])
+        #expect(row["o"]?["k"]?.text == "v")
+    }
+
     @Test func deepNestingIsABadReplyNotACrash() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: ConnectorError.self) { _ = try Self.decode(deep) }

@@ -144,6 +144,37 @@ struct SandboxProtocolTests {
         #expect(String(decoding: try await cookie.send("GET", "/data/auth").2, as: UTF8.self) == "User 'sandbox' is logged in")
     }
 
+    /// Multipart POST uploads spool each file part to disk as it arrives, as PUT bodies do (a
+    /// 10 GiB POST must not sit in the sandbox's memory); each part is a file of its own.
+    @Test func xnatMultipartPostsAreSpooledToDisk() async throws {
+        let sb = try await Sandbox.start(small())
+        defer { Task { await sb.stop() } }
+        let c = xnatClient(sb)
+        let a = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let b = Array("ends like a delimiter\r\n--".utf8)
+        let boundary = "xnat-\(UUID().uuidString)"
+        var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nnot a file\r\n".utf8)
+        for (name, bytes) in [("a.dcm", a), ("b.txt", b)] {
+            body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\n".utf8)
+                + Data("Content-Type: application/octet-stream\r\n\r\n".utf8) + Data(bytes) + Data("\r\n".utf8)
+        }
+        body += Data("--\(boundary)--\r\n".utf8)
+        let base = "/data/experiments/XNAT_E00002/scans/1/resources/POSTED/files"
+        #expect(try await c.send("POST", base, body: body, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"]).0 == 200)
+        #expect(try await c.send("GET", base + "/a.dcm").2 == Data(a))
+        #expect(try await c.send("GET", base + "/b.txt").2 == Data(b))
+        let rows = (try await c.json(base + "?format=json")["ResultSet"] as! [String: Any])["Result"] as! [[String: String]]
+        #expect(rows.map { $0["Name"] } == ["a.dcm", "b.txt"])
+        #expect(rows.map { $0["digest"] } == [Digester.hex(.md5, of: a), Digester.hex(.md5, of: b)])
+        // Read back from their spool files, not kept as bytes in memory.
+        let xnat = try #require(sb.emulator(XNATEmulator.self))
+        let bodies = xnat.data.withLock { d in
+            d.resources[.scan(experiment: "XNAT_E00002", scan: "1")]?.first { $0.label == "POSTED" }?.files.map(\.body) ?? []
+        }
+        #expect(bodies.count == 2)
+        #expect(bodies.allSatisfy { if case .generated = $0 { true } else { false } })
+    }
+
     @Test func lorisFlavoursAuthAndETag() async throws {
         let sb = try await Sandbox.start(small())
         defer { Task { await sb.stop() } }

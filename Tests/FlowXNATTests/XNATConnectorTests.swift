@@ -26,6 +26,14 @@ func dwiSelection(subjects: [String]? = nil) -> Selection {
     return Selection(name: "dwi", source: "xnat", filters: filters)
 }
 
+/// Each item as its source, id, URL path (each sandbox has a port of its own), size and checksums.
+func itemsWithoutOrigin(_ items: [RemoteItem]) -> [String] {
+    items.map { item in
+        let path = item.url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(3).joined()
+        return "\(item.source) \(item.id) /\(path) \(item.size ?? -1) \(item.checksums.map { "\($0)" }.sorted())"
+    }
+}
+
 func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 
 func temporaryDirectory() throws -> String {
@@ -141,6 +149,96 @@ func temporaryDirectory() throws -> String {
         #expect(chain.stats.peakInFlightRequests <= 4)
         #expect(early.stats.peakInFlightRequests > 4)
         print("XNAT literal names: listed in \(early.seconds) s early, \(chain.seconds) s walking the chain")
+    }
+
+    /// With every resource taken, a session's files come from one `scans/{ALL|ids}/files`
+    /// listing (with the scan listing when every scan is taken too, else with the resource
+    /// listings) instead of one listing per resource after them: the same items, in the same
+    /// order, with the same fields as listing each resource.
+    @Test func everyResourceOfASessionComesFromOneScanFilesListing() async throws {
+        func selection(scans: Matcher, resource: Matcher) -> Selection {
+            Selection(name: "s", source: "xnat", filters: [
+                Selection.Filter(level: "project", field: "project.id", matcher: .glob(Glob("testenv"))),
+                Selection.Filter(level: "subjects", field: "subject.label", matcher: .anyOf([.glob(Glob("SUBJ_002")), .glob(Glob("SUBJ_003"))])),
+                Selection.Filter(level: "scans", field: "scan.type", matcher: scans),
+                Selection.Filter(level: "resource", field: "resource.label", matcher: resource),
+            ])
+        }
+        // `all of ["*"]` takes the same resources, but is no "every resource" to the listing:
+        // it lists each resource, the way every selection did before.
+        let everyResource = Matcher.glob(Glob("*")), eachResource = Matcher.allOf([.glob(Glob("*"))])
+        let scanFiles = "GET /data/experiments/{experiment}/scans/{scan}/files"
+        let resourceFiles = "GET /data/experiments/{experiment}/scans/{scan}/resources/{resource}/files"
+        for scans in [Matcher.glob(Glob("*")), .glob(Glob("*DWI*"))] {
+            var listed: [[RemoteItem]] = [], stats: [PlatformStats] = []
+            for resource in [everyResource, eachResource] {
+                try await withXNAT(subjects: 4) { sandbox, spec in
+                    listed.append(try await XNATConnector(spec: spec).list(selection(scans: scans, resource: resource)))
+                    stats.append(sandbox.stats(.xnat))
+                }
+            }
+            #expect(itemsWithoutOrigin(listed[0]) == itemsWithoutOrigin(listed[1]))
+            #expect(listed[0].map(\.fields) == listed[1].map(\.fields))
+            #expect(Set(listed[0].compactMap { $0.fields["resource.label"] }) == ["DICOM", "NIFTI"])
+            #expect(Set(listed[0].compactMap { $0.fields["subject.label"] }) == ["SUBJ_002", "SUBJ_003"])
+            // One files listing per session (two sessions), none per resource.
+            #expect(stats[0].routes[scanFiles] == 2)
+            #expect(stats[0].routes[resourceFiles] == nil)
+            #expect(stats[1].routes[scanFiles] == nil)
+            #expect(stats[0].requests < stats[1].requests)
+        }
+    }
+
+    /// With the subject and the session named, the session's scan and files listings go out
+    /// with the project listing (by labels) and are taken once the listings confirm the names:
+    /// the same items as walking the chain.
+    @Test func aNamedSessionsScansAndFilesAreListedEarlyByLabels() async throws {
+        func selection(session: Matcher) -> Selection {
+            Selection(name: "s", source: "xnat", filters: [
+                Selection.Filter(level: "project", field: "project.id", matcher: .glob(Glob("testenv"))),
+                Selection.Filter(level: "subjects", field: "subject.label", matcher: .glob(Glob("SUBJ_002"))),
+                Selection.Filter(level: "experiments", field: "experiment.label", matcher: session),
+                Selection.Filter(level: "scans", field: "scan.type", matcher: .glob(Glob("*"))),
+                Selection.Filter(level: "resource", field: "resource.label", matcher: .glob(Glob("*"))),
+            ])
+        }
+        var listed: [[RemoteItem]] = [], stats: [PlatformStats] = []
+        for session in [Matcher.glob(Glob("SUBJ_002_MR1")), .allOf([.glob(Glob("SUBJ_002_MR1"))])] {
+            try await withXNAT(subjects: 4) { sandbox, spec in
+                listed.append(try await XNATConnector(spec: spec).list(selection(session: session)))
+                stats.append(sandbox.stats(.xnat))
+            }
+        }
+        #expect(itemsWithoutOrigin(listed[0]) == itemsWithoutOrigin(listed[1]))
+        #expect(listed[0].map(\.fields) == listed[1].map(\.fields))
+        #expect(listed[0].count > 8)
+        let byLabels = "GET /data/projects/{project}/subjects/{subject}/experiments/{experiment}/scans"
+        #expect(stats[0].routes[byLabels] == 1)
+        #expect(stats[0].routes[byLabels + "/{scan}/files"] == 1)
+        #expect(stats[0].routes["GET /data/experiments/{experiment}/scans"] == nil)
+        #expect(stats[0].routes["GET /data/experiments/{experiment}/scans/{scan}/files"] == nil)
+        #expect(stats[1].routes[byLabels] == nil)
+        #expect(stats[1].routes["GET /data/experiments/{experiment}/scans/{scan}/files"] == 1)
+    }
+
+    /// A resource takes its rows of a scan files listing only when they add up to it; otherwise
+    /// it is listed on its own.
+    @Test func scanFileRowsAreTakenOnlyWhenTheyAddUp() throws {
+        let rows = try XNATReply.rows(Array(#"{"ResultSet":{"Result":[{"Name":"a","cat_ID":"7","collection":"DICOM"},{"Name":"b","cat_ID":"7","collection":"DICOM"},{"Name":"c","cat_ID":"8","collection":"NIFTI"}]}}"#.utf8), from: "/x")
+        let groups = try #require(ScanFileRows.Groups(rows))
+        func resource(_ id: String, _ label: String, count: Int?) -> XNATConnector.Resource {
+            XNATConnector.Resource(fields: ["resource.label": label], id: id, fileCount: count)
+        }
+        #expect(groups.rows(of: resource("7", "DICOM", count: 2))?.map { $0["Name"]?.text } == ["a", "b"])
+        #expect(groups.rows(of: resource("7", "DICOM", count: nil))?.count == 2)
+        #expect(groups.rows(of: resource("7", "DICOM", count: 3)) == nil)  // its file_count says a row is missing
+        #expect(groups.rows(of: resource("8", "DICOM", count: 1)) == nil)  // the rows say another label
+        #expect(groups.rows(of: resource("9", "EMPTY", count: 0))?.isEmpty == true)
+        #expect(groups.rows(of: resource("9", "EMPTY", count: nil)) == nil)  // no rows, and no count says none
+        #expect(groups.rows(of: resource("", "DICOM", count: 2)) == nil)  // no id to take rows by
+        // A row without cat_ID could be any resource's: the listing is not used at all.
+        let unnamed = try XNATReply.rows(Array(#"{"ResultSet":{"Result":[{"Name":"a","cat_ID":""}]}}"#.utf8), from: "/x")
+        #expect(ScanFileRows.Groups(unnamed) == nil)
     }
 
     @Test func clientSideMatchersRefineWhatTheServerFilters() async throws {
@@ -275,6 +373,13 @@ func temporaryDirectory() throws -> String {
             #expect(message.contains("HTML"))
         }
         #expect(try XNATReply.rows(Array("{\"ResultSet\":{\"Result\":[{\"ID\":5}]}}".utf8), from: "/x").first?["ID"]?.text == "5")
+    }
+
+    @Test func serverPathsKeepTheirSlashesAndEscapesAndEncodeTheRest() {
+        #expect(XNATReply.encodePath("/data/experiments/E1/scans/1/resources/7/files/a b/\"é\"%20.dcm")
+                == "/data/experiments/E1/scans/1/resources/7/files/a%20b/%22%C3%A9%22%20.dcm")
+        #expect(XNATReply.encodePath("-._~!$&'()*+,;=:@/%AZaz09") == "-._~!$&'()*+,;=:@/%AZaz09")
+        #expect(XNATReply.encodePath("\u{1}\u{7F}#?[]") == "%01%7F%23%3F%5B%5D")
     }
 
     @Test func onlyExactValuesBecomeServerFilters() {

@@ -81,18 +81,21 @@ public enum Multipart {
         }
     }
 
-    /// A multipart body received as it streams: its text fields, and its part named `file`
-    /// written to a spool file (never the whole body in memory).
+    /// A multipart body received as it streams: its text fields, and its file parts written to
+    /// spool files (never the whole body in memory).
     struct Spooled {
         var fields: [String: String] = [:]
         /// The `file` part with the digests `receive` was asked to take of it.
         var file: (file: SpooledFile, digests: [Digester])?
+        /// With `everyFile`: every part with a filename, in order, its MD5 taken (XNAT's uploads).
+        var files: [(filename: String, file: SpooledFile)] = []
     }
 
     /// Streams `req`'s multipart body: fields into memory (64 KiB each at most), the `file` part
     /// to disk. `hashing` gets the fields that came before the file part and says which digests
-    /// to take of its bytes as they pass (flow.js clients send the fields first).
-    static func receive(_ req: SandboxRequest, boundary: String,
+    /// to take of its bytes as they pass (flow.js clients send the fields first). With
+    /// `everyFile`, each part with a filename goes to a spool file of its own (`files`).
+    static func receive(_ req: SandboxRequest, boundary: String, everyFile: Bool = false,
                         hashing: ([String: String]) -> [Digester]) async throws -> Spooled {
         let delimiter = Array(("\r\n--" + boundary).utf8)
         enum State { case preamble, afterDelimiter, headers, body, done }
@@ -101,16 +104,20 @@ public enum Multipart {
         var out = Spooled()
         var name: String?
         var isFile = false
+        var filename: String?
         var field: [UInt8] = []
         var writer: SpoolWriter?
-        defer { if out.file == nil { writer?.abandon() } }
+        defer { writer?.abandon() }  // a file part the body ended inside
 
         func emit(_ bytes: UnsafeRawBufferPointer) throws {
             if isFile { try writer?.write(bytes) } else if field.count + bytes.count <= 1 << 16 { field += bytes }
             else { throw SpoolError(message: "multipart field \(name ?? "") is over 64 KiB") }
         }
         func endPart() {
-            if isFile, let w = writer { out.file = w.finish(); writer = nil } else if let name { out.fields[name] = String(decoding: field, as: UTF8.self) }
+            if isFile, let w = writer {
+                if everyFile { out.files.append((filename ?? "", w.finish().file)) } else { out.file = w.finish() }
+                writer = nil
+            } else if let name { out.fields[name] = String(decoding: field, as: UTF8.self) }
             field = []
         }
         func process() throws {
@@ -134,15 +141,20 @@ public enum Multipart {
                         }
                         let text = String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<end]), as: UTF8.self)
                         name = nil
-                        var filename: String?
+                        filename = nil
                         for line in text.components(separatedBy: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
                             name = param("name", in: line)
                             filename = param("filename", in: line)
                         }
-                        isFile = name == "file" || (name == nil && filename != nil)
-                        if isFile {
-                            guard out.file == nil, writer == nil else { throw SpoolError(message: "more than one file part") }
-                            writer = try SpoolWriter(md5: false, hashing: hashing(out.fields))
+                        if everyFile {
+                            isFile = filename != nil
+                            if isFile { writer = try SpoolWriter(hashing: []) }
+                        } else {
+                            isFile = name == "file" || (name == nil && filename != nil)
+                            if isFile {
+                                guard out.file == nil, writer == nil else { throw SpoolError(message: "more than one file part") }
+                                writer = try SpoolWriter(md5: false, hashing: hashing(out.fields))
+                            }
                         }
                         start = end + 4
                         state = .body

@@ -145,8 +145,9 @@ extension XNATEmulator {
         if contentType == "multipart/form-data" {
             if inbody { return XNATEmulator.error(.notAcceptable, "In-body File posts must include the file directly as the body of the message (not as part of multi-part form data).") }
             guard let boundary = Multipart.boundary(req.header("Content-Type") ?? "") else { return XNATEmulator.error(.badRequest, "Malformed multipart body") }
-            for part in Multipart.parse(try await req.body(), boundary: boundary) where part.filename != nil {
-                files.append((filePath.isEmpty ? part.filename! : filePath, .stored(part.body)))
+            // Each file part spooled to disk as it arrives, as PUT bodies are.
+            for part in try await Multipart.receive(req, boundary: boundary, everyFile: true, hashing: { _ in [] }).files {
+                files.append((filePath.isEmpty ? part.filename : filePath, SpooledFile.body([part.file])))
             }
             if files.isEmpty { return XNATEmulator.error(.badRequest, "You tried to POST to this service, but didn't provide any files.") }
         } else {
