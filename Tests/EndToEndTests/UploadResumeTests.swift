@@ -52,9 +52,14 @@ extension EndToEnd {
     }
 
     /// Starts `flowctl run`, SIGKILLs it once the sandbox has received `fraction` of `bytes`;
-    /// returns the bytes received by then (nil if the run ended first).
+    /// returns the bytes received by then (nil if the run ended first). The sandbox stops reading
+    /// uploads at that point (`stallUploadsAfterBytes`), so the kill lands mid-upload however
+    /// slowly this test polls on a loaded machine.
     static func killMidUpload(_ job: String, sandbox: SandboxProcess, platform: String, env: [String: String],
                               bytes: Int64, fraction: Double) throws -> Int64? {
+        let stallAt = Int64(fraction * Double(bytes))
+        _ = try sandbox.control(platform, "/_sandbox/faults", method: "POST", body: "{\"stallUploadsAfterBytes\": \(stallAt)}")
+        defer { _ = try? sandbox.control(platform, "/_sandbox/faults", method: "DELETE") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try builtProduct("flowctl"))
         process.arguments = ["run", "--quiet", job]
@@ -65,7 +70,7 @@ extension EndToEnd {
         let deadline = Date().addingTimeInterval(120)
         while process.isRunning && Date() < deadline {
             let received = (try sandbox.stats(platform)["bytesReceived"] as? NSNumber)?.int64Value ?? 0
-            if Double(received) >= fraction * Double(bytes) {
+            if received >= stallAt {
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
                 return (try sandbox.stats(platform)["bytesReceived"] as? NSNumber)?.int64Value ?? received

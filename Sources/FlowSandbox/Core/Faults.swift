@@ -26,6 +26,9 @@ public struct FaultSettings: Sendable, Codable, Equatable {
     /// Lock an account after this many failed logins (for `lockoutSeconds`).
     public var lockoutAfterFailures: Int? = nil
     public var lockoutSeconds: Int = 900
+    /// Stop reading upload bodies once the platform has received this many bytes, until the
+    /// setting is cleared: a server that stalls mid-upload, so a test can stop a client there.
+    public var stallUploadsAfterBytes: Int64? = nil
 
     public init() {}
 
@@ -34,7 +37,8 @@ public struct FaultSettings: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case latencyMs, latencyJitterMs, errorRates, retryAfterSeconds, cutAfterBytes, cutRate, truncateRate,
-             slowBodyBytesPerSecond, tokenLifetimeSeconds, lockoutAfterFailures, lockoutSeconds
+             slowBodyBytesPerSecond, tokenLifetimeSeconds, lockoutAfterFailures, lockoutSeconds,
+             stallUploadsAfterBytes
     }
 
     public init(from decoder: any Decoder) throws {
@@ -50,6 +54,7 @@ public struct FaultSettings: Sendable, Codable, Equatable {
         tokenLifetimeSeconds = try c.decodeIfPresent(Int.self, forKey: .tokenLifetimeSeconds)
         lockoutAfterFailures = try c.decodeIfPresent(Int.self, forKey: .lockoutAfterFailures)
         lockoutSeconds = try c.decodeIfPresent(Int.self, forKey: .lockoutSeconds) ?? 900
+        stallUploadsAfterBytes = try c.decodeIfPresent(Int64.self, forKey: .stallUploadsAfterBytes)
         for key in errorRates.keys where Int(key) == nil {
             throw DecodingError.dataCorruptedError(forKey: .errorRates, in: c, debugDescription: "status \(key) is not a number")
         }

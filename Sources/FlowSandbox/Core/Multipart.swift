@@ -180,7 +180,7 @@ public enum Multipart {
         }
 
         for try await buffer in req.request.body {
-            req.stats.bytesReceived(req.platform, buffer.readableBytes)
+            try await req.received(buffer.readableBytes)
             guard state != .done else { continue }
             pending.append(contentsOf: buffer.readableBytesView)
             try process()

@@ -33,9 +33,13 @@ public struct SandboxRequest: Sendable {
     let faults: RequestFaults
     let platform: PlatformID
     let stats: StatsRecorder
+    /// The live fault plan, for faults that last until cleared (a stalled upload).
+    let faultPlan: FaultController
 
-    init(request: Request, origin: String, routeInfo: RouteInfo, faults: RequestFaults, platform: PlatformID, stats: StatsRecorder) {
+    init(request: Request, origin: String, routeInfo: RouteInfo, faults: RequestFaults, faultPlan: FaultController,
+         platform: PlatformID, stats: StatsRecorder) {
         self.request = request
+        self.faultPlan = faultPlan
         self.origin = origin
         self.routeInfo = routeInfo
         self.faults = faults
@@ -60,9 +64,20 @@ public struct SandboxRequest: Sendable {
     /// Collects the request body (uploads); counts the bytes received.
     public func body(maxSize: Int = 4 << 30) async throws -> ByteBuffer {
         var buffer = try await request.body.collect(upTo: maxSize)
-        stats.bytesReceived(platform, buffer.readableBytes)
+        try await received(buffer.readableBytes)
         buffer.moveReaderIndex(to: buffer.readerIndex)
         return buffer
+    }
+
+    /// Counts `n` upload body bytes. Once the platform has received `stallUploadsAfterBytes`,
+    /// stops reading (the client's send stalls) until that fault is cleared.
+    func received(_ n: Int) async throws {
+        let total = stats.bytesReceived(platform, n)
+        guard let stall = faultPlan.settings(for: platform).stallUploadsAfterBytes, total >= stall else { return }
+        stats.fault(platform, "stall")
+        while let stall = faultPlan.settings(for: platform).stallUploadsAfterBytes, total >= stall {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
     }
 
     /// Case-insensitive header lookup.

@@ -18,7 +18,7 @@ struct SandboxResponder: HTTPResponder {
         }
         let decided = faults.decide(for: id)
         let info = RouteInfo()
-        let req = SandboxRequest(request: request, origin: origin.value, routeInfo: info, faults: decided, platform: id, stats: stats)
+        let req = SandboxRequest(request: request, origin: origin.value, routeInfo: info, faults: decided, faultPlan: faults, platform: id, stats: stats)
         stats.requestStarted(id)
         if decided.delayMs > 0 {
             stats.fault(id, "latency")

@@ -27,7 +27,7 @@ public final class SpooledFile: Sendable {
         do {
             for try await buffer in req.request.body {
                 try buffer.withUnsafeReadableBytes { try writer.write($0) }
-                req.stats.bytesReceived(req.platform, buffer.readableBytes)
+                try await req.received(buffer.readableBytes)
             }
         } catch {
             writer.abandon()

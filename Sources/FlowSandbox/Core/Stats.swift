@@ -118,7 +118,13 @@ public final class StatsRecorder: Sendable {
             if count > 1 { s.pathsAnsweredWholeAgain[path] = count }
         }
     }
-    func bytesReceived(_ id: PlatformID, _ n: Int) { update(id) { $0.bytesReceived += Int64(n) } }
+    /// Counts upload body bytes; returns the platform's total so far.
+    @discardableResult
+    func bytesReceived(_ id: PlatformID, _ n: Int) -> Int64 {
+        var total: Int64 = 0
+        update(id) { $0.bytesReceived += Int64(n); total = $0.bytesReceived }
+        return total
+    }
     func fault(_ id: PlatformID, _ kind: String) { update(id) { $0.faultsInjected[kind, default: 0] += 1 } }
 }
 
