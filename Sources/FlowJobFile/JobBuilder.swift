@@ -210,36 +210,25 @@ struct JobBuilder {
         let name = root["name"].flatMap { string($0, "`name`") } ?? fallbackName
         var job = Job(path: path, name: name, description: root["description"].flatMap { string($0, "`description`") },
                       vars: vars)
-        if let node = root["sources"], let pairs = sectionPairs(node, "sources") {
-            job.sources = pairs.compactMap { pair in
-                let spec = source(named: pair.key, pair.value)
-                if spec == nil, let name = pair.key.scalar { broken.sources.insert(name) }
-                return spec
-            }
-        }
-        if let node = root["layouts"], let pairs = sectionPairs(node, "layouts") {
-            job.layouts = pairs.compactMap { pair in
-                let layout = layout(named: pair.key, pair.value)
-                if layout == nil, let name = pair.key.scalar { broken.layouts.insert(name) }
-                return layout
-            }
-        }
-        if let node = root["select"], let pairs = sectionPairs(node, "select") {
-            job.selections = pairs.compactMap { pair in
-                let selection = selection(named: pair.key, pair.value, sources: job.sources)
-                if selection == nil, let name = pair.key.scalar { broken.selections.insert(name) }
-                return selection
-            }
-        }
-        if let node = root["actions"], let pairs = sectionPairs(node, "actions") {
-            job.actions = pairs.compactMap { pair in
-                let action = action(named: pair.key, pair.value)
-                if action == nil, let name = pair.key.scalar { broken.actions.insert(name) }
-                return action
-            }
-        }
+        job.sources = definitions(root, "sources", broken: \.sources) { $0.source(named: $1, $2) }
+        job.layouts = definitions(root, "layouts", broken: \.layouts) { $0.layout(named: $1, $2) }
+        let sources = job.sources
+        job.selections = definitions(root, "select", broken: \.selections) { $0.selection(named: $1, $2, sources: sources) }
+        job.actions = definitions(root, "actions", broken: \.actions) { $0.action(named: $1, $2) }
         if let node = root["slurm"] { job.slurm = slurmSettings(node) }
         return job
+    }
+
+    /// Builds each definition of a top-level section; the names of those that do not build go
+    /// into `broken`, so their uses are not also reported as unknown.
+    mutating func definitions<Definition>(_ root: YNode, _ section: String, broken names: WritableKeyPath<BrokenNames, Set<String>>,
+                                          _ build: (inout JobBuilder, YNode, YNode) -> Definition?) -> [Definition] {
+        guard let node = root[section], let pairs = sectionPairs(node, section) else { return [] }
+        return pairs.compactMap { pair in
+            let definition = build(&self, pair.key, pair.value)
+            if definition == nil, let name = pair.key.scalar { broken[keyPath: names].insert(name) }
+            return definition
+        }
     }
 
     /// A section's definitions. A top-level key among them (`actions:` indented under `select:`)
